@@ -1,0 +1,44 @@
+"""Root test configuration.
+
+nameko's pytest plugin stopped monkey patching in 2.13, and bare pytest hangs on its broker
+fixtures without it (STACK.md), so eventlet is patched here, before anything else is imported.
+Tests use their own databases (`custops_test_*`) so a demo started with `make run` is left alone.
+"""
+import eventlet
+
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+os.environ.setdefault("CUSTOPS_DB_PREFIX", "custops_test_")
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+
+import pytest  # noqa: E402
+
+from custops import config  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def custops_setup():
+    """Create, migrate and wire (queues) every service's test database, once per run."""
+    from custops.cli import main
+
+    main(["setup"])
+    return True
+
+
+@pytest.fixture
+def nameko_config(custops_setup):
+    """Config for running a service container in-process against the real RabbitMQ."""
+    cfg = config.nameko_config("test")
+    cfg["WEB_SERVER_ADDRESS"] = "127.0.0.1:0"
+    return cfg
+
+
+@pytest.fixture
+def tenant_id():
+    import uuid
+
+    return uuid.uuid4()

@@ -1,0 +1,117 @@
+"""`custops` command: run a service or a relay, set up databases and queues, seed demo data,
+generate the event catalog, inspect and replay dead letters."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _setup(args) -> None:
+    from kombu import Connection
+
+    from custops import config, migrations, topology
+    from custops.runtime import load_service_class
+
+    services = args.services or list(config.SERVICES)
+    for service in services:
+        created = migrations.create_database(service)
+        migrations.upgrade(service)
+        print(f"{service}: database {config.database_name(service)} {'created and ' if created else ''}migrated")
+    with Connection(config.amqp_uri()) as conn:
+        for service in services:
+            queues = topology.service_queues(load_service_class(service))
+            topology.declare(conn, queues)
+            print(f"{service}: {len(queues) // 2} event queues (+ dead-letter queues) declared")
+
+
+def _seed_demo(args) -> None:
+    import os
+
+    from custops.rpc import RpcClient
+
+    client = RpcClient(timeout=15)
+    result = client.call("customers", "seed_demo_tenant", args.tenant, args.email)
+    port = os.environ.get("CUSTOPS_GATEWAY_PORT", "8080")
+    print(f"CUSTOPS_URL=http://127.0.0.1:{port}/api/v1")
+    print(f"CUSTOPS_TOKEN={result['token']}")
+    client.close()
+
+
+def _catalog(args) -> int:
+    from pathlib import Path
+
+    from custops.catalog import render
+
+    text = render()
+    path = Path(args.output)
+    if args.check:
+        if not path.exists() or path.read_text() != text:
+            print(f"{path} is out of date: run `custops catalog`", file=sys.stderr)
+            return 1
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"wrote {path}")
+    return 0
+
+
+def _dlq(args) -> None:
+    import json
+
+    from custops import deadletters
+
+    if args.action == "list":
+        for queue, count in deadletters.counts().items():
+            print(f"{count:6d}  {queue}")
+    elif args.action == "show":
+        for item in deadletters.peek(args.queue):
+            print(json.dumps(item))
+    elif args.action == "replay":
+        print(f"replayed {deadletters.replay(args.queue)} messages onto {args.queue}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="custops")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("service", help="run one service (nameko) in this process")
+    p.add_argument("name")
+    p = sub.add_parser("relay", help="run the outbox relay of one service")
+    p.add_argument("name")
+    p.add_argument("--batch-size", type=int, default=200)
+    p = sub.add_parser("setup", help="create databases, migrate, declare every subscriber queue")
+    p.add_argument("services", nargs="*")
+    p = sub.add_parser("seed-demo", help="create the demo tenant and print its owner token")
+    p.add_argument("--tenant", default="Demo Co")
+    p.add_argument("--email", default="owner@demo.example")
+    p = sub.add_parser("catalog", help="generate docs/events.md from the contracts")
+    p.add_argument("--output", default="docs/events.md")
+    p.add_argument("--check", action="store_true")
+    p = sub.add_parser("dlq", help="dead-lettered events")
+    p.add_argument("action", choices=["list", "show", "replay"])
+    p.add_argument("queue", nargs="?")
+
+    args = parser.parse_args(argv)
+    if args.command == "service":
+        from custops.runtime import run_service
+
+        run_service(args.name)
+    elif args.command == "relay":
+        from custops.runtime import run_relay
+
+        run_relay(args.name, args.batch_size)
+    elif args.command == "setup":
+        _setup(args)
+    elif args.command == "seed-demo":
+        _seed_demo(args)
+    elif args.command == "catalog":
+        return _catalog(args)
+    elif args.command == "dlq":
+        if args.action != "list" and not args.queue:
+            parser.error("dlq show/replay need a queue name")
+        _dlq(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Event contracts, one module per producing service. `docs/events.md` is generated from them."""

@@ -1,0 +1,133 @@
+"""Database plumbing: engines, transactions, and the nameko dependency provider.
+
+psycopg 3 waits on sockets in C by default, which blocks the whole eventlet hub (STACK.md: 10
+concurrent pg_sleep(0.5) took 5 s). `cooperative_psycopg()` selects the select()-based wait, which
+eventlet's green `select` makes cooperative; `wait_poll`/`wait_epoll` are broken under eventlet.
+A regression test (shared/tests/test_db_concurrency.py) fails if the calls serialise again.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from custops import config
+
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+
+
+def cooperative_psycopg() -> None:
+    import psycopg.waiting
+
+    psycopg.waiting.wait = psycopg.waiting.wait_selector
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata() -> MetaData:
+    """A service's metadata, with the outbox and inbox tables every service carries."""
+    from custops import inbox, outbox
+
+    metadata = MetaData(naming_convention=NAMING)
+    outbox.define_table(metadata)
+    inbox.define_table(metadata)
+    return metadata
+
+
+_engines: dict[str, Engine] = {}
+
+
+def engine_for(service: str, **kw) -> Engine:
+    url = config.database_url(service)
+    if url not in _engines:
+        _engines[url] = create_engine(
+            url,
+            pool_size=int(os.environ.get("CUSTOPS_DB_POOL", "10")),
+            max_overflow=10,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            **kw,
+        )
+    return _engines[url]
+
+
+@contextmanager
+def transaction(engine: Engine, service: str) -> Iterator[Session]:
+    """One unit of work: commits on success, rolls back on error.
+
+    `session.info["service"]` names the producer for events added with `outbox.add`.
+    """
+    session = Session(engine, expire_on_commit=False, info={"service": service})
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+try:  # the nameko dependency provider; the library also works without nameko loaded
+    from nameko.extensions import DependencyProvider
+except ImportError:  # pragma: no cover
+    DependencyProvider = object  # type: ignore[assignment,misc]
+
+
+class DatabaseAccess:
+    """What a worker sees as `self.db`."""
+
+    def __init__(self, engine: Engine, service: str, consumer: str | None):
+        self.engine = engine
+        self.service = service
+        self.consumer = consumer
+
+    def transaction(self):
+        return transaction(self.engine, self.service)
+
+    def read(self):
+        """A session for queries only (rolled back at the end)."""
+        return _read_session(self.engine, self.service)
+
+
+@contextmanager
+def _read_session(engine: Engine, service: str) -> Iterator[Session]:
+    session = Session(engine, info={"service": service})
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+class Database(DependencyProvider):
+    """nameko dependency: the service's own database (never another service's)."""
+
+    def setup(self):
+        cooperative_psycopg()
+        self.service = self.container.service_name
+        self.engine = engine_for(self.service)
+
+    def stop(self):
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        entrypoint = worker_ctx.entrypoint
+        consumer = f"{self.service}.{entrypoint.method_name}"
+        return DatabaseAccess(self.engine, self.service, consumer)

@@ -1,0 +1,59 @@
+"""Errors a service raises to mean "the caller asked for something wrong".
+
+Registered with nameko so the gateway receives the same exception types back over RPC, and listed
+as `expected_exceptions` on RPC entrypoints so they are not logged as failures. The gateway maps
+them to problem documents (404, 409, 400/422, 403).
+"""
+from __future__ import annotations
+
+from nameko.exceptions import deserialize_to_instance
+
+
+class ServiceError(Exception):
+    status = 500
+    title = "Service error"
+
+    def __init__(self, detail: str = "", errors: list[dict] | None = None):
+        super().__init__(detail, errors or [])
+        self.detail = detail
+        self.errors = errors or []
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+@deserialize_to_instance
+class NotFound(ServiceError):
+    status = 404
+    title = "Not found"
+
+
+@deserialize_to_instance
+class Conflict(ServiceError):
+    status = 409
+    title = "Conflict"
+
+
+@deserialize_to_instance
+class InvalidInput(ServiceError):
+    """Input that is well-formed but breaks a rule (unknown customer, bad transition, ...)."""
+
+    status = 422
+    title = "Unprocessable input"
+
+
+@deserialize_to_instance
+class Forbidden(ServiceError):
+    status = 403
+    title = "Forbidden"
+
+
+EXPECTED = (NotFound, Conflict, InvalidInput, Forbidden)
+
+
+class ServiceUnavailable(Exception):
+    """The target service could not be reached (unknown queue, broker down)."""
+
+
+class ServiceTimeout(Exception):
+    """The target service did not answer within the RPC timeout."""

@@ -1,0 +1,115 @@
+"""Tracing and structured logs.
+
+Spans are made with the OpenTelemetry SDK; the exporter is picked by the standard
+`OTEL_TRACES_EXPORTER` variable (`otlp`, `console`, or `none`, the default). The W3C `traceparent`
+travels in nameko context data (AMQP header `nameko.traceparent`) for RPC and in each event's
+envelope and headers. Log lines are JSON and carry `trace_id`/`span_id`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+
+from opentelemetry import context, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_propagator = TraceContextTextMapPropagator()
+_configured = False
+
+
+def setup(service_name: str) -> None:
+    """Install the tracer provider and the JSON log format for this process (idempotent)."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
+    if exporter_name == "console":
+        # one compact JSON object per line, so logs stay line-oriented and greppable
+        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(
+            out=sys.stdout, formatter=lambda span: span.to_json(indent=None) + "\n")))
+    elif exporter_name == "otlp":
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        except ImportError:
+            logging.getLogger(__name__).error(
+                "OTEL_TRACES_EXPORTER=otlp needs opentelemetry-exporter-otlp-proto-http installed")
+        else:
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    setup_logging(service_name)
+
+
+def tracer():
+    return trace.get_tracer("custops")
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def context_from(traceparent: str | None):
+    if not traceparent:
+        return None
+    return _propagator.extract({"traceparent": traceparent})
+
+
+def start_span(name: str, traceparent: str | None = None, kind=trace.SpanKind.INTERNAL, attributes=None):
+    """Start a span (child of `traceparent` when given) and make it current; returns (span, token)."""
+    ctx = context_from(traceparent)
+    span = tracer().start_span(name, context=ctx, kind=kind, attributes=attributes or {})
+    token = context.attach(trace.set_span_in_context(span, ctx))
+    return span, token
+
+
+def end_span(span, token, error: BaseException | None = None) -> None:
+    if error is not None:
+        span.record_exception(error)
+        span.set_status(trace.Status(trace.StatusCode.ERROR, type(error).__name__))
+    span.end()
+    context.detach(token)
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str):
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        span_ctx = trace.get_current_span().get_span_context()
+        doc = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if span_ctx.is_valid:
+            doc["trace_id"] = format(span_ctx.trace_id, "032x")
+            doc["span_id"] = format(span_ctx.span_id, "016x")
+        for key in ("entrypoint", "event_id", "event_type", "outcome", "duration_ms"):
+            if hasattr(record, key):
+                doc[key] = getattr(record, key)
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return json.dumps(doc, default=str)
+
+
+def setup_logging(service: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("CUSTOPS_LOG_LEVEL", "INFO").upper())
+    for noisy in ("amqp", "kombu", "nameko", "urllib3", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
