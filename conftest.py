@@ -9,7 +9,11 @@ import eventlet
 eventlet.monkey_patch()
 
 import os  # noqa: E402
+import sys  # noqa: E402
 import warnings  # noqa: E402
+
+# cross-service test helpers (tests/harness.py) import by name under --import-mode=importlib
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "tests"))
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 os.environ.setdefault("CUSTOPS_DB_PREFIX", "custops_test_")

@@ -12,7 +12,13 @@ def _setup(args) -> None:
     from custops import config, migrations, topology
     from custops.runtime import load_service_class
 
+    import importlib.util
+
     services = args.services or list(config.SERVICES)
+    missing = [s for s in services if importlib.util.find_spec(s) is None]
+    for service in missing:
+        print(f"{service}: not installed, skipped")
+    services = [s for s in services if s not in missing]
     for service in services:
         created = migrations.create_database(service)
         migrations.upgrade(service)

@@ -1,0 +1,155 @@
+"""The outbox and its relay against the real PostgreSQL and RabbitMQ."""
+import json
+import uuid
+
+import pytest
+from kombu import Connection, Exchange, Queue
+from sqlalchemy import select, text
+
+from custops import config, inbox, outbox
+from custops.db import transaction
+from custops.events import exchange_name
+from probe import PROBE, ProbeHappened, create_probe_database, metadata
+
+OUTBOX = metadata.tables["outbox"]
+
+
+@pytest.fixture
+def probe_engine(custops_setup):
+    return create_probe_database()
+
+
+@pytest.fixture
+def probe_queue():
+    """A throwaway queue bound to the probe exchange, drained by the test."""
+    name = f"test-probe-{uuid.uuid4().hex[:8]}"
+    exchange = Exchange(exchange_name(PROBE), type="topic", durable=True)
+    queue = Queue(name, exchange=exchange, routing_key="probe.happened", durable=False, auto_delete=False)
+    with Connection(config.amqp_uri()) as conn:
+        queue.bind(conn.channel()).declare()
+        yield conn, queue
+        queue.bind(conn.channel()).delete()
+
+
+def drain(conn, queue, expected, timeout=10):
+    got = []
+    with conn.channel() as ch:
+        bound = queue.bind(ch)
+        import time
+        deadline = time.monotonic() + timeout
+        while len(got) < expected and time.monotonic() < deadline:
+            msg = bound.get(no_ack=True)
+            if msg is None:
+                time.sleep(0.05)
+                continue
+            got.append(msg)
+    return got
+
+
+def add_events(engine, tenant, labels):
+    with transaction(engine, PROBE) as session:
+        return [outbox.add(session, tenant, ProbeHappened(n=i, label=lbl)) for i, lbl in enumerate(labels)]
+
+
+def test_event_is_written_only_with_its_transaction(probe_engine, tenant_id):
+    with pytest.raises(RuntimeError):
+        with transaction(probe_engine, PROBE) as session:
+            outbox.add(session, tenant_id, ProbeHappened(n=1))
+            raise RuntimeError("the state change failed")
+    with probe_engine.connect() as conn:
+        assert conn.execute(select(OUTBOX).where(OUTBOX.c.tenant_id == tenant_id)).first() is None
+
+
+def test_a_service_cannot_publish_another_services_event(probe_engine, tenant_id):
+    from custops.contracts.tickets import TicketCreated
+    from datetime import datetime, timezone
+
+    with pytest.raises(ValueError, match="may not publish"):
+        with transaction(probe_engine, PROBE) as session:
+            outbox.add(session, tenant_id, TicketCreated(
+                ticket_id=uuid.uuid4(), number=1, customer_id=uuid.uuid4(), subject="x", priority="low",
+                status="new", source="api", created_at=datetime.now(timezone.utc)))
+
+
+def test_relay_publishes_confirmed_persistent_messages_and_marks_them_sent(probe_engine, probe_queue, tenant_id):
+    conn, queue = probe_queue
+    envelopes = add_events(probe_engine, tenant_id, ["a", "b", "c"])
+    relay = outbox.Relay(PROBE, batch_size=2)
+    handled = 0
+    while (n := relay.relay_once()):
+        handled += n
+    assert handled == 3
+
+    messages = drain(conn, queue, 3)
+    bodies = [json.loads(m.body) for m in messages]
+    assert [b["id"] for b in bodies] == [str(e.id) for e in envelopes]  # in outbox order
+    assert all(m.properties["delivery_mode"] == 2 for m in messages)
+    assert messages[0].properties["message_id"] == str(envelopes[0].id)
+    assert bodies[0]["data"] == {"n": 0, "label": "a"}
+    with probe_engine.connect() as c:
+        rows = c.execute(select(OUTBOX.c.status, OUTBOX.c.published_at).where(OUTBOX.c.tenant_id == tenant_id)).all()
+    assert [r.status for r in rows] == ["sent"] * 3
+    assert all(r.published_at is not None for r in rows)
+
+
+def test_unroutable_event_is_marked_and_does_not_block_the_outbox(probe_engine, probe_queue, tenant_id):
+    # no queue is bound to probe.unbound: the broker returns it under `mandatory`
+    with transaction(probe_engine, PROBE) as session:
+        session.execute(OUTBOX.insert().values(
+            id=uuid.uuid4(), type="probe.unbound", tenant_id=tenant_id,
+            envelope={"id": str(uuid.uuid4()), "type": "probe.unbound", "producer": PROBE, "version": 1,
+                      "occurred_at": "2026-01-01T00:00:00+00:00", "tenant_id": str(tenant_id), "data": {}}))
+    add_events(probe_engine, tenant_id, ["after"])
+    relay = outbox.Relay(PROBE)
+    while relay.relay_once():
+        pass
+    with probe_engine.connect() as c:
+        rows = dict(c.execute(select(OUTBOX.c.type, OUTBOX.c.status).where(OUTBOX.c.tenant_id == tenant_id)).all())
+    assert rows == {"probe.unbound": "unroutable", "probe.happened": "sent"}
+
+
+def test_two_relays_at_once_publish_each_event_once(probe_engine, probe_queue, tenant_id):
+    import eventlet
+
+    conn, queue = probe_queue
+    envelopes = add_events(probe_engine, tenant_id, [f"e{i}" for i in range(300)])
+    relays = [outbox.Relay(PROBE, batch_size=25), outbox.Relay(PROBE, batch_size=25)]
+
+    def drain_outbox(relay):
+        total = 0
+        while (n := relay.relay_once()):
+            total += n
+            eventlet.sleep(0)
+        return total
+
+    pool = eventlet.GreenPool()
+    totals = list(pool.imap(drain_outbox, relays))
+    assert sum(totals) == 300
+    ids = [json.loads(m.body)["id"] for m in drain(conn, queue, 300)]
+    assert sorted(ids) == sorted(str(e.id) for e in envelopes)  # all, and none twice
+
+
+def test_crash_between_publish_and_mark_republishes_and_the_inbox_absorbs_it(probe_engine, probe_queue, tenant_id):
+    conn, queue = probe_queue
+    [envelope] = add_events(probe_engine, tenant_id, ["once"])
+
+    class CrashingRelay(outbox.Relay):
+        def _before_mark(self, rows):
+            raise SystemExit("killed after publish, before marking sent")
+
+    with pytest.raises(SystemExit):
+        CrashingRelay(PROBE).relay_once()
+    assert outbox.Relay(PROBE).relay_once() == 1  # the row was still pending: published again
+
+    deliveries = [json.loads(m.body)["id"] for m in drain(conn, queue, 2)]
+    assert deliveries == [str(envelope.id), str(envelope.id)]
+
+    # a consumer recording the id in its inbox applies the effect once
+    applied = 0
+    for _ in deliveries:
+        with transaction(probe_engine, PROBE) as session:
+            if inbox.claim(session, "probe.consumer", envelope.id, envelope.type):
+                applied += 1
+    assert applied == 1
+    with probe_engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM inbox WHERE event_id = :i"), {"i": envelope.id}).scalar() == 1
