@@ -1,0 +1,200 @@
+"""billing against the real RabbitMQ and PostgreSQL.
+
+`log_time` asks the customers service whether the customer exists. This test stands a tiny
+in-process "customers" service in for it (it knows the customers a test registers and raises
+NotFound for any other), so billing's wiring is tested on its own; end-to-end tests elsewhere use
+the real customers service.
+"""
+import uuid
+
+import pytest
+from nameko.exceptions import RemoteError
+from nameko.rpc import rpc
+from sqlalchemy import func, select
+
+from billing.models import time_entries
+from billing.service import BillingService
+from custops import db, outbox
+from custops.errors import EXPECTED, InvalidInput, NotFound
+from custops.rpc import RpcClient
+
+KNOWN_CUSTOMERS: set[tuple[str, str]] = set()  # (tenant_id, customer_id) the stand-in knows
+
+
+class CustomersStandIn:
+    name = "customers"
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_customer(self, tenant_id, customer_id):
+        if (tenant_id, customer_id) not in KNOWN_CUSTOMERS:
+            raise NotFound(f"customer {customer_id} not found")
+        return {"id": customer_id, "tier": "smb"}
+
+
+@pytest.fixture
+def client():
+    c = RpcClient(timeout=10)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def billing(container_factory, nameko_config):
+    container = container_factory(BillingService, nameko_config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def customers(container_factory, nameko_config):
+    container = container_factory(CustomersStandIn, nameko_config)
+    container.start()
+    return container
+
+
+def _known_customer(tenant_id) -> str:
+    customer_id = str(uuid.uuid4())
+    KNOWN_CUSTOMERS.add((str(tenant_id), customer_id))
+    return customer_id
+
+
+def _outbox_rows_for(entry_id: str):
+    table = outbox._TABLE
+    with db.engine_for("billing").connect() as conn:
+        rows = conn.execute(select(table).where(table.c.type == "time.logged")).mappings().all()
+    return [r for r in rows if r["envelope"]["data"]["entry_id"] == entry_id]
+
+
+def _entry_count(tenant_id) -> int:
+    with db.engine_for("billing").connect() as conn:
+        return conn.execute(select(func.count()).select_from(time_entries)
+                            .where(time_entries.c.tenant_id == tenant_id)).scalar_one()
+
+
+def test_log_time_stores_the_entry_and_its_event_together(billing, customers, client, tenant_id):
+    customer_id, member_id, ticket_id = _known_customer(tenant_id), str(uuid.uuid4()), str(uuid.uuid4())
+
+    entry = client.call("billing", "log_time", str(tenant_id), member_id, {
+        "customer_id": customer_id, "ticket_id": ticket_id, "minutes": 45,
+        "billable": False, "work_date": "2026-03-02", "note": "migration call"})
+
+    assert entry["customer_id"] == customer_id and entry["member_id"] == member_id
+    assert (entry["ticket_id"], entry["minutes"], entry["billable"]) == (ticket_id, 45, False)
+    assert (entry["work_date"], entry["note"]) == ("2026-03-02", "migration call")
+    [row] = _outbox_rows_for(entry["id"])
+    assert row["tenant_id"] == tenant_id
+    envelope = row["envelope"]
+    assert (envelope["producer"], envelope["version"]) == ("billing", 1)
+    assert envelope["data"] == {
+        "entry_id": entry["id"], "member_id": member_id, "customer_id": customer_id,
+        "ticket_id": ticket_id, "minutes": 45, "billable": False, "work_date": "2026-03-02",
+        "note": "migration call"}
+
+
+def test_log_time_defaults_to_billable_today(billing, customers, client, tenant_id):
+    from billing.commands import utc_today
+
+    entry = client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
+                        {"customer_id": _known_customer(tenant_id), "minutes": 15})
+    assert entry["billable"] is True
+    assert entry["work_date"] == utc_today().isoformat()
+    assert entry["ticket_id"] is None
+
+
+@pytest.mark.parametrize("minutes", [0, 1441])
+def test_minutes_out_of_range_is_a_field_error_and_stores_nothing(billing, customers, client, tenant_id,
+                                                                    minutes):
+    with pytest.raises(InvalidInput) as exc_info:
+        client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
+                    {"customer_id": _known_customer(tenant_id), "minutes": minutes})
+    assert [e["field"] for e in exc_info.value.errors] == ["minutes"]
+    assert _entry_count(tenant_id) == 0
+
+
+def test_unknown_customer_is_invalid_input(billing, customers, client, tenant_id):
+    with pytest.raises(InvalidInput) as exc_info:
+        client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
+                    {"customer_id": str(uuid.uuid4()), "minutes": 30})
+    assert [e["field"] for e in exc_info.value.errors] == ["customer_id"]
+    assert _entry_count(tenant_id) == 0
+
+
+def test_another_tenants_customer_is_unknown_here(billing, customers, client, tenant_id):
+    foreign_customer = _known_customer(uuid.uuid4())
+    with pytest.raises(InvalidInput):
+        client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
+                    {"customer_id": foreign_customer, "minutes": 30})
+
+
+def test_customers_down_propagates_and_stores_nothing(container_factory, nameko_config, client, tenant_id,
+                                                      monkeypatch):
+    monkeypatch.setenv("CUSTOPS_RPC_TIMEOUT", "1")  # billing's own client, read at container setup
+    container_factory(BillingService, nameko_config).start()
+    with pytest.raises(RemoteError) as exc_info:
+        client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
+                    {"customer_id": str(uuid.uuid4()), "minutes": 30})
+    assert exc_info.value.exc_type in ("ServiceUnavailable", "ServiceTimeout")
+    assert _entry_count(tenant_id) == 0
+
+
+def test_entries_and_sums_are_tenant_isolated(billing, customers, client, tenant_id):
+    customer_id = _known_customer(tenant_id)
+    client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
+                {"customer_id": customer_id, "minutes": 30, "work_date": "2026-03-02"})
+    other_tenant = str(uuid.uuid4())
+
+    assert client.call("billing", "list_time_entries", other_tenant) == {"items": [], "next_cursor": None}
+    assert client.call("billing", "list_time_entries", other_tenant, {"customer_id": customer_id}) == {
+        "items": [], "next_cursor": None}
+    assert client.call("billing", "time_summary", other_tenant, customer_id, "2026-03-01", "2026-03-31") == {
+        "billable_minutes": 0, "non_billable_minutes": 0, "total_minutes": 0}
+    assert len(client.call("billing", "list_time_entries", str(tenant_id))["items"]) == 1
+
+
+def test_list_is_newest_first_and_paginates_by_cursor(billing, customers, client, tenant_id):
+    customer_id = _known_customer(tenant_id)
+    logged = [client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
+                          {"customer_id": customer_id, "minutes": m}) for m in (10, 20, 30)]
+
+    first = client.call("billing", "list_time_entries", str(tenant_id), {}, 2)
+    assert [e["minutes"] for e in first["items"]] == [30, 20]
+    assert first["next_cursor"]
+    second = client.call("billing", "list_time_entries", str(tenant_id), {}, 2, first["next_cursor"])
+    assert [e["id"] for e in second["items"]] == [logged[0]["id"]]
+    assert second["next_cursor"] is None
+
+
+def test_list_filters_by_member_customer_and_dates(billing, customers, client, tenant_id):
+    acme, globex = _known_customer(tenant_id), _known_customer(tenant_id)
+    alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
+    for member, customer, day in [(alice, acme, "2026-03-01"), (alice, globex, "2026-03-10"),
+                                  (bob, acme, "2026-03-10"), (bob, acme, "2026-04-01")]:
+        client.call("billing", "log_time", str(tenant_id), member,
+                    {"customer_id": customer, "minutes": 10, "work_date": day})
+
+    def listed(filters):
+        items = client.call("billing", "list_time_entries", str(tenant_id), filters)["items"]
+        return sorted((e["member_id"], e["customer_id"], e["work_date"]) for e in items)
+
+    assert listed({"member_id": alice}) == sorted([(alice, acme, "2026-03-01"), (alice, globex, "2026-03-10")])
+    assert listed({"customer_id": acme, "from": "2026-03-10", "to": "2026-03-31"}) == [
+        (bob, acme, "2026-03-10")]
+    with pytest.raises(InvalidInput):
+        client.call("billing", "list_time_entries", str(tenant_id), {"from": "2026-04-01", "to": "2026-03-01"})
+
+
+def test_time_summary_sums_the_customer_in_the_inclusive_range(billing, customers, client, tenant_id):
+    acme, globex = _known_customer(tenant_id), _known_customer(tenant_id)
+    for customer, minutes, billable, day in [
+        # both ends of the range count
+        (acme, 60, True, "2026-03-01"), (acme, 30, True, "2026-03-31"), (acme, 20, False, "2026-03-15"),
+        (acme, 99, True, "2026-04-01"),  # outside the range
+        (globex, 77, True, "2026-03-15"),  # another customer
+    ]:
+        client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
+                    {"customer_id": customer, "minutes": minutes, "billable": billable, "work_date": day})
+
+    assert client.call("billing", "time_summary", str(tenant_id), acme, "2026-03-01", "2026-03-31") == {
+        "billable_minutes": 90, "non_billable_minutes": 20, "total_minutes": 110}
+    with pytest.raises(InvalidInput):
+        client.call("billing", "time_summary", str(tenant_id), acme, "2026-03-31", "2026-03-01")

@@ -1,0 +1,133 @@
+"""Mailsync service entrypoints: mailbox records with their secrets encrypted at rest.
+
+No RPC returns a password or its ciphertext: shapes say `has_password` instead.
+"""
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from nameko.rpc import rpc
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from custops import pagination
+from custops.db import Database
+from custops.entrypoints import HealthEndpoints, Telemetry
+from custops.errors import EXPECTED, Conflict, NotFound
+from custops.validation import parse, parse_id
+from mailsync.commands import CreateMailbox, MailboxFilters, UpdateMailbox
+from mailsync.models import UNIQUE_EMAIL, mailboxes
+from mailsync.secrets_box import Secrets
+
+
+def _shape(row) -> dict:
+    return {
+        "id": str(row["id"]),
+        "name": row["name"],
+        "email": row["email"],
+        "imap_host": row["imap_host"],
+        "imap_port": row["imap_port"],
+        "imap_tls": row["imap_tls"],
+        "smtp_host": row["smtp_host"],
+        "smtp_port": row["smtp_port"],
+        "smtp_starttls": row["smtp_starttls"],
+        "username": row["username"],
+        "has_password": bool(row["password_encrypted"]),
+        "enabled": row["enabled"],
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
+class MailsyncService(HealthEndpoints):
+    name = "mailsync"
+
+    db = Database()
+    secrets = Secrets()
+    telemetry = Telemetry()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def create_mailbox(self, tenant_id, payload):
+        tenant_id = parse_id(tenant_id, "tenant")
+        cmd = parse(CreateMailbox, payload)
+        now = datetime.now(timezone.utc)
+        row = {
+            **cmd.model_dump(exclude={"password"}),
+            "id": uuid.uuid4(), "tenant_id": tenant_id,
+            "password_encrypted": self.secrets.encrypt(cmd.password.get_secret_value()),
+            "created_at": now, "updated_at": now,
+        }
+        with _unique_email(cmd.email), self.db.transaction() as session:
+            session.execute(mailboxes.insert().values(**row))
+        return _shape(row)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_mailbox(self, tenant_id, mailbox_id):
+        with self.db.read() as session:
+            return _shape(_load(session, parse_id(tenant_id, "tenant"), parse_id(mailbox_id, "mailbox")))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_mailboxes(self, tenant_id, filters=None, limit=50, cursor=None):
+        tenant_id = parse_id(tenant_id, "tenant")
+        f = parse(MailboxFilters, filters or {})
+        limit = pagination.clamp(limit)
+        stmt = select(mailboxes).where(mailboxes.c.tenant_id == tenant_id)
+        if f.enabled is not None:
+            stmt = stmt.where(mailboxes.c.enabled == f.enabled)
+        stmt = pagination.page(stmt, mailboxes.c.created_at, mailboxes.c.id, cursor, limit)
+        with self.db.read() as session:
+            rows = session.execute(stmt).mappings().all()
+        return pagination.result(rows, limit, "created_at", _shape)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def update_mailbox(self, tenant_id, mailbox_id, changes):
+        tenant_id, mailbox_id = parse_id(tenant_id, "tenant"), parse_id(mailbox_id, "mailbox")
+        cmd = parse(UpdateMailbox, changes)
+        values = cmd.model_dump(exclude_unset=True, exclude={"password"})
+        if cmd.password is not None:
+            values["password_encrypted"] = self.secrets.encrypt(cmd.password.get_secret_value())
+        with _unique_email(values.get("email")), self.db.transaction() as session:
+            current = _load(session, tenant_id, mailbox_id, for_update=True)
+            if not values:
+                return _shape(current)
+            values["updated_at"] = datetime.now(timezone.utc)
+            session.execute(update(mailboxes)
+                            .where(mailboxes.c.tenant_id == tenant_id, mailboxes.c.id == mailbox_id)
+                            .values(**values))
+        return _shape({**current, **values})
+
+    @rpc(expected_exceptions=EXPECTED)
+    def delete_mailbox(self, tenant_id, mailbox_id):
+        tenant_id, mailbox_id = parse_id(tenant_id, "tenant"), parse_id(mailbox_id, "mailbox")
+        with self.db.transaction() as session:
+            deleted = session.execute(
+                delete(mailboxes).where(mailboxes.c.tenant_id == tenant_id, mailboxes.c.id == mailbox_id)
+                .returning(mailboxes.c.id)).first()
+        if deleted is None:
+            raise NotFound(f"mailbox {mailbox_id} not found")
+        return {"id": str(mailbox_id), "deleted": True}
+
+
+def _load(session, tenant_id, mailbox_id, for_update=False):
+    stmt = select(mailboxes).where(mailboxes.c.tenant_id == tenant_id, mailboxes.c.id == mailbox_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = session.execute(stmt).mappings().first()
+    if row is None:
+        raise NotFound(f"mailbox {mailbox_id} not found")
+    return dict(row)
+
+
+@contextmanager
+def _unique_email(email):
+    """Turn a clash on (tenant, email) — checked by the database, so races lose too — into Conflict."""
+    try:
+        yield
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        if constraint == UNIQUE_EMAIL:
+            raise Conflict(f"a mailbox for {email} already exists in this tenant", [
+                {"field": "email", "message": "already used by another mailbox"}]) from None
+        raise
