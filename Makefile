@@ -1,0 +1,42 @@
+# custops: `make run` starts everything with demo data, `make test` runs the whole suite.
+# Both install what is missing (venv, RabbitMQ, PostgreSQL) and are idempotent.
+
+SHELL        := /bin/bash
+PYTHON       ?= python3
+VENV         := .venv
+BIN          := $(VENV)/bin
+DISTRIBUTIONS := shared services/customers services/tickets services/timeline services/billing \
+                 services/mailsync services/reports gateway
+PYTEST_ARGS  ?=
+
+.PHONY: venv infra setup run test bench clean
+
+venv: $(VENV)/.installed
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || scripts/infra.sh python
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalled only when a pyproject.toml or the dev requirements change.
+$(VENV)/.installed: $(addsuffix /pyproject.toml,$(DISTRIBUTIONS)) requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(addprefix -e ,$(DISTRIBUTIONS)) -r requirements-dev.txt
+	touch $@
+
+infra:
+	scripts/infra.sh
+
+setup: venv infra
+	$(BIN)/custops setup
+
+run: setup
+	$(BIN)/python scripts/run.py
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python tests/bench/run_all.py
+
+clean:
+	rm -rf var $(VENV)
