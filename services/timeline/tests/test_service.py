@@ -1,0 +1,282 @@
+"""timeline against the real RabbitMQ and PostgreSQL.
+
+Events are published into the broker as their producers would publish them; the timeline service
+runs in-process (one container per test, so no other consumer splits its queues). `log_interaction`
+asks the customers service whether the customer exists: a tiny in-process stand-in answers for it
+(it knows the customers a test registers and raises NotFound for any other).
+"""
+import contextlib
+import json
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from nameko.rpc import rpc
+from nameko.testing.services import entrypoint_waiter
+from sqlalchemy import delete, select
+
+from custops import db, inbox, outbox
+from custops.contracts.billing import TimeLogged
+from custops.contracts.customers import ContactCreated, CustomerCreated, CustomerUpdated
+from custops.contracts.tickets import TicketCreated, TicketStatusChanged
+from custops.errors import EXPECTED, InvalidInput, NotFound
+from custops.events import envelope_for
+from custops.rpc import RpcClient
+from timeline.models import activities
+from timeline.service import TimelineService
+
+KNOWN_CUSTOMERS: set[tuple[str, str]] = set()  # (tenant_id, customer_id) the stand-in knows
+
+
+class CustomersStandIn:
+    name = "customers"
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_customer(self, tenant_id, customer_id):
+        if (tenant_id, customer_id) not in KNOWN_CUSTOMERS:
+            raise NotFound(f"customer {customer_id} not found")
+        return {"id": customer_id, "tier": "smb"}
+
+
+@pytest.fixture
+def client():
+    c = RpcClient(timeout=10)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def timeline(container_factory, nameko_config):
+    container = container_factory(TimelineService, nameko_config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def customers(container_factory, nameko_config):
+    container = container_factory(CustomersStandIn, nameko_config)
+    container.start()
+    return container
+
+
+def _known_customer(tenant_id) -> str:
+    customer_id = str(uuid.uuid4())
+    KNOWN_CUSTOMERS.add((str(tenant_id), customer_id))
+    return customer_id
+
+
+def publish(*envelopes):
+    publisher = outbox.Publisher()
+    try:
+        assert publisher.publish_batch([e.model_dump(mode="json") for e in envelopes]) == set()
+    finally:
+        publisher.close()
+
+
+def handled(container, method, envelope, times=1, timeout=15):
+    """Waits until `method` has handled `envelope` `times` times (other events in the queue don't count)."""
+    outcomes = []
+
+    def callback(worker_ctx, result, exc_info):
+        body = worker_ctx.args[0]
+        body = body if isinstance(body, dict) else json.loads(body)
+        if body.get("id") == str(envelope.id):
+            outcomes.append(exc_info)
+        return len(outcomes) >= times
+
+    @contextlib.contextmanager
+    def waiting():
+        with entrypoint_waiter(container, method, callback=callback, timeout=timeout):
+            yield
+        assert outcomes == [None] * times, f"{method} failed: {outcomes}"
+
+    return waiting()
+
+
+def activity_rows(**where):
+    with db.engine_for("timeline").connect() as conn:
+        stmt = select(activities)
+        for column, value in where.items():
+            stmt = stmt.where(activities.c[column] == value)
+        return conn.execute(stmt).mappings().all()
+
+
+def ticket_created(customer_id, number=12, subject="Printer on fire", created_at=None):
+    return TicketCreated(ticket_id=uuid.uuid4(), number=number, customer_id=customer_id, subject=subject,
+                         priority="high", status="new", source="email",
+                         created_at=created_at or datetime.now(timezone.utc))
+
+
+def test_a_ticket_event_becomes_one_public_activity_at_the_tickets_own_time(timeline, client, tenant_id):
+    customer_id = uuid.uuid4()
+    created_at = datetime(2026, 3, 4, 9, 30, tzinfo=timezone.utc)
+    event = envelope_for(ticket_created(customer_id, created_at=created_at), tenant_id)
+    with handled(timeline, "on_ticket_created", event):
+        publish(event)
+
+    page = client.call("timeline", "list_activities", str(tenant_id), str(customer_id))
+    assert page["next_cursor"] is None
+    [item] = page["items"]
+    assert item["type"] == "ticket.created"
+    assert item["summary"] == "Ticket #12 opened: Printer on fire (high)"
+    assert item["internal"] is False
+    assert (item["subject_type"], item["subject_id"]) == ("ticket", event.data["ticket_id"])
+    assert datetime.fromisoformat(item["occurred_at"]) == created_at
+    assert item["data"] == event.data
+    [row] = activity_rows(source_event_id=event.id)
+    assert row["tenant_id"] == tenant_id and row["customer_id"] == customer_id
+
+
+def test_the_same_event_twice_yields_one_activity(timeline, tenant_id):
+    event = envelope_for(ticket_created(uuid.uuid4()), tenant_id)
+    with handled(timeline, "on_ticket_created", event, times=2):
+        publish(event, event)
+    assert len(activity_rows(source_event_id=event.id)) == 1
+
+
+def test_the_unique_source_event_stops_a_duplicate_the_inbox_has_forgotten(timeline, tenant_id):
+    event = envelope_for(ticket_created(uuid.uuid4()), tenant_id)
+    with handled(timeline, "on_ticket_created", event):
+        publish(event)
+    with db.engine_for("timeline").begin() as conn:  # e.g. an inbox pruned by retention
+        conn.execute(delete(inbox._TABLE).where(inbox._TABLE.c.event_id == event.id))
+    with handled(timeline, "on_ticket_created", event):
+        publish(event)
+    assert len(activity_rows(source_event_id=event.id)) == 1
+
+
+def test_every_subscribed_event_lands_on_the_customers_timeline(timeline, client, tenant_id):
+    customer_id = uuid.uuid4()
+    ticket = ticket_created(customer_id, number=3)
+    events = {
+        "on_customer_created": CustomerCreated(customer_id=customer_id, name="Acme", tier="smb", domains=[]),
+        "on_customer_updated": CustomerUpdated(customer_id=customer_id, changes={"tier": "enterprise"}),
+        "on_contact_created": ContactCreated(contact_id=uuid.uuid4(), customer_id=customer_id, name="Jo",
+                                             email="jo@acme.example"),
+        "on_ticket_created": ticket,
+        "on_ticket_status_changed": TicketStatusChanged(
+            ticket_id=ticket.ticket_id, number=3, customer_id=customer_id, old_status="new",
+            new_status="resolved", changed_at=datetime.now(timezone.utc)),
+        "on_time_logged": TimeLogged(entry_id=uuid.uuid4(), member_id=uuid.uuid4(), customer_id=customer_id,
+                                     minutes=30, billable=True, work_date=date(2026, 3, 4)),
+    }
+    envelopes = {method: envelope_for(data, tenant_id) for method, data in events.items()}
+    with contextlib.ExitStack() as stack:
+        for method, envelope in envelopes.items():
+            stack.enter_context(handled(timeline, method, envelope))
+        publish(*envelopes.values())
+
+    items = client.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"]
+    assert sorted(i["type"] for i in items) == sorted(data.TYPE for data in events.values())
+    summaries = {i["type"]: i["summary"] for i in items}
+    assert summaries["ticket.status_changed"] == "Ticket #3 status: new → resolved"
+    assert summaries["time.logged"] == "30m logged (billable)"
+
+    public = client.call("timeline", "list_activities", str(tenant_id), str(customer_id),
+                         {"include_internal": False})["items"]
+    assert sorted(i["type"] for i in public) == ["ticket.created", "ticket.status_changed"]
+    only = client.call("timeline", "list_activities", str(tenant_id), str(customer_id),
+                       {"types": ["contact.created", "time.logged"]})["items"]
+    assert sorted(i["type"] for i in only) == ["contact.created", "time.logged"]
+
+
+def test_tenants_never_see_each_others_activities(timeline, client, tenant_id):
+    customer_id = uuid.uuid4()
+    other_tenant = uuid.uuid4()
+    event = envelope_for(ticket_created(customer_id), tenant_id)
+    with handled(timeline, "on_ticket_created", event):
+        publish(event)
+    assert len(client.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"]) == 1
+    assert client.call("timeline", "list_activities", str(other_tenant), str(customer_id)) == {
+        "items": [], "next_cursor": None}
+
+
+def test_log_interaction_stores_the_activity_and_its_event_together(timeline, customers, client, tenant_id):
+    customer_id = _known_customer(tenant_id)
+    at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
+    item = client.call("timeline", "log_interaction", str(tenant_id), customer_id,
+                       {"kind": "call", "summary": "  Renewal call with the CFO ", "occurred_at": at.isoformat()})
+    assert item["type"] == "interaction.call"
+    assert item["summary"] == "Renewal call with the CFO"
+    assert item["internal"] is True  # internal unless the caller says otherwise
+    assert datetime.fromisoformat(item["occurred_at"]) == at
+
+    [row] = activity_rows(id=uuid.UUID(item["id"]))
+    with db.engine_for("timeline").connect() as conn:
+        [event] = conn.execute(select(outbox._TABLE).where(outbox._TABLE.c.id == row["source_event_id"])
+                               ).mappings().all()
+    assert event["type"] == "interaction.logged"
+    assert event["envelope"]["tenant_id"] == str(tenant_id)
+    assert event["envelope"]["data"]["activity_id"] == item["id"]
+    assert event["envelope"]["data"]["customer_id"] == customer_id
+    assert event["envelope"]["data"]["internal"] is True
+
+    shared = client.call("timeline", "log_interaction", str(tenant_id), customer_id,
+                         {"kind": "email", "summary": "Sent the onboarding guide", "internal": False})
+    public = client.call("timeline", "list_activities", str(tenant_id), customer_id, {"include_internal": False})
+    assert [i["id"] for i in public["items"]] == [shared["id"]]
+
+
+@pytest.mark.parametrize("payload", [
+    {"kind": "fax", "summary": "x"},
+    {"kind": "call", "summary": "   "},
+    {"kind": "call", "summary": "x", "occurred_at": "2026-03-04T10:00:00"},  # naive
+    {"kind": "call", "summary": "x", "occurred_at": "2999-01-01T00:00:00Z"},
+    {"kind": "call", "summary": "x", "colour": "red"},
+])
+def test_invalid_interactions_are_refused_and_store_nothing(timeline, customers, client, tenant_id, payload):
+    customer_id = _known_customer(tenant_id)
+    with pytest.raises(InvalidInput):
+        client.call("timeline", "log_interaction", str(tenant_id), customer_id, payload)
+    assert activity_rows(tenant_id=tenant_id) == []
+
+
+def test_interaction_for_an_unknown_customer_is_not_found(timeline, customers, client, tenant_id):
+    someone_elses = _known_customer(uuid.uuid4())
+    with pytest.raises(NotFound):
+        client.call("timeline", "log_interaction", str(tenant_id), someone_elses, {"kind": "note", "summary": "x"})
+    with pytest.raises(NotFound):
+        client.call("timeline", "log_interaction", str(tenant_id), "not-an-id", {"kind": "note", "summary": "x"})
+    assert activity_rows(tenant_id=tenant_id) == []
+
+
+def test_the_list_is_newest_first_and_the_cursor_walks_every_page_once(timeline, customers, client, tenant_id):
+    customer_id = _known_customer(tenant_id)
+    base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+    # two entries share a timestamp: the id breaks the tie, so neither is skipped nor repeated
+    times = [base - timedelta(minutes=m) for m in (0, 5, 5, 10, 20, 30, 40)]
+    for n, at in enumerate(times):
+        client.call("timeline", "log_interaction", str(tenant_id), customer_id,
+                    {"kind": "note", "summary": f"note {n}", "occurred_at": at.isoformat()})
+
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = client.call("timeline", "list_activities", str(tenant_id), customer_id, {}, 3, cursor)
+        pages += 1
+        assert len(page["items"]) <= 3
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert len(seen) == len({i["id"] for i in seen}) == len(times)
+    keys = [(datetime.fromisoformat(i["occurred_at"]), uuid.UUID(i["id"])) for i in seen]
+    assert keys == sorted(keys, reverse=True)
+    assert [k[0] for k in keys] == sorted(times, reverse=True)
+
+
+def test_bad_queries_are_refused(timeline, client, tenant_id):
+    customer_id = str(uuid.uuid4())
+    for args in [({"types": []},), ({"private": True},), ({}, 0), ({}, 500), ({}, 50, "garbage!")]:
+        with pytest.raises(InvalidInput):
+            client.call("timeline", "list_activities", str(tenant_id), customer_id, *args)
+    with pytest.raises(NotFound):
+        client.call("timeline", "list_activities", str(tenant_id), "nope")
+
+
+def test_an_event_without_a_tenant_is_dead_lettered_not_logged(timeline, tenant_id):
+    event = envelope_for(ticket_created(uuid.uuid4()), None)
+    with entrypoint_waiter(timeline, "on_ticket_created", timeout=15,
+                           callback=lambda ctx, result, exc_info: ctx.args[0]["id"] == str(event.id)):
+        publish(event)
+    assert activity_rows(source_event_id=event.id) == []

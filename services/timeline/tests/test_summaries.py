@@ -1,0 +1,99 @@
+"""What each event says on the timeline (pure)."""
+import uuid
+from datetime import date, datetime, timezone
+
+import pytest
+
+from custops.contracts.billing import TimeLogged
+from custops.contracts.customers import ContactCreated, CustomerCreated, CustomerUpdated
+from custops.contracts.tickets import TicketCreated, TicketStatusChanged
+from custops.contracts.timeline import InteractionLogged
+from custops.events import EventData
+from custops.topology import subscriptions
+from timeline.service import TimelineService
+from timeline.summaries import describe, duration, one_line
+
+CUSTOMER = uuid.uuid4()
+AT = datetime(2026, 3, 4, 9, 30, tzinfo=timezone.utc)
+
+
+def test_ticket_created_names_number_subject_and_priority_and_is_public():
+    ticket_id = uuid.uuid4()
+    entry = describe(TicketCreated(ticket_id=ticket_id, number=12, customer_id=CUSTOMER, subject="Printer on fire",
+                                   priority="high", status="new", source="email", created_at=AT))
+    assert entry.summary == "Ticket #12 opened: Printer on fire (high)"
+    assert (entry.type, entry.internal) == ("ticket.created", False)
+    assert (entry.subject_type, entry.subject_id, entry.occurred_at) == ("ticket", ticket_id, AT)
+
+
+def test_ticket_status_change_reads_as_a_move():
+    entry = describe(TicketStatusChanged(ticket_id=uuid.uuid4(), number=7, customer_id=CUSTOMER,
+                                         old_status="in_progress", new_status="waiting_on_customer", changed_at=AT))
+    assert entry.summary == "Ticket #7 status: in progress → waiting on customer"
+    assert entry.internal is False and entry.occurred_at == AT
+
+
+def test_customer_records_are_internal():
+    owner = uuid.uuid4()
+    created = describe(CustomerCreated(customer_id=CUSTOMER, name="Acme Ltd", tier="enterprise",
+                                       domains=["acme.example"], owner_id=owner))
+    assert created.summary == "Customer created: Acme Ltd (enterprise)"
+    assert created.internal is True
+    assert (created.subject_type, created.subject_id, created.actor) == ("customer", CUSTOMER, owner)
+    assert created.occurred_at is None  # the envelope's time is used
+
+
+def test_customer_update_lists_changed_fields_in_order_with_short_values():
+    entry = describe(CustomerUpdated(customer_id=CUSTOMER, changes={
+        "tier": "smb", "name": "Acme\nGroup", "domains": ["a.example", "b.example"], "notes": "x" * 200}))
+    assert entry.summary.startswith("Customer updated: domains = a.example, b.example; name = Acme Group; notes = x")
+    assert entry.summary.endswith("…; tier = smb")
+    assert len(entry.summary) < 150 and entry.internal is True
+
+
+def test_contact_created():
+    contact_id = uuid.uuid4()
+    entry = describe(ContactCreated(contact_id=contact_id, customer_id=CUSTOMER, name="Jane Roe",
+                                    email="jane@acme.example"))
+    assert entry.summary == "Contact added: Jane Roe <jane@acme.example>"
+    assert (entry.subject_type, entry.subject_id, entry.internal) == ("contact", contact_id, True)
+
+
+@pytest.mark.parametrize("minutes,billable,note,expected", [
+    (90, True, "migration call", "1h 30m logged (billable): migration call"),
+    (45, False, "", "45m logged (non-billable)"),
+    (120, True, "  ", "2h logged (billable)"),
+])
+def test_time_logged_is_internal_and_credits_the_member(minutes, billable, note, expected):
+    member = uuid.uuid4()
+    entry = describe(TimeLogged(entry_id=uuid.uuid4(), member_id=member, customer_id=CUSTOMER, minutes=minutes,
+                                billable=billable, work_date=date(2026, 3, 4), note=note))
+    assert entry.summary == expected
+    assert entry.internal is True and entry.actor == member and entry.subject_type == "time_entry"
+
+
+@pytest.mark.parametrize("internal", [True, False])
+def test_interaction_keeps_its_own_summary_visibility_and_time(internal):
+    entry = describe(InteractionLogged(activity_id=uuid.uuid4(), customer_id=CUSTOMER, kind="call",
+                                       summary="Renewal call\nwith CFO", internal=internal, occurred_at=AT))
+    assert (entry.type, entry.summary, entry.internal, entry.occurred_at) == (
+        "interaction.call", "Renewal call with CFO", internal, AT)
+
+
+def test_an_event_the_timeline_does_not_log_is_refused():
+    class SomethingElse(EventData):
+        TYPE = "something.else"
+
+    with pytest.raises(LookupError):
+        describe(SomethingElse())
+
+
+def test_the_service_subscribes_to_exactly_the_events_it_logs():
+    subscribed = {event_type for _, event_type, _ in subscriptions(TimelineService)}
+    assert subscribed == {"customer.created", "customer.updated", "contact.created", "ticket.created",
+                          "ticket.status_changed", "time.logged"}
+
+
+def test_helpers():
+    assert one_line("  a\n\tb  c ") == "a b c"
+    assert [duration(m) for m in (0, 5, 60, 61)] == ["0m", "5m", "1h", "1h 1m"]

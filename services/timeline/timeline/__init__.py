@@ -1,0 +1,1 @@
+"""custops timeline service."""

@@ -1,0 +1,118 @@
+"""Timeline service entrypoints: the activity log fed by other services' events, and its queries."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from nameko.rpc import rpc
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from custops import outbox, pagination
+from custops.contracts.timeline import InteractionLogged
+from custops.db import Database
+from custops.entrypoints import HealthEndpoints, PoisonMessage, Telemetry, consumes
+from custops.errors import EXPECTED
+from custops.rpc import ServiceRpc
+from custops.validation import parse, parse_id
+from timeline.commands import ActivityFilters, LogInteraction
+from timeline.models import activities
+from timeline.summaries import Entry, describe
+
+
+def _shape(row) -> dict:
+    return {
+        "id": str(row["id"]),
+        "type": row["type"],
+        "occurred_at": row["occurred_at"].isoformat(),
+        "summary": row["summary"],
+        "internal": row["internal"],
+        "subject_type": row["subject_type"],
+        "subject_id": str(row["subject_id"]) if row["subject_id"] else None,
+        "actor": str(row["actor"]) if row["actor"] else None,
+        "data": row["data"],
+    }
+
+
+def _row(activity_id, tenant_id, customer_id, entry: Entry, occurred_at: datetime, data: dict,
+         source_event_id) -> dict:
+    return {
+        "id": activity_id, "tenant_id": tenant_id, "customer_id": customer_id, "type": entry.type,
+        "occurred_at": entry.occurred_at or occurred_at, "summary": entry.summary,
+        "internal": entry.internal, "subject_type": entry.subject_type, "subject_id": entry.subject_id,
+        "actor": entry.actor, "data": data, "source_event_id": source_event_id,
+    }
+
+
+def _record(session, envelope, data) -> None:
+    """One activity per event; the unique source_event_id makes a repeat a no-op even past the inbox."""
+    if envelope.tenant_id is None:
+        raise PoisonMessage(f"{envelope.type} {envelope.id} has no tenant")
+    row = _row(uuid.uuid4(), envelope.tenant_id, data.customer_id, describe(data), envelope.occurred_at,
+               envelope.data, envelope.id)
+    session.execute(insert(activities).values(**row)
+                    .on_conflict_do_nothing(index_elements=[activities.c.source_event_id]))
+
+
+class TimelineService(HealthEndpoints):
+    name = "timeline"
+
+    db = Database()
+    rpc_client = ServiceRpc()
+    telemetry = Telemetry()
+
+    @consumes("customers", "customer.created")
+    def on_customer_created(self, session, envelope, data):
+        _record(session, envelope, data)
+
+    @consumes("customers", "customer.updated")
+    def on_customer_updated(self, session, envelope, data):
+        _record(session, envelope, data)
+
+    @consumes("customers", "contact.created")
+    def on_contact_created(self, session, envelope, data):
+        _record(session, envelope, data)
+
+    @consumes("tickets", "ticket.created")
+    def on_ticket_created(self, session, envelope, data):
+        _record(session, envelope, data)
+
+    @consumes("tickets", "ticket.status_changed")
+    def on_ticket_status_changed(self, session, envelope, data):
+        _record(session, envelope, data)
+
+    @consumes("billing", "time.logged")
+    def on_time_logged(self, session, envelope, data):
+        _record(session, envelope, data)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_activities(self, tenant_id, customer_id, filters=None, limit=50, cursor=None):
+        tenant_id, customer_id = parse_id(tenant_id, "tenant"), parse_id(customer_id, "customer")
+        f = parse(ActivityFilters, filters or {})
+        limit = pagination.clamp(limit)
+        stmt = select(activities).where(activities.c.tenant_id == tenant_id,
+                                        activities.c.customer_id == customer_id)
+        if f.types:
+            stmt = stmt.where(activities.c.type.in_(f.types))
+        if not f.include_internal:
+            stmt = stmt.where(activities.c.internal.is_(False))
+        stmt = pagination.page(stmt, activities.c.occurred_at, activities.c.id, cursor, limit)
+        with self.db.read() as session:
+            rows = session.execute(stmt).mappings().all()
+        return pagination.result(rows, limit, "occurred_at", _shape)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def log_interaction(self, tenant_id, customer_id, payload):
+        tenant_id, customer_id = parse_id(tenant_id, "tenant"), parse_id(customer_id, "customer")
+        cmd = parse(LogInteraction, payload)
+        # Ask (never tell) the customers service: NotFound when the customer is not in this tenant.
+        self.rpc_client.call("customers", "get_customer", str(tenant_id), str(customer_id))
+        event = InteractionLogged(
+            activity_id=uuid.uuid4(), customer_id=customer_id, kind=cmd.kind, summary=cmd.summary,
+            internal=cmd.internal, occurred_at=cmd.occurred_at or datetime.now(timezone.utc))
+        with self.db.transaction() as session:
+            envelope = outbox.add(session, tenant_id, event)
+            row = _row(event.activity_id, tenant_id, customer_id, describe(event), event.occurred_at,
+                       envelope.data, envelope.id)
+            session.execute(activities.insert().values(**row))
+        return _shape(row)
