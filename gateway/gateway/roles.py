@@ -1,0 +1,64 @@
+"""Authorisation: the ONE place that says which role may do what.
+
+Routes declare a permission (`permission="tickets:write"` in `gateway.api`); `PERMISSIONS` maps each
+permission to the roles allowed. Row-level rules that depend on the identity (a portal user sees
+their own company only) are here too, as functions the routes call.
+"""
+from __future__ import annotations
+
+import uuid
+
+ROLES = ("owner", "admin", "member", "contractor", "portal", "read_only")
+
+_STAFF_READERS = frozenset({"owner", "admin", "member", "contractor", "read_only"})
+_MANAGERS = frozenset({"owner", "admin"})
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # customers and their contacts; assignment-scoped reads for member/contractor come with assignments
+    "customers:read": _STAFF_READERS,
+    "customers:write": _MANAGERS,
+    # tickets: portal users read and open their own company's tickets only (see `customer_scope`)
+    "tickets:read": _STAFF_READERS | {"portal"},
+    "tickets:write": _MANAGERS | {"member", "portal"},
+    "tickets:status": _MANAGERS | {"member", "contractor"},
+    # the interaction timeline; never for portal users
+    "timeline:read": _STAFF_READERS,
+    "timeline:write": _MANAGERS | {"member"},
+    # internal timeline entries: staff only, not contractors' limited view
+    "timeline:internal": frozenset({"owner", "admin", "member", "read_only"}),
+    # time entries
+    "time:read": _MANAGERS | {"member", "read_only"},
+    "time:write": _MANAGERS | {"member", "contractor"},
+    "reports:read": _MANAGERS | {"read_only"},
+    # mailboxes hold mail server credentials
+    "mailboxes:read": _MANAGERS,
+    "mailboxes:write": _MANAGERS,
+    # money: rates, invoices, exports (owner only; read_only sees everything but billing)
+    "billing:read": frozenset({"owner"}),
+    "billing:write": frozenset({"owner"}),
+}
+
+
+def allowed(role: str | None, permission: str) -> bool:
+    """Unknown roles and unknown permissions are denied."""
+    return role in PERMISSIONS.get(permission, frozenset())
+
+
+def customer_scope(identity) -> str | None:
+    """The only customer this identity may see, or None when it is not limited to one."""
+    if identity.role == "portal":
+        return identity.customer_id or str(uuid.UUID(int=0))  # a portal user with no company sees nothing
+    return None
+
+
+def may_see_customer(identity, customer_id) -> bool:
+    scope = customer_scope(identity)
+    return scope is None or str(customer_id) == scope
+
+
+def endpoint_permissions() -> list[tuple[str, str, str | None]]:
+    """`[(path, method, permission)]` of every API endpoint (None: no token needed)."""
+    from gateway.api import load
+
+    api = load()
+    return [(api.prefix + e.rule, e.method, e.permission) for e in api.endpoints]

@@ -1,0 +1,80 @@
+"""`/customers`: the customer directory and contacts (customers service)."""
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from pydantic import Field
+
+from custops.contracts.customers import Tier
+from gateway.api import API, Body, Paged, filters, payload
+from gateway.rpc import tenant_call
+
+# Bounds on size only; what makes a good name or domain is the customers service's call.
+Name = Annotated[str, Field(min_length=1, max_length=500)]
+Domains = Annotated[list[Annotated[str, Field(max_length=253)]], Field(max_length=100)]
+
+
+class CreateCustomer(Body):
+    name: Name
+    tier: Tier
+    domains: Domains = None
+    owner_id: uuid.UUID | None = None
+
+
+class UpdateCustomer(Body):
+    """Only the fields given change; `owner_id: null` removes the owner, other fields cannot be null."""
+
+    name: Name = None
+    tier: Tier = None
+    domains: Domains = None
+    owner_id: uuid.UUID | None = None
+
+
+class CustomerQuery(Paged):
+    tier: Tier | None = None
+    owner_id: uuid.UUID | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=200, description="search in names and domains")
+
+
+class CreateContact(Body):
+    name: Name
+    email: str = Field(min_length=3, max_length=320)
+    phone: str | None = Field(default=None, max_length=50)
+    portal_access: bool = False
+
+
+@API.route("/customers", "POST", permission="customers:write", summary="Create a customer", tag="customers",
+           body=CreateCustomer, status=201, location="/customers/{id}")
+def create_customer(body: CreateCustomer):
+    return tenant_call("customers", "create_customer", payload(body))
+
+
+@API.route("/customers", "GET", permission="customers:read", summary="List customers", tag="customers",
+           query=CustomerQuery)
+def list_customers(query: CustomerQuery):
+    return tenant_call("customers", "list_customers", filters(query), query.limit, query.cursor)
+
+
+@API.route("/customers/<uuid:customer_id>", "GET", permission="customers:read", summary="Get a customer",
+           tag="customers")
+def get_customer(customer_id: str):
+    return tenant_call("customers", "get_customer", customer_id)
+
+
+@API.route("/customers/<uuid:customer_id>", "PATCH", permission="customers:write",
+           summary="Change a customer", tag="customers", body=UpdateCustomer)
+def update_customer(customer_id: str, body: UpdateCustomer):
+    return tenant_call("customers", "update_customer", customer_id, payload(body))
+
+
+@API.route("/customers/<uuid:customer_id>/contacts", "POST", permission="customers:write",
+           summary="Add a contact to a customer", tag="customers", body=CreateContact, status=201)
+def create_contact(customer_id: str, body: CreateContact):
+    return tenant_call("customers", "create_contact", customer_id, payload(body))
+
+
+@API.route("/customers/<uuid:customer_id>/contacts", "GET", permission="customers:read",
+           summary="List a customer's contacts", tag="customers")
+def list_contacts(customer_id: str):
+    return tenant_call("customers", "list_contacts", customer_id)

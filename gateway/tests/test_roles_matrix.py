@@ -1,0 +1,78 @@
+"""Walk every role × endpoint: 403 exactly where `gateway.roles.PERMISSIONS` says so.
+
+Every service answer is registered on the in-memory double, so an allowed call gets past the
+authorisation check (then to 2xx or a 400 for the empty body); a refused call is a 403 before any
+service is called.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from gateway import roles
+
+FIXED_ID = str(uuid.uuid4())
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"<uuid:[^>]+>", FIXED_ID, path)
+
+
+def _answer(*args):
+    return {"id": FIXED_ID, "customer_id": args[1] if len(args) > 1 and isinstance(args[1], str) else FIXED_ID,
+            "items": [], "next_cursor": None}
+
+
+MATRIX = [(role, path, method, permission)
+          for path, method, permission in roles.endpoint_permissions()
+          for role in roles.ROLES]
+
+
+def test_the_matrix_covers_every_route_of_the_app(app):
+    api_rules = {(r.rule, m) for r in app.url_map.iter_rules() if r.rule.startswith("/api/")
+                 for m in r.methods - {"HEAD", "OPTIONS"}}
+    assert api_rules == {(path, method) for path, method, _ in roles.endpoint_permissions()}
+    assert len(api_rules) == 19  # 18 resource endpoints + the OpenAPI document
+
+
+def test_every_route_permission_is_in_the_table():
+    for path, method, permission in roles.endpoint_permissions():
+        assert permission is None or permission in roles.PERMISSIONS, (path, method)
+
+
+def test_the_table_follows_the_role_rules():
+    everything = set(roles.PERMISSIONS)
+    granted = {role: {p for p in everything if roles.allowed(role, p)} for role in roles.ROLES}
+    assert granted["owner"] == everything
+    assert granted["admin"] == {p for p in everything if not p.startswith("billing:")}
+    assert granted["read_only"] == {p for p in everything if p.endswith(":read") and not p.startswith(
+        ("billing:", "mailboxes:"))} | {"timeline:internal"}
+    assert granted["portal"] == {"tickets:read", "tickets:write"}
+    assert "customers:write" not in granted["member"] and "tickets:write" in granted["member"]
+    assert granted["contractor"] == {"customers:read", "tickets:read", "timeline:read", "time:write",
+                                     "tickets:status"}
+    assert not roles.allowed("superuser", "customers:read")  # unknown roles get nothing
+
+
+@pytest.mark.parametrize("role, path, method, permission", MATRIX,
+                         ids=[f"{r}-{m}-{p}" for r, p, m, _ in MATRIX])
+def test_role_on_endpoint(client, services, bearer, role, path, method, permission):
+    for service, method_name in [
+        ("customers", m) for m in ("create_customer", "get_customer", "list_customers", "update_customer",
+                                   "create_contact", "list_contacts")] + [
+        ("tickets", m) for m in ("create_ticket", "get_ticket", "list_tickets", "change_status")] + [
+        ("timeline", "list_activities"), ("timeline", "log_interaction"), ("billing", "log_time"),
+        ("billing", "list_time_entries"), ("reports", "ticket_volume"), ("mailsync", "create_mailbox"),
+        ("mailsync", "list_mailboxes"), ("mailsync", "get_mailbox")]:
+        services.on(service, method_name, _answer)
+    headers = bearer(role) if permission else {}
+    response = client.open(_concrete(path), method=method, headers=headers, json={} if method != "GET" else None)
+    refused = permission is not None and not roles.allowed(role, permission)
+    if refused:
+        assert response.status_code == 403, response.get_data(as_text=True)
+        assert [c for c in services.calls if c[1] != "authenticate"] == []
+    else:
+        assert response.status_code != 403, response.get_data(as_text=True)
+        assert response.status_code < 500, response.get_data(as_text=True)
