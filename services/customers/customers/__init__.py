@@ -1,0 +1,1 @@
+"""custops customers service."""

@@ -1,0 +1,107 @@
+"""Input shapes the customers service accepts (validated again here: services trust no caller)."""
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal, get_args
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from customers import domains
+
+Role = Literal["owner", "admin", "member", "contractor", "portal", "read_only"]
+ROLES: tuple[str, ...] = get_args(Role)
+Tier = Literal["enterprise", "mid_market", "smb"]
+
+MAX_DOMAINS = 50
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _email(v: str) -> str:
+    return domains.normalise_email(v)
+
+
+# each item validated on its own, so an error names its position (`domains.1`)
+DomainName = Annotated[str, AfterValidator(domains.normalise_domain)]
+
+
+def _domain_set(v: list[str]) -> list[str]:
+    return sorted(set(v))
+
+
+class CreateTenant(_Input):
+    name: str = Field(min_length=1, max_length=200)
+    owner_email: str = Field(max_length=320)
+    owner_name: str | None = Field(default=None, max_length=200)
+
+    _check_email = field_validator("owner_email")(_email)
+
+
+class CreateMember(_Input):
+    email: str = Field(max_length=320)
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    # validate_default: the rule below must also run when customer_id is left out
+    customer_id: uuid.UUID | None = Field(default=None, validate_default=True)
+
+    _check_email = field_validator("email")(_email)
+
+    @field_validator("customer_id")
+    @classmethod
+    def _only_portal_users_belong_to_a_customer(cls, v, info: ValidationInfo):
+        role = info.data.get("role")
+        if role == "portal" and v is None:
+            raise ValueError("required for portal users")
+        if role is not None and role != "portal" and v is not None:
+            raise ValueError("only portal users belong to a customer")
+        return v
+
+
+class IssueToken(_Input):
+    label: str = Field(min_length=1, max_length=100)
+
+
+class CreateCustomer(_Input):
+    name: str = Field(min_length=1, max_length=200)
+    tier: Tier
+    domains: list[DomainName] = Field(default_factory=list, max_length=MAX_DOMAINS)
+    owner_id: uuid.UUID | None = None
+
+    _as_set = field_validator("domains")(_domain_set)
+
+
+class UpdateCustomer(_Input):
+    """Only the fields present change; `owner_id: null` removes the owner. The defaults of the
+    other fields are never used (absent means unchanged) and an explicit null breaks their type."""
+
+    name: str = Field(default=None, min_length=1, max_length=200)
+    tier: Tier = None
+    domains: list[DomainName] = Field(default=None, max_length=MAX_DOMAINS)
+    owner_id: uuid.UUID | None = None
+
+    _as_set = field_validator("domains")(_domain_set)
+
+    def changes(self) -> dict:
+        return {field: getattr(self, field) for field in self.model_fields_set}
+
+
+class CustomerFilters(_Input):
+    tier: Tier | None = None
+    owner_id: uuid.UUID | None = None
+    q: str | None = Field(default=None, max_length=200)
+
+
+class CreateContact(_Input):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(max_length=320)
+    phone: str | None = Field(default=None, max_length=50)
+    portal_access: bool = False
+
+    _check_email = field_validator("email")(_email)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        return v or None

@@ -1,0 +1,92 @@
+"""Tables the customers service owns."""
+from sqlalchemy import (Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, String, Table,
+                        func)
+from sqlalchemy.dialects.postgresql import UUID
+
+from custops.db import service_metadata
+
+metadata = service_metadata()
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", String(200), nullable=False),
+    # tenants made by `seed_demo_tenant` are found again by name; other tenant names may repeat
+    Column("demo", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("uq_tenants_demo_name", tenants.c.name, unique=True, postgresql_where=tenants.c.demo)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), nullable=False),
+    Column("email", String(320), nullable=False),  # lower-cased
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    # the customer a portal user belongs to (the gateway scopes them to it); null for team users
+    Column("customer_id", UUID(as_uuid=True), ForeignKey("customers.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("role IN ('owner', 'admin', 'member', 'contractor', 'portal', 'read_only')", name="role"),
+    CheckConstraint("(role = 'portal') = (customer_id IS NOT NULL)", name="portal_customer"),
+)
+Index("uq_members_tenant_email", members.c.tenant_id, members.c.email, unique=True)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), nullable=False),
+    Column("member_id", UUID(as_uuid=True), ForeignKey("members.id"), nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("prefix", String(20), nullable=False),  # non-secret, for display
+    Column("token_hash", String(64), nullable=False),  # sha256 hex of the token; never the token
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+# authenticate() is one lookup on this index per request
+Index("uq_api_tokens_hash", api_tokens.c.token_hash, unique=True)
+Index("ix_api_tokens_tenant_member", api_tokens.c.tenant_id, api_tokens.c.member_id)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("tier", String(20), nullable=False),
+    Column("owner_id", UUID(as_uuid=True), ForeignKey("members.id", use_alter=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("tier IN ('enterprise', 'mid_market', 'smb')", name="tier"),
+)
+Index("ix_customers_tenant_created", customers.c.tenant_id, customers.c.created_at, customers.c.id)
+
+# One row per (tenant, domain): the primary key is the "unique per tenant across customers" rule,
+# and the index match_sender looks domains up in.
+customer_domains = Table(
+    "customer_domains",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("domain", String(253), primary_key=True),  # normalised (lower-case, ASCII)
+    Column("customer_id", UUID(as_uuid=True), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+)
+Index("ix_customer_domains_customer", customer_domains.c.customer_id)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("customer_id", UUID(as_uuid=True), ForeignKey("customers.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), nullable=False),  # lower-cased
+    Column("phone", String(50)),
+    Column("portal_access", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+# an address is one person at one customer: match_sender's first, exact lookup
+Index("uq_contacts_tenant_email", contacts.c.tenant_id, contacts.c.email, unique=True)
+Index("ix_contacts_customer", contacts.c.customer_id, contacts.c.created_at)
