@@ -19,6 +19,34 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 os.environ.setdefault("CUSTOPS_DB_PREFIX", "custops_test_")
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
+TEST_VHOST = "custops_test"
+
+
+def _test_amqp_uri() -> str | None:
+    """A `custops_test` vhost on the local broker, so tests never share queues with a demo that
+    `make run` started (its services would take the tests' messages). Only when AMQP_URI is not
+    given: a broker we do not administer is used as it is."""
+    import shutil
+    import subprocess
+
+    ctl = shutil.which("rabbitmqctl") or shutil.which("rabbitmqctl", path="/usr/sbin:/sbin")
+    if os.environ.get("AMQP_URI") or ctl is None:
+        return None
+    try:
+        listed = subprocess.run([ctl, "-q", "list_vhosts"], capture_output=True, text=True, timeout=60)
+        if TEST_VHOST not in listed.stdout.split():
+            subprocess.run([ctl, "-q", "add_vhost", TEST_VHOST], capture_output=True, timeout=60, check=True)
+        subprocess.run([ctl, "-q", "set_permissions", "-p", TEST_VHOST, "guest", ".*", ".*", ".*"],
+                       capture_output=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"conftest: no test vhost ({exc}); using the default one")
+        return None
+    return "amqp://guest:guest@127.0.0.1:5672/" + TEST_VHOST
+
+
+if (_uri := _test_amqp_uri()) is not None:
+    os.environ["AMQP_URI"] = _uri
+
 import pytest  # noqa: E402
 
 from custops import config  # noqa: E402
