@@ -51,7 +51,9 @@ _engines: dict[str, Engine] = {}
 def engine_for(service: str, **kw) -> Engine:
     url = config.database_url(service)
     if url not in _engines:
-        _engines[url] = create_engine(
+        from custops import metrics
+
+        engine = create_engine(
             url,
             pool_size=int(os.environ.get("CUSTOPS_DB_POOL", "10")),
             max_overflow=10,
@@ -59,6 +61,8 @@ def engine_for(service: str, **kw) -> Engine:
             pool_recycle=1800,
             **kw,
         )
+        metrics.instrument_engine(engine, service)
+        _engines[url] = engine
     return _engines[url]
 
 
