@@ -178,4 +178,5 @@ class HealthEndpoints:
     def metrics(self, request):
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-        return 200, {"Content-Type": CONTENT_TYPE_LATEST}, generate_latest()
+        # nameko 2 wants a str body (bytes give "Payload must be a string")
+        return 200, {"Content-Type": CONTENT_TYPE_LATEST}, generate_latest().decode()

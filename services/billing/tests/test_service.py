@@ -1,34 +1,20 @@
 """billing against the real RabbitMQ and PostgreSQL.
 
-`log_time` asks the customers service whether the customer exists. This test stands a tiny
-in-process "customers" service in for it (it knows the customers a test registers and raises
-NotFound for any other), so billing's wiring is tested on its own; end-to-end tests elsewhere use
-the real customers service.
+`log_time` asks the customers service whether the customer exists, so the real customers service
+runs in-process too: each test gets a tenant of its own and real customers in it.
 """
 import uuid
 
 import pytest
 from nameko.exceptions import RemoteError
-from nameko.rpc import rpc
 from sqlalchemy import func, select
 
 from billing.models import time_entries
 from billing.service import BillingService
 from custops import db, outbox
-from custops.errors import EXPECTED, InvalidInput, NotFound
+from custops.errors import InvalidInput
 from custops.rpc import RpcClient
-
-KNOWN_CUSTOMERS: set[tuple[str, str]] = set()  # (tenant_id, customer_id) the stand-in knows
-
-
-class CustomersStandIn:
-    name = "customers"
-
-    @rpc(expected_exceptions=EXPECTED)
-    def get_customer(self, tenant_id, customer_id):
-        if (tenant_id, customer_id) not in KNOWN_CUSTOMERS:
-            raise NotFound(f"customer {customer_id} not found")
-        return {"id": customer_id, "tier": "smb"}
+from customers.service import CustomersService
 
 
 @pytest.fixture
@@ -47,15 +33,25 @@ def billing(container_factory, nameko_config):
 
 @pytest.fixture
 def customers(container_factory, nameko_config):
-    container = container_factory(CustomersStandIn, nameko_config)
+    container = container_factory(CustomersService, nameko_config)
     container.start()
     return container
 
 
-def _known_customer(tenant_id) -> str:
-    customer_id = str(uuid.uuid4())
-    KNOWN_CUSTOMERS.add((str(tenant_id), customer_id))
-    return customer_id
+def _new_tenant(client) -> uuid.UUID:
+    created = client.call("customers", "create_tenant", f"Tenant {uuid.uuid4()}", "owner@tenant.example")
+    return uuid.UUID(created["tenant_id"])
+
+
+@pytest.fixture
+def tenant_id(customers, client):
+    """A tenant of this test's own, created in the customers service (which refuses unknown tenants)."""
+    return _new_tenant(client)
+
+
+def _customer(client, tenant_id, name="Acme Corp") -> str:
+    created = client.call("customers", "create_customer", str(tenant_id), {"name": name, "tier": "smb"})
+    return created["id"]
 
 
 def _outbox_rows_for(entry_id: str):
@@ -71,8 +67,8 @@ def _entry_count(tenant_id) -> int:
                             .where(time_entries.c.tenant_id == tenant_id)).scalar_one()
 
 
-def test_log_time_stores_the_entry_and_its_event_together(billing, customers, client, tenant_id):
-    customer_id, member_id, ticket_id = _known_customer(tenant_id), str(uuid.uuid4()), str(uuid.uuid4())
+def test_log_time_stores_the_entry_and_its_event_together(billing, client, tenant_id):
+    customer_id, member_id, ticket_id = _customer(client, tenant_id), str(uuid.uuid4()), str(uuid.uuid4())
 
     entry = client.call("billing", "log_time", str(tenant_id), member_id, {
         "customer_id": customer_id, "ticket_id": ticket_id, "minutes": 45,
@@ -91,27 +87,27 @@ def test_log_time_stores_the_entry_and_its_event_together(billing, customers, cl
         "note": "migration call"}
 
 
-def test_log_time_defaults_to_billable_today(billing, customers, client, tenant_id):
+def test_log_time_defaults_to_billable_today(billing, client, tenant_id):
     from billing.commands import utc_today
 
     entry = client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
-                        {"customer_id": _known_customer(tenant_id), "minutes": 15})
+                        {"customer_id": _customer(client, tenant_id), "minutes": 15})
     assert entry["billable"] is True
     assert entry["work_date"] == utc_today().isoformat()
     assert entry["ticket_id"] is None
 
 
 @pytest.mark.parametrize("minutes", [0, 1441])
-def test_minutes_out_of_range_is_a_field_error_and_stores_nothing(billing, customers, client, tenant_id,
+def test_minutes_out_of_range_is_a_field_error_and_stores_nothing(billing, client, tenant_id,
                                                                     minutes):
     with pytest.raises(InvalidInput) as exc_info:
         client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
-                    {"customer_id": _known_customer(tenant_id), "minutes": minutes})
+                    {"customer_id": _customer(client, tenant_id), "minutes": minutes})
     assert [e["field"] for e in exc_info.value.errors] == ["minutes"]
     assert _entry_count(tenant_id) == 0
 
 
-def test_unknown_customer_is_invalid_input(billing, customers, client, tenant_id):
+def test_unknown_customer_is_invalid_input(billing, client, tenant_id):
     with pytest.raises(InvalidInput) as exc_info:
         client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
                     {"customer_id": str(uuid.uuid4()), "minutes": 30})
@@ -119,15 +115,15 @@ def test_unknown_customer_is_invalid_input(billing, customers, client, tenant_id
     assert _entry_count(tenant_id) == 0
 
 
-def test_another_tenants_customer_is_unknown_here(billing, customers, client, tenant_id):
-    foreign_customer = _known_customer(uuid.uuid4())
+def test_another_tenants_customer_is_unknown_here(billing, client, tenant_id):
+    foreign_customer = _customer(client, _new_tenant(client))
     with pytest.raises(InvalidInput):
         client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
                     {"customer_id": foreign_customer, "minutes": 30})
 
 
-def test_customers_down_propagates_and_stores_nothing(container_factory, nameko_config, client, tenant_id,
-                                                      monkeypatch):
+def test_customers_down_propagates_and_stores_nothing(container_factory, nameko_config, client, monkeypatch):
+    tenant_id = uuid.uuid4()  # no customers service runs here to create one
     monkeypatch.setenv("CUSTOPS_RPC_TIMEOUT", "1")  # billing's own client, read at container setup
     container_factory(BillingService, nameko_config).start()
     with pytest.raises(RemoteError) as exc_info:
@@ -137,11 +133,11 @@ def test_customers_down_propagates_and_stores_nothing(container_factory, nameko_
     assert _entry_count(tenant_id) == 0
 
 
-def test_entries_and_sums_are_tenant_isolated(billing, customers, client, tenant_id):
-    customer_id = _known_customer(tenant_id)
+def test_entries_and_sums_are_tenant_isolated(billing, client, tenant_id):
+    customer_id = _customer(client, tenant_id)
     client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
                 {"customer_id": customer_id, "minutes": 30, "work_date": "2026-03-02"})
-    other_tenant = str(uuid.uuid4())
+    other_tenant = str(_new_tenant(client))
 
     assert client.call("billing", "list_time_entries", other_tenant) == {"items": [], "next_cursor": None}
     assert client.call("billing", "list_time_entries", other_tenant, {"customer_id": customer_id}) == {
@@ -151,8 +147,8 @@ def test_entries_and_sums_are_tenant_isolated(billing, customers, client, tenant
     assert len(client.call("billing", "list_time_entries", str(tenant_id))["items"]) == 1
 
 
-def test_list_is_newest_first_and_paginates_by_cursor(billing, customers, client, tenant_id):
-    customer_id = _known_customer(tenant_id)
+def test_list_is_newest_first_and_paginates_by_cursor(billing, client, tenant_id):
+    customer_id = _customer(client, tenant_id)
     logged = [client.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
                           {"customer_id": customer_id, "minutes": m}) for m in (10, 20, 30)]
 
@@ -164,8 +160,8 @@ def test_list_is_newest_first_and_paginates_by_cursor(billing, customers, client
     assert second["next_cursor"] is None
 
 
-def test_list_filters_by_member_customer_and_dates(billing, customers, client, tenant_id):
-    acme, globex = _known_customer(tenant_id), _known_customer(tenant_id)
+def test_list_filters_by_member_customer_and_dates(billing, client, tenant_id):
+    acme, globex = _customer(client, tenant_id, "Acme"), _customer(client, tenant_id, "Globex")
     alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
     for member, customer, day in [(alice, acme, "2026-03-01"), (alice, globex, "2026-03-10"),
                                   (bob, acme, "2026-03-10"), (bob, acme, "2026-04-01")]:
@@ -183,8 +179,8 @@ def test_list_filters_by_member_customer_and_dates(billing, customers, client, t
         client.call("billing", "list_time_entries", str(tenant_id), {"from": "2026-04-01", "to": "2026-03-01"})
 
 
-def test_time_summary_sums_the_customer_in_the_inclusive_range(billing, customers, client, tenant_id):
-    acme, globex = _known_customer(tenant_id), _known_customer(tenant_id)
+def test_time_summary_sums_the_customer_in_the_inclusive_range(billing, client, tenant_id):
+    acme, globex = _customer(client, tenant_id, "Acme"), _customer(client, tenant_id, "Globex")
     for customer, minutes, billable, day in [
         # both ends of the range count
         (acme, 60, True, "2026-03-01"), (acme, 30, True, "2026-03-31"), (acme, 20, False, "2026-03-15"),

@@ -2,8 +2,8 @@
 
 Events are published into the broker as their producers would publish them; the timeline service
 runs in-process (one container per test, so no other consumer splits its queues). `log_interaction`
-asks the customers service whether the customer exists: a tiny in-process stand-in answers for it
-(it knows the customers a test registers and raises NotFound for any other).
+asks the customers service whether the customer exists, so the real customers service runs
+in-process too: each test gets a tenant of its own and real customers in it.
 """
 import contextlib
 import json
@@ -11,7 +11,6 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from nameko.rpc import rpc
 from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import delete, select
 
@@ -19,23 +18,12 @@ from custops import db, inbox, outbox
 from custops.contracts.billing import TimeLogged
 from custops.contracts.customers import ContactCreated, CustomerCreated, CustomerUpdated
 from custops.contracts.tickets import TicketCreated, TicketStatusChanged
-from custops.errors import EXPECTED, InvalidInput, NotFound
+from custops.errors import InvalidInput, NotFound
 from custops.events import envelope_for
 from custops.rpc import RpcClient
+from customers.service import CustomersService
 from timeline.models import activities
 from timeline.service import TimelineService
-
-KNOWN_CUSTOMERS: set[tuple[str, str]] = set()  # (tenant_id, customer_id) the stand-in knows
-
-
-class CustomersStandIn:
-    name = "customers"
-
-    @rpc(expected_exceptions=EXPECTED)
-    def get_customer(self, tenant_id, customer_id):
-        if (tenant_id, customer_id) not in KNOWN_CUSTOMERS:
-            raise NotFound(f"customer {customer_id} not found")
-        return {"id": customer_id, "tier": "smb"}
 
 
 @pytest.fixture
@@ -54,15 +42,25 @@ def timeline(container_factory, nameko_config):
 
 @pytest.fixture
 def customers(container_factory, nameko_config):
-    container = container_factory(CustomersStandIn, nameko_config)
+    container = container_factory(CustomersService, nameko_config)
     container.start()
     return container
 
 
-def _known_customer(tenant_id) -> str:
-    customer_id = str(uuid.uuid4())
-    KNOWN_CUSTOMERS.add((str(tenant_id), customer_id))
-    return customer_id
+def _new_tenant(client) -> uuid.UUID:
+    created = client.call("customers", "create_tenant", f"Tenant {uuid.uuid4()}", "owner@tenant.example")
+    return uuid.UUID(created["tenant_id"])
+
+
+@pytest.fixture
+def tenant_id(customers, client):
+    """A tenant of this test's own, created in the customers service (which refuses unknown tenants)."""
+    return _new_tenant(client)
+
+
+def _customer(client, tenant_id, name="Acme Corp") -> str:
+    created = client.call("customers", "create_customer", str(tenant_id), {"name": name, "tier": "smb"})
+    return created["id"]
 
 
 def publish(*envelopes):
@@ -99,6 +97,12 @@ def activity_rows(**where):
         for column, value in where.items():
             stmt = stmt.where(activities.c[column] == value)
         return conn.execute(stmt).mappings().all()
+
+
+def interaction_rows(tenant_id):
+    """The tenant's hand-logged activities (creating a real customer emits `customer.created`, which
+    also lands on the timeline whenever a customers relay runs against the test broker)."""
+    return [r for r in activity_rows(tenant_id=tenant_id) if r["type"].startswith("interaction.")]
 
 
 def ticket_created(customer_id, number=12, subject="Printer on fire", created_at=None):
@@ -191,8 +195,8 @@ def test_tenants_never_see_each_others_activities(timeline, client, tenant_id):
         "items": [], "next_cursor": None}
 
 
-def test_log_interaction_stores_the_activity_and_its_event_together(timeline, customers, client, tenant_id):
-    customer_id = _known_customer(tenant_id)
+def test_log_interaction_stores_the_activity_and_its_event_together(timeline, client, tenant_id):
+    customer_id = _customer(client, tenant_id)
     at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
     item = client.call("timeline", "log_interaction", str(tenant_id), customer_id,
                        {"kind": "call", "summary": "  Renewal call with the CFO ", "occurred_at": at.isoformat()})
@@ -224,24 +228,24 @@ def test_log_interaction_stores_the_activity_and_its_event_together(timeline, cu
     {"kind": "call", "summary": "x", "occurred_at": "2999-01-01T00:00:00Z"},
     {"kind": "call", "summary": "x", "colour": "red"},
 ])
-def test_invalid_interactions_are_refused_and_store_nothing(timeline, customers, client, tenant_id, payload):
-    customer_id = _known_customer(tenant_id)
+def test_invalid_interactions_are_refused_and_store_nothing(timeline, client, tenant_id, payload):
+    customer_id = _customer(client, tenant_id)
     with pytest.raises(InvalidInput):
         client.call("timeline", "log_interaction", str(tenant_id), customer_id, payload)
-    assert activity_rows(tenant_id=tenant_id) == []
+    assert interaction_rows(tenant_id) == []
 
 
-def test_interaction_for_an_unknown_customer_is_not_found(timeline, customers, client, tenant_id):
-    someone_elses = _known_customer(uuid.uuid4())
+def test_interaction_for_an_unknown_customer_is_not_found(timeline, client, tenant_id):
+    someone_elses = _customer(client, _new_tenant(client))
     with pytest.raises(NotFound):
         client.call("timeline", "log_interaction", str(tenant_id), someone_elses, {"kind": "note", "summary": "x"})
     with pytest.raises(NotFound):
         client.call("timeline", "log_interaction", str(tenant_id), "not-an-id", {"kind": "note", "summary": "x"})
-    assert activity_rows(tenant_id=tenant_id) == []
+    assert interaction_rows(tenant_id) == []
 
 
-def test_the_list_is_newest_first_and_the_cursor_walks_every_page_once(timeline, customers, client, tenant_id):
-    customer_id = _known_customer(tenant_id)
+def test_the_list_is_newest_first_and_the_cursor_walks_every_page_once(timeline, client, tenant_id):
+    customer_id = _customer(client, tenant_id)
     base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
     # two entries share a timestamp: the id breaks the tie, so neither is skipped nor repeated
     times = [base - timedelta(minutes=m) for m in (0, 5, 5, 10, 20, 30, 40)]
@@ -251,7 +255,8 @@ def test_the_list_is_newest_first_and_the_cursor_walks_every_page_once(timeline,
 
     seen, cursor, pages = [], None, 0
     while True:
-        page = client.call("timeline", "list_activities", str(tenant_id), customer_id, {}, 3, cursor)
+        page = client.call("timeline", "list_activities", str(tenant_id), customer_id,
+                           {"types": ["interaction.note"]}, 3, cursor)
         pages += 1
         assert len(page["items"]) <= 3
         seen += page["items"]
