@@ -19,6 +19,7 @@ import traceback
 from kombu import Connection, Producer
 from nameko.events import EventHandler as NamekoEventHandler
 from nameko.extensions import DependencyProvider
+from nameko.messaging import QueueConsumer
 from nameko.web.handlers import http
 from opentelemetry import trace
 from pydantic import ValidationError
@@ -33,7 +34,31 @@ class PoisonMessage(Exception):
     """The message can never be handled (not an envelope, or breaks its contract)."""
 
 
+class DeadLetteringQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, except that a body that cannot even be decoded (not JSON) is
+    dead-lettered; kombu's default logs it and acks it, dropping it silently."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            if isinstance(provider, EventHandler):
+                consumer.on_decode_error = functools.partial(self._undecodable, provider)
+        return consumers
+
+    def _undecodable(self, provider, message, exc):
+        try:
+            provider.dead_letter(message, f"PoisonMessage: undecodable body: {exc}", "", delivery=1)
+        except Exception:  # noqa: BLE001 - the broker's delivery limit dead-letters it eventually
+            log.exception("could not dead-letter an undecodable message; requeueing it")
+            self.requeue_message(message)
+        else:
+            self.ack_message(message)
+
+
 class EventHandler(NamekoEventHandler):
+    # its own consumer (and connection), separate from the RPC entrypoints'
+    queue_consumer = DeadLetteringQueueConsumer()
+
     def __init__(self, source_service, event_type, **kwargs):
         kwargs["requeue_on_error"] = True
         super().__init__(source_service, event_type, **kwargs)
@@ -54,7 +79,8 @@ class EventHandler(NamekoEventHandler):
         delivery = int((message.headers or {}).get("x-delivery-count", 0)) + 1
         if isinstance(exc, PoisonMessage) or delivery >= self.delivery_limit:
             try:
-                self._dead_letter(message, exc_info, delivery)
+                self.dead_letter(message, f"{type(exc).__name__}: {exc}",
+                                 "".join(traceback.format_exception(*exc_info)), delivery)
             except Exception:  # noqa: BLE001 - leave it to the broker's own delivery limit
                 log.exception("could not dead-letter a message; requeueing it")
                 self.queue_consumer.requeue_message(message)
@@ -64,12 +90,12 @@ class EventHandler(NamekoEventHandler):
             self.queue_consumer.requeue_message(message)
         return result, exc_info
 
-    def _dead_letter(self, message, exc_info, delivery: int) -> None:
-        exc = exc_info[1]
+    def dead_letter(self, message, error: str, trace: str, delivery: int) -> None:
+        """Publish the message, with its error, to this queue's dead-letter queue (confirmed)."""
         headers = dict(message.headers or {})
         headers.update({
-            "x-custops-error": f"{type(exc).__name__}: {exc}"[:1000],
-            "x-custops-traceback": "".join(traceback.format_exception(*exc_info))[-4000:],
+            "x-custops-error": error[:1000],
+            "x-custops-traceback": trace[-4000:],
             "x-custops-queue": self.queue.name,
             "x-custops-deliveries": delivery,
             "x-custops-failed-at": time.time(),
@@ -89,7 +115,7 @@ class EventHandler(NamekoEventHandler):
             )
         metrics.EVENTS_CONSUMED.labels(
             self.container.service_name, self.method_name, self.event_type, "dead_lettered").inc()
-        log.error("dead-lettered %s after %d deliveries: %s", self.event_type, delivery, exc)
+        log.error("dead-lettered %s after %d deliveries: %s", self.event_type, delivery, error)
 
 
 def consumes(source_service: str, event_type: str):

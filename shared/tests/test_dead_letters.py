@@ -98,3 +98,17 @@ def test_redelivered_event_changes_nothing(consumer, tenant_id):
 
         assert c.execute(text("SELECT count(*) FROM inbox WHERE event_id = :i"), {"i": event.id}).scalar() == 1
 
+
+
+def test_body_that_is_not_json_is_dead_lettered_not_dropped(consumer, tenant_id):
+    engine, queue = consumer
+    with Connection(config.amqp_uri(), transport_options={"confirm_publish": True}) as conn:
+        conn.Producer().publish(
+            b"{not json at all", exchange=exchange_name(probe.PROBE), routing_key="probe.happened",
+            content_type="application/json", content_encoding="utf-8", delivery_mode=2)
+    dead = wait_for(lambda: deadletters.peek(queue))
+    assert len(dead) == 1 and "undecodable" in dead[0]["error"]
+    assert dead[0]["body"] == "{not json at all"
+
+    publish(envelope_for(probe.ProbeHappened(n=8, label="still flowing"), tenant_id))
+    assert wait_for(lambda: effects(engine) == [8])

@@ -111,9 +111,6 @@ def test_a_body_that_is_not_json_does_not_stop_the_consumer(suite, suite_broker,
     assert suite.procs["timeline"].alive(), suite.tail("timeline")
 
 
-@pytest.mark.xfail(strict=True, reason="kombu's ConsumerMixin.on_decode_error, which nameko's QueueConsumer "
-                   "inherits, logs and acks a body it cannot decode: it is dropped before any custops code "
-                   "runs, so it never reaches the dead-letter queue")
 def test_a_body_that_is_not_json_is_dead_lettered(suite, suite_broker):
     queue = consumer_queue("timeline", "tickets", "ticket.created")
     marker = publish_not_json(suite_broker)
