@@ -74,3 +74,35 @@ def tenant_id():
     import uuid
 
     return uuid.uuid4()
+
+
+@pytest.fixture
+def rpc():
+    """An RPC client to the services running against the test broker, closed after the test."""
+    from custops.rpc import RpcClient
+
+    client = RpcClient(timeout=10)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def customers_service(container_factory, nameko_config):
+    """The real customers service, started in-process (other services ask it about tenants and
+    customers, and it refuses tenants it does not know)."""
+    from customers.service import CustomersService
+
+    container = container_factory(CustomersService, nameko_config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def new_tenant(customers_service, rpc):
+    """Creates a fresh tenant in the real customers service; returns `{tenant_id, member_id, token}`."""
+    import uuid
+
+    def create(owner_email="owner@tenant.example", owner_name=None, name=None) -> dict:
+        return rpc.call("customers", "create_tenant", name or f"Tenant {uuid.uuid4()}", owner_email, owner_name)
+
+    return create

@@ -6,29 +6,13 @@ from sqlalchemy import select
 
 from custops import db, outbox
 from custops.errors import Conflict, InvalidInput, NotFound
-from custops.rpc import RpcClient
 from customers.models import api_tokens
-from customers.service import CustomersService
 
 
 @pytest.fixture
-def client():
-    c = RpcClient(timeout=10)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def service(container_factory, nameko_config):
-    container = container_factory(CustomersService, nameko_config)
-    container.start()
-    return container
-
-
-@pytest.fixture
-def tenant(service, client):
+def tenant(new_tenant):
     """A fresh tenant of its own: `{tenant_id, member_id, token}`."""
-    return client.call("customers", "create_tenant", f"Tenant {uuid.uuid4()}", "Owner@Us.Example", "Olive Owner")
+    return new_tenant("Owner@Us.Example", "Olive Owner")
 
 
 def _outbox(type_: str, tenant_id: str) -> list[dict]:
@@ -39,80 +23,80 @@ def _outbox(type_: str, tenant_id: str) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def _customer(client, tenant, **fields):
+def _customer(rpc, tenant, **fields):
     payload = {"name": "Acme Corp", "tier": "enterprise", "domains": [f"{uuid.uuid4().hex[:12]}.example"]}
-    return client.call("customers", "create_customer", tenant["tenant_id"], {**payload, **fields})
+    return rpc.call("customers", "create_customer", tenant["tenant_id"], {**payload, **fields})
 
 
 # --- tenants, members, tokens ---
 
-def test_a_new_tenants_token_authenticates_as_its_owner(client, tenant):
-    who = client.call("customers", "authenticate", tenant["token"])
+def test_a_new_tenants_token_authenticates_as_its_owner(rpc, tenant):
+    who = rpc.call("customers", "authenticate", tenant["token"])
     assert who == {"tenant_id": tenant["tenant_id"], "member_id": tenant["member_id"], "role": "owner",
                    "customer_id": None, "email": "owner@us.example"}
 
 
-def test_unknown_malformed_and_revoked_tokens_do_not_authenticate(client, tenant):
-    issued = client.call("customers", "issue_token", tenant["tenant_id"], tenant["member_id"], "ci")
+def test_unknown_malformed_and_revoked_tokens_do_not_authenticate(rpc, tenant):
+    issued = rpc.call("customers", "issue_token", tenant["tenant_id"], tenant["member_id"], "ci")
     assert issued["token"].startswith(issued["prefix"])
-    assert client.call("customers", "authenticate", issued["token"])["member_id"] == tenant["member_id"]
+    assert rpc.call("customers", "authenticate", issued["token"])["member_id"] == tenant["member_id"]
 
-    revoked = client.call("customers", "revoke_token", tenant["tenant_id"], issued["token_id"])
+    revoked = rpc.call("customers", "revoke_token", tenant["tenant_id"], issued["token_id"])
     assert revoked["revoked_at"] is not None
-    assert client.call("customers", "authenticate", issued["token"]) is None
-    assert client.call("customers", "authenticate", tenant["token"]) is not None  # the other token still works
-    assert client.call("customers", "authenticate", tenant["token"][:-2] + "xx") is None
-    assert client.call("customers", "authenticate", "garbage") is None
+    assert rpc.call("customers", "authenticate", issued["token"]) is None
+    assert rpc.call("customers", "authenticate", tenant["token"]) is not None  # the other token still works
+    assert rpc.call("customers", "authenticate", tenant["token"][:-2] + "xx") is None
+    assert rpc.call("customers", "authenticate", "garbage") is None
 
 
-def test_tokens_are_stored_hashed_and_listed_without_secrets(client, tenant):
+def test_tokens_are_stored_hashed_and_listed_without_secrets(rpc, tenant):
     with db.engine_for("customers").connect() as conn:
         stored = conn.execute(select(api_tokens).where(
             api_tokens.c.member_id == uuid.UUID(tenant["member_id"]))).mappings().all()
     assert len(stored) == 1
     assert tenant["token"] not in {str(v) for v in stored[0].values()}
-    [listed] = client.call("customers", "list_tokens", tenant["tenant_id"], tenant["member_id"])["items"]
+    [listed] = rpc.call("customers", "list_tokens", tenant["tenant_id"], tenant["member_id"])["items"]
     assert tenant["token"].startswith(listed["prefix"])
     assert "token" not in listed and "token_hash" not in listed
 
 
-def test_another_tenant_cannot_revoke_or_issue_tokens_here(client, tenant, service):
-    other = client.call("customers", "create_tenant", "Other", "boss@other.example")
+def test_another_tenant_cannot_revoke_or_issue_tokens_here(rpc, tenant, customers_service):
+    other = rpc.call("customers", "create_tenant", "Other", "boss@other.example")
     with pytest.raises(NotFound):
-        client.call("customers", "issue_token", other["tenant_id"], tenant["member_id"], "x")
-    token_id = client.call("customers", "list_tokens", tenant["tenant_id"], tenant["member_id"])["items"][0]["id"]
+        rpc.call("customers", "issue_token", other["tenant_id"], tenant["member_id"], "x")
+    token_id = rpc.call("customers", "list_tokens", tenant["tenant_id"], tenant["member_id"])["items"][0]["id"]
     with pytest.raises(NotFound):
-        client.call("customers", "revoke_token", other["tenant_id"], token_id)
-    assert client.call("customers", "authenticate", tenant["token"]) is not None
+        rpc.call("customers", "revoke_token", other["tenant_id"], token_id)
+    assert rpc.call("customers", "authenticate", tenant["token"]) is not None
 
 
-def test_portal_member_is_linked_to_a_customer_of_the_tenant(client, tenant):
-    customer = _customer(client, tenant)
-    member = client.call("customers", "create_member", tenant["tenant_id"], {
+def test_portal_member_is_linked_to_a_customer_of_the_tenant(rpc, tenant):
+    customer = _customer(rpc, tenant)
+    member = rpc.call("customers", "create_member", tenant["tenant_id"], {
         "email": "Wile@Acme.Example", "name": "Wile", "role": "portal", "customer_id": customer["id"]})
     assert (member["role"], member["customer_id"], member["email"]) == ("portal", customer["id"], "wile@acme.example")
-    token = client.call("customers", "issue_token", tenant["tenant_id"], member["id"], "portal")["token"]
-    assert client.call("customers", "authenticate", token)["customer_id"] == customer["id"]
+    token = rpc.call("customers", "issue_token", tenant["tenant_id"], member["id"], "portal")["token"]
+    assert rpc.call("customers", "authenticate", token)["customer_id"] == customer["id"]
 
     with pytest.raises(Conflict):
-        client.call("customers", "create_member", tenant["tenant_id"], {
+        rpc.call("customers", "create_member", tenant["tenant_id"], {
             "email": "wile@acme.example", "name": "Wile again", "role": "member"})
-    other = client.call("customers", "create_tenant", "Other", "boss@other.example")
+    other = rpc.call("customers", "create_tenant", "Other", "boss@other.example")
     with pytest.raises(InvalidInput) as exc_info:
-        client.call("customers", "create_member", other["tenant_id"], {
+        rpc.call("customers", "create_member", other["tenant_id"], {
             "email": "x@acme.example", "name": "X", "role": "portal", "customer_id": customer["id"]})
     assert [e["field"] for e in exc_info.value.errors] == ["customer_id"]
 
 
 # --- customers ---
 
-def test_create_customer_writes_the_customer_created_event_in_its_transaction(client, tenant):
+def test_create_customer_writes_the_customer_created_event_in_its_transaction(rpc, tenant):
     owner_id = tenant["member_id"]
-    customer = client.call("customers", "create_customer", tenant["tenant_id"], {
+    customer = rpc.call("customers", "create_customer", tenant["tenant_id"], {
         "name": "Acme Corp", "tier": "enterprise", "domains": ["Acme.Example", "acme-eu.example"],
         "owner_id": owner_id})
     assert customer["domains"] == ["acme-eu.example", "acme.example"]
-    assert client.call("customers", "get_customer", tenant["tenant_id"], customer["id"]) == customer
+    assert rpc.call("customers", "get_customer", tenant["tenant_id"], customer["id"]) == customer
 
     [row] = _outbox("customer.created", tenant["tenant_id"])
     assert row["envelope"]["producer"] == "customers"
@@ -120,58 +104,58 @@ def test_create_customer_writes_the_customer_created_event_in_its_transaction(cl
                                        "domains": ["acme-eu.example", "acme.example"], "owner_id": owner_id}
 
 
-def test_duplicate_domain_in_the_tenant_is_a_conflict_and_writes_nothing(client, tenant):
-    first = _customer(client, tenant, domains=["acme.example"])
+def test_duplicate_domain_in_the_tenant_is_a_conflict_and_writes_nothing(rpc, tenant):
+    first = _customer(rpc, tenant, domains=["acme.example"])
     with pytest.raises(Conflict) as exc_info:
-        _customer(client, tenant, name="Acme Again", domains=["new.example", "ACME.example"])
+        _customer(rpc, tenant, name="Acme Again", domains=["new.example", "ACME.example"])
     assert exc_info.value.errors[0]["field"] == "domains"
-    listed = client.call("customers", "list_customers", tenant["tenant_id"])["items"]
+    listed = rpc.call("customers", "list_customers", tenant["tenant_id"])["items"]
     assert [c["id"] for c in listed] == [first["id"]]
     assert len(_outbox("customer.created", tenant["tenant_id"])) == 1
     # the same domain in another tenant is fine
-    other = client.call("customers", "create_tenant", "Other", "boss@other.example")
-    assert client.call("customers", "create_customer", other["tenant_id"], {
+    other = rpc.call("customers", "create_tenant", "Other", "boss@other.example")
+    assert rpc.call("customers", "create_customer", other["tenant_id"], {
         "name": "Acme", "tier": "smb", "domains": ["acme.example"]})["domains"] == ["acme.example"]
 
 
-def test_unknown_owner_is_invalid_input(client, tenant):
+def test_unknown_owner_is_invalid_input(rpc, tenant):
     with pytest.raises(InvalidInput) as exc_info:
-        _customer(client, tenant, owner_id=str(uuid.uuid4()))
+        _customer(rpc, tenant, owner_id=str(uuid.uuid4()))
     assert [e["field"] for e in exc_info.value.errors] == ["owner_id"]
 
 
-def test_unknown_field_and_wrong_type_are_invalid_input_with_field_errors(client, tenant):
+def test_unknown_field_and_wrong_type_are_invalid_input_with_field_errors(rpc, tenant):
     with pytest.raises(InvalidInput) as exc_info:
-        client.call("customers", "create_customer", tenant["tenant_id"], {
+        rpc.call("customers", "create_customer", tenant["tenant_id"], {
             "name": "Acme", "tier": "gold", "domains": "acme.example", "vip": True})
     assert sorted(e["field"] for e in exc_info.value.errors) == ["domains", "tier", "vip"]
-    assert client.call("customers", "list_customers", tenant["tenant_id"])["items"] == []
+    assert rpc.call("customers", "list_customers", tenant["tenant_id"])["items"] == []
 
 
-def test_customers_are_tenant_isolated(client, tenant):
-    customer = _customer(client, tenant)
-    other = client.call("customers", "create_tenant", "Other", "boss@other.example")
+def test_customers_are_tenant_isolated(rpc, tenant):
+    customer = _customer(rpc, tenant)
+    other = rpc.call("customers", "create_tenant", "Other", "boss@other.example")
     for method, args in [("get_customer", ()), ("update_customer", ({"tier": "smb"},)), ("list_contacts", ()),
                          ("create_contact", ({"name": "X", "email": "x@x.example"},))]:
         with pytest.raises(NotFound):
-            client.call("customers", method, other["tenant_id"], customer["id"], *args)
-    assert client.call("customers", "list_customers", other["tenant_id"]) == {"items": [], "next_cursor": None}
-    assert client.call("customers", "get_customer", tenant["tenant_id"], customer["id"])["tier"] == "enterprise"
+            rpc.call("customers", method, other["tenant_id"], customer["id"], *args)
+    assert rpc.call("customers", "list_customers", other["tenant_id"]) == {"items": [], "next_cursor": None}
+    assert rpc.call("customers", "get_customer", tenant["tenant_id"], customer["id"])["tier"] == "enterprise"
     with pytest.raises(NotFound):
-        client.call("customers", "get_customer", tenant["tenant_id"], "not-an-id")
+        rpc.call("customers", "get_customer", tenant["tenant_id"], "not-an-id")
 
 
-def test_update_publishes_only_the_changed_fields(client, tenant):
-    customer = _customer(client, tenant, domains=["acme.example"])
-    updated = client.call("customers", "update_customer", tenant["tenant_id"], customer["id"], {
+def test_update_publishes_only_the_changed_fields(rpc, tenant):
+    customer = _customer(rpc, tenant, domains=["acme.example"])
+    updated = rpc.call("customers", "update_customer", tenant["tenant_id"], customer["id"], {
         "name": "Acme Corp", "tier": "mid_market", "domains": ["acme.example", "acme.test"],
         "owner_id": tenant["member_id"]})
     assert (updated["tier"], updated["domains"], updated["owner_id"]) == (
         "mid_market", ["acme.example", "acme.test"], tenant["member_id"])
     assert updated["updated_at"] > customer["updated_at"]
-    unchanged = client.call("customers", "update_customer", tenant["tenant_id"], customer["id"], {"tier": "mid_market"})
+    unchanged = rpc.call("customers", "update_customer", tenant["tenant_id"], customer["id"], {"tier": "mid_market"})
     assert unchanged == updated
-    unassigned = client.call("customers", "update_customer", tenant["tenant_id"], customer["id"], {"owner_id": None})
+    unassigned = rpc.call("customers", "update_customer", tenant["tenant_id"], customer["id"], {"owner_id": None})
     assert unassigned["owner_id"] is None
 
     events = [r["envelope"]["data"] for r in _outbox("customer.updated", tenant["tenant_id"])]
@@ -180,27 +164,27 @@ def test_update_publishes_only_the_changed_fields(client, tenant):
                                                     "owner_id": tenant["member_id"]}},
         {"customer_id": customer["id"], "changes": {"owner_id": None}},
     ]
-    assert client.call("customers", "get_customer", tenant["tenant_id"], customer["id"]) == unassigned
+    assert rpc.call("customers", "get_customer", tenant["tenant_id"], customer["id"]) == unassigned
 
 
-def test_update_cannot_take_another_customers_domain(client, tenant):
-    _customer(client, tenant, domains=["globex.example"])
-    acme = _customer(client, tenant, domains=["acme.example"])
+def test_update_cannot_take_another_customers_domain(rpc, tenant):
+    _customer(rpc, tenant, domains=["globex.example"])
+    acme = _customer(rpc, tenant, domains=["acme.example"])
     with pytest.raises(Conflict):
-        client.call("customers", "update_customer", tenant["tenant_id"], acme["id"], {"domains": ["globex.example"]})
-    assert client.call("customers", "get_customer", tenant["tenant_id"], acme["id"])["domains"] == ["acme.example"]
+        rpc.call("customers", "update_customer", tenant["tenant_id"], acme["id"], {"domains": ["globex.example"]})
+    assert rpc.call("customers", "get_customer", tenant["tenant_id"], acme["id"])["domains"] == ["acme.example"]
     assert _outbox("customer.updated", tenant["tenant_id"]) == []
 
 
-def test_list_filters_and_paginates_newest_first(client, tenant):
-    member = client.call("customers", "create_member", tenant["tenant_id"],
-                         {"email": "am@us.example", "name": "Am", "role": "member"})
-    made = [_customer(client, tenant, name=n, tier=t, owner_id=o) for n, t, o in [
+def test_list_filters_and_paginates_newest_first(rpc, tenant):
+    member = rpc.call("customers", "create_member", tenant["tenant_id"],
+                      {"email": "am@us.example", "name": "Am", "role": "member"})
+    made = [_customer(rpc, tenant, name=n, tier=t, owner_id=o) for n, t, o in [
         ("Acme Corp", "enterprise", member["id"]), ("Globex", "smb", None),
         ("Initech", "smb", member["id"]), ("100%_Real", "mid_market", None)]]
 
     def names(filters=None, limit=50, cursor=None):
-        page = client.call("customers", "list_customers", tenant["tenant_id"], filters or {}, limit, cursor)
+        page = rpc.call("customers", "list_customers", tenant["tenant_id"], filters or {}, limit, cursor)
         return [c["name"] for c in page["items"]], page["next_cursor"]
 
     assert names() == (["100%_Real", "Initech", "Globex", "Acme Corp"], None)
@@ -212,40 +196,40 @@ def test_list_filters_and_paginates_newest_first(client, tenant):
     first, cursor = names(limit=3)
     assert first == ["100%_Real", "Initech", "Globex"] and cursor
     assert names(limit=3, cursor=cursor) == (["Acme Corp"], None)
-    assert client.call("customers", "list_customers", tenant["tenant_id"])["items"][-1]["domains"] == made[0]["domains"]
+    assert rpc.call("customers", "list_customers", tenant["tenant_id"])["items"][-1]["domains"] == made[0]["domains"]
     with pytest.raises(InvalidInput):
-        client.call("customers", "list_customers", tenant["tenant_id"], {"colour": "red"})
+        rpc.call("customers", "list_customers", tenant["tenant_id"], {"colour": "red"})
 
 
 # --- contacts and sender matching ---
 
-def test_contacts_publish_contact_created_and_list_per_customer(client, tenant):
-    customer = _customer(client, tenant)
-    contact = client.call("customers", "create_contact", tenant["tenant_id"], customer["id"], {
+def test_contacts_publish_contact_created_and_list_per_customer(rpc, tenant):
+    customer = _customer(rpc, tenant)
+    contact = rpc.call("customers", "create_contact", tenant["tenant_id"], customer["id"], {
         "name": "Jane", "email": "Jane@Acme.Example", "phone": "+1 555 0100", "portal_access": True})
     assert (contact["email"], contact["portal_access"], contact["phone"]) == ("jane@acme.example", True, "+1 555 0100")
-    assert client.call("customers", "list_contacts", tenant["tenant_id"], customer["id"])["items"] == [contact]
+    assert rpc.call("customers", "list_contacts", tenant["tenant_id"], customer["id"])["items"] == [contact]
     [row] = _outbox("contact.created", tenant["tenant_id"])
     assert row["envelope"]["data"] == {"contact_id": contact["id"], "customer_id": customer["id"],
                                        "name": "Jane", "email": "jane@acme.example"}
     with pytest.raises(Conflict):
-        client.call("customers", "create_contact", tenant["tenant_id"], customer["id"],
-                    {"name": "Jane 2", "email": "jane@acme.example"})
+        rpc.call("customers", "create_contact", tenant["tenant_id"], customer["id"],
+                 {"name": "Jane 2", "email": "jane@acme.example"})
     with pytest.raises(NotFound):
-        client.call("customers", "create_contact", tenant["tenant_id"], str(uuid.uuid4()),
-                    {"name": "Nobody", "email": "n@acme.example"})
+        rpc.call("customers", "create_contact", tenant["tenant_id"], str(uuid.uuid4()),
+                 {"name": "Nobody", "email": "n@acme.example"})
 
 
-def test_match_sender_prefers_the_contact_then_the_most_specific_domain(client, tenant):
-    acme = _customer(client, tenant, domains=["acme.example"])
-    acme_eu = _customer(client, tenant, name="Acme EU", domains=["eu.acme.example"])
-    partner = _customer(client, tenant, name="Partner", domains=["partner.example"])
+def test_match_sender_prefers_the_contact_then_the_most_specific_domain(rpc, tenant):
+    acme = _customer(rpc, tenant, domains=["acme.example"])
+    acme_eu = _customer(rpc, tenant, name="Acme EU", domains=["eu.acme.example"])
+    partner = _customer(rpc, tenant, name="Partner", domains=["partner.example"])
     # a contact of Partner who writes from an Acme address
-    contact = client.call("customers", "create_contact", tenant["tenant_id"], partner["id"],
-                          {"name": "Jo", "email": "jo@acme.example"})
+    contact = rpc.call("customers", "create_contact", tenant["tenant_id"], partner["id"],
+                       {"name": "Jo", "email": "jo@acme.example"})
 
     def match(sender, tenant_id=tenant["tenant_id"]):
-        return client.call("customers", "match_sender", tenant_id, sender)
+        return rpc.call("customers", "match_sender", tenant_id, sender)
 
     assert match('"Jo" <JO@acme.example>') == {"customer_id": partner["id"], "contact_id": contact["id"]}
     assert match("someone@acme.example") == {"customer_id": acme["id"], "contact_id": None}
@@ -253,32 +237,32 @@ def test_match_sender_prefers_the_contact_then_the_most_specific_domain(client, 
     assert match("someone@eu.acme.example") == {"customer_id": acme_eu["id"], "contact_id": None}
     assert match("someone@unknown.example") is None
     assert match("not an address") is None
-    other = client.call("customers", "create_tenant", "Other", "boss@other.example")
+    other = rpc.call("customers", "create_tenant", "Other", "boss@other.example")
     assert match("jo@acme.example", other["tenant_id"]) is None
 
 
 # --- demo seed ---
 
-def test_seed_demo_tenant_is_idempotent_and_issues_a_new_token_each_time(client, service):
+def test_seed_demo_tenant_is_idempotent_and_issues_a_new_token_each_time(rpc, customers_service):
     name = f"Demo {uuid.uuid4()}"
-    first = client.call("customers", "seed_demo_tenant", name, "demo@us.example")
-    second = client.call("customers", "seed_demo_tenant", name, "demo@us.example")
+    first = rpc.call("customers", "seed_demo_tenant", name, "demo@us.example")
+    second = rpc.call("customers", "seed_demo_tenant", name, "demo@us.example")
     assert (second["tenant_id"], second["member_id"]) == (first["tenant_id"], first["member_id"])
     assert second["token"] != first["token"]
     for token in (first["token"], second["token"]):
-        assert client.call("customers", "authenticate", token)["role"] == "owner"
+        assert rpc.call("customers", "authenticate", token)["role"] == "owner"
 
-    listed = client.call("customers", "list_customers", first["tenant_id"])["items"]
+    listed = rpc.call("customers", "list_customers", first["tenant_id"])["items"]
     assert sorted((c["name"], c["tier"], tuple(c["domains"])) for c in listed) == [
         ("Acme Corp", "enterprise", ("acme.example",)), ("Globex", "smb", ("globex.example",))]
     for customer in listed:
-        assert len(client.call("customers", "list_contacts", first["tenant_id"], customer["id"])["items"]) == 1
+        assert len(rpc.call("customers", "list_contacts", first["tenant_id"], customer["id"])["items"]) == 1
     assert len(_outbox("customer.created", first["tenant_id"])) == 2
     assert len(_outbox("contact.created", first["tenant_id"])) == 2
 
 
-def test_unknown_tenant_cannot_get_customers_or_members(client, service, tenant_id):
+def test_unknown_tenant_cannot_get_customers_or_members(rpc, customers_service, tenant_id):
     with pytest.raises(NotFound):
-        client.call("customers", "create_customer", str(tenant_id), {"name": "A", "tier": "smb"})
+        rpc.call("customers", "create_customer", str(tenant_id), {"name": "A", "tier": "smb"})
     with pytest.raises(NotFound):
-        client.call("customers", "create_member", str(tenant_id), {"email": "a@b.example", "name": "A", "role": "admin"})
+        rpc.call("customers", "create_member", str(tenant_id), {"email": "a@b.example", "name": "A", "role": "admin"})

@@ -8,20 +8,12 @@ from sqlalchemy import select
 
 from custops import db
 from custops.errors import Conflict, InvalidInput, NotFound
-from custops.rpc import RpcClient
 from mailsync.models import mailboxes
 from mailsync.secrets_box import SecretBox, SecretKeyError
 from mailsync.service import MailsyncService
 
 PASSWORD = "correct-horse-battery-staple"
 SECRET_KEY = Fernet.generate_key()
-
-
-@pytest.fixture
-def client():
-    c = RpcClient(timeout=10)
-    yield c
-    c.close()
 
 
 @pytest.fixture
@@ -44,14 +36,14 @@ def _stored_ciphertext(mailbox_id) -> bytes:
                             .where(mailboxes.c.id == uuid.UUID(mailbox_id))).scalar_one()
 
 
-def test_password_is_encrypted_at_rest_and_never_returned(mailsync, client, tenant_id):
-    created = client.call("mailsync", "create_mailbox", str(tenant_id), _payload())
+def test_password_is_encrypted_at_rest_and_never_returned(mailsync, rpc, tenant_id):
+    created = rpc.call("mailsync", "create_mailbox", str(tenant_id), _payload())
 
     stored = _stored_ciphertext(created["id"])
     assert PASSWORD.encode() not in stored
     assert SecretBox([SECRET_KEY]).decrypt(stored) == PASSWORD  # encrypted with the configured key
-    fetched = client.call("mailsync", "get_mailbox", str(tenant_id), created["id"])
-    listed = client.call("mailsync", "list_mailboxes", str(tenant_id))["items"]
+    fetched = rpc.call("mailsync", "get_mailbox", str(tenant_id), created["id"])
+    listed = rpc.call("mailsync", "list_mailboxes", str(tenant_id))["items"]
     for shape in (created, fetched, *listed):
         assert shape["has_password"] is True
         assert not {"password", "password_encrypted"} & set(shape)
@@ -59,74 +51,74 @@ def test_password_is_encrypted_at_rest_and_never_returned(mailsync, client, tena
     assert fetched == created
 
 
-def test_update_reencrypts_a_new_password_and_keeps_an_omitted_one(mailsync, client, tenant_id):
-    created = client.call("mailsync", "create_mailbox", str(tenant_id), _payload())
+def test_update_reencrypts_a_new_password_and_keeps_an_omitted_one(mailsync, rpc, tenant_id):
+    created = rpc.call("mailsync", "create_mailbox", str(tenant_id), _payload())
     before = _stored_ciphertext(created["id"])
 
-    updated = client.call("mailsync", "update_mailbox", str(tenant_id), created["id"],
-                          {"smtp_port": 465, "smtp_starttls": False})
+    updated = rpc.call("mailsync", "update_mailbox", str(tenant_id), created["id"],
+                       {"smtp_port": 465, "smtp_starttls": False})
     assert (updated["smtp_port"], updated["smtp_starttls"]) == (465, False)
     assert _stored_ciphertext(created["id"]) == before
 
-    client.call("mailsync", "update_mailbox", str(tenant_id), created["id"], {"password": "new-s3cret"})
+    rpc.call("mailsync", "update_mailbox", str(tenant_id), created["id"], {"password": "new-s3cret"})
     after = _stored_ciphertext(created["id"])
     assert b"new-s3cret" not in after
     assert SecretBox([SECRET_KEY]).decrypt(after) == "new-s3cret"
-    fetched = client.call("mailsync", "get_mailbox", str(tenant_id), created["id"])
+    fetched = rpc.call("mailsync", "get_mailbox", str(tenant_id), created["id"])
     assert fetched["smtp_port"] == 465 and "password" not in fetched
     assert datetime.fromisoformat(fetched["updated_at"]) > datetime.fromisoformat(created["updated_at"])
 
 
-def test_duplicate_email_in_a_tenant_is_a_conflict(mailsync, client, tenant_id):
-    first = client.call("mailsync", "create_mailbox", str(tenant_id), _payload(email="help@acme.test"))
+def test_duplicate_email_in_a_tenant_is_a_conflict(mailsync, rpc, tenant_id):
+    first = rpc.call("mailsync", "create_mailbox", str(tenant_id), _payload(email="help@acme.test"))
     with pytest.raises(Conflict):
-        client.call("mailsync", "create_mailbox", str(tenant_id), _payload(email="HELP@acme.test"))
-    other = client.call("mailsync", "create_mailbox", str(tenant_id), _payload(email="billing@acme.test"))
+        rpc.call("mailsync", "create_mailbox", str(tenant_id), _payload(email="HELP@acme.test"))
+    other = rpc.call("mailsync", "create_mailbox", str(tenant_id), _payload(email="billing@acme.test"))
     with pytest.raises(Conflict):
-        client.call("mailsync", "update_mailbox", str(tenant_id), other["id"], {"email": "help@acme.test"})
+        rpc.call("mailsync", "update_mailbox", str(tenant_id), other["id"], {"email": "help@acme.test"})
     # another tenant may use the same address
-    client.call("mailsync", "create_mailbox", str(uuid.uuid4()), _payload(email="help@acme.test"))
-    assert client.call("mailsync", "get_mailbox", str(tenant_id), first["id"])["email"] == "help@acme.test"
+    rpc.call("mailsync", "create_mailbox", str(uuid.uuid4()), _payload(email="help@acme.test"))
+    assert rpc.call("mailsync", "get_mailbox", str(tenant_id), first["id"])["email"] == "help@acme.test"
 
 
-def test_invalid_settings_are_field_errors(mailsync, client, tenant_id):
+def test_invalid_settings_are_field_errors(mailsync, rpc, tenant_id):
     with pytest.raises(InvalidInput) as exc_info:
-        client.call("mailsync", "create_mailbox", str(tenant_id),
-                    _payload(imap_port=70000, smtp_host=" ", email="nope"))
+        rpc.call("mailsync", "create_mailbox", str(tenant_id),
+                 _payload(imap_port=70000, smtp_host=" ", email="nope"))
     assert {e["field"] for e in exc_info.value.errors} == {"imap_port", "smtp_host", "email"}
-    assert client.call("mailsync", "list_mailboxes", str(tenant_id))["items"] == []
+    assert rpc.call("mailsync", "list_mailboxes", str(tenant_id))["items"] == []
 
 
-def test_tenants_cannot_see_or_change_each_others_mailboxes(mailsync, client, tenant_id):
-    created = client.call("mailsync", "create_mailbox", str(tenant_id), _payload())
+def test_tenants_cannot_see_or_change_each_others_mailboxes(mailsync, rpc, tenant_id):
+    created = rpc.call("mailsync", "create_mailbox", str(tenant_id), _payload())
     intruder = str(uuid.uuid4())
 
     with pytest.raises(NotFound):
-        client.call("mailsync", "get_mailbox", intruder, created["id"])
+        rpc.call("mailsync", "get_mailbox", intruder, created["id"])
     with pytest.raises(NotFound):
-        client.call("mailsync", "update_mailbox", intruder, created["id"], {"enabled": False})
+        rpc.call("mailsync", "update_mailbox", intruder, created["id"], {"enabled": False})
     with pytest.raises(NotFound):
-        client.call("mailsync", "delete_mailbox", intruder, created["id"])
-    assert client.call("mailsync", "list_mailboxes", intruder)["items"] == []
-    assert client.call("mailsync", "get_mailbox", str(tenant_id), created["id"])["enabled"] is True
+        rpc.call("mailsync", "delete_mailbox", intruder, created["id"])
+    assert rpc.call("mailsync", "list_mailboxes", intruder)["items"] == []
+    assert rpc.call("mailsync", "get_mailbox", str(tenant_id), created["id"])["enabled"] is True
 
 
-def test_list_filters_and_paginates_then_delete_removes(mailsync, client, tenant_id):
-    ids = [client.call("mailsync", "create_mailbox", str(tenant_id), _payload(enabled=i != 1))["id"]
+def test_list_filters_and_paginates_then_delete_removes(mailsync, rpc, tenant_id):
+    ids = [rpc.call("mailsync", "create_mailbox", str(tenant_id), _payload(enabled=i != 1))["id"]
            for i in range(3)]
 
-    first = client.call("mailsync", "list_mailboxes", str(tenant_id), {}, 2)
-    second = client.call("mailsync", "list_mailboxes", str(tenant_id), {}, 2, first["next_cursor"])
+    first = rpc.call("mailsync", "list_mailboxes", str(tenant_id), {}, 2)
+    second = rpc.call("mailsync", "list_mailboxes", str(tenant_id), {}, 2, first["next_cursor"])
     assert [m["id"] for m in first["items"] + second["items"]] == ids[::-1]
     assert second["next_cursor"] is None
-    disabled = client.call("mailsync", "list_mailboxes", str(tenant_id), {"enabled": False})["items"]
+    disabled = rpc.call("mailsync", "list_mailboxes", str(tenant_id), {"enabled": False})["items"]
     assert [m["id"] for m in disabled] == [ids[1]]
 
-    assert client.call("mailsync", "delete_mailbox", str(tenant_id), ids[0]) == {"id": ids[0], "deleted": True}
+    assert rpc.call("mailsync", "delete_mailbox", str(tenant_id), ids[0]) == {"id": ids[0], "deleted": True}
     with pytest.raises(NotFound):
-        client.call("mailsync", "get_mailbox", str(tenant_id), ids[0])
+        rpc.call("mailsync", "get_mailbox", str(tenant_id), ids[0])
     with pytest.raises(NotFound):
-        client.call("mailsync", "delete_mailbox", str(tenant_id), ids[0])
+        rpc.call("mailsync", "delete_mailbox", str(tenant_id), ids[0])
 
 
 def test_production_without_a_key_does_not_start(container_factory, nameko_config, monkeypatch):

@@ -13,16 +13,8 @@ from sqlalchemy import select
 from custops import db, outbox
 from custops.errors import InvalidInput, NotFound
 from custops.rpc import RpcClient
-from customers.service import CustomersService
 from tickets.models import tickets
 from tickets.service import TicketsService
-
-
-@pytest.fixture
-def client():
-    c = RpcClient(timeout=10)
-    yield c
-    c.close()
 
 
 @pytest.fixture
@@ -33,32 +25,20 @@ def tickets_service(container_factory, nameko_config):
 
 
 @pytest.fixture
-def customers(container_factory, nameko_config):
-    container = container_factory(CustomersService, nameko_config)
-    container.start()
-    return container
-
-
-def _new_tenant(client) -> uuid.UUID:
-    created = client.call("customers", "create_tenant", f"Tenant {uuid.uuid4()}", "owner@tenant.example")
-    return uuid.UUID(created["tenant_id"])
-
-
-@pytest.fixture
-def tenant_id(customers, client):
+def tenant_id(new_tenant):
     """A tenant of this test's own, created in the customers service (which refuses unknown tenants)."""
-    return _new_tenant(client)
+    return uuid.UUID(new_tenant()["tenant_id"])
 
 
-def _customer(client, tenant_id, name="Acme Corp", tier="enterprise") -> str:
-    created = client.call("customers", "create_customer", str(tenant_id), {
+def _customer(rpc, tenant_id, name="Acme Corp", tier="enterprise") -> str:
+    created = rpc.call("customers", "create_customer", str(tenant_id), {
         "name": name, "tier": tier, "domains": [f"{uuid.uuid4().hex[:12]}.example"]})
     return created["id"]
 
 
-def _create(client, tenant_id, customer_id, **fields) -> dict:
-    return client.call("tickets", "create_ticket", str(tenant_id),
-                       {"customer_id": customer_id, "subject": "Printer on fire", **fields})
+def _create(rpc, tenant_id, customer_id, **fields) -> dict:
+    return rpc.call("tickets", "create_ticket", str(tenant_id),
+                    {"customer_id": customer_id, "subject": "Printer on fire", **fields})
 
 
 def _outbox_rows(tenant_id, type_: str | None = None) -> list[dict]:
@@ -78,16 +58,16 @@ def _ticket_rows(tenant_id) -> list[dict]:
 
 # --- create_ticket ---
 
-def test_create_ticket_stores_the_ticket_and_its_event_together(tickets_service, client, tenant_id):
-    customer_id = _customer(client, tenant_id, tier="mid_market")
+def test_create_ticket_stores_the_ticket_and_its_event_together(tickets_service, rpc, tenant_id):
+    customer_id = _customer(rpc, tenant_id, tier="mid_market")
 
-    ticket = _create(client, tenant_id, customer_id, subject="  Printer on fire  ", description="Smoke.",
+    ticket = _create(rpc, tenant_id, customer_id, subject="  Printer on fire  ", description="Smoke.",
                      priority="urgent", source="email")
 
     assert (ticket["number"], ticket["customer_id"], ticket["status"]) == (1, customer_id, "new")
     assert (ticket["subject"], ticket["description"]) == ("Printer on fire", "Smoke.")
     assert (ticket["priority"], ticket["source"]) == ("urgent", "email")
-    assert client.call("tickets", "get_ticket", str(tenant_id), ticket["id"]) == ticket
+    assert rpc.call("tickets", "get_ticket", str(tenant_id), ticket["id"]) == ticket
     [row] = _ticket_rows(tenant_id)
     assert row["customer_tier"] == "mid_market"  # as the customers service answered
 
@@ -102,17 +82,17 @@ def test_create_ticket_stores_the_ticket_and_its_event_together(tickets_service,
     assert datetime.fromisoformat(envelope["data"]["created_at"]) == datetime.fromisoformat(ticket["created_at"])
 
 
-def test_defaults_are_normal_priority_from_the_api(tickets_service, client, tenant_id):
-    ticket = _create(client, tenant_id, _customer(client, tenant_id))
+def test_defaults_are_normal_priority_from_the_api(tickets_service, rpc, tenant_id):
+    ticket = _create(rpc, tenant_id, _customer(rpc, tenant_id))
     assert (ticket["priority"], ticket["source"], ticket["description"]) == ("normal", "api", "")
 
 
-def test_numbers_are_sequential_per_tenant(tickets_service, client, tenant_id):
-    other_tenant = _new_tenant(client)
-    ours, theirs = _customer(client, tenant_id), _customer(client, other_tenant)
+def test_numbers_are_sequential_per_tenant(tickets_service, rpc, tenant_id, new_tenant):
+    other_tenant = new_tenant()["tenant_id"]
+    ours, theirs = _customer(rpc, tenant_id), _customer(rpc, other_tenant)
 
-    first, second = _create(client, tenant_id, ours), _create(client, tenant_id, ours)
-    other_first = _create(client, other_tenant, theirs)
+    first, second = _create(rpc, tenant_id, ours), _create(rpc, tenant_id, ours)
+    other_first = _create(rpc, other_tenant, theirs)
 
     assert (first["number"], second["number"]) == (1, 2)
     assert other_first["number"] == 1
@@ -120,8 +100,8 @@ def test_numbers_are_sequential_per_tenant(tickets_service, client, tenant_id):
     assert numbers == [1, 2]
 
 
-def test_concurrent_creates_get_distinct_consecutive_numbers(tickets_service, client, tenant_id):
-    customer_id = _customer(client, tenant_id)
+def test_concurrent_creates_get_distinct_consecutive_numbers(tickets_service, rpc, tenant_id):
+    customer_id = _customer(rpc, tenant_id)
     concurrent_client = RpcClient(timeout=20, size=10)
     pool = eventlet.GreenPool(10)
     try:
@@ -137,17 +117,17 @@ def test_concurrent_creates_get_distinct_consecutive_numbers(tickets_service, cl
     assert len(_outbox_rows(tenant_id, "ticket.created")) == 10
 
 
-def test_an_unknown_customer_is_a_field_error_and_stores_nothing(tickets_service, client, tenant_id):
+def test_an_unknown_customer_is_a_field_error_and_stores_nothing(tickets_service, rpc, tenant_id):
     with pytest.raises(InvalidInput) as exc_info:
-        _create(client, tenant_id, str(uuid.uuid4()))
+        _create(rpc, tenant_id, str(uuid.uuid4()))
     assert [e["field"] for e in exc_info.value.errors] == ["customer_id"]
     assert _ticket_rows(tenant_id) == [] and _outbox_rows(tenant_id) == []
 
 
-def test_another_tenants_customer_is_unknown_here(tickets_service, client, tenant_id):
-    foreign_customer = _customer(client, _new_tenant(client))
+def test_another_tenants_customer_is_unknown_here(tickets_service, rpc, tenant_id, new_tenant):
+    foreign_customer = _customer(rpc, new_tenant()["tenant_id"])
     with pytest.raises(InvalidInput) as exc_info:
-        _create(client, tenant_id, foreign_customer)
+        _create(rpc, tenant_id, foreign_customer)
     assert [e["field"] for e in exc_info.value.errors] == ["customer_id"]
     assert _ticket_rows(tenant_id) == [] and _outbox_rows(tenant_id) == []
 
@@ -157,37 +137,37 @@ def test_another_tenants_customer_is_unknown_here(tickets_service, client, tenan
     ({"colour": "red"}, "colour"),
     ({"priority": "whenever"}, "priority"),
 ])
-def test_invalid_input_names_the_field_and_stores_nothing(tickets_service, client, tenant_id, fields, bad_field):
-    customer_id = _customer(client, tenant_id)
+def test_invalid_input_names_the_field_and_stores_nothing(tickets_service, rpc, tenant_id, fields, bad_field):
+    customer_id = _customer(rpc, tenant_id)
     with pytest.raises(InvalidInput) as exc_info:
-        _create(client, tenant_id, customer_id, **fields)
+        _create(rpc, tenant_id, customer_id, **fields)
     assert [e["field"] for e in exc_info.value.errors] == [bad_field]
     assert _ticket_rows(tenant_id) == [] and _outbox_rows(tenant_id) == []
 
 
 # --- get_ticket, list_tickets ---
 
-def test_another_tenants_ticket_and_a_malformed_id_are_not_found(tickets_service, client, tenant_id):
-    ticket = _create(client, tenant_id, _customer(client, tenant_id))
-    other_tenant = _new_tenant(client)
+def test_another_tenants_ticket_and_a_malformed_id_are_not_found(tickets_service, rpc, tenant_id, new_tenant):
+    ticket = _create(rpc, tenant_id, _customer(rpc, tenant_id))
+    other_tenant = new_tenant()["tenant_id"]
     with pytest.raises(NotFound):
-        client.call("tickets", "get_ticket", str(other_tenant), ticket["id"])
+        rpc.call("tickets", "get_ticket", other_tenant, ticket["id"])
     with pytest.raises(NotFound):
-        client.call("tickets", "get_ticket", str(tenant_id), "not-an-id")
+        rpc.call("tickets", "get_ticket", str(tenant_id), "not-an-id")
     with pytest.raises(NotFound):
-        client.call("tickets", "get_ticket", str(tenant_id), str(uuid.uuid4()))
-    assert client.call("tickets", "list_tickets", str(other_tenant)) == {"items": [], "next_cursor": None}
+        rpc.call("tickets", "get_ticket", str(tenant_id), str(uuid.uuid4()))
+    assert rpc.call("tickets", "list_tickets", other_tenant) == {"items": [], "next_cursor": None}
 
 
-def test_list_filters_by_status_priority_and_customer(tickets_service, client, tenant_id):
-    acme, globex = _customer(client, tenant_id, "Acme"), _customer(client, tenant_id, "Globex")
-    acme_high = _create(client, tenant_id, acme, priority="high")
-    acme_low = _create(client, tenant_id, acme, priority="low")
-    globex_high = _create(client, tenant_id, globex, priority="high")
-    client.call("tickets", "change_status", str(tenant_id), acme_low["id"], "open")
+def test_list_filters_by_status_priority_and_customer(tickets_service, rpc, tenant_id):
+    acme, globex = _customer(rpc, tenant_id, "Acme"), _customer(rpc, tenant_id, "Globex")
+    acme_high = _create(rpc, tenant_id, acme, priority="high")
+    acme_low = _create(rpc, tenant_id, acme, priority="low")
+    globex_high = _create(rpc, tenant_id, globex, priority="high")
+    rpc.call("tickets", "change_status", str(tenant_id), acme_low["id"], "open")
 
     def listed(filters):
-        return {t["id"] for t in client.call("tickets", "list_tickets", str(tenant_id), filters)["items"]}
+        return {t["id"] for t in rpc.call("tickets", "list_tickets", str(tenant_id), filters)["items"]}
 
     assert listed({}) == {acme_high["id"], acme_low["id"], globex_high["id"]}
     assert listed({"status": "open"}) == {acme_low["id"]}
@@ -195,16 +175,16 @@ def test_list_filters_by_status_priority_and_customer(tickets_service, client, t
     assert listed({"customer_id": acme}) == {acme_high["id"], acme_low["id"]}
     assert listed({"status": "new", "priority": "high", "customer_id": acme}) == {acme_high["id"]}
     with pytest.raises(InvalidInput):
-        client.call("tickets", "list_tickets", str(tenant_id), {"priority": "whenever"})
+        rpc.call("tickets", "list_tickets", str(tenant_id), {"priority": "whenever"})
 
 
-def test_the_cursor_walks_every_page_newest_first_without_overlap(tickets_service, client, tenant_id):
-    customer_id = _customer(client, tenant_id)
-    created = [_create(client, tenant_id, customer_id, subject=f"ticket {n}") for n in range(5)]
+def test_the_cursor_walks_every_page_newest_first_without_overlap(tickets_service, rpc, tenant_id):
+    customer_id = _customer(rpc, tenant_id)
+    created = [_create(rpc, tenant_id, customer_id, subject=f"ticket {n}") for n in range(5)]
 
     seen, cursor, pages = [], None, 0
     while True:
-        page = client.call("tickets", "list_tickets", str(tenant_id), {}, 2, cursor)
+        page = rpc.call("tickets", "list_tickets", str(tenant_id), {}, 2, cursor)
         pages += 1
         assert len(page["items"]) <= 2
         seen += page["items"]
@@ -218,15 +198,15 @@ def test_the_cursor_walks_every_page_newest_first_without_overlap(tickets_servic
 
 # --- change_status ---
 
-def test_change_status_writes_the_old_and_new_status(tickets_service, client, tenant_id):
-    customer_id = _customer(client, tenant_id)
-    ticket = _create(client, tenant_id, customer_id)
+def test_change_status_writes_the_old_and_new_status(tickets_service, rpc, tenant_id):
+    customer_id = _customer(rpc, tenant_id)
+    ticket = _create(rpc, tenant_id, customer_id)
 
-    changed = client.call("tickets", "change_status", str(tenant_id), ticket["id"], "in_progress")
+    changed = rpc.call("tickets", "change_status", str(tenant_id), ticket["id"], "in_progress")
 
     assert changed["status"] == "in_progress"
     assert datetime.fromisoformat(changed["updated_at"]) > datetime.fromisoformat(ticket["updated_at"])
-    assert client.call("tickets", "get_ticket", str(tenant_id), ticket["id"])["status"] == "in_progress"
+    assert rpc.call("tickets", "get_ticket", str(tenant_id), ticket["id"])["status"] == "in_progress"
     [event] = _outbox_rows(tenant_id, "ticket.status_changed")
     assert event["envelope"]["tenant_id"] == str(tenant_id)
     data = event["envelope"]["data"]
@@ -234,35 +214,35 @@ def test_change_status_writes_the_old_and_new_status(tickets_service, client, te
     assert (data["old_status"], data["new_status"]) == ("new", "in_progress")
 
 
-def test_a_refused_transition_changes_nothing(tickets_service, client, tenant_id):
-    ticket = _create(client, tenant_id, _customer(client, tenant_id))
-    client.call("tickets", "change_status", str(tenant_id), ticket["id"], "closed")
+def test_a_refused_transition_changes_nothing(tickets_service, rpc, tenant_id):
+    ticket = _create(rpc, tenant_id, _customer(rpc, tenant_id))
+    rpc.call("tickets", "change_status", str(tenant_id), ticket["id"], "closed")
     # ids, not whole rows: a relay may mark the rows published meanwhile
     events_before = [e["id"] for e in _outbox_rows(tenant_id)]
 
     with pytest.raises(InvalidInput) as exc_info:
-        client.call("tickets", "change_status", str(tenant_id), ticket["id"], "open")
+        rpc.call("tickets", "change_status", str(tenant_id), ticket["id"], "open")
 
     assert [e["field"] for e in exc_info.value.errors] == ["status"]
-    assert client.call("tickets", "get_ticket", str(tenant_id), ticket["id"])["status"] == "closed"
+    assert rpc.call("tickets", "get_ticket", str(tenant_id), ticket["id"])["status"] == "closed"
     assert [e["id"] for e in _outbox_rows(tenant_id)] == events_before
 
 
-def test_an_unknown_status_or_another_tenants_ticket_is_refused(tickets_service, client, tenant_id):
-    ticket = _create(client, tenant_id, _customer(client, tenant_id))
+def test_an_unknown_status_or_another_tenants_ticket_is_refused(tickets_service, rpc, tenant_id, new_tenant):
+    ticket = _create(rpc, tenant_id, _customer(rpc, tenant_id))
     with pytest.raises(InvalidInput):
-        client.call("tickets", "change_status", str(tenant_id), ticket["id"], "frozen")
+        rpc.call("tickets", "change_status", str(tenant_id), ticket["id"], "frozen")
     with pytest.raises(NotFound):
-        client.call("tickets", "change_status", str(_new_tenant(client)), ticket["id"], "open")
-    assert client.call("tickets", "get_ticket", str(tenant_id), ticket["id"])["status"] == "new"
+        rpc.call("tickets", "change_status", new_tenant()["tenant_id"], ticket["id"], "open")
+    assert rpc.call("tickets", "get_ticket", str(tenant_id), ticket["id"])["status"] == "new"
     assert _outbox_rows(tenant_id, "ticket.status_changed") == []
 
 
-def test_the_same_status_again_is_a_no_op_without_an_event(tickets_service, client, tenant_id):
-    ticket = _create(client, tenant_id, _customer(client, tenant_id))
-    opened = client.call("tickets", "change_status", str(tenant_id), ticket["id"], "open")
+def test_the_same_status_again_is_a_no_op_without_an_event(tickets_service, rpc, tenant_id):
+    ticket = _create(rpc, tenant_id, _customer(rpc, tenant_id))
+    opened = rpc.call("tickets", "change_status", str(tenant_id), ticket["id"], "open")
 
-    again = client.call("tickets", "change_status", str(tenant_id), ticket["id"], "open")
+    again = rpc.call("tickets", "change_status", str(tenant_id), ticket["id"], "open")
 
     assert again == opened
     assert len(_outbox_rows(tenant_id, "ticket.status_changed")) == 1

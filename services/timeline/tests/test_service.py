@@ -20,17 +20,8 @@ from custops.contracts.customers import ContactCreated, CustomerCreated, Custome
 from custops.contracts.tickets import TicketCreated, TicketStatusChanged
 from custops.errors import InvalidInput, NotFound
 from custops.events import envelope_for
-from custops.rpc import RpcClient
-from customers.service import CustomersService
 from timeline.models import activities
 from timeline.service import TimelineService
-
-
-@pytest.fixture
-def client():
-    c = RpcClient(timeout=10)
-    yield c
-    c.close()
 
 
 @pytest.fixture
@@ -41,25 +32,13 @@ def timeline(container_factory, nameko_config):
 
 
 @pytest.fixture
-def customers(container_factory, nameko_config):
-    container = container_factory(CustomersService, nameko_config)
-    container.start()
-    return container
-
-
-def _new_tenant(client) -> uuid.UUID:
-    created = client.call("customers", "create_tenant", f"Tenant {uuid.uuid4()}", "owner@tenant.example")
-    return uuid.UUID(created["tenant_id"])
-
-
-@pytest.fixture
-def tenant_id(customers, client):
+def tenant_id(new_tenant):
     """A tenant of this test's own, created in the customers service (which refuses unknown tenants)."""
-    return _new_tenant(client)
+    return uuid.UUID(new_tenant()["tenant_id"])
 
 
-def _customer(client, tenant_id, name="Acme Corp") -> str:
-    created = client.call("customers", "create_customer", str(tenant_id), {"name": name, "tier": "smb"})
+def _customer(rpc, tenant_id, name="Acme Corp") -> str:
+    created = rpc.call("customers", "create_customer", str(tenant_id), {"name": name, "tier": "smb"})
     return created["id"]
 
 
@@ -111,14 +90,14 @@ def ticket_created(customer_id, number=12, subject="Printer on fire", created_at
                          created_at=created_at or datetime.now(timezone.utc))
 
 
-def test_a_ticket_event_becomes_one_public_activity_at_the_tickets_own_time(timeline, client, tenant_id):
+def test_a_ticket_event_becomes_one_public_activity_at_the_tickets_own_time(timeline, rpc, tenant_id):
     customer_id = uuid.uuid4()
     created_at = datetime(2026, 3, 4, 9, 30, tzinfo=timezone.utc)
     event = envelope_for(ticket_created(customer_id, created_at=created_at), tenant_id)
     with handled(timeline, "on_ticket_created", event):
         publish(event)
 
-    page = client.call("timeline", "list_activities", str(tenant_id), str(customer_id))
+    page = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id))
     assert page["next_cursor"] is None
     [item] = page["items"]
     assert item["type"] == "ticket.created"
@@ -149,7 +128,7 @@ def test_the_unique_source_event_stops_a_duplicate_the_inbox_has_forgotten(timel
     assert len(activity_rows(source_event_id=event.id)) == 1
 
 
-def test_every_subscribed_event_lands_on_the_customers_timeline(timeline, client, tenant_id):
+def test_every_subscribed_event_lands_on_the_customers_timeline(timeline, rpc, tenant_id):
     customer_id = uuid.uuid4()
     ticket = ticket_created(customer_id, number=3)
     events = {
@@ -170,36 +149,36 @@ def test_every_subscribed_event_lands_on_the_customers_timeline(timeline, client
             stack.enter_context(handled(timeline, method, envelope))
         publish(*envelopes.values())
 
-    items = client.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"]
+    items = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"]
     assert sorted(i["type"] for i in items) == sorted(data.TYPE for data in events.values())
     summaries = {i["type"]: i["summary"] for i in items}
     assert summaries["ticket.status_changed"] == "Ticket #3 status: new → resolved"
     assert summaries["time.logged"] == "30m logged (billable)"
 
-    public = client.call("timeline", "list_activities", str(tenant_id), str(customer_id),
-                         {"include_internal": False})["items"]
+    public = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id),
+                      {"include_internal": False})["items"]
     assert sorted(i["type"] for i in public) == ["ticket.created", "ticket.status_changed"]
-    only = client.call("timeline", "list_activities", str(tenant_id), str(customer_id),
-                       {"types": ["contact.created", "time.logged"]})["items"]
+    only = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id),
+                    {"types": ["contact.created", "time.logged"]})["items"]
     assert sorted(i["type"] for i in only) == ["contact.created", "time.logged"]
 
 
-def test_tenants_never_see_each_others_activities(timeline, client, tenant_id):
+def test_tenants_never_see_each_others_activities(timeline, rpc, tenant_id):
     customer_id = uuid.uuid4()
     other_tenant = uuid.uuid4()
     event = envelope_for(ticket_created(customer_id), tenant_id)
     with handled(timeline, "on_ticket_created", event):
         publish(event)
-    assert len(client.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"]) == 1
-    assert client.call("timeline", "list_activities", str(other_tenant), str(customer_id)) == {
+    assert len(rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"]) == 1
+    assert rpc.call("timeline", "list_activities", str(other_tenant), str(customer_id)) == {
         "items": [], "next_cursor": None}
 
 
-def test_log_interaction_stores_the_activity_and_its_event_together(timeline, client, tenant_id):
-    customer_id = _customer(client, tenant_id)
+def test_log_interaction_stores_the_activity_and_its_event_together(timeline, rpc, tenant_id):
+    customer_id = _customer(rpc, tenant_id)
     at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
-    item = client.call("timeline", "log_interaction", str(tenant_id), customer_id,
-                       {"kind": "call", "summary": "  Renewal call with the CFO ", "occurred_at": at.isoformat()})
+    item = rpc.call("timeline", "log_interaction", str(tenant_id), customer_id,
+                    {"kind": "call", "summary": "  Renewal call with the CFO ", "occurred_at": at.isoformat()})
     assert item["type"] == "interaction.call"
     assert item["summary"] == "Renewal call with the CFO"
     assert item["internal"] is True  # internal unless the caller says otherwise
@@ -215,9 +194,9 @@ def test_log_interaction_stores_the_activity_and_its_event_together(timeline, cl
     assert event["envelope"]["data"]["customer_id"] == customer_id
     assert event["envelope"]["data"]["internal"] is True
 
-    shared = client.call("timeline", "log_interaction", str(tenant_id), customer_id,
-                         {"kind": "email", "summary": "Sent the onboarding guide", "internal": False})
-    public = client.call("timeline", "list_activities", str(tenant_id), customer_id, {"include_internal": False})
+    shared = rpc.call("timeline", "log_interaction", str(tenant_id), customer_id,
+                      {"kind": "email", "summary": "Sent the onboarding guide", "internal": False})
+    public = rpc.call("timeline", "list_activities", str(tenant_id), customer_id, {"include_internal": False})
     assert [i["id"] for i in public["items"]] == [shared["id"]]
 
 
@@ -228,35 +207,35 @@ def test_log_interaction_stores_the_activity_and_its_event_together(timeline, cl
     {"kind": "call", "summary": "x", "occurred_at": "2999-01-01T00:00:00Z"},
     {"kind": "call", "summary": "x", "colour": "red"},
 ])
-def test_invalid_interactions_are_refused_and_store_nothing(timeline, client, tenant_id, payload):
-    customer_id = _customer(client, tenant_id)
+def test_invalid_interactions_are_refused_and_store_nothing(timeline, rpc, tenant_id, payload):
+    customer_id = _customer(rpc, tenant_id)
     with pytest.raises(InvalidInput):
-        client.call("timeline", "log_interaction", str(tenant_id), customer_id, payload)
+        rpc.call("timeline", "log_interaction", str(tenant_id), customer_id, payload)
     assert interaction_rows(tenant_id) == []
 
 
-def test_interaction_for_an_unknown_customer_is_not_found(timeline, client, tenant_id):
-    someone_elses = _customer(client, _new_tenant(client))
+def test_interaction_for_an_unknown_customer_is_not_found(timeline, rpc, tenant_id, new_tenant):
+    someone_elses = _customer(rpc, new_tenant()["tenant_id"])
     with pytest.raises(NotFound):
-        client.call("timeline", "log_interaction", str(tenant_id), someone_elses, {"kind": "note", "summary": "x"})
+        rpc.call("timeline", "log_interaction", str(tenant_id), someone_elses, {"kind": "note", "summary": "x"})
     with pytest.raises(NotFound):
-        client.call("timeline", "log_interaction", str(tenant_id), "not-an-id", {"kind": "note", "summary": "x"})
+        rpc.call("timeline", "log_interaction", str(tenant_id), "not-an-id", {"kind": "note", "summary": "x"})
     assert interaction_rows(tenant_id) == []
 
 
-def test_the_list_is_newest_first_and_the_cursor_walks_every_page_once(timeline, client, tenant_id):
-    customer_id = _customer(client, tenant_id)
+def test_the_list_is_newest_first_and_the_cursor_walks_every_page_once(timeline, rpc, tenant_id):
+    customer_id = _customer(rpc, tenant_id)
     base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
     # two entries share a timestamp: the id breaks the tie, so neither is skipped nor repeated
     times = [base - timedelta(minutes=m) for m in (0, 5, 5, 10, 20, 30, 40)]
     for n, at in enumerate(times):
-        client.call("timeline", "log_interaction", str(tenant_id), customer_id,
-                    {"kind": "note", "summary": f"note {n}", "occurred_at": at.isoformat()})
+        rpc.call("timeline", "log_interaction", str(tenant_id), customer_id,
+                 {"kind": "note", "summary": f"note {n}", "occurred_at": at.isoformat()})
 
     seen, cursor, pages = [], None, 0
     while True:
-        page = client.call("timeline", "list_activities", str(tenant_id), customer_id,
-                           {"types": ["interaction.note"]}, 3, cursor)
+        page = rpc.call("timeline", "list_activities", str(tenant_id), customer_id,
+                        {"types": ["interaction.note"]}, 3, cursor)
         pages += 1
         assert len(page["items"]) <= 3
         seen += page["items"]
@@ -270,13 +249,13 @@ def test_the_list_is_newest_first_and_the_cursor_walks_every_page_once(timeline,
     assert [k[0] for k in keys] == sorted(times, reverse=True)
 
 
-def test_bad_queries_are_refused(timeline, client, tenant_id):
+def test_bad_queries_are_refused(timeline, rpc, tenant_id):
     customer_id = str(uuid.uuid4())
     for args in [({"types": []},), ({"private": True},), ({}, 0), ({}, 500), ({}, 50, "garbage!")]:
         with pytest.raises(InvalidInput):
-            client.call("timeline", "list_activities", str(tenant_id), customer_id, *args)
+            rpc.call("timeline", "list_activities", str(tenant_id), customer_id, *args)
     with pytest.raises(NotFound):
-        client.call("timeline", "list_activities", str(tenant_id), "nope")
+        rpc.call("timeline", "list_activities", str(tenant_id), "nope")
 
 
 def test_an_event_without_a_tenant_is_dead_lettered_not_logged(timeline, tenant_id):
