@@ -1,6 +1,7 @@
 """Tables the tickets service owns."""
-from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text, func
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, Identity, Index, Integer, String, Table,
+                        Text, func, text)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from custops.db import service_metadata
 
@@ -21,6 +22,18 @@ tickets = Table(
     Column("source", String(10), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # help-desk fields (issue 3)
+    Column("contact_id", UUID(as_uuid=True)),
+    Column("category", String(50), nullable=False, server_default="general"),
+    Column("assignee_id", UUID(as_uuid=True)),
+    Column("team_id", UUID(as_uuid=True)),
+    Column("tags", ARRAY(String(50)), nullable=False, server_default=text("'{}'")),
+    Column("first_responded_at", DateTime(timezone=True)),
+    Column("last_customer_message_at", DateTime(timezone=True)),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    # a customer writing to a closed ticket starts a new one linked to it
+    Column("follows_ticket_id", UUID(as_uuid=True)),
 )
 Index("uq_tickets_tenant_number", tickets.c.tenant_id, tickets.c.number, unique=True)
 Index("ix_tickets_tenant_created", tickets.c.tenant_id, tickets.c.created_at, tickets.c.id)
@@ -33,3 +46,141 @@ ticket_counters = Table(
     Column("tenant_id", UUID(as_uuid=True), primary_key=True),
     Column("last_number", Integer, nullable=False),
 )
+Index("ix_tickets_tenant_assignee", tickets.c.tenant_id, tickets.c.assignee_id)
+Index("ix_tickets_tenant_status", tickets.c.tenant_id, tickets.c.status)
+
+# Inbound customer messages, outbound public replies and internal notes (never shown to portal users,
+# never sent by mail).
+ticket_messages = Table(
+    "ticket_messages",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("ticket_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", String(10), nullable=False),  # inbound | reply | note
+    Column("author_member_id", UUID(as_uuid=True)),
+    Column("author_contact_id", UUID(as_uuid=True)),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_ticket_messages_ticket", ticket_messages.c.tenant_id, ticket_messages.c.ticket_id,
+      ticket_messages.c.created_at)
+
+# Assignment groups for round-robin assignment; `next_index` is the round-robin position.
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("member_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default=text("'{}'")),
+    Column("next_index", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("uq_teams_tenant_name", teams.c.tenant_id, teams.c.name, unique=True)
+
+# Categories a tenant adds to the built-in ones (bug, feature_request, billing, general).
+ticket_categories = Table(
+    "ticket_categories",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("name", String(50), primary_key=True),
+)
+
+canned_responses = Table(
+    "canned_responses",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("uq_canned_responses_tenant_name", canned_responses.c.tenant_id, canned_responses.c.name, unique=True)
+
+# --- SLA (issue 3) ---------------------------------------------------------------------------
+
+# Targets in business minutes; tier/priority NULL mean "any" (precedence in tickets.sla).
+sla_policies = Table(
+    "sla_policies",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("tier", String(20)),
+    Column("priority", String(10)),
+    Column("first_response_minutes", Integer),
+    Column("next_response_minutes", Integer),
+    Column("resolution_minutes", Integer),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("uq_sla_policies_match", sla_policies.c.tenant_id, sla_policies.c.tier, sla_policies.c.priority,
+      unique=True, postgresql_nulls_not_distinct=True)
+
+# One business-hours calendar per tenant: IANA zone, weekly slots {"0": [["09:00","12:30"], ...]},
+# holidays as ISO dates, or always open (24/7).
+business_calendars = Table(
+    "business_calendars",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("weekly_slots", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("holidays", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("always_open", Boolean, nullable=False, server_default=text("false")),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Per-tenant SLA settings: statuses that stop the clock, warning lead, breach escalation rule
+# (e.g. {"raise_priority": true} or {"reassign_to": "<member id>"}).
+sla_settings = Table(
+    "sla_settings",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("pause_statuses", ARRAY(String(30)), nullable=False,
+           server_default=text("ARRAY['waiting_on_customer']::varchar[]")),
+    Column("warning_fraction", Float, nullable=False, server_default="0.8"),
+    Column("escalation", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Each timer of each ticket: what tickets.sla.compute_timer said, the versions it used, and which
+# events were emitted (warned_at / breached_at set in the same transaction as the outbox row, so
+# each is emitted exactly once).
+ticket_sla_timers = Table(
+    "ticket_sla_timers",
+    metadata,
+    Column("ticket_id", UUID(as_uuid=True), primary_key=True),
+    Column("timer", String(20), primary_key=True),  # first_response | next_response | resolution
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("target_minutes", Integer, nullable=False),
+    Column("deadline", DateTime(timezone=True)),  # NULL while paused
+    Column("warn_at", DateTime(timezone=True)),
+    Column("met_at", DateTime(timezone=True)),
+    Column("warned_at", DateTime(timezone=True)),
+    Column("breached_at", DateTime(timezone=True)),
+    Column("breach_minutes", Integer),
+    Column("policy_id", UUID(as_uuid=True)),
+    Column("policy_version", Integer),
+    Column("calendar_version", Integer),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_sla_timers_warn_due", ticket_sla_timers.c.warn_at,
+      postgresql_where=text("warned_at IS NULL AND met_at IS NULL AND warn_at IS NOT NULL"))
+Index("ix_sla_timers_breach_due", ticket_sla_timers.c.deadline,
+      postgresql_where=text("breached_at IS NULL AND met_at IS NULL AND deadline IS NOT NULL"))
+Index("ix_sla_timers_tenant", ticket_sla_timers.c.tenant_id, ticket_sla_timers.c.ticket_id)
+
+# Every interval a ticket's clocks stood still, so an auditor can see why a deadline moved.
+ticket_sla_pauses = Table(
+    "ticket_sla_pauses",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("ticket_id", UUID(as_uuid=True), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+)
+Index("ix_sla_pauses_ticket", ticket_sla_pauses.c.ticket_id, ticket_sla_pauses.c.started_at)

@@ -22,6 +22,12 @@ class TicketCreated(EventData):
     status: str
     source: str
     created_at: AwareDatetime
+    # added within v1 (additive)
+    contact_id: uuid.UUID | None = None
+    category: str = "general"
+    assignee_id: uuid.UUID | None = None
+    tags: list[str] = []
+    follows_ticket_id: uuid.UUID | None = None
 
 
 @contract("tickets", "ticket.status_changed")
@@ -34,3 +40,119 @@ class TicketStatusChanged(EventData):
     old_status: str
     new_status: str
     changed_at: AwareDatetime
+
+
+@contract("tickets", "ticket.assigned")
+class TicketAssigned(EventData):
+    """A ticket got a new assignee (manually, or round-robin within a team)."""
+
+    ticket_id: uuid.UUID
+    number: int
+    customer_id: uuid.UUID
+    assignee_id: uuid.UUID | None
+    previous_assignee_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    method: Literal["manual", "round_robin", "escalation"] = "manual"
+    assigned_at: AwareDatetime
+
+
+@contract("tickets", "ticket.replied")
+class TicketReplied(EventData):
+    """An agent sent a public reply; carries what outbound mail needs (never an internal note)."""
+
+    ticket_id: uuid.UUID
+    number: int
+    customer_id: uuid.UUID
+    message_id: uuid.UUID
+    author_member_id: uuid.UUID | None
+    contact_id: uuid.UUID | None = None
+    subject: str
+    body: str
+    replied_at: AwareDatetime
+
+
+@contract("tickets", "ticket.note_added")
+class TicketNoteAdded(EventData):
+    """An agent added an internal note (internal: never shown to portal users, never mailed)."""
+
+    ticket_id: uuid.UUID
+    number: int
+    customer_id: uuid.UUID
+    message_id: uuid.UUID
+    author_member_id: uuid.UUID | None
+    added_at: AwareDatetime
+
+
+@contract("tickets", "ticket.customer_replied")
+class TicketCustomerReplied(EventData):
+    """The customer wrote on a ticket (by mail, portal or API)."""
+
+    ticket_id: uuid.UUID
+    number: int
+    customer_id: uuid.UUID
+    message_id: uuid.UUID
+    contact_id: uuid.UUID | None = None
+    received_at: AwareDatetime
+
+
+@contract("tickets", "ticket.resolved")
+class TicketResolved(EventData):
+    """A ticket was resolved."""
+
+    ticket_id: uuid.UUID
+    number: int
+    customer_id: uuid.UUID
+    resolved_at: AwareDatetime
+
+
+@contract("tickets", "ticket.closed")
+class TicketClosed(EventData):
+    """A ticket was closed; later customer messages start a new ticket linked to it."""
+
+    ticket_id: uuid.UUID
+    number: int
+    customer_id: uuid.UUID
+    closed_at: AwareDatetime
+
+
+@contract("tickets", "ticket.reopened")
+class TicketReopened(EventData):
+    """A resolved ticket was reopened (by a customer reply or an agent)."""
+
+    ticket_id: uuid.UUID
+    number: int
+    customer_id: uuid.UUID
+    reopened_at: AwareDatetime
+    reason: Literal["customer_reply", "agent"] = "agent"
+
+
+SlaTimer = Literal["first_response", "next_response", "resolution"]
+
+
+@contract("tickets", "ticket.sla_warning")
+class TicketSlaWarning(EventData):
+    """A ticket's SLA timer passed its warning lead (default 80% of the target); once per timer."""
+
+    ticket_id: uuid.UUID
+    number: int
+    customer_id: uuid.UUID
+    timer: SlaTimer
+    deadline: AwareDatetime
+    warn_at: AwareDatetime
+    target_minutes: int
+    policy_version: int | None = None
+    calendar_version: int | None = None
+
+
+@contract("tickets", "ticket.sla_breached")
+class TicketSlaBreached(EventData):
+    """A ticket's SLA timer reached its deadline unmet; once per timer."""
+
+    ticket_id: uuid.UUID
+    number: int
+    customer_id: uuid.UUID
+    timer: SlaTimer
+    deadline: AwareDatetime
+    target_minutes: int
+    policy_version: int | None = None
+    calendar_version: int | None = None
