@@ -30,6 +30,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "time:read": _MANAGERS | {"member", "read_only"},
     "time:write": _MANAGERS | {"member", "contractor"},
     "reports:read": _MANAGERS | {"read_only"},
+    # SLA policies, business calendar, settings and ticket timers: staff read, managers change
+    "sla:read": _MANAGERS | {"member", "read_only"},
+    "sla:write": _MANAGERS,
     # mailboxes hold mail server credentials
     "mailboxes:read": _MANAGERS,
     "mailboxes:write": _MANAGERS,

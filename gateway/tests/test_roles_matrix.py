@@ -34,7 +34,8 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     api_rules = {(r.rule, m) for r in app.url_map.iter_rules() if r.rule.startswith("/api/")
                  for m in r.methods - {"HEAD", "OPTIONS"}}
     assert api_rules == {(path, method) for path, method, _ in roles.endpoint_permissions()}
-    assert len(api_rules) == 19  # 18 resource endpoints + the OpenAPI document
+    # 18 resource endpoints + the OpenAPI document + 9 SLA endpoints
+    assert len(api_rules) == 19 + 9
 
 
 def test_every_route_permission_is_in_the_table():
@@ -63,6 +64,9 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
         ("customers", m) for m in ("create_customer", "get_customer", "list_customers", "update_customer",
                                    "create_contact", "list_contacts")] + [
         ("tickets", m) for m in ("create_ticket", "get_ticket", "list_tickets", "change_status")] + [
+        ("tickets", m) for m in ("list_sla_policies", "put_sla_policy", "delete_sla_policy", "get_business_calendar",
+                                 "put_business_calendar", "import_holidays_ics", "get_sla_settings",
+                                 "put_sla_settings", "get_ticket_sla")] + [
         ("timeline", "list_activities"), ("timeline", "log_interaction"), ("billing", "log_time"),
         ("billing", "list_time_entries"), ("reports", "ticket_volume"), ("mailsync", "create_mailbox"),
         ("mailsync", "list_mailboxes"), ("mailsync", "get_mailbox")]:

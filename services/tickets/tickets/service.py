@@ -14,9 +14,10 @@ from custops.entrypoints import HealthEndpoints, Telemetry
 from custops.errors import EXPECTED, InvalidInput, NotFound
 from custops.rpc import ServiceRpc
 from custops.validation import parse, parse_id
-from tickets import statuses
+from tickets import sla_tracking, statuses
 from tickets.commands import CreateTicket, TicketFilters
 from tickets.models import ticket_counters, tickets
+from tickets.sla_service import SlaEntrypoints
 
 
 def _shape(row) -> dict:
@@ -34,7 +35,7 @@ def _shape(row) -> dict:
     }
 
 
-class TicketsService(HealthEndpoints):
+class TicketsService(SlaEntrypoints, HealthEndpoints):
     name = "tickets"
 
     db = Database()
@@ -61,6 +62,7 @@ class TicketsService(HealthEndpoints):
                 "status": "new", "source": cmd.source, "created_at": now, "updated_at": now,
             }
             session.execute(tickets.insert().values(**row))
+            sla_tracking.on_ticket_created(session, row, now)
             outbox.add(session, tenant_id, TicketCreated(
                 ticket_id=row["id"], number=number, customer_id=cmd.customer_id, subject=cmd.subject,
                 priority=cmd.priority, status="new", source=cmd.source, created_at=now))
@@ -105,6 +107,7 @@ class TicketsService(HealthEndpoints):
                     {"field": "status", "message": f"not allowed from {old}"}])
             session.execute(update(tickets).where(tickets.c.id == ticket_id)
                             .values(status=status, updated_at=now))
+            sla_tracking.on_status_changed(session, {**current, "status": status}, old, status, now)
             outbox.add(session, tenant_id, TicketStatusChanged(
                 ticket_id=ticket_id, number=current["number"], customer_id=current["customer_id"],
                 old_status=old, new_status=status, changed_at=now))

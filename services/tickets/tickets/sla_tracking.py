@@ -13,24 +13,65 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from tickets import sla_store
+
+_DONE = ("resolved", "closed")
+
 
 def on_ticket_created(session: Session, ticket: dict, at: datetime) -> None:
     """Start first-response and resolution timers with the policy matched by tier and priority."""
+    sla = sla_store.load_tenant(session, ticket["tenant_id"])
+    if ticket["status"] in sla.settings.pause_rules.statuses:  # created straight into a pausing status
+        sla_store.open_pause(session, ticket, ticket["status"], at)
+    for timer in ("first_response", "resolution"):
+        sla_store.start_timer(session, ticket, timer, sla, at)
 
 
 def on_status_changed(session: Session, ticket: dict, old: str, new: str, at: datetime) -> None:
     """Open/close pause intervals per the tenant's pause statuses; resolution met on resolved/closed;
     a reopened ticket restarts its resolution timer."""
+    sla = sla_store.load_tenant(session, ticket["tenant_id"])
+    pausing = sla.settings.pause_rules.statuses
+    # each stay in a pausing status is its own interval (kept for the audit trail)
+    if old in pausing or new in pausing:
+        sla_store.close_pauses(session, ticket, at)
+        if new in pausing:
+            sla_store.open_pause(session, ticket, new, at)
+    if new in _DONE:
+        # a done ticket stops every clock: nothing is due on it any more
+        for row in sla_store.timer_rows(session, ticket["id"], for_update=True).values():
+            if row["met_at"] is None:
+                sla_store.meet_timer(session, ticket, row, sla, at)
+        return
+    if old in _DONE:  # reopened: the resolution clock starts again with the full target
+        sla_store.start_timer(session, ticket, "resolution", sla, at)
+    if old in pausing or new in pausing:
+        sla_store.recompute_ticket(session, ticket, sla, at, reselect=False)
 
 
 def on_public_reply(session: Session, ticket: dict, at: datetime) -> None:
     """An agent's public reply meets the first-response timer (first time) or the running
     next-response timer."""
+    rows = sla_store.timer_rows(session, ticket["id"], for_update=True)
+    running = [rows[t] for t in ("first_response", "next_response") if t in rows and rows[t]["met_at"] is None]
+    if running:
+        sla = sla_store.load_tenant(session, ticket["tenant_id"])
+        for row in running:
+            sla_store.meet_timer(session, ticket, row, sla, at)
 
 
 def on_customer_message(session: Session, ticket: dict, at: datetime) -> None:
-    """A customer message (re)starts the next-response timer."""
+    """A customer message (re)starts the next-response timer.
+
+    Not while the first response is still owed (that timer already covers it), and not when a
+    next-response timer is already running: the clock runs from the first unanswered message."""
+    rows = sla_store.timer_rows(session, ticket["id"], for_update=True)
+    first, following = rows.get("first_response"), rows.get("next_response")
+    if (first is not None and first["met_at"] is None) or (following is not None and following["met_at"] is None):
+        return
+    sla_store.start_timer(session, ticket, "next_response", sla_store.load_tenant(session, ticket["tenant_id"]), at)
 
 
 def on_priority_changed(session: Session, ticket: dict, at: datetime) -> None:
     """A new priority can select another policy: recompute the open timers."""
+    sla_store.recompute_ticket(session, ticket, sla_store.load_tenant(session, ticket["tenant_id"]), at)

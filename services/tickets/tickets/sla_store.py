@@ -1,0 +1,258 @@
+"""Reading a tenant's SLA configuration and writing per-ticket SLA state (inside the caller's transaction).
+
+The arithmetic is `tickets.sla` / `tickets.business_hours`; this module only turns rows into those
+pure objects and `compute_timer` results back into rows. Defaults when a tenant has configured
+nothing:
+- policies: `tickets.sla.starter_policies()`, seeded into the tenant's rows on first use (idempotent:
+  `INSERT ... ON CONFLICT DO NOTHING` on the (tenant, tier, priority) unique index), so they can be
+  edited like any other;
+- calendar: Monday to Friday 09:00-17:00 UTC, version 1 (not stored until the tenant sets one);
+- settings: `waiting_on_customer` pauses the clock, warning at 80 % of the target, no escalation.
+Every timer change sends `NOTIFY custops_sla` (delivered on commit) so the deadline clock re-reads
+the next due instant.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from tickets.business_hours import Calendar
+from tickets.models import business_calendars, sla_policies, sla_settings, ticket_sla_pauses, ticket_sla_timers, tickets
+from tickets.sla import DEFAULT_WARNING_FRACTION, PauseInterval, PauseRules, Policy, Targets, compute_timer, select_policy
+
+NOTIFY_CHANNEL = "custops_sla"
+DEFAULT_CALENDAR = Calendar.workweek("UTC", ["09:00-17:00"])
+DEFAULT_PAUSE_STATUSES = ("waiting_on_customer",)
+OPEN_STATUSES = ("new", "open", "in_progress", "pending", "waiting_on_customer")
+ESCALATION_PRIORITY = ("low", "normal", "high", "urgent")  # one step up on breach
+
+
+@dataclass(frozen=True)
+class StoredPolicy:
+    id: uuid.UUID
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class Settings:
+    pause_rules: PauseRules
+    warning_fraction: float
+    escalation: dict
+
+
+@dataclass(frozen=True)
+class TenantSla:
+    """Everything needed to compute a tenant's timers."""
+
+    policies: list[StoredPolicy]
+    calendar: Calendar
+    settings: Settings
+
+    def policy_for(self, tier: str | None, priority: str | None) -> StoredPolicy:
+        chosen = select_policy([p.policy for p in self.policies], tier, priority)
+        return next(p for p in self.policies if p.policy is chosen)
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+def load_policies(session: Session, tenant_id) -> list[StoredPolicy]:
+    rows = _policy_rows(session, tenant_id)
+    if not rows:
+        seed_starter_policies(session, tenant_id)
+        rows = _policy_rows(session, tenant_id)
+    return [policy_from_row(r) for r in rows]
+
+
+def seed_starter_policies(session: Session, tenant_id) -> None:
+    from tickets.sla import starter_policies
+
+    values = [{"id": uuid.uuid4(), "tenant_id": tenant_id, "tier": p.tier, "priority": p.priority,
+               "first_response_minutes": p.targets.first_response,
+               "next_response_minutes": p.targets.next_response,
+               "resolution_minutes": p.targets.resolution} for p in starter_policies()]
+    session.execute(insert(sla_policies).values(values).on_conflict_do_nothing())
+
+
+def _policy_rows(session, tenant_id):
+    return session.execute(select(sla_policies).where(sla_policies.c.tenant_id == tenant_id)
+                           .order_by(sla_policies.c.tier.nulls_last(), sla_policies.c.priority.nulls_last())
+                           ).mappings().all()
+
+
+def policy_from_row(row) -> StoredPolicy:
+    return StoredPolicy(row["id"], Policy(
+        Targets(first_response=row["first_response_minutes"], next_response=row["next_response_minutes"],
+                resolution=row["resolution_minutes"]),
+        tier=row["tier"], priority=row["priority"], version=row["version"]))
+
+
+def load_calendar(session: Session, tenant_id) -> Calendar:
+    row = session.execute(select(business_calendars).where(business_calendars.c.tenant_id == tenant_id)
+                          ).mappings().first()
+    if row is None:
+        return DEFAULT_CALENDAR
+    return calendar_from_fields(row["timezone"], row["weekly_slots"], row["holidays"], row["always_open"],
+                                row["version"])
+
+
+def calendar_from_fields(timezone: str, weekly_slots: dict, holidays: list, always_open: bool,
+                         version: int = 1) -> Calendar:
+    """A Calendar from the stored/RPC shape; ValueError (from Calendar) when it is not a valid one."""
+    from datetime import date
+
+    weekly = {int(day) if str(day).isdigit() else day: [tuple(s) if isinstance(s, list) else s for s in slots]
+              for day, slots in (weekly_slots or {}).items()}
+    try:
+        days = frozenset(date.fromisoformat(d) for d in holidays or ())
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"holidays must be ISO dates: {exc}") from None
+    return Calendar(timezone=timezone, weekly=weekly, holidays=days, always_open=always_open, version=version)
+
+
+def calendar_fields(calendar: Calendar) -> dict:
+    """The stored/RPC shape of a calendar: weekly slots keyed "0" (Monday) .. "6" as ["HH:MM", "HH:MM"]."""
+    def hhmm(t, end=False):
+        return "24:00" if end and t.hour == t.minute == t.second == 0 else t.isoformat("minutes")
+
+    return {
+        "timezone": calendar.timezone,
+        "weekly_slots": {str(day): [[hhmm(s.start), hhmm(s.end, end=True)] for s in slots]
+                         for day, slots in enumerate(calendar.weekly) if slots},
+        "holidays": sorted(d.isoformat() for d in calendar.holidays),
+        "always_open": calendar.always_open,
+        "version": calendar.version,
+    }
+
+
+def load_settings(session: Session, tenant_id) -> Settings:
+    row = session.execute(select(sla_settings).where(sla_settings.c.tenant_id == tenant_id)).mappings().first()
+    if row is None:
+        return Settings(PauseRules(frozenset(DEFAULT_PAUSE_STATUSES)), DEFAULT_WARNING_FRACTION, {})
+    return Settings(PauseRules(frozenset(row["pause_statuses"])), row["warning_fraction"], dict(row["escalation"]))
+
+
+def load_tenant(session: Session, tenant_id) -> TenantSla:
+    return TenantSla(load_policies(session, tenant_id), load_calendar(session, tenant_id),
+                     load_settings(session, tenant_id))
+
+
+# --- timers --------------------------------------------------------------------------------------
+
+def notify(session: Session) -> None:
+    """Wake the deadline clock(s) once this transaction commits."""
+    session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+
+
+def timer_rows(session: Session, ticket_id, for_update: bool = False) -> dict[str, dict]:
+    stmt = select(ticket_sla_timers).where(ticket_sla_timers.c.ticket_id == ticket_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return {r["timer"]: dict(r) for r in session.execute(stmt).mappings().all()}
+
+
+def pauses_of(session: Session, ticket_id) -> list[PauseInterval]:
+    rows = session.execute(select(ticket_sla_pauses).where(ticket_sla_pauses.c.ticket_id == ticket_id)
+                           .order_by(ticket_sla_pauses.c.started_at, ticket_sla_pauses.c.id)).mappings().all()
+    return [PauseInterval(r["started_at"], r["ended_at"], r["status"]) for r in rows]
+
+
+def timer_values(sla: TenantSla, stored: StoredPolicy, target: int, started_at: datetime,
+                 pauses: list[PauseInterval], now: datetime, met_at: datetime | None = None) -> dict:
+    """The row values `compute_timer` gives for one timer."""
+    state = compute_timer(sla.calendar, started_at, target, pauses, now=now, met_at=met_at,
+                          warning_fraction=sla.settings.warning_fraction)
+    values = {"started_at": started_at, "target_minutes": target, "deadline": state.deadline,
+              "warn_at": state.warning_at, "met_at": met_at, "policy_id": stored.id,
+              "policy_version": stored.policy.version, "calendar_version": state.calendar_version,
+              "updated_at": now}
+    if met_at is not None:
+        values["breach_minutes"] = round(state.breach_minutes) if state.breached else None
+    return values
+
+
+def start_timer(session: Session, ticket: dict, timer: str, sla: TenantSla, at: datetime) -> bool:
+    """(Re)start a timer from `at` with the ticket's policy; False when the policy sets no target."""
+    stored = sla.policy_for(ticket["customer_tier"], ticket["priority"])
+    target = stored.policy.targets.for_timer(timer)
+    if target is None:
+        session.execute(delete(ticket_sla_timers).where(ticket_sla_timers.c.ticket_id == ticket["id"],
+                                                        ticket_sla_timers.c.timer == timer))
+        return False
+    values = timer_values(sla, stored, target, at, pauses_of(session, ticket["id"]), at)
+    values.update(met_at=None, warned_at=None, breached_at=None, breach_minutes=None)
+    session.execute(insert(ticket_sla_timers)
+                    .values(ticket_id=ticket["id"], timer=timer, tenant_id=ticket["tenant_id"], **values)
+                    .on_conflict_do_update(index_elements=[ticket_sla_timers.c.ticket_id,
+                                                           ticket_sla_timers.c.timer], set_=values))
+    notify(session)
+    return True
+
+
+def meet_timer(session: Session, ticket: dict, row: dict, sla: TenantSla, at: datetime) -> None:
+    """Stop a running timer at `at`, recording whether and by how many business minutes it was late."""
+    stored = _row_policy(sla, ticket, row)
+    values = timer_values(sla, stored, row["target_minutes"], row["started_at"],
+                          pauses_of(session, ticket["id"]), at, met_at=max(at, row["started_at"]))
+    # the policy the timer ran under stays recorded; only the outcome is written
+    values = {k: values[k] for k in ("met_at", "breach_minutes", "updated_at")}
+    session.execute(update(ticket_sla_timers).where(ticket_sla_timers.c.ticket_id == row["ticket_id"],
+                                                    ticket_sla_timers.c.timer == row["timer"]).values(**values))
+    notify(session)
+
+
+def recompute_ticket(session: Session, ticket: dict, sla: TenantSla, at: datetime, reselect: bool = True) -> int:
+    """Recompute the deadlines of a ticket's unmet timers (pauses, calendar, settings or policy changed).
+    Events already emitted (warned_at / breached_at) stay: each is emitted once per timer."""
+    rows = [r for r in timer_rows(session, ticket["id"], for_update=True).values() if r["met_at"] is None]
+    if not rows:
+        return 0
+    pauses = pauses_of(session, ticket["id"])
+    for row in rows:
+        stored = sla.policy_for(ticket["customer_tier"], ticket["priority"]) if reselect else _row_policy(sla, ticket, row)
+        target = stored.policy.targets.for_timer(row["timer"])
+        where = and_(ticket_sla_timers.c.ticket_id == row["ticket_id"], ticket_sla_timers.c.timer == row["timer"])
+        if target is None:  # the policy now sets no target for this timer
+            session.execute(delete(ticket_sla_timers).where(where))
+            continue
+        values = timer_values(sla, stored, target, row["started_at"], pauses, at)
+        del values["met_at"]
+        session.execute(update(ticket_sla_timers).where(where).values(**values))
+    notify(session)
+    return len(rows)
+
+
+def _row_policy(sla: TenantSla, ticket: dict, row: dict) -> StoredPolicy:
+    """The policy a timer ran under, if it still exists; else the ticket's current one."""
+    for stored in sla.policies:
+        if stored.id == row["policy_id"]:
+            return stored
+    return sla.policy_for(ticket["customer_tier"], ticket["priority"])
+
+
+def recompute_tenant(session: Session, tenant_id, at: datetime) -> int:
+    """After a policy, calendar or settings change: recompute every open ticket's unmet timers."""
+    sla = load_tenant(session, tenant_id)
+    open_tickets = session.execute(
+        select(tickets).where(tickets.c.tenant_id == tenant_id, tickets.c.status.in_(OPEN_STATUSES),
+                              tickets.c.id.in_(select(ticket_sla_timers.c.ticket_id).where(
+                                  ticket_sla_timers.c.tenant_id == tenant_id,
+                                  ticket_sla_timers.c.met_at.is_(None))))
+        .order_by(tickets.c.id).with_for_update()).mappings().all()
+    return sum(recompute_ticket(session, dict(t), sla, at) for t in open_tickets)
+
+
+# --- pauses --------------------------------------------------------------------------------------
+
+def open_pause(session: Session, ticket: dict, status: str, at: datetime) -> None:
+    session.execute(ticket_sla_pauses.insert().values(tenant_id=ticket["tenant_id"], ticket_id=ticket["id"],
+                                                      status=status, started_at=at))
+
+
+def close_pauses(session: Session, ticket: dict, at: datetime) -> None:
+    session.execute(update(ticket_sla_pauses).where(ticket_sla_pauses.c.ticket_id == ticket["id"],
+                                                    ticket_sla_pauses.c.ended_at.is_(None)).values(ended_at=at))
