@@ -33,6 +33,7 @@ LOG_DIR = ROOT / "var" / "test-logs"
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 E2E_VHOST = "custops_e2e"
+E2E_DB_PREFIX = "custops_e2e_"  # the suite's own databases, apart from the in-process tests' ones
 RPC_TIMEOUT = 3  # CUSTOPS_RPC_TIMEOUT of every suite process (the gateway's 503/504 deadline)
 
 T = TypeVar("T")
@@ -188,7 +189,8 @@ class Suite:
             "PATH": os.pathsep.join([str(VENV_BIN), env.get("PATH", os.defpath)]),
             "VIRTUAL_ENV": str(VENV_BIN.parent),
             "PYTHONUNBUFFERED": "1",
-            "CUSTOPS_DB_PREFIX": os.environ.get("CUSTOPS_DB_PREFIX", "custops_test_"),
+            # nor the in-process tests' databases: this suite's relays would publish their outbox rows
+            "CUSTOPS_DB_PREFIX": E2E_DB_PREFIX,
             "CUSTOPS_GATEWAY_PORT": str(self.gateway_port),
             "OTEL_TRACES_EXPORTER": "console",
             "CUSTOPS_RPC_TIMEOUT": str(RPC_TIMEOUT),
@@ -432,13 +434,20 @@ def reported_created(api: Api, customer_id: str) -> int:
 
 # ----------------------------------------------------------------- looking into services' databases
 
+_engines: dict = {}
+
+
 def query(service: str, sql: str, **params) -> list:
-    """Rows of a read-only SQL statement on a service's own (test) database."""
-    from sqlalchemy import text
+    """Rows of a read-only SQL statement on a service's own database (the suite's copy)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
-    from custops.db import engine_for
+    from custops import config
 
-    with engine_for(service).connect() as conn:
+    if service not in _engines:
+        url = make_url(config.database_url(service)).set(database=E2E_DB_PREFIX + service)
+        _engines[service] = create_engine(url, pool_size=2)
+    with _engines[service].connect() as conn:
         return conn.execute(text(sql), params).all()
 
 
