@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -298,11 +299,14 @@ def _ics_date_and_time(value: str) -> tuple[date, time | None]:
 
 # --- internals --------------------------------------------------------------------------------
 
-def _day_intervals(calendar: Calendar, day: date) -> list[tuple[datetime, datetime]]:
+# Calendars are frozen and hashable, and deadline maths asks for the same days over and over
+# (every open ticket of a tenant shares its calendar): memoise the per-day work.
+@lru_cache(maxsize=16384)
+def _day_intervals(calendar: Calendar, day: date) -> tuple[tuple[datetime, datetime], ...]:
     """The working intervals (UTC) of one local date; none on a holiday."""
     slots = calendar.weekly[day.weekday()]
     if not slots or day in calendar.holidays:
-        return []
+        return ()
     zone = calendar.zone
     intervals = []
     for slot in slots:
@@ -310,9 +314,10 @@ def _day_intervals(calendar: Calendar, day: date) -> list[tuple[datetime, dateti
         closes = _wall_to_utc(zone, day + _DAY, MIDNIGHT) if slot.ends_at_midnight else _wall_to_utc(zone, day, slot.end)
         if closes > opens:  # a slot inside a skipped DST hour is empty that day
             intervals.append((opens, closes))
-    return intervals
+    return tuple(intervals)
 
 
+@lru_cache(maxsize=16384)
 def _plain_week(calendar: Calendar, day: date) -> timedelta | None:
     """Business time in the 7 local days from ``day`` when it is the nominal weekly total: no
     holiday and the same UTC offset at every local midnight (tzdata has no offset change that is
