@@ -21,6 +21,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tickets:read": _STAFF_READERS | {"portal"},
     "tickets:write": _MANAGERS | {"member", "portal"},
     "tickets:status": _MANAGERS | {"member", "contractor"},
+    # editing ticket fields and assigning tickets: the support team, not portal users or contractors
+    "tickets:manage": _MANAGERS | {"member"},
+    # internal notes on tickets: like internal timeline entries, never portal users or contractors
+    "tickets:internal": frozenset({"owner", "admin", "member", "read_only"}),
+    # help-desk setup: teams and canned responses (staff read, managers change)
+    "helpdesk:read": _STAFF_READERS,
+    "helpdesk:write": _MANAGERS,
     # the interaction timeline; never for portal users
     "timeline:read": _STAFF_READERS,
     "timeline:write": _MANAGERS | {"member"},

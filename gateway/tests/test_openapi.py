@@ -43,7 +43,8 @@ def test_path_and_query_parameters_are_described(client):
                                          "schema": {"type": "string", "format": "uuid"}}]
     list_tickets = doc["paths"]["/api/v1/tickets"]["get"]
     names = {p["name"] for p in list_tickets["parameters"]}
-    assert {"status", "priority", "customer_id", "limit", "cursor"} == names
+    assert {"status", "priority", "customer_id", "assignee", "category", "tag", "breached", "due_before",
+            "limit", "cursor"} == names
     time_names = {p["name"] for p in doc["paths"]["/api/v1/time-entries"]["get"]["parameters"]}
     assert {"from", "to"} <= time_names  # aliases, as clients send them
 

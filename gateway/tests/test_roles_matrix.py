@@ -34,8 +34,8 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     api_rules = {(r.rule, m) for r in app.url_map.iter_rules() if r.rule.startswith("/api/")
                  for m in r.methods - {"HEAD", "OPTIONS"}}
     assert api_rules == {(path, method) for path, method, _ in roles.endpoint_permissions()}
-    # 18 resource endpoints + the OpenAPI document + 9 SLA endpoints
-    assert len(api_rules) == 19 + 9
+    # 18 resource endpoints + the OpenAPI document + 9 SLA endpoints + 13 help-desk endpoints
+    assert len(api_rules) == 19 + 9 + 13
 
 
 def test_every_route_permission_is_in_the_table():
@@ -49,11 +49,12 @@ def test_the_table_follows_the_role_rules():
     assert granted["owner"] == everything
     assert granted["admin"] == {p for p in everything if not p.startswith("billing:")}
     assert granted["read_only"] == {p for p in everything if p.endswith(":read") and not p.startswith(
-        ("billing:", "mailboxes:"))} | {"timeline:internal"}
+        ("billing:", "mailboxes:"))} | {"timeline:internal", "tickets:internal"}
     assert granted["portal"] == {"tickets:read", "tickets:write"}
     assert "customers:write" not in granted["member"] and "tickets:write" in granted["member"]
     assert granted["contractor"] == {"customers:read", "tickets:read", "timeline:read", "time:write",
-                                     "tickets:status"}
+                                     "tickets:status", "helpdesk:read"}
+    assert "tickets:internal" not in granted["contractor"] and "tickets:manage" in granted["member"]
     assert not roles.allowed("superuser", "customers:read")  # unknown roles get nothing
 
 
@@ -64,6 +65,11 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
         ("customers", m) for m in ("create_customer", "get_customer", "list_customers", "update_customer",
                                    "create_contact", "list_contacts")] + [
         ("tickets", m) for m in ("create_ticket", "get_ticket", "list_tickets", "change_status")] + [
+        ("tickets", m) for m in ("update_ticket", "add_message", "list_messages", "assign_ticket",
+                                 "assign_round_robin", "create_team", "list_teams", "update_team",
+                                 "create_canned_response", "list_canned_responses", "delete_canned_response",
+                                 "render_canned_response", "add_category", "list_categories")] + [
+        ("customers", "get_member")] + [
         ("tickets", m) for m in ("list_sla_policies", "put_sla_policy", "delete_sla_policy", "get_business_calendar",
                                  "put_business_calendar", "import_holidays_ics", "get_sla_settings",
                                  "put_sla_settings", "get_ticket_sla")] + [

@@ -1,20 +1,28 @@
-"""`/tickets`: support tickets (tickets service). Portal users see and open their own company's only."""
+"""`/tickets` and the help desk around them (tickets service): messages, assignment, teams, canned
+responses and categories. Portal users see and open their own company's tickets only, post only
+customer (`inbound`) messages and never see internal notes."""
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Literal
 
 from flask import g
-from pydantic import Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from custops.contracts.tickets import Priority
 from gateway import roles
 from gateway.api import API, Body, Paged, filters, payload
 from gateway.problems import Problem
-from gateway.rpc import tenant_call
+from gateway.rpc import call, tenant_call
 
 Source = Literal["email", "portal", "manual", "api"]
 Status = Annotated[str, Field(min_length=1, max_length=50)]  # the tickets service knows the statuses
+Category = Annotated[str, Field(min_length=1, max_length=50)]  # built-in or the tenant's own
+Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=20)]
+Text = Annotated[str, Field(min_length=1, max_length=100_000)]
+
+# what a portal user may set when opening a ticket (assignment and triage are the team's job)
+_PORTAL_CREATE_FIELDS = {"customer_id", "subject", "description", "priority", "contact_id", "category", "source"}
 
 
 class CreateTicket(Body):
@@ -23,32 +31,108 @@ class CreateTicket(Body):
     description: Annotated[str, Field(max_length=100_000)] = None
     priority: Priority = None
     source: Source = None
+    contact_id: uuid.UUID | None = None
+    category: Category = None
+    assignee_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    tags: Tags = None
+
+
+class UpdateTicket(Body):
+    subject: Annotated[str, Field(min_length=1, max_length=300)] = None
+    priority: Priority = None
+    category: Category = None
+    tags: Tags = None
+    contact_id: uuid.UUID | None = None
 
 
 class ChangeStatus(Body):
     status: Status
 
 
+class AddMessage(Body):
+    kind: Literal["inbound", "reply", "note"]
+    body: Text
+    author_contact_id: uuid.UUID | None = None
+
+
+class Assign(Body):
+    """Exactly one of: `assignee_id` (a member, or null to unassign) or `team_id` (round-robin)."""
+
+    assignee_id: uuid.UUID | None = None
+    team_id: uuid.UUID = None
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if len(self.model_fields_set & {"assignee_id", "team_id"}) != 1:
+            raise ValueError("give exactly one of assignee_id or team_id")
+        return self
+
+
 class TicketQuery(Paged):
     status: Status | None = None
     priority: Priority | None = None
     customer_id: uuid.UUID | None = None
+    assignee: Literal["none"] | uuid.UUID | None = None
+    category: Category | None = None
+    tag: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    breached: bool | None = None
+    due_before: AwareDatetime | None = None
+
+
+class CreateTeam(Body):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    member_ids: Annotated[list[uuid.UUID], Field(max_length=500)] = None
+
+
+class UpdateTeam(Body):
+    name: Annotated[str, Field(min_length=1, max_length=100)] = None
+    member_ids: Annotated[list[uuid.UUID], Field(max_length=500)] = None
+
+
+class CreateCannedResponse(Body):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    body: Text
+
+
+class RenderCannedResponse(Body):
+    ticket_id: uuid.UUID
+
+
+class AddCategory(Body):
+    name: Category
 
 
 def _not_found(ticket_id: str) -> Problem:
     return Problem(404, f"ticket {ticket_id} not found")
 
 
+def _visible_ticket(ticket_id: str) -> dict:
+    """The ticket, if this identity may see it (another company's ticket does not exist for a portal user)."""
+    ticket = tenant_call("tickets", "get_ticket", ticket_id)
+    if not roles.may_see_customer(g.identity, ticket["customer_id"]):
+        raise _not_found(ticket_id)
+    return ticket
+
+
+# --- tickets ---
+
 @API.route("/tickets", "POST", permission="tickets:write", summary="Open a ticket", tag="tickets",
            body=CreateTicket, status=201, location="/tickets/{id}")
 def create_ticket(body: CreateTicket):
     if not roles.may_see_customer(g.identity, body.customer_id):
         raise Problem(403, "portal users open tickets for their own company only")
-    return tenant_call("tickets", "create_ticket", payload(body))
+    given = payload(body)
+    if roles.customer_scope(g.identity) is not None:
+        refused = sorted(set(given) - _PORTAL_CREATE_FIELDS)
+        if refused:
+            raise Problem(403, f"portal users cannot set {', '.join(refused)}")
+        given["source"] = "portal"
+    return tenant_call("tickets", "create_ticket", given)
 
 
-@API.route("/tickets", "GET", permission="tickets:read", summary="List tickets, newest first", tag="tickets",
-           query=TicketQuery)
+@API.route("/tickets", "GET", permission="tickets:read", tag="tickets", query=TicketQuery,
+           summary="List tickets, newest first, with the total count of the filtered set")
 def list_tickets(query: TicketQuery):
     wanted = filters(query)
     scope = roles.customer_scope(g.identity)
@@ -61,13 +145,109 @@ def list_tickets(query: TicketQuery):
 
 @API.route("/tickets/<uuid:ticket_id>", "GET", permission="tickets:read", summary="Get a ticket", tag="tickets")
 def get_ticket(ticket_id: str):
-    ticket = tenant_call("tickets", "get_ticket", ticket_id)
-    if not roles.may_see_customer(g.identity, ticket["customer_id"]):
-        raise _not_found(ticket_id)  # another company's ticket does not exist for a portal user
-    return ticket
+    return _visible_ticket(ticket_id)
+
+
+@API.route("/tickets/<uuid:ticket_id>", "PATCH", permission="tickets:manage", tag="tickets", body=UpdateTicket,
+           summary="Change a ticket's subject, priority, category, tags or contact")
+def update_ticket(ticket_id: str, body: UpdateTicket):
+    return tenant_call("tickets", "update_ticket", ticket_id, payload(body))
 
 
 @API.route("/tickets/<uuid:ticket_id>/status", "POST", permission="tickets:status",
            summary="Move a ticket to another status", tag="tickets", body=ChangeStatus)
 def change_status(ticket_id: str, body: ChangeStatus):
     return tenant_call("tickets", "change_status", ticket_id, body.status)
+
+
+@API.route("/tickets/<uuid:ticket_id>/messages", "POST", permission="tickets:write", tag="tickets",
+           body=AddMessage, status=201,
+           summary="Add a customer message, a public reply or an internal note (answers {message, ticket})")
+def add_message(ticket_id: str, body: AddMessage):
+    message = payload(body)
+    if roles.customer_scope(g.identity) is not None:
+        if body.kind != "inbound":
+            raise Problem(403, "portal users post customer messages only")
+        _visible_ticket(ticket_id)
+        message["source"] = "portal"
+    if g.identity.member_id is not None:
+        message["author_member_id"] = g.identity.member_id
+    return tenant_call("tickets", "add_message", ticket_id, message)
+
+
+@API.route("/tickets/<uuid:ticket_id>/messages", "GET", permission="tickets:read", tag="tickets",
+           summary="A ticket's messages, oldest first (internal notes only for staff who may see them)")
+def list_messages(ticket_id: str):
+    _visible_ticket(ticket_id)
+    include_internal = roles.allowed(g.identity.role, "tickets:internal")
+    return tenant_call("tickets", "list_messages", ticket_id, include_internal)
+
+
+@API.route("/tickets/<uuid:ticket_id>/assign", "POST", permission="tickets:manage", tag="tickets", body=Assign,
+           summary="Assign a ticket to a member, or round-robin within a team")
+def assign_ticket(ticket_id: str, body: Assign):
+    if "team_id" in body.model_fields_set:
+        return tenant_call("tickets", "assign_round_robin", ticket_id, str(body.team_id))
+    return tenant_call("tickets", "assign_ticket", ticket_id, payload(body))
+
+
+# --- teams ---
+
+@API.route("/teams", "GET", permission="helpdesk:read", summary="List the assignment teams", tag="helpdesk")
+def list_teams():
+    return tenant_call("tickets", "list_teams")
+
+
+@API.route("/teams", "POST", permission="helpdesk:write", summary="Create an assignment team", tag="helpdesk",
+           body=CreateTeam, status=201)
+def create_team(body: CreateTeam):
+    return tenant_call("tickets", "create_team", payload(body))
+
+
+@API.route("/teams/<uuid:team_id>", "PATCH", permission="helpdesk:write", tag="helpdesk", body=UpdateTeam,
+           summary="Rename a team or change its members")
+def update_team(team_id: str, body: UpdateTeam):
+    return tenant_call("tickets", "update_team", team_id, payload(body))
+
+
+# --- canned responses ---
+
+@API.route("/canned-responses", "GET", permission="helpdesk:read", summary="List the canned responses",
+           tag="helpdesk")
+def list_canned_responses():
+    return tenant_call("tickets", "list_canned_responses")
+
+
+@API.route("/canned-responses", "POST", permission="helpdesk:write", tag="helpdesk", body=CreateCannedResponse,
+           status=201, summary="Save a canned response ({{customer.name}}, {{ticket.number}}, {{agent.name}})")
+def create_canned_response(body: CreateCannedResponse):
+    return tenant_call("tickets", "create_canned_response", payload(body))
+
+
+@API.route("/canned-responses/<uuid:canned_id>", "DELETE", permission="helpdesk:write", tag="helpdesk",
+           summary="Delete a canned response")
+def delete_canned_response(canned_id: str):
+    return tenant_call("tickets", "delete_canned_response", canned_id)
+
+
+@API.route("/canned-responses/<uuid:canned_id>/render", "POST", permission="helpdesk:read", tag="helpdesk",
+           body=RenderCannedResponse, summary="A canned response filled in for a ticket, signed by the caller")
+def render_canned_response(canned_id: str, body: RenderCannedResponse):
+    agent_name = None
+    if g.identity.member_id is not None:
+        agent_name = call("customers", "get_member", g.identity.tenant_id, g.identity.member_id)["name"]
+    return tenant_call("tickets", "render_canned_response", canned_id, str(body.ticket_id), agent_name)
+
+
+# --- categories ---
+
+@API.route("/ticket-categories", "GET", permission="tickets:read", tag="tickets",
+           summary="The ticket categories: built-in and the tenant's own")
+def list_categories():
+    return tenant_call("tickets", "list_categories")
+
+
+@API.route("/ticket-categories", "POST", permission="helpdesk:write", tag="helpdesk", body=AddCategory,
+           status=201, summary="Add a ticket category")
+def add_category(body: AddCategory):
+    return tenant_call("tickets", "add_category", body.name)

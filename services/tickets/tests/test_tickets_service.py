@@ -157,7 +157,7 @@ def test_another_tenants_ticket_and_a_malformed_id_are_not_found(tickets_service
         rpc.call("tickets", "get_ticket", str(tenant_id), "not-an-id")
     with pytest.raises(NotFound):
         rpc.call("tickets", "get_ticket", str(tenant_id), str(uuid.uuid4()))
-    assert rpc.call("tickets", "list_tickets", other_tenant) == {"items": [], "next_cursor": None}
+    assert rpc.call("tickets", "list_tickets", other_tenant) == {"items": [], "next_cursor": None, "total": 0}
 
 
 def test_list_filters_by_status_priority_and_customer(tickets_service, rpc, tenant_id):

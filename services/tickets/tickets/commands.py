@@ -4,33 +4,111 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tickets import workflow
 
 Priority = Literal["low", "normal", "high", "urgent"]
 Source = Literal["email", "portal", "manual", "api"]
+MessageKind = Literal["inbound", "reply", "note"]
 
 
-class CreateTicket(BaseModel):
+class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+
+def _stripped(v: str) -> str:
+    v = v.strip()
+    if not v:
+        raise ValueError("must not be blank")
+    return v
+
+
+def _tags(v: list[str] | None) -> list[str] | None:
+    return None if v is None else workflow.normalise_tags(v)
+
+
+def _category(v: str | None) -> str | None:
+    return None if v is None else workflow.normalise_category(v)
+
+
+class CreateTicket(_Input):
     customer_id: uuid.UUID
     subject: str = Field(min_length=1, max_length=300)
     description: str = Field(default="", max_length=100_000)
     priority: Priority = "normal"
     source: Source = "api"
+    contact_id: uuid.UUID | None = None
+    category: str = "general"
+    assignee_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    tags: list[str] = Field(default=[], max_length=200)
 
-    @field_validator("subject")
-    @classmethod
-    def _strip(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("must not be blank")
-        return v
+    _strip = field_validator("subject")(_stripped)
+    _check_tags = field_validator("tags")(_tags)
+    _check_category = field_validator("category")(_category)
 
 
-class TicketFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UpdateTicket(_Input):
+    subject: str | None = Field(default=None, min_length=1, max_length=300)
+    priority: Priority | None = None
+    category: str | None = None
+    tags: list[str] | None = Field(default=None, max_length=200)
+    contact_id: uuid.UUID | None = None
 
+    _strip = field_validator("subject")(lambda v: None if v is None else _stripped(v))
+    _check_tags = field_validator("tags")(_tags)
+    _check_category = field_validator("category")(_category)
+
+
+class AddMessage(_Input):
+    kind: MessageKind
+    body: str = Field(min_length=1, max_length=100_000)
+    author_member_id: uuid.UUID | None = None
+    author_contact_id: uuid.UUID | None = None
+    # the source of the new ticket a customer message on a closed ticket starts (default: the old one's)
+    source: Source | None = None
+
+    _strip = field_validator("body")(_stripped)
+
+
+class AssignTicket(_Input):
+    assignee_id: uuid.UUID | None  # None: unassign
+
+
+class CreateTeam(_Input):
+    name: str = Field(min_length=1, max_length=100)
+    member_ids: list[uuid.UUID] = Field(default=[], max_length=500)
+
+    _strip = field_validator("name")(_stripped)
+
+
+class UpdateTeam(_Input):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    member_ids: list[uuid.UUID] | None = Field(default=None, max_length=500)
+
+    _strip = field_validator("name")(lambda v: None if v is None else _stripped(v))
+
+
+class CreateCannedResponse(_Input):
+    name: str = Field(min_length=1, max_length=100)
+    body: str = Field(min_length=1, max_length=100_000)
+
+    _strip = field_validator("name")(_stripped)
+
+
+class TicketFilters(_Input):
     status: str | None = None
     priority: Priority | None = None
     customer_id: uuid.UUID | None = None
+    assignee: Literal["none"] | uuid.UUID | None = None  # "none": unassigned tickets
+    category: str | None = None
+    tag: str | None = Field(default=None, min_length=1, max_length=50)
+    breached: bool | None = None  # any SLA timer past its deadline unmet, or recorded as breached
+    due_before: AwareDatetime | None = None  # an unmet SLA deadline before this instant
+
+    @model_validator(mode="after")
+    def _lower_tag(self):
+        if self.tag is not None:
+            self.tag = self.tag.strip().lower()
+        return self

@@ -1,41 +1,25 @@
 """Tickets service entrypoints: thin wiring over the tables and the status rules."""
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 
 from nameko.rpc import rpc
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select
 
-from custops import outbox, pagination
-from custops.contracts.tickets import TicketCreated, TicketStatusChanged
+from custops import pagination
 from custops.db import Database
 from custops.entrypoints import HealthEndpoints, Telemetry
-from custops.errors import EXPECTED, InvalidInput, NotFound
+from custops.errors import EXPECTED, InvalidInput
 from custops.rpc import ServiceRpc
 from custops.validation import parse, parse_id
-from tickets import sla_tracking, statuses
+from tickets import statuses, ticket_store
 from tickets.commands import CreateTicket, TicketFilters
-from tickets.models import ticket_counters, tickets
+from tickets.helpdesk_service import HelpDeskEntrypoints, ask_customer, check_category, check_contact, check_member
+from tickets.models import ticket_sla_timers, tickets
 from tickets.sla_service import SlaEntrypoints
 
 
-def _shape(row) -> dict:
-    return {
-        "id": str(row["id"]),
-        "number": row["number"],
-        "customer_id": str(row["customer_id"]),
-        "subject": row["subject"],
-        "description": row["description"],
-        "priority": row["priority"],
-        "status": row["status"],
-        "source": row["source"],
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-    }
-
-
-class TicketsService(SlaEntrypoints, HealthEndpoints):
+class TicketsService(HelpDeskEntrypoints, SlaEntrypoints, HealthEndpoints):
     name = "tickets"
 
     db = Database()
@@ -46,49 +30,40 @@ class TicketsService(SlaEntrypoints, HealthEndpoints):
     def create_ticket(self, tenant_id, payload):
         tenant_id = parse_id(tenant_id, "tenant")
         cmd = parse(CreateTicket, payload)
-        # Ask (never tell) the customers service: the customer must exist in this tenant.
-        try:
-            customer = self.rpc_client.call("customers", "get_customer", str(tenant_id), str(cmd.customer_id))
-        except NotFound:
-            raise InvalidInput("unknown customer", [
-                {"field": "customer_id", "message": "no such customer in this tenant"}]) from None
+        # Ask (never tell) the customers service: the customer, contact and assignee must exist here.
+        customer = ask_customer(self.rpc_client, tenant_id, cmd.customer_id)
+        if cmd.contact_id is not None:
+            check_contact(self.rpc_client, tenant_id, cmd.customer_id, cmd.contact_id)
+        if cmd.assignee_id is not None:
+            check_member(self.rpc_client, tenant_id, cmd.assignee_id)
         now = datetime.now(timezone.utc)
         with self.db.transaction() as session:
-            number = _next_number(session, tenant_id)
-            row = {
-                "id": uuid.uuid4(), "tenant_id": tenant_id, "number": number,
-                "customer_id": cmd.customer_id, "customer_tier": customer["tier"],
-                "subject": cmd.subject, "description": cmd.description, "priority": cmd.priority,
-                "status": "new", "source": cmd.source, "created_at": now, "updated_at": now,
-            }
-            session.execute(tickets.insert().values(**row))
-            sla_tracking.on_ticket_created(session, row, now)
-            outbox.add(session, tenant_id, TicketCreated(
-                ticket_id=row["id"], number=number, customer_id=cmd.customer_id, subject=cmd.subject,
-                priority=cmd.priority, status="new", source=cmd.source, created_at=now))
-        return _shape(row)
+            check_category(session, tenant_id, cmd.category)
+            row = ticket_store.open_ticket(session, tenant_id, {
+                "customer_id": cmd.customer_id, "customer_tier": customer["tier"], "subject": cmd.subject,
+                "description": cmd.description, "priority": cmd.priority, "source": cmd.source,
+                "contact_id": cmd.contact_id, "category": cmd.category, "assignee_id": cmd.assignee_id,
+                "team_id": cmd.team_id, "tags": cmd.tags}, now)
+        return ticket_store.shape(row)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_ticket(self, tenant_id, ticket_id):
         with self.db.read() as session:
-            return _shape(_load(session, parse_id(tenant_id, "tenant"), parse_id(ticket_id, "ticket")))
+            return ticket_store.shape(ticket_store.load(
+                session, parse_id(tenant_id, "tenant"), parse_id(ticket_id, "ticket")))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_tickets(self, tenant_id, filters=None, limit=50, cursor=None):
+        """Newest first, keyset-paged, with `total`: the size of the whole filtered set."""
         tenant_id = parse_id(tenant_id, "tenant")
         f = parse(TicketFilters, filters or {})
         limit = pagination.clamp(limit)
-        stmt = select(tickets).where(tickets.c.tenant_id == tenant_id)
-        if f.status:
-            stmt = stmt.where(tickets.c.status == f.status)
-        if f.priority:
-            stmt = stmt.where(tickets.c.priority == f.priority)
-        if f.customer_id:
-            stmt = stmt.where(tickets.c.customer_id == f.customer_id)
-        stmt = pagination.page(stmt, tickets.c.created_at, tickets.c.id, cursor, limit)
+        conditions = [tickets.c.tenant_id == tenant_id, *_filter_conditions(f, datetime.now(timezone.utc))]
+        stmt = pagination.page(select(tickets).where(*conditions), tickets.c.created_at, tickets.c.id, cursor, limit)
         with self.db.read() as session:
             rows = session.execute(stmt).mappings().all()
-        return pagination.result(rows, limit, "created_at", _shape)
+            total = session.execute(select(func.count()).select_from(tickets).where(*conditions)).scalar_one()
+        return {**pagination.result(rows, limit, "created_at", ticket_store.shape), "total": total}
 
     @rpc(expected_exceptions=EXPECTED)
     def change_status(self, tenant_id, ticket_id, status):
@@ -98,40 +73,39 @@ class TicketsService(SlaEntrypoints, HealthEndpoints):
                 {"field": "status", "message": f"must be one of {', '.join(statuses.STATUSES)}"}])
         now = datetime.now(timezone.utc)
         with self.db.transaction() as session:
-            current = _load(session, tenant_id, ticket_id, for_update=True)
-            old = current["status"]
-            if old == status:
-                return _shape(current)
-            if not statuses.can_move(old, status):
-                raise InvalidInput(f"a {old} ticket cannot become {status}", [
-                    {"field": "status", "message": f"not allowed from {old}"}])
-            session.execute(update(tickets).where(tickets.c.id == ticket_id)
-                            .values(status=status, updated_at=now))
-            sla_tracking.on_status_changed(session, {**current, "status": status}, old, status, now)
-            outbox.add(session, tenant_id, TicketStatusChanged(
-                ticket_id=ticket_id, number=current["number"], customer_id=current["customer_id"],
-                old_status=old, new_status=status, changed_at=now))
-            return _shape({**current, "status": status, "updated_at": now})
+            current = ticket_store.load(session, tenant_id, ticket_id, for_update=True)
+            if current["status"] == status:
+                return ticket_store.shape(current)
+            return ticket_store.shape(ticket_store.move_status(session, current, status, now))
 
 
-def _load(session, tenant_id, ticket_id, for_update=False):
-    stmt = select(tickets).where(tickets.c.tenant_id == tenant_id, tickets.c.id == ticket_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    row = session.execute(stmt).mappings().first()
-    if row is None:
-        raise NotFound(f"ticket {ticket_id} not found")
-    return dict(row)
-
-
-def _next_number(session, tenant_id) -> int:
-    from sqlalchemy.dialects.postgresql import insert
-
-    stmt = (
-        insert(ticket_counters)
-        .values(tenant_id=tenant_id, last_number=1)
-        .on_conflict_do_update(index_elements=[ticket_counters.c.tenant_id],
-                               set_={"last_number": ticket_counters.c.last_number + 1})
-        .returning(ticket_counters.c.last_number)
-    )
-    return session.execute(stmt).scalar_one()
+def _filter_conditions(f: TicketFilters, now: datetime) -> list:
+    conditions = []
+    if f.status:
+        conditions.append(tickets.c.status == f.status)
+    if f.priority:
+        conditions.append(tickets.c.priority == f.priority)
+    if f.customer_id:
+        conditions.append(tickets.c.customer_id == f.customer_id)
+    if f.assignee == "none":
+        conditions.append(tickets.c.assignee_id.is_(None))
+    elif f.assignee is not None:
+        conditions.append(tickets.c.assignee_id == f.assignee)
+    if f.category:
+        conditions.append(tickets.c.category == f.category)
+    if f.tag:
+        conditions.append(tickets.c.tags.any(f.tag))
+    timers = ticket_sla_timers.c
+    own_timers = and_(timers.ticket_id == tickets.c.id, timers.tenant_id == tickets.c.tenant_id)
+    if f.breached is not None:
+        # breached: recorded by the scheduler, or already past its deadline unmet (the scheduler may be
+        # a few seconds behind)
+        breached = select(timers.ticket_id).where(own_timers, or_(
+            timers.breached_at.is_not(None),
+            and_(timers.met_at.is_(None), timers.deadline.is_not(None), timers.deadline < now))).exists()
+        conditions.append(breached if f.breached else ~breached)
+    if f.due_before is not None:
+        conditions.append(select(timers.ticket_id).where(
+            own_timers, timers.met_at.is_(None), timers.deadline.is_not(None),
+            timers.deadline < f.due_before).exists())
+    return conditions
