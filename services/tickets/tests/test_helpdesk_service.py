@@ -74,6 +74,9 @@ def test_create_with_the_new_fields_and_update_them(tickets_service, rpc, tenant
                        {"priority": "urgent", "tags": ["Outage"], "subject": " Smoke "})
     assert (updated["priority"], updated["tags"], updated["subject"]) == ("urgent", ["outage"], "Smoke")
     assert rpc.call("tickets", "get_ticket", tenant_id, ticket["id"]) == updated
+    [change] = _events(tenant_id, "ticket.updated")
+    assert change["changes"] == {"priority": "urgent", "tags": ["outage"], "subject": "Smoke"}
+    assert change["reason"] == "edit"
 
     with pytest.raises(InvalidInput) as exc_info:
         _create(rpc, tenant_id, customer_id, category="hardware")

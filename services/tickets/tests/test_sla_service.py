@@ -243,6 +243,10 @@ def test_breach_escalation_raises_the_priority_and_reassigns(tickets_service, rp
         assigned = conn.execute(text("SELECT envelope FROM outbox WHERE tenant_id = :t AND type = 'ticket.assigned'"),
                                 {"t": tenant_id}).scalars().all()
     assert [(a["data"]["method"], a["data"]["assignee_id"]) for a in assigned] == [("escalation", member)]
+    with db.engine_for("tickets").connect() as conn:
+        updated = conn.execute(text("SELECT envelope FROM outbox WHERE tenant_id = :t AND type = 'ticket.updated'"),
+                               {"t": tenant_id}).scalars().all()
+    assert [(u["data"]["changes"], u["data"]["reason"]) for u in updated] == [({"priority": "high"}, "escalation")]
     # the higher priority selected the enterprise/high policy (resolution 480 min)
     assert _timers(rpc, tenant_id, ticket["id"])["resolution"]["target_minutes"] == 480
 

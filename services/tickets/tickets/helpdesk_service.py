@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from custops import outbox
-from custops.contracts.tickets import TicketCustomerReplied, TicketNoteAdded, TicketReplied
+from custops.contracts.tickets import TicketCustomerReplied, TicketNoteAdded, TicketReplied, TicketUpdated
 from custops.errors import EXPECTED, Conflict, InvalidInput, NotFound
 from custops.validation import parse, parse_id
 from tickets import canned, sla_tracking, ticket_store, workflow
@@ -132,6 +132,9 @@ class HelpDeskEntrypoints:
             updated = {**current, **changes, "updated_at": now}
             if "priority" in changes:
                 sla_tracking.on_priority_changed(session, updated, now)
+            outbox.add(session, tenant_id, TicketUpdated(
+                ticket_id=ticket_id, number=current["number"], customer_id=current["customer_id"],
+                changes=ticket_store.json_changes(changes), reason="edit", updated_at=now))
             return ticket_store.shape(updated)
 
     # --- messages ---

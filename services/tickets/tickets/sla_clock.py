@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from custops import db, outbox
-from custops.contracts.tickets import TicketAssigned, TicketSlaBreached, TicketSlaWarning
+from custops.contracts.tickets import TicketAssigned, TicketSlaBreached, TicketSlaWarning, TicketUpdated
 from tickets import sla_store
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,9 @@ def escalate(session: Session, row: dict, now: datetime) -> None:
         from tickets import sla_tracking
 
         sla_tracking.on_priority_changed(session, ticket, now)
+        outbox.add(session, row["tenant_id"], TicketUpdated(
+            ticket_id=row["ticket_id"], number=row["number"], customer_id=row["customer_id"],
+            changes={"priority": values["priority"]}, reason="escalation", updated_at=now))
     log.info("escalated ticket %s on an SLA breach: %s", row["ticket_id"], values)
 
 

@@ -162,3 +162,8 @@ def next_team_member(session: Session, tenant_id, team_id):
 
 def _ref(ticket: dict) -> dict:
     return {"ticket_id": ticket["id"], "number": ticket["number"], "customer_id": ticket["customer_id"]}
+
+
+def json_changes(changes: dict) -> dict:
+    """Changed fields as they travel in `ticket.updated` (ids as strings)."""
+    return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in changes.items()}

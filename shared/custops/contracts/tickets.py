@@ -156,3 +156,16 @@ class TicketSlaBreached(EventData):
     target_minutes: int
     policy_version: int | None = None
     calendar_version: int | None = None
+
+
+@contract("tickets", "ticket.updated")
+class TicketUpdated(EventData):
+    """Ticket fields changed (subject, priority, category, tags, contact); `changes` maps each
+    changed field to its new value. `reason` is `escalation` when an SLA breach raised the priority."""
+
+    ticket_id: uuid.UUID
+    number: int
+    customer_id: uuid.UUID
+    changes: dict[str, object]
+    reason: Literal["edit", "escalation"] = "edit"
+    updated_at: AwareDatetime
