@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from custops import db, inbox, outbox
 from custops.contracts.billing import TimeLogged
 from custops.contracts.customers import ContactCreated, CustomerCreated, CustomerUpdated
-from custops.contracts.tickets import TicketCreated, TicketStatusChanged
+from custops.contracts.tickets import TicketCreated, TicketNoteAdded, TicketReplied, TicketStatusChanged
 from custops.errors import InvalidInput, NotFound
 from custops.events import envelope_for
 from timeline.models import activities
@@ -161,6 +161,34 @@ def test_every_subscribed_event_lands_on_the_customers_timeline(timeline, rpc, t
     only = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id),
                     {"types": ["contact.created", "time.logged"]})["items"]
     assert sorted(i["type"] for i in only) == ["contact.created", "time.logged"]
+
+
+def test_a_note_is_internal_a_reply_public_and_repeats_of_either_are_ignored(timeline, rpc, tenant_id):
+    customer_id, ticket_id, agent = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    noted_at = datetime(2026, 3, 4, 9, 30, tzinfo=timezone.utc)
+    replied_at = noted_at + timedelta(minutes=10)
+    on_ticket = {"ticket_id": ticket_id, "number": 12, "customer_id": customer_id}
+    note = envelope_for(TicketNoteAdded(**on_ticket, message_id=uuid.uuid4(), author_member_id=agent,
+                                        added_at=noted_at), tenant_id)
+    reply = envelope_for(TicketReplied(**on_ticket, message_id=uuid.uuid4(), author_member_id=agent,
+                                       subject="Re: Printer on fire", body="Unplug it first.",
+                                       replied_at=replied_at), tenant_id)
+    with handled(timeline, "on_ticket_note_added", note, times=2), \
+            handled(timeline, "on_ticket_replied", reply, times=2):
+        publish(note, reply, note, reply)
+
+    items = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"]
+    assert [(i["type"], i["summary"], i["internal"]) for i in items] == [
+        ("ticket.replied", "Reply sent on ticket #12", False),
+        ("ticket.note_added", "Internal note on ticket #12", True),
+    ]
+    assert {(i["subject_type"], i["subject_id"], i["actor"]) for i in items} == {
+        ("ticket", str(ticket_id), str(agent))}
+    assert [datetime.fromisoformat(i["occurred_at"]) for i in items] == [replied_at, noted_at]
+
+    public = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id),
+                      {"include_internal": False})["items"]
+    assert [i["type"] for i in public] == ["ticket.replied"]
 
 
 def test_tenants_never_see_each_others_activities(timeline, rpc, tenant_id):

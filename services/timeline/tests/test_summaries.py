@@ -6,7 +6,16 @@ import pytest
 
 from custops.contracts.billing import TimeLogged
 from custops.contracts.customers import ContactCreated, CustomerCreated, CustomerUpdated
-from custops.contracts.tickets import TicketCreated, TicketStatusChanged
+from custops.contracts.tickets import (
+    TicketAssigned,
+    TicketCreated,
+    TicketCustomerReplied,
+    TicketNoteAdded,
+    TicketReplied,
+    TicketSlaBreached,
+    TicketSlaWarning,
+    TicketStatusChanged,
+)
 from custops.contracts.timeline import InteractionLogged
 from custops.events import EventData
 from custops.topology import subscriptions
@@ -15,6 +24,9 @@ from timeline.summaries import describe, duration, one_line
 
 CUSTOMER = uuid.uuid4()
 AT = datetime(2026, 3, 4, 9, 30, tzinfo=timezone.utc)
+TICKET = uuid.uuid4()
+MEMBER = uuid.uuid4()
+ON_TICKET_12 = {"ticket_id": TICKET, "number": 12, "customer_id": CUSTOMER}
 
 
 def test_ticket_created_names_number_subject_and_priority_and_is_public():
@@ -31,6 +43,56 @@ def test_ticket_status_change_reads_as_a_move():
                                          old_status="in_progress", new_status="waiting_on_customer", changed_at=AT))
     assert entry.summary == "Ticket #7 status: in progress → waiting on customer"
     assert entry.internal is False and entry.occurred_at == AT
+
+
+def test_an_agent_reply_is_public_credits_the_author_and_keeps_the_body_out_of_the_summary():
+    entry = describe(TicketReplied(**ON_TICKET_12, message_id=uuid.uuid4(), author_member_id=MEMBER,
+                                   subject="Re: Printer on fire", body="Unplug it now", replied_at=AT))
+    assert entry.summary == "Reply sent on ticket #12"
+    assert (entry.type, entry.internal, entry.actor, entry.occurred_at) == ("ticket.replied", False, MEMBER, AT)
+    assert (entry.subject_type, entry.subject_id) == ("ticket", TICKET)
+
+
+def test_an_internal_note_is_internal():
+    entry = describe(TicketNoteAdded(**ON_TICKET_12, message_id=uuid.uuid4(), author_member_id=MEMBER, added_at=AT))
+    assert entry.summary == "Internal note on ticket #12"
+    assert (entry.type, entry.internal, entry.actor, entry.occurred_at) == ("ticket.note_added", True, MEMBER, AT)
+    assert (entry.subject_type, entry.subject_id) == ("ticket", TICKET)
+
+
+def test_a_customer_reply_is_public_at_the_time_it_was_received():
+    entry = describe(TicketCustomerReplied(**ON_TICKET_12, message_id=uuid.uuid4(), contact_id=uuid.uuid4(),
+                                           received_at=AT))
+    assert entry.summary == "Customer replied on ticket #12"
+    assert (entry.type, entry.internal, entry.occurred_at) == ("ticket.customer_replied", False, AT)
+    assert (entry.subject_type, entry.subject_id) == ("ticket", TICKET)
+
+
+@pytest.mark.parametrize("assignee,method,expected", [
+    (MEMBER, "manual", "Ticket #12 assigned"),
+    (MEMBER, "round_robin", "Ticket #12 assigned (round robin)"),
+    (MEMBER, "escalation", "Ticket #12 assigned (escalation)"),
+    (None, "manual", "Ticket #12 unassigned"),
+])
+def test_assignment_is_internal(assignee, method, expected):
+    entry = describe(TicketAssigned(**ON_TICKET_12, assignee_id=assignee, previous_assignee_id=uuid.uuid4(),
+                                    method=method, assigned_at=AT))
+    assert entry.summary == expected
+    assert (entry.type, entry.internal, entry.occurred_at) == ("ticket.assigned", True, AT)
+    assert (entry.subject_type, entry.subject_id) == ("ticket", TICKET)
+
+
+def test_sla_warnings_and_breaches_are_internal_and_name_the_timer():
+    warn_at, deadline = AT, AT.replace(hour=10)
+    warning = describe(TicketSlaWarning(**ON_TICKET_12, timer="next_response", deadline=deadline, warn_at=warn_at,
+                                        target_minutes=60))
+    assert (warning.type, warning.summary, warning.internal, warning.occurred_at) == (
+        "ticket.sla_warning", "SLA next response at risk on ticket #12", True, warn_at)
+    breach = describe(TicketSlaBreached(**ON_TICKET_12, timer="first_response", deadline=deadline,
+                                        target_minutes=60))
+    assert (breach.type, breach.summary, breach.internal, breach.occurred_at) == (
+        "ticket.sla_breached", "SLA first response breached on ticket #12", True, deadline)
+    assert (breach.subject_type, breach.subject_id) == ("ticket", TICKET)
 
 
 def test_customer_records_are_internal():
@@ -91,7 +153,9 @@ def test_an_event_the_timeline_does_not_log_is_refused():
 def test_the_service_subscribes_to_exactly_the_events_it_logs():
     subscribed = {event_type for _, event_type, _ in subscriptions(TimelineService)}
     assert subscribed == {"customer.created", "customer.updated", "contact.created", "ticket.created",
-                          "ticket.status_changed", "time.logged"}
+                          "ticket.status_changed", "ticket.assigned", "ticket.replied", "ticket.note_added",
+                          "ticket.customer_replied",
+                          "ticket.sla_warning", "ticket.sla_breached", "time.logged"}
 
 
 def test_helpers():

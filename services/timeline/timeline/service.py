@@ -81,6 +81,32 @@ class TimelineService(HealthEndpoints):
     def on_ticket_status_changed(self, session, envelope, data):
         _record(session, envelope, data)
 
+    @consumes("tickets", "ticket.assigned")
+    def on_ticket_assigned(self, session, envelope, data):
+        _record(session, envelope, data)
+
+    @consumes("tickets", "ticket.replied")
+    def on_ticket_replied(self, session, envelope, data):
+        _record(session, envelope, data)
+
+    @consumes("tickets", "ticket.note_added")
+    def on_ticket_note_added(self, session, envelope, data):
+        _record(session, envelope, data)
+
+    # ticket.resolved / closed / reopened are not consumed: ticket.status_changed already records
+    # those transitions, and consuming both would show each twice.
+    @consumes("tickets", "ticket.customer_replied")
+    def on_ticket_customer_replied(self, session, envelope, data):
+        _record(session, envelope, data)
+
+    @consumes("tickets", "ticket.sla_warning")
+    def on_ticket_sla_warning(self, session, envelope, data):
+        _record(session, envelope, data)
+
+    @consumes("tickets", "ticket.sla_breached")
+    def on_ticket_sla_breached(self, session, envelope, data):
+        _record(session, envelope, data)
+
     @consumes("billing", "time.logged")
     def on_time_logged(self, session, envelope, data):
         _record(session, envelope, data)

@@ -1,9 +1,10 @@
 """What a timeline entry says about an event: its one-line summary, subject, actor, time and
 visibility. Pure: an event payload in, an `Entry` out.
 
-Visibility: ticket activity is what the customer already sees in the portal, so it is public;
-account administration (customer and contact records) and time tracking are the team's own
-business, so they are internal.
+Visibility: ticket activity is what the customer already sees in the portal (opening, status,
+replies both ways), so it is public; internal notes, assignments and
+SLA warnings/breaches are the team's own business, as are account administration (customer and
+contact records) and time tracking, so they are internal.
 """
 from __future__ import annotations
 
@@ -13,7 +14,16 @@ from datetime import datetime
 
 from custops.contracts.billing import TimeLogged
 from custops.contracts.customers import ContactCreated, CustomerCreated, CustomerUpdated
-from custops.contracts.tickets import TicketCreated, TicketStatusChanged
+from custops.contracts.tickets import (
+    TicketAssigned,
+    TicketCreated,
+    TicketCustomerReplied,
+    TicketNoteAdded,
+    TicketReplied,
+    TicketSlaBreached,
+    TicketSlaWarning,
+    TicketStatusChanged,
+)
 from custops.contracts.timeline import InteractionLogged
 from custops.events import EventData
 
@@ -41,8 +51,9 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def humanize_status(status: str) -> str:
-    return status.replace("_", " ")
+def humanize(identifier: str) -> str:
+    """`first_response` → `first response`, `round_robin` → `round robin`."""
+    return identifier.replace("_", " ")
 
 
 def duration(minutes: int) -> str:
@@ -85,9 +96,30 @@ def describe(data: EventData) -> Entry:
         return Entry(data.TYPE, one_line(f"Ticket #{data.number} opened: {data.subject} ({data.priority})"),
                      False, "ticket", data.ticket_id, occurred_at=data.created_at)
     if isinstance(data, TicketStatusChanged):
-        line = (f"Ticket #{data.number} status: {humanize_status(data.old_status)} → "
-                f"{humanize_status(data.new_status)}")
+        line = (f"Ticket #{data.number} status: {humanize(data.old_status)} → "
+                f"{humanize(data.new_status)}")
         return Entry(data.TYPE, line, False, "ticket", data.ticket_id, occurred_at=data.changed_at)
+    if isinstance(data, TicketAssigned):
+        line = f"Ticket #{data.number} {'assigned' if data.assignee_id else 'unassigned'}"
+        if data.method != "manual":
+            line += f" ({humanize(data.method)})"
+        return Entry(data.TYPE, line, True, "ticket", data.ticket_id, occurred_at=data.assigned_at)
+    if isinstance(data, TicketReplied):
+        # the body stays out of the summary: a one-liner, and the full reply lives on the ticket
+        return Entry(data.TYPE, f"Reply sent on ticket #{data.number}", False, "ticket", data.ticket_id,
+                     data.author_member_id, data.replied_at)
+    if isinstance(data, TicketNoteAdded):
+        return Entry(data.TYPE, f"Internal note on ticket #{data.number}", True, "ticket", data.ticket_id,
+                     data.author_member_id, data.added_at)
+    if isinstance(data, TicketCustomerReplied):
+        return Entry(data.TYPE, f"Customer replied on ticket #{data.number}", False, "ticket",
+                     data.ticket_id, occurred_at=data.received_at)
+    if isinstance(data, TicketSlaWarning):
+        return Entry(data.TYPE, f"SLA {humanize(data.timer)} at risk on ticket #{data.number}", True,
+                     "ticket", data.ticket_id, occurred_at=data.warn_at)
+    if isinstance(data, TicketSlaBreached):
+        return Entry(data.TYPE, f"SLA {humanize(data.timer)} breached on ticket #{data.number}", True,
+                     "ticket", data.ticket_id, occurred_at=data.deadline)
     if isinstance(data, TimeLogged):
         line = f"{duration(data.minutes)} logged ({'billable' if data.billable else 'non-billable'})"
         if data.note.strip():
