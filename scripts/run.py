@@ -41,19 +41,6 @@ def say(name: str, line: str, width: int = 0, color: int = 0) -> None:
         sys.stdout.flush()
 
 
-def parse_procfile(path: Path) -> list[tuple[str, str]]:
-    entries = []
-    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, sep, command = line.partition(":")
-        if not sep or not name.strip() or not command.strip():
-            sys.exit(f"{path}:{lineno}: expected 'name: command', got {raw!r}")
-        entries.append((name.strip(), command.strip()))
-    return entries
-
-
 class Supervisor:
     def __init__(self, entries: list[tuple[str, str]], env: dict[str, str]):
         self.entries = entries
@@ -188,7 +175,12 @@ def announce(values: dict[str, str]) -> None:
 
 
 def main() -> int:
-    entries = parse_procfile(PROCFILE)
+    from custops.procfile import parse_procfile
+
+    try:
+        entries = parse_procfile(PROCFILE)
+    except ValueError as exc:
+        sys.exit(str(exc))
     port = int(os.environ.get("CUSTOPS_GATEWAY_PORT", "8080"))
     if port_in_use(port):
         print(f"run: port {port} is already in use (another `make run`?); "

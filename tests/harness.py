@@ -41,20 +41,6 @@ T = TypeVar("T")
 _SERVICE_COMMAND = re.compile(r"\bcustops\s+(service|relay)\s+([a-z_]+)")
 
 
-def parse_procfile(path: Path = PROCFILE) -> list[tuple[str, str]]:
-    """`[(name, command)]` of a Procfile (`name: command` lines; blanks and `#` comments skipped)."""
-    entries = []
-    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, sep, command = line.partition(":")
-        if not sep or not name.strip() or not command.strip():
-            raise ValueError(f"{path}:{lineno}: expected 'name: command', got {raw!r}")
-        entries.append((name.strip(), command.strip()))
-    return entries
-
-
 def eventually(check: Callable[[], T], timeout: float, what: str, interval: float = 0.25) -> T:
     """Call `check` until it returns something truthy (returned) or `timeout` s pass (AssertionError).
 
@@ -173,6 +159,8 @@ class Api(requests.Session):
 
 class Suite:
     def __init__(self, procfile: Path = PROCFILE, only: list[str] | None = None, gateway_port: int = 18080):
+        from custops.procfile import parse_procfile
+
         entries = parse_procfile(procfile)
         if only is not None:
             entries = [(n, c) for n, c in entries if n in only]

@@ -6,7 +6,7 @@ from kombu import Connection
 from custops import config, topology
 
 
-def _queue_names(conn) -> list[str]:
+def _queue_names() -> list[str]:
     from custops.runtime import load_service_class
 
     names = []
@@ -25,7 +25,7 @@ def counts() -> dict[str, int]:
     result = {}
     with Connection(config.amqp_uri()) as conn:
         channel = conn.channel()
-        for name in _queue_names(conn):
+        for name in _queue_names():
             dlq = topology.dead_letter_queue(name).bind(channel)
             _, count, _ = dlq.queue_declare(passive=False)
             result[name] = count
