@@ -19,7 +19,8 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 os.environ.setdefault("CUSTOPS_DB_PREFIX", "custops_test_")
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
-TEST_VHOST = "custops_test"
+# CUSTOPS_TEST_VHOST lets two test runs on one machine (e.g. two working copies) stay apart
+TEST_VHOST = os.environ.get("CUSTOPS_TEST_VHOST", "custops_test")
 
 
 def _test_amqp_uri() -> str | None:

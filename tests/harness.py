@@ -32,8 +32,10 @@ VENV_BIN = ROOT / ".venv" / "bin"
 LOG_DIR = ROOT / "var" / "test-logs"
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
-E2E_VHOST = "custops_e2e"
-E2E_DB_PREFIX = "custops_e2e_"  # the suite's own databases, apart from the in-process tests' ones
+# overridable so that two runs on one machine stay apart
+E2E_VHOST = os.environ.get("CUSTOPS_E2E_VHOST", "custops_e2e")
+# the suite's own databases, apart from the in-process tests' ones
+E2E_DB_PREFIX = os.environ.get("CUSTOPS_E2E_DB_PREFIX", "custops_e2e_")
 RPC_TIMEOUT = 3  # CUSTOPS_RPC_TIMEOUT of every suite process (the gateway's 503/504 deadline)
 
 T = TypeVar("T")
