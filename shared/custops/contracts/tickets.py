@@ -1,13 +1,25 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import AwareDatetime
 
 from custops.events import EventData, contract
 
-Priority = Literal["low", "normal", "high", "urgent"]
+# The tickets vocabulary: each list is written once, here, as a Literal (for pydantic models and the
+# OpenAPI enums) with its tuple derived from it (for code). Order is meaningful where noted.
+Priority = Literal["low", "normal", "high", "urgent"]  # ascending: escalation raises one step
+PRIORITIES: tuple[str, ...] = get_args(Priority)
+Status = Literal["new", "open", "in_progress", "pending", "waiting_on_customer", "resolved", "closed"]
+STATUSES: tuple[str, ...] = get_args(Status)
+DONE_STATUSES: tuple[str, ...] = ("resolved", "closed")
+OPEN_STATUSES: tuple[str, ...] = tuple(s for s in STATUSES if s not in DONE_STATUSES)
+Source = Literal["email", "portal", "manual", "api"]
+SOURCES: tuple[str, ...] = get_args(Source)
+MessageKind = Literal["inbound", "reply", "note"]  # customer message, public reply, internal note
+MESSAGE_KINDS: tuple[str, ...] = get_args(MessageKind)
+AssignMethod = Literal["manual", "round_robin", "escalation"]
 
 
 @contract("tickets", "ticket.created")
@@ -19,8 +31,8 @@ class TicketCreated(EventData):
     customer_id: uuid.UUID
     subject: str
     priority: Priority
-    status: str
-    source: str
+    status: Status
+    source: Source
     created_at: AwareDatetime
     # added within v1 (additive)
     contact_id: uuid.UUID | None = None
@@ -37,8 +49,8 @@ class TicketStatusChanged(EventData):
     ticket_id: uuid.UUID
     number: int
     customer_id: uuid.UUID
-    old_status: str
-    new_status: str
+    old_status: Status
+    new_status: Status
     changed_at: AwareDatetime
 
 
@@ -52,7 +64,7 @@ class TicketAssigned(EventData):
     assignee_id: uuid.UUID | None
     previous_assignee_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
-    method: Literal["manual", "round_robin", "escalation"] = "manual"
+    method: AssignMethod = "manual"
     assigned_at: AwareDatetime
 
 
@@ -127,6 +139,7 @@ class TicketReopened(EventData):
 
 
 SlaTimer = Literal["first_response", "next_response", "resolution"]
+SLA_TIMERS: tuple[str, ...] = get_args(SlaTimer)
 
 
 @contract("tickets", "ticket.sla_warning")
