@@ -6,11 +6,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from custops.contracts.tickets import MessageKind, Priority, Source, Status
 from tickets import workflow
-
-Priority = Literal["low", "normal", "high", "urgent"]
-Source = Literal["email", "portal", "manual", "api"]
-MessageKind = Literal["inbound", "reply", "note"]
 
 
 class _Input(BaseModel):
@@ -98,7 +95,7 @@ class CreateCannedResponse(_Input):
 
 
 class TicketFilters(_Input):
-    status: str | None = None
+    status: Status | None = None
     priority: Priority | None = None
     customer_id: uuid.UUID | None = None
     assignee: Literal["none"] | uuid.UUID | None = None  # "none": unassigned tickets

@@ -1,7 +1,9 @@
 """Ticket statuses and the transitions allowed between them (the one place for this rule)."""
 from __future__ import annotations
 
-STATUSES = ("new", "open", "in_progress", "pending", "waiting_on_customer", "resolved", "closed")
+from custops.contracts.tickets import STATUSES
+
+__all__ = ["STATUSES", "TRANSITIONS", "can_move"]
 
 # pending: our team is the blocker; waiting_on_customer: the customer is.
 TRANSITIONS: dict[str, frozenset[str]] = {

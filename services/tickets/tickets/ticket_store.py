@@ -1,54 +1,36 @@
-"""Ticket rows inside a transaction: open one, move its status, assign it, each together with its
-events and the SLA hooks, so every entrypoint (status change, message, assignment) does it the same way.
+"""Ticket rows inside a transaction: open one, list them, edit fields, move the status, assign,
+record a message's effect — each together with its events and the SLA hooks, so every entrypoint
+(status change, message, assignment, edit) does it the same way.
 """
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from custops import outbox
-from custops.contracts.tickets import (TicketAssigned, TicketClosed, TicketCreated, TicketReopened, TicketResolved,
-                                       TicketStatusChanged)
+from custops import outbox, pagination, shapes
+from custops.contracts.tickets import (TicketAssigned, TicketClosed, TicketCreated, TicketCustomerReplied,
+                                       TicketNoteAdded, TicketReopened, TicketReplied, TicketResolved,
+                                       TicketStatusChanged, TicketUpdated)
 from custops.errors import InvalidInput, NotFound
 from tickets import sla_tracking, workflow
-from tickets.models import teams, ticket_counters, tickets
+from tickets.commands import TicketFilters
+from tickets.models import teams, ticket_counters, ticket_sla_timers, tickets
 
-
-def _iso(value):
-    return value.isoformat() if value is not None else None
-
-
-def _str(value):
-    return str(value) if value is not None else None
+# A ticket as the service answers it (the one list of its fields).
+FIELDS = ("id", "number", "customer_id", "contact_id", "subject", "description", "priority", "status", "source",
+          "category", "assignee_id", "team_id", "tags", "follows_ticket_id", "first_responded_at",
+          "last_customer_message_at", "resolved_at", "closed_at", "created_at", "updated_at")
+# The fields `PATCH /tickets/{id}` may change, and those of them that cannot be cleared.
+EDITABLE = ("subject", "priority", "category", "tags", "contact_id")
+NOT_NULL_EDITABLE = ("subject", "priority", "category", "tags")
 
 
 def shape(row) -> dict:
-    return {
-        "id": str(row["id"]),
-        "number": row["number"],
-        "customer_id": str(row["customer_id"]),
-        "contact_id": _str(row["contact_id"]),
-        "subject": row["subject"],
-        "description": row["description"],
-        "priority": row["priority"],
-        "status": row["status"],
-        "source": row["source"],
-        "category": row["category"],
-        "assignee_id": _str(row["assignee_id"]),
-        "team_id": _str(row["team_id"]),
-        "tags": list(row["tags"]),
-        "follows_ticket_id": _str(row["follows_ticket_id"]),
-        "first_responded_at": _iso(row["first_responded_at"]),
-        "last_customer_message_at": _iso(row["last_customer_message_at"]),
-        "resolved_at": _iso(row["resolved_at"]),
-        "closed_at": _iso(row["closed_at"]),
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-    }
+    return shapes.doc(row, FIELDS)
 
 
 def load(session: Session, tenant_id, ticket_id, for_update: bool = False) -> dict:
@@ -59,6 +41,48 @@ def load(session: Session, tenant_id, ticket_id, for_update: bool = False) -> di
     if row is None:
         raise NotFound(f"ticket {ticket_id} not found")
     return dict(row)
+
+
+def list_page(session: Session, tenant_id, f: TicketFilters, limit: int, cursor: str | None,
+              now: datetime) -> dict:
+    """Newest first, keyset-paged, with `total`: the size of the whole filtered set."""
+    conditions = [tickets.c.tenant_id == tenant_id, *_filter_conditions(f, now)]
+    stmt = pagination.page(select(tickets).where(*conditions), tickets.c.created_at, tickets.c.id, cursor, limit)
+    rows = session.execute(stmt).mappings().all()
+    total = session.execute(select(func.count()).select_from(tickets).where(*conditions)).scalar_one()
+    return {**pagination.result(rows, limit, "created_at", shape), "total": total}
+
+
+def _filter_conditions(f: TicketFilters, now: datetime) -> list:
+    conditions = []
+    if f.status:
+        conditions.append(tickets.c.status == f.status)
+    if f.priority:
+        conditions.append(tickets.c.priority == f.priority)
+    if f.customer_id:
+        conditions.append(tickets.c.customer_id == f.customer_id)
+    if f.assignee == "none":
+        conditions.append(tickets.c.assignee_id.is_(None))
+    elif f.assignee is not None:
+        conditions.append(tickets.c.assignee_id == f.assignee)
+    if f.category:
+        conditions.append(tickets.c.category == f.category)
+    if f.tag:
+        conditions.append(tickets.c.tags.any(f.tag))
+    timers = ticket_sla_timers.c
+    own_timers = and_(timers.ticket_id == tickets.c.id, timers.tenant_id == tickets.c.tenant_id)
+    if f.breached is not None:
+        # breached: recorded by the scheduler, or already past its deadline unmet (the scheduler may be
+        # a few seconds behind)
+        breached = select(timers.ticket_id).where(own_timers, or_(
+            timers.breached_at.is_not(None),
+            and_(timers.met_at.is_(None), timers.deadline.is_not(None), timers.deadline < now))).exists()
+        conditions.append(breached if f.breached else ~breached)
+    if f.due_before is not None:
+        conditions.append(select(timers.ticket_id).where(
+            own_timers, timers.met_at.is_(None), timers.deadline.is_not(None),
+            timers.deadline < f.due_before).exists())
+    return conditions
 
 
 def next_number(session: Session, tenant_id) -> int:
@@ -143,6 +167,53 @@ def assign(session: Session, ticket: dict, assignee_id, at: datetime, method: st
         **_ref(ticket), assignee_id=assignee_id, previous_assignee_id=ticket["assignee_id"],
         team_id=values.get("team_id", ticket["team_id"]), method=method, assigned_at=at))
     return {**ticket, **values}
+
+
+def update_fields(session: Session, current: dict, changes: dict, at: datetime) -> dict:
+    """Apply field edits to a (locked) ticket: only what really changes is written and told
+    (`ticket.updated`); a new priority recomputes the SLA timers. Returns the updated row."""
+    changes = {k: v for k, v in changes.items() if current[k] != v}
+    if not changes:
+        return current
+    session.execute(update(tickets).where(tickets.c.id == current["id"]).values(**changes, updated_at=at))
+    updated = {**current, **changes, "updated_at": at}
+    if "priority" in changes:
+        sla_tracking.on_priority_changed(session, updated, at)
+    outbox.add(session, current["tenant_id"], TicketUpdated(
+        **_ref(current), changes=json_changes(changes), reason="edit", updated_at=at))
+    return updated
+
+
+def record_message(session: Session, ticket: dict, message: dict, effect: workflow.MessageEffect,
+                   at: datetime) -> dict:
+    """A stored message's effect on its (locked) ticket: timestamps, status move, SLA hooks and
+    events. Returns the updated ticket row."""
+    ref = {**_ref(ticket), "message_id": message["id"]}
+    kind, tenant_id = message["kind"], ticket["tenant_id"]
+    if kind == "note":
+        # internal: the body stays out of the event (events leave the service; notes must not)
+        outbox.add(session, tenant_id, TicketNoteAdded(**ref, author_member_id=message["author_member_id"],
+                                                       added_at=at))
+        return ticket
+    if kind == "reply":
+        values = {"updated_at": at, "first_responded_at": ticket["first_responded_at"] or at}
+    else:
+        values = {"updated_at": at, "last_customer_message_at": at}
+    session.execute(update(tickets).where(tickets.c.id == ticket["id"]).values(**values))
+    ticket = {**ticket, **values}
+    if effect.new_status is not None:
+        ticket = move_status(session, ticket, effect.new_status, at, reopen_reason=effect.reopen_reason or "agent")
+    if kind == "reply":
+        sla_tracking.on_public_reply(session, ticket, at)
+        outbox.add(session, tenant_id, TicketReplied(
+            **ref, author_member_id=message["author_member_id"], contact_id=ticket["contact_id"],
+            subject=ticket["subject"], body=message["body"], replied_at=at))
+    else:
+        if not effect.starts_follow_up:  # the follow-up's own creation started its clocks
+            sla_tracking.on_customer_message(session, ticket, at)
+        outbox.add(session, tenant_id, TicketCustomerReplied(
+            **ref, contact_id=message["author_contact_id"] or ticket["contact_id"], received_at=at))
+    return ticket
 
 
 def next_team_member(session: Session, tenant_id, team_id):

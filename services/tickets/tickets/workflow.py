@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from custops.contracts.tickets import MESSAGE_KINDS
 from tickets import statuses
 
-MESSAGE_KINDS = ("inbound", "reply", "note")
 BUILT_IN_CATEGORIES = ("bug", "feature_request", "billing", "general")
 MAX_TAGS = 20
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

@@ -1,0 +1,49 @@
+"""What the tickets service asks the customers service (it asks, never tells: DESIGN §2).
+
+Every id a ticket command receives that the customers service owns (customer, contact, member) is
+checked here over RPC, in the caller's tenant; an unknown or foreign id is an `InvalidInput` naming
+the field. `ServiceUnavailable` / `ServiceTimeout` propagate: the caller sees a 503/504, not a 4xx.
+"""
+from __future__ import annotations
+
+from custops.errors import InvalidInput, NotFound
+
+# members who can work tickets (portal users and read-only members cannot)
+ASSIGNABLE_ROLES = ("owner", "admin", "member", "contractor")
+
+
+def customer(rpc_client, tenant_id, customer_id, field: str = "customer_id") -> dict:
+    """The customer (`{id, name, tier, ...}`) of this tenant."""
+    try:
+        return rpc_client.call("customers", "get_customer", str(tenant_id), str(customer_id))
+    except NotFound:
+        raise InvalidInput("unknown customer", [
+            {"field": field, "message": "no such customer in this tenant"}]) from None
+
+
+def check_contact(rpc_client, tenant_id, customer_id, contact_id, field: str = "contact_id") -> None:
+    """The contact exists and belongs to this customer."""
+    contacts = rpc_client.call("customers", "list_contacts", str(tenant_id), str(customer_id))["items"]
+    if str(contact_id) not in {c["id"] for c in contacts}:
+        raise InvalidInput("unknown contact", [{"field": field, "message": "no such contact of this customer"}])
+
+
+def check_member(rpc_client, tenant_id, member_id, field: str = "assignee_id") -> dict:
+    """A team member of this tenant who can work tickets."""
+    try:
+        member = rpc_client.call("customers", "get_member", str(tenant_id), str(member_id))
+    except NotFound:
+        member = None
+    if member is None or member["role"] not in ASSIGNABLE_ROLES:
+        raise InvalidInput("unknown member", [{"field": field, "message": "no such team member in this tenant"}])
+    return member
+
+
+def check_members(rpc_client, tenant_id, member_ids, field: str = "member_ids") -> None:
+    """Each of `member_ids` is a team member of this tenant who can work tickets (one call for all)."""
+    known = {m["id"] for m in rpc_client.call("customers", "list_members", str(tenant_id))["items"]
+             if m["role"] in ASSIGNABLE_ROLES}
+    unknown = [str(m) for m in member_ids if str(m) not in known]
+    if unknown:
+        raise InvalidInput("unknown members", [
+            {"field": field, "message": f"no such team member in this tenant: {', '.join(unknown)}"}])

@@ -1,0 +1,143 @@
+"""Reads and writes of the help-desk setup and of ticket messages, inside the caller's session:
+teams, canned responses, tenant categories, messages. Every query is scoped by `tenant_id`.
+
+Ticket rows themselves (status moves, assignment, the effect of a message) change through
+`tickets.ticket_store`, so their events and SLA hooks happen the same way everywhere.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from custops import shapes
+from custops.errors import Conflict, InvalidInput, NotFound
+from tickets import workflow
+from tickets.models import canned_responses, teams, ticket_categories, ticket_messages
+
+MESSAGE_FIELDS = ("id", "ticket_id", "kind", "internal", "body", "author_member_id", "author_contact_id",
+                  "created_at")
+TEAM_FIELDS = ("id", "name", "member_ids", "created_at")
+CANNED_FIELDS = ("id", "name", "body", "created_at")
+
+
+def unpaged(items: list[dict]) -> dict:
+    """The list page shape (`items`, `next_cursor`, `total`) of a list that is never paged (a tenant's
+    teams, canned responses, categories, a ticket's messages are small)."""
+    return {"items": items, "next_cursor": None, "total": len(items)}
+
+
+# --- messages ---
+
+def message_shape(row) -> dict:
+    return shapes.doc({**row, "internal": row["kind"] == "note"}, MESSAGE_FIELDS)
+
+
+def insert_message(session: Session, message: dict) -> None:
+    session.execute(ticket_messages.insert().values(**message))
+
+
+def messages(session: Session, tenant_id, ticket_id, include_internal: bool) -> list[dict]:
+    """A ticket's messages, oldest first; internal notes only when `include_internal` is True."""
+    stmt = select(ticket_messages).where(ticket_messages.c.tenant_id == tenant_id,
+                                         ticket_messages.c.ticket_id == ticket_id)
+    if include_internal is not True:  # anything but an explicit True hides notes
+        stmt = stmt.where(ticket_messages.c.kind != "note")
+    rows = session.execute(stmt.order_by(ticket_messages.c.created_at, ticket_messages.c.id)).mappings().all()
+    return [message_shape(r) for r in rows]
+
+
+# --- teams ---
+
+def team_shape(row) -> dict:
+    return shapes.doc(row, TEAM_FIELDS)
+
+
+def create_team(session: Session, tenant_id, name: str, member_ids: list, at: datetime) -> dict:
+    row = {"id": uuid.uuid4(), "tenant_id": tenant_id, "name": name, "member_ids": member_ids,
+           "next_index": 0, "created_at": at}
+    inserted = session.execute(insert(teams).values(**row).on_conflict_do_nothing().returning(teams.c.id))
+    if inserted.first() is None:
+        raise Conflict(f"a team named {name!r} exists")
+    return team_shape(row)
+
+
+def list_teams(session: Session, tenant_id) -> list[dict]:
+    rows = session.execute(select(teams).where(teams.c.tenant_id == tenant_id).order_by(teams.c.name)).mappings()
+    return [team_shape(r) for r in rows]
+
+
+def update_team(session: Session, tenant_id, team_id, changes: dict) -> dict:
+    """`changes` holds name and/or member_ids; a name another team has is a Conflict."""
+    if "name" in changes and session.execute(select(teams.c.id).where(
+            teams.c.tenant_id == tenant_id, teams.c.name == changes["name"], teams.c.id != team_id)).first():
+        raise Conflict(f"a team named {changes['name']!r} exists")
+    stmt = update(teams).where(teams.c.tenant_id == tenant_id, teams.c.id == team_id)
+    row = session.execute((stmt.values(**changes) if changes else stmt.values(name=teams.c.name))
+                          .returning(*teams.c)).mappings().first()
+    if row is None:
+        raise NotFound(f"team {team_id} not found")
+    return team_shape(row)
+
+
+# --- canned responses ---
+
+def canned_shape(row) -> dict:
+    return shapes.doc(row, CANNED_FIELDS)
+
+
+def create_canned_response(session: Session, tenant_id, name: str, body: str, at: datetime) -> dict:
+    row = {"id": uuid.uuid4(), "tenant_id": tenant_id, "name": name, "body": body, "created_at": at}
+    inserted = session.execute(insert(canned_responses).values(**row).on_conflict_do_nothing()
+                               .returning(canned_responses.c.id))
+    if inserted.first() is None:
+        raise Conflict(f"a canned response named {name!r} exists")
+    return canned_shape(row)
+
+
+def list_canned_responses(session: Session, tenant_id) -> list[dict]:
+    rows = session.execute(select(canned_responses).where(canned_responses.c.tenant_id == tenant_id)
+                           .order_by(canned_responses.c.name)).mappings()
+    return [canned_shape(r) for r in rows]
+
+
+def load_canned_response(session: Session, tenant_id, canned_id) -> dict:
+    row = session.execute(select(canned_responses).where(
+        canned_responses.c.tenant_id == tenant_id, canned_responses.c.id == canned_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"canned response {canned_id} not found")
+    return dict(row)
+
+
+def delete_canned_response(session: Session, tenant_id, canned_id) -> None:
+    deleted = session.execute(delete(canned_responses).where(
+        canned_responses.c.tenant_id == tenant_id, canned_responses.c.id == canned_id))
+    if deleted.rowcount == 0:
+        raise NotFound(f"canned response {canned_id} not found")
+
+
+# --- categories ---
+
+def categories(session: Session, tenant_id) -> list[str]:
+    """The built-in categories, then the tenant's own in name order."""
+    extensions = session.execute(select(ticket_categories.c.name).where(
+        ticket_categories.c.tenant_id == tenant_id).order_by(ticket_categories.c.name)).scalars().all()
+    return [*workflow.BUILT_IN_CATEGORIES, *extensions]
+
+
+def check_category(session: Session, tenant_id, category: str) -> None:
+    if category not in categories(session, tenant_id):
+        raise InvalidInput("unknown category", [{"field": "category", "message": "not a category of this tenant"}])
+
+
+def add_category(session: Session, tenant_id, name: str) -> None:
+    if name in workflow.BUILT_IN_CATEGORIES:
+        raise Conflict(f"{name} is a built-in category")
+    inserted = session.execute(insert(ticket_categories).values(tenant_id=tenant_id, name=name)
+                               .on_conflict_do_nothing().returning(ticket_categories.c.name))
+    if inserted.first() is None:
+        raise Conflict(f"the category {name} exists")
+
