@@ -9,7 +9,7 @@ DISTRIBUTIONS := shared services/customers services/tickets services/timeline se
                  services/mailsync services/reports gateway
 PYTEST_ARGS  ?=
 
-.PHONY: venv infra setup run test bench clean
+.PHONY: venv infra setup run test lint bench clean
 
 venv: $(VENV)/.installed
 
@@ -34,6 +34,9 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
 
 bench: setup
 	$(BIN)/python tests/bench/run_all.py

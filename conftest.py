@@ -52,6 +52,19 @@ import pytest  # noqa: E402
 
 from custops import config  # noqa: E402
 
+# Fixtures that reach the real RabbitMQ or PostgreSQL: a test using any of them (directly or through
+# another fixture) is an integration test; `pytest -m "not integration"` runs the pure ones in seconds.
+_INTEGRATION_FIXTURES = frozenset({
+    "custops_setup", "nameko_config", "container_factory", "runner_factory", "rabbit_config", "rabbit_manager",
+    "rpc", "suite",
+})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(scope="session")
 def custops_setup():

@@ -5,6 +5,8 @@ import json
 import logging
 import uuid
 
+import pytest
+
 from gateway.app import create_app
 from gateway.auth import TtlCache
 
@@ -22,6 +24,7 @@ def test_readyz_is_a_503_problem_when_the_broker_is_unreachable(services, proble
     assert "broker" in doc["detail"]
 
 
+@pytest.mark.integration  # reaches the real broker without a broker fixture
 def test_readyz_is_ok_with_the_real_broker(services):
     app = create_app({"RPC_CLIENT": services})  # the local RabbitMQ of the test setup
     assert app.test_client().get("/readyz").status_code == 200

@@ -71,7 +71,8 @@ class HelpDeskEntrypoints:
                 ticket = ticket_store.open_ticket(session, tenant_id, {
                     "customer_id": ticket["customer_id"], "customer_tier": follow_up_tier,
                     "subject": ticket["subject"], "description": cmd.body, "priority": ticket["priority"],
-                    "source": cmd.source or ticket["source"], "contact_id": cmd.author_contact_id or ticket["contact_id"],
+                    "source": cmd.source or ticket["source"],
+                    "contact_id": cmd.author_contact_id or ticket["contact_id"],
                     "category": ticket["category"], "tags": ticket["tags"], "follows_ticket_id": ticket["id"],
                     "last_customer_message_at": now}, now)
             message = {"id": uuid.uuid4(), "tenant_id": tenant_id, "ticket_id": ticket["id"], "kind": cmd.kind,
