@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timezone
 
 from nameko.rpc import rpc
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from custops import pagination
+from custops import pagination, shapes
 from custops.db import Database
 from custops.entrypoints import HealthEndpoints, Telemetry
 from custops.errors import EXPECTED, Conflict, NotFound
@@ -22,23 +21,13 @@ from mailsync.models import UNIQUE_EMAIL, mailboxes
 from mailsync.secrets_box import Secrets
 
 
+# A mailbox as the service answers it: never the password or its ciphertext.
+FIELDS = ("id", "name", "email", "imap_host", "imap_port", "imap_tls", "smtp_host", "smtp_port", "smtp_starttls",
+          "username", "has_password", "enabled", "created_at", "updated_at")
+
+
 def _shape(row) -> dict:
-    return {
-        "id": str(row["id"]),
-        "name": row["name"],
-        "email": row["email"],
-        "imap_host": row["imap_host"],
-        "imap_port": row["imap_port"],
-        "imap_tls": row["imap_tls"],
-        "smtp_host": row["smtp_host"],
-        "smtp_port": row["smtp_port"],
-        "smtp_starttls": row["smtp_starttls"],
-        "username": row["username"],
-        "has_password": bool(row["password_encrypted"]),
-        "enabled": row["enabled"],
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-    }
+    return shapes.doc({**row, "has_password": bool(row["password_encrypted"])}, FIELDS)
 
 
 class MailsyncService(HealthEndpoints):
@@ -52,7 +41,7 @@ class MailsyncService(HealthEndpoints):
     def create_mailbox(self, tenant_id, payload):
         tenant_id = parse_id(tenant_id, "tenant")
         cmd = parse(CreateMailbox, payload)
-        now = datetime.now(timezone.utc)
+        now = shapes.utc_now()
         row = {
             **cmd.model_dump(exclude={"password"}),
             "id": uuid.uuid4(), "tenant_id": tenant_id,
@@ -92,7 +81,7 @@ class MailsyncService(HealthEndpoints):
             current = _load(session, tenant_id, mailbox_id, for_update=True)
             if not values:
                 return _shape(current)
-            values["updated_at"] = datetime.now(timezone.utc)
+            values["updated_at"] = shapes.utc_now()
             session.execute(update(mailboxes)
                             .where(mailboxes.c.tenant_id == tenant_id, mailboxes.c.id == mailbox_id)
                             .values(**values))
