@@ -111,6 +111,8 @@ def open_ticket(session: Session, tenant_id, fields: dict, at: datetime) -> dict
         row["assignee_id"] = next_team_member(session, tenant_id, row["team_id"])
         method = "round_robin"
     else:
+        if row["team_id"] is not None:
+            require_team(session, tenant_id, row["team_id"])
         method = "manual"
     session.execute(tickets.insert().values(**row))
     sla_tracking.on_ticket_created(session, row, at)
@@ -214,6 +216,11 @@ def record_message(session: Session, ticket: dict, message: dict, effect: workfl
         outbox.add(session, tenant_id, TicketCustomerReplied(
             **ref, contact_id=message["author_contact_id"] or ticket["contact_id"], received_at=at))
     return ticket
+
+
+def require_team(session: Session, tenant_id, team_id) -> None:
+    if session.execute(select(teams.c.id).where(teams.c.tenant_id == tenant_id, teams.c.id == team_id)).first() is None:
+        raise InvalidInput("unknown team", [{"field": "team_id", "message": "no such team in this tenant"}])
 
 
 def next_team_member(session: Session, tenant_id, team_id):
