@@ -31,6 +31,8 @@ change additively only — ignore fields you do not know. A breaking change gets
 | `tenant_id` | UUID | the tenant the event belongs to |
 | `producer` | string | the service that published it |
 | `traceparent` | string or null | W3C trace context of the change |
+| `actor` | object or null | who made the change: `{"type": "member", "id": UUID}`, `{"type": "contact", "id": UUID}` (a portal user) or `{"type": "system"}` (no id: a change nobody asked for, e.g. the SLA clock or a consumer); added within the envelope's version, so absent or null on older events |
+| `sequence` | int or null | the producer's outbox position, set when published: among one producer's events with the same `occurred_at`, the order they happened in (not comparable across producers); absent or null on older events |
 | `data` | object | the payload described below |
 
 """

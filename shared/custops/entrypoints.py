@@ -5,7 +5,8 @@
   effect commit in one transaction, and the message is acked only after that commit. A failing
   message is requeued until its last allowed delivery, then published to the dead-letter queue
   with its error; a message that breaks the envelope or its contract goes there at once.
-- `Telemetry`: one span per worker (child of the caller's `traceparent`), metrics and a log line.
+- `Telemetry`: one span per worker (child of the caller's `traceparent`), metrics and a log line;
+  it also restores the caller (`custops.caller`) the RPC context carried, for the worker's lifetime.
 - `HealthEndpoints`: mixin with `/healthz`, `/readyz` and `/metrics` on the service's HTTP port.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from nameko.web.handlers import http
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from custops import config, inbox, metrics, topology, tracing
+from custops import caller, config, inbox, metrics, topology, tracing
 from custops.events import Envelope, UnknownContract
 
 log = logging.getLogger(__name__)
@@ -147,9 +148,13 @@ def consumes(source_service: str, event_type: str):
 
 
 class Telemetry(DependencyProvider):
-    """A span, metrics and a structured log line for every worker of the service."""
+    """A span, metrics and a structured log line for every worker of the service, and the caller
+    of the worker (None for event handlers and timers: their changes are the system's)."""
 
     def worker_setup(self, worker_ctx):
+        # bound in the worker's own greenthread (nameko runs worker_setup there), which has its own
+        # contextvars: concurrent workers never see each other's caller
+        caller_token = caller.bind(caller.Caller.from_header(worker_ctx.data.get(caller.CONTEXT_KEY)))
         entrypoint = worker_ctx.entrypoint
         kind = type(entrypoint).__name__
         traceparent = worker_ctx.data.get("traceparent") or None
@@ -159,7 +164,8 @@ class Telemetry(DependencyProvider):
             kind=trace.SpanKind.CONSUMER if isinstance(entrypoint, NamekoEventHandler) else trace.SpanKind.SERVER,
             attributes={"custops.entrypoint": kind},
         )
-        worker_ctx._custops = {"span": span, "token": token, "t0": time.perf_counter(), "kind": kind}
+        worker_ctx._custops = {"span": span, "token": token, "t0": time.perf_counter(), "kind": kind,
+                               "caller_token": caller_token}
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         worker_ctx._custops["exc"] = exc_info[1] if exc_info else None
@@ -180,6 +186,7 @@ class Telemetry(DependencyProvider):
             log.log(logging.WARNING if outcome == "error" else logging.INFO, "%s.%s %s", service, method, outcome,
                     extra={"entrypoint": method, "outcome": outcome, "duration_ms": round(elapsed * 1000, 2)})
         tracing.end_span(state["span"], state["token"], exc if outcome == "error" else None)
+        caller.unbind(state["caller_token"])
 
 
 class HealthEndpoints:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 
 
 class EventData(BaseModel):
@@ -24,6 +24,28 @@ class EventData(BaseModel):
     DESCRIPTION: ClassVar[str] = ""
 
 
+ActorType = Literal["member", "contact", "system"]
+
+
+class Actor(BaseModel):
+    """Who made a change: a team member, a customer's contact (portal user), or the system itself
+    (a clock, a consumer reacting to another event), which has no id."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: ActorType
+    id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _id_unless_system(self) -> "Actor":
+        if (self.type == "system") != (self.id is None):
+            raise ValueError("a member or contact actor has an id; the system has none")
+        return self
+
+
+SYSTEM = Actor(type="system")
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -34,6 +56,12 @@ class Envelope(BaseModel):
     tenant_id: uuid.UUID | None
     producer: str
     traceparent: str | None = None
+    # added to the envelope additively (absent on events published before them):
+    # who made the change (the caller of the request or worker that wrote the event)
+    actor: Actor | None = None
+    # the producer's outbox position, set by the relay when it publishes: events of one producer
+    # that share an `occurred_at` happened in this order
+    sequence: int | None = None
     data: dict[str, Any]
 
     def payload(self) -> EventData:
@@ -86,7 +114,8 @@ def exchange_name(producer: str) -> str:
 
 
 def envelope_for(data: EventData, tenant_id, traceparent: str | None = None,
-                 occurred_at: datetime | None = None) -> Envelope:
+                 occurred_at: datetime | None = None, actor: Actor | None = None,
+                 sequence: int | None = None) -> Envelope:
     return Envelope(
         id=uuid.uuid4(),
         type=data.TYPE,
@@ -95,6 +124,8 @@ def envelope_for(data: EventData, tenant_id, traceparent: str | None = None,
         tenant_id=tenant_id,
         producer=data.PRODUCER,
         traceparent=traceparent,
+        actor=actor,
+        sequence=sequence,
         data=data.model_dump(mode="json"),
     )
 

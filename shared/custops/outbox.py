@@ -53,24 +53,41 @@ _TABLE = define_table(MetaData())
 
 
 def add(session: Session, tenant_id, data: EventData) -> Envelope:
-    """Add an event to the outbox inside the caller's transaction; returns its envelope."""
-    from custops import tracing
+    """Add an event to the outbox inside the caller's transaction; returns its envelope.
 
-    envelope = envelope_for(data, tenant_id, traceparent=tracing.current_traceparent())
+    The envelope carries the actor of the current caller (`custops.caller`; the system when the
+    change has no caller, e.g. a clock or a consumer). The returned envelope also has its
+    `sequence` (the outbox `seq`), which the relay sets on the published copy: the stored row is
+    written before the database hands out the number.
+    """
+    from custops import caller, tracing
+
+    envelope = envelope_for(data, tenant_id, traceparent=tracing.current_traceparent(),
+                            actor=caller.current_actor())
     producer = session.info.get("service")
     if producer and producer != envelope.producer:
         raise ValueError(f"{producer} may not publish {envelope.type} (owned by {envelope.producer})")
-    session.execute(
+    seq = session.execute(
         _TABLE.insert().values(
             id=envelope.id,
             type=envelope.type,
             tenant_id=envelope.tenant_id,
-            envelope=envelope.model_dump(mode="json"),
-        )
-    )
+            envelope=envelope.model_dump(mode="json", exclude={"sequence"}),
+        ).returning(_TABLE.c.seq)
+    ).scalar_one()
     # NOTIFY is transactional: the relay wakes only once the row is committed.
     session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-    return envelope
+    return envelope.model_copy(update={"sequence": seq})
+
+
+def published_form(seq: int, envelope: dict) -> dict:
+    """The envelope as the relay publishes it: with `sequence`, its outbox position.
+
+    `seq` is handed out at insert, and a producer's writes about one thing (a ticket, a customer)
+    are serialised by that thing's row lock, so among its events sharing an `occurred_at` the
+    sequence is the order they happened in. Sequences of different producers are not comparable.
+    """
+    return {**envelope, "sequence": seq}
 
 
 def message_properties(envelope: dict) -> dict:
@@ -219,7 +236,7 @@ class Relay:
                 return 0
             seqs = [r[0] for r in rows]
             try:
-                returned = self.publisher.publish_batch([r[1] for r in rows])
+                returned = self.publisher.publish_batch([published_form(r[0], r[1]) for r in rows])
             except (OSError, amqp.exceptions.AMQPError, Unconfirmed) as exc:
                 # Record the failure and release the rows for the next attempt.
                 self.publisher.reset()

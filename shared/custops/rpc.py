@@ -4,7 +4,8 @@ nameko's in-service `RpcProxy` waits forever. `RpcClient` keeps a small pool of 
 proxies (they are not thread-safe: one caller at a time each), gives every call a reply timeout and
 a message expiration of the same length — so a request to a dead service is dropped by the broker
 instead of being executed long after the caller gave up — and turns failures into
-`ServiceUnavailable` / `ServiceTimeout`. The caller's `traceparent` travels in the context headers.
+`ServiceUnavailable` / `ServiceTimeout`. The caller's `traceparent` and the current caller
+(`custops.caller`: who the request is for) travel in the context headers.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy, ServiceProxy
 
-from custops import config, metrics, tracing
+from custops import caller, config, metrics, tracing
 from custops.errors import ServiceTimeout, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ class RpcClient:
         traceparent = tracing.current_traceparent()
         if traceparent:
             context["traceparent"] = traceparent
+        current_caller = caller.current()
+        if current_caller is not None:
+            context[caller.CONTEXT_KEY] = current_caller.to_header()
         if not self._slots.acquire(timeout=self.timeout):
             raise ServiceTimeout(f"no free RPC connection within {self.timeout}s")
         conn = None

@@ -153,3 +153,15 @@ def test_crash_between_publish_and_mark_republishes_and_the_inbox_absorbs_it(pro
     assert applied == 1
     with probe_engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM inbox WHERE event_id = :i"), {"i": envelope.id}).scalar() == 1
+
+
+def test_the_relay_publishes_each_envelope_with_its_outbox_sequence(probe_engine, probe_queue, tenant_id):
+    conn, queue = probe_queue
+    envelopes = add_events(probe_engine, tenant_id, ["first", "second", "third"])
+    while outbox.Relay(PROBE).relay_once():
+        pass
+    bodies = [json.loads(m.body) for m in drain(conn, queue, 3)]
+    with probe_engine.connect() as c:
+        seqs = dict(c.execute(select(OUTBOX.c.id, OUTBOX.c.seq).where(OUTBOX.c.tenant_id == tenant_id)).all())
+    assert [b["sequence"] for b in bodies] == [seqs[e.id] for e in envelopes] == [e.sequence for e in envelopes]
+    assert bodies[0]["sequence"] < bodies[1]["sequence"] < bodies[2]["sequence"]  # the order they were written
