@@ -76,6 +76,8 @@ def test_create_with_the_new_fields_and_update_them(tickets_service, rpc, tenant
     assert rpc.call("tickets", "get_ticket", tenant_id, ticket["id"]) == updated
     [change] = _events(tenant_id, "ticket.updated")
     assert change["changes"] == {"priority": "urgent", "tags": ["outage"], "subject": "Smoke"}
+    assert change["previous"] == {"priority": ticket["priority"], "tags": ["vip", "printer"],
+                                  "subject": ticket["subject"]}
     assert change["reason"] == "edit"
 
     with pytest.raises(InvalidInput) as exc_info:

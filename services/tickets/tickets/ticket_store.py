@@ -182,7 +182,8 @@ def update_fields(session: Session, current: dict, changes: dict, at: datetime) 
     if "priority" in changes:
         sla_tracking.on_priority_changed(session, updated, at)
     outbox.add(session, current["tenant_id"], TicketUpdated(
-        **_ref(current), changes=json_changes(changes), reason="edit", updated_at=at))
+        **_ref(current), changes=json_changes(changes), reason="edit", updated_at=at,
+        previous=json_changes({k: current[k] for k in changes})))
     return updated
 
 

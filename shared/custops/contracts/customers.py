@@ -3,6 +3,8 @@ from __future__ import annotations
 import uuid
 from typing import Literal, get_args
 
+from pydantic import AwareDatetime
+
 from custops.events import EventData, contract
 
 # The directory vocabulary, written once (Literal for models and OpenAPI, tuple derived for code).
@@ -41,6 +43,18 @@ class ContactCreated(EventData):
     customer_id: uuid.UUID
     name: str
     email: str
+
+
+@contract("customers", "contact.archived")
+class ContactArchived(EventData):
+    """A contact was archived (soft-deleted): kept for history, left out of contact lists by
+    default, and no longer accepted as the contact of a new ticket."""
+
+    contact_id: uuid.UUID
+    customer_id: uuid.UUID
+    name: str
+    email: str
+    archived_at: AwareDatetime
 
 
 @contract("customers", "tenant.created")

@@ -174,7 +174,9 @@ class TicketSlaBreached(EventData):
 @contract("tickets", "ticket.updated")
 class TicketUpdated(EventData):
     """Ticket fields changed (subject, priority, category, tags, contact); `changes` maps each
-    changed field to its new value. `reason` is `escalation` when an SLA breach raised the priority."""
+    changed field to its new value and `previous` each changed field to its value before (empty
+    on events from before it was added). `reason` is `escalation` when an SLA breach raised the
+    priority."""
 
     ticket_id: uuid.UUID
     number: int
@@ -182,3 +184,5 @@ class TicketUpdated(EventData):
     changes: dict[str, object]
     reason: Literal["edit", "escalation"] = "edit"
     updated_at: AwareDatetime
+    # added within v1 (additive)
+    previous: dict[str, object] = {}
