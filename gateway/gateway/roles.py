@@ -33,9 +33,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "timeline:write": _MANAGERS | {"member"},
     # internal timeline entries: staff only, not contractors' limited view
     "timeline:internal": frozenset({"owner", "admin", "member", "read_only"}),
-    # time entries
+    # time entries: anyone who logs time logs, corrects and deletes their own (`time_member_scope`);
+    # logging, correcting or deleting a colleague's time is a manager's (`time:others`)
     "time:read": _MANAGERS | {"member", "read_only"},
     "time:write": _MANAGERS | {"member", "contractor"},
+    "time:others": _MANAGERS,
     "reports:read": _MANAGERS | {"read_only"},
     # SLA policies, business calendar, settings and ticket timers: staff read, managers change
     "sla:read": _MANAGERS | {"member", "read_only"},
@@ -64,6 +66,12 @@ def customer_scope(identity) -> str | None:
 def may_see_customer(identity, customer_id) -> bool:
     scope = customer_scope(identity)
     return scope is None or str(customer_id) == scope
+
+
+def time_member_scope(identity) -> str | None:
+    """The one member whose time entries this identity may log, correct or delete (its own), or
+    None when it may touch anyone's (`time:others`)."""
+    return None if allowed(identity.role, "time:others") else identity.member_id
 
 
 def endpoint_permissions() -> list[tuple[str, str, str | None]]:

@@ -35,7 +35,8 @@ def test_the_matrix_covers_every_route_of_the_app(app):
                  for m in r.methods - {"HEAD", "OPTIONS"}}
     assert api_rules == {(path, method) for path, method, _ in roles.endpoint_permissions()}
     # 18 resource endpoints + the OpenAPI document + 9 SLA endpoints + 13 help-desk endpoints
-    assert len(api_rules) == 19 + 9 + 13
+    # + get/correct/delete one time entry
+    assert len(api_rules) == 19 + 9 + 13 + 3
 
 
 def test_every_route_permission_is_in_the_table():
@@ -74,7 +75,8 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
                                  "put_business_calendar", "import_holidays_ics", "get_sla_settings",
                                  "put_sla_settings", "get_ticket_sla")] + [
         ("timeline", "list_activities"), ("timeline", "log_interaction"), ("billing", "log_time"),
-        ("billing", "list_time_entries"), ("reports", "ticket_volume"), ("mailsync", "create_mailbox"),
+        ("billing", "list_time_entries"), ("billing", "get_time_entry"), ("billing", "correct_time_entry"),
+        ("billing", "delete_time_entry"), ("reports", "ticket_volume"), ("mailsync", "create_mailbox"),
         ("mailsync", "list_mailboxes"), ("mailsync", "get_mailbox")]:
         services.on(service, method_name, _answer)
     headers = bearer(role) if permission else {}

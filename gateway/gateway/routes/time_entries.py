@@ -1,4 +1,9 @@
-"""`/time-entries`: time logged against customers and tickets (billing service)."""
+"""`/time-entries`: time logged against customers and tickets (billing service).
+
+Whose an entry is: the caller's own unless the body names another `member_id`, which needs
+`time:others` (owner, admin). The same rule decides whose entries a caller may correct or delete;
+billing applies it (and what may no longer change: invoiced time) from the `member_scope` passed.
+"""
 from __future__ import annotations
 
 import uuid
@@ -8,17 +13,35 @@ from typing import Annotated
 from flask import g
 from pydantic import Field
 
+from gateway import roles
 from gateway.api import API, Body, Paged, filters, payload
+from gateway.problems import Problem
 from gateway.rpc import tenant_call
+
+Note = Annotated[str, Field(max_length=10_000)]
 
 
 class LogTime(Body):
     customer_id: uuid.UUID
-    ticket_id: uuid.UUID | None = None
-    minutes: int
+    ticket_id: uuid.UUID | None = Field(default=None, description="a ticket of this customer")
+    member_id: uuid.UUID = Field(default=None, description="whose time it is (default: the caller's); "
+                                                          "another member's needs 'time:others'")
+    minutes: int = Field(ge=1, le=1440)
     billable: bool = None
     work_date: date = None
-    note: Annotated[str, Field(max_length=10_000)] = None
+    note: Note = None
+
+
+class CorrectTime(Body):
+    """The fields to change; `ticket_id: null` detaches the entry from its ticket."""
+
+    member_id: uuid.UUID = Field(default=None, description="move the entry to another member: needs 'time:others'")
+    customer_id: uuid.UUID = None
+    ticket_id: uuid.UUID | None = Field(default=None, description="a ticket of the entry's customer, or null")
+    minutes: int = Field(default=None, ge=1, le=1440)
+    billable: bool = None
+    work_date: date = None
+    note: Note = None
 
 
 class TimeEntryQuery(Paged):
@@ -29,9 +52,13 @@ class TimeEntryQuery(Paged):
 
 
 @API.route("/time-entries", "POST", permission="time:write", summary="Log time", tag="time",
-           body=LogTime, status=201)
+           body=LogTime, status=201, location="/time-entries/{id}")
 def log_time(body: LogTime):
-    # the entry is the caller's own: the member comes from the token, never from the body
+    scope = roles.time_member_scope(g.identity)
+    if scope is not None and body.member_id is not None and str(body.member_id) != scope:
+        raise Problem(403, "logging time for another member needs the 'time:others' permission",
+                      [{"field": "member_id", "message": "must be your own member id"}])
+    # the caller (from the token) is who entered it; the entry is `member_id`'s, else the caller's
     return tenant_call("billing", "log_time", g.identity.member_id, payload(body))
 
 
@@ -39,3 +66,23 @@ def log_time(body: LogTime):
            tag="time", query=TimeEntryQuery)
 def list_time_entries(query: TimeEntryQuery):
     return tenant_call("billing", "list_time_entries", filters(query), query.limit, query.cursor)
+
+
+@API.route("/time-entries/<uuid:entry_id>", "GET", permission="time:read", summary="Get a time entry",
+           tag="time")
+def get_time_entry(entry_id: str):
+    return tenant_call("billing", "get_time_entry", entry_id)
+
+
+@API.route("/time-entries/<uuid:entry_id>", "PATCH", permission="time:write", tag="time", body=CorrectTime,
+           summary="Correct a time entry (your own; anyone's with 'time:others'; never an invoiced one: 409)")
+def correct_time_entry(entry_id: str, body: CorrectTime):
+    return tenant_call("billing", "correct_time_entry", g.identity.member_id, entry_id, payload(body),
+                       roles.time_member_scope(g.identity))
+
+
+@API.route("/time-entries/<uuid:entry_id>", "DELETE", permission="time:write", tag="time",
+           summary="Delete a time entry (your own; anyone's with 'time:others'; never an invoiced one: 409)")
+def delete_time_entry(entry_id: str):
+    return tenant_call("billing", "delete_time_entry", g.identity.member_id, entry_id,
+                       roles.time_member_scope(g.identity))

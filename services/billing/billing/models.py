@@ -20,6 +20,13 @@ time_entries = Table(
     Column("billable", Boolean, nullable=False),
     Column("note", Text, nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # who entered the entry (a manager may log a colleague's time: `member_id` is whose time it is)
+    Column("entered_by_member_id", UUID(as_uuid=True), nullable=False),
+    # 1 when logged, +1 per correction; events carry it so read models can drop stale updates
+    Column("revision", Integer, nullable=False, server_default="1"),
+    Column("updated_at", DateTime(timezone=True)),  # last correction; null: never corrected
+    # set when the entry is put on an invoice: from then on it never changes (billing.corrections)
+    Column("invoiced_at", DateTime(timezone=True)),
     # the same bounds as the input rule, so no path around the service can store a 0 or 3-day entry
     CheckConstraint("minutes BETWEEN 1 AND 1440", name="minutes_range"),
 )

@@ -77,3 +77,12 @@ def test_summary_needs_both_ends():
     with pytest.raises(InvalidInput) as exc_info:
         parse(SummaryRange, {"from": "2026-01-01", "to": None})
     assert _fields(exc_info) == {"to"}
+
+
+def test_member_id_is_optional_and_must_be_a_uuid():
+    assert _log().member_id is None
+    member = uuid.uuid4()
+    assert _log(member_id=str(member)).member_id == member
+    with pytest.raises(InvalidInput) as exc_info:
+        _log(member_id="alice")
+    assert _fields(exc_info) == {"member_id"}
