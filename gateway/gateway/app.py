@@ -1,6 +1,6 @@
 """The gateway's Flask app factory.
 
-Run: `gunicorn -k gthread -w 2 --threads 8 -b 127.0.0.1:8080 'gateway.app:create_app()'`.
+Run: the gateway line of deploy/Procfile (gunicorn, `gateway.server.ProblemThreadWorker`, 'gateway.app:create_app()').
 Nothing is opened here: the RPC client is made lazily in each worker process on first use.
 """
 from __future__ import annotations

@@ -47,9 +47,13 @@ _KINDS = {
     405: ("method-not-allowed", "Method not allowed"),
     409: ("conflict", "Conflict"),
     413: ("payload-too-large", "Payload too large"),
+    414: ("uri-too-long", "URI too long"),
     415: ("unsupported-media-type", "Unsupported media type"),
+    417: ("expectation-failed", "Expectation failed"),
     422: ("unprocessable", "Unprocessable input"),
+    431: ("header-fields-too-large", "Request header fields too large"),
     500: ("internal", "Internal error"),
+    501: ("not-implemented", "Not implemented"),
     502: ("bad-gateway", "Bad gateway"),
     503: ("service-unavailable", "Service unavailable"),
     504: ("service-timeout", "Service timeout"),
@@ -69,8 +73,7 @@ class Problem(Exception):
         self.title = title
 
 
-def response(status: int, detail: str = "", errors: list[dict] | None = None,
-             headers: dict | None = None, title: str | None = None) -> Response:
+def document(status: int, detail: str = "", errors: list[dict] | None = None, title: str | None = None) -> dict:
     slug, default_title = _KINDS.get(status, ("error", "Error"))
     doc = {"type": TYPE_BASE + slug, "title": title or default_title, "status": status}
     if detail:
@@ -78,7 +81,12 @@ def response(status: int, detail: str = "", errors: list[dict] | None = None,
     if errors is not None:
         doc["errors"] = [{"field": str(e.get("field", "")), "message": str(e.get("message", ""))}
                          for e in errors]
-    resp = Response(json.dumps(doc), status=status, content_type=CONTENT_TYPE)
+    return doc
+
+
+def response(status: int, detail: str = "", errors: list[dict] | None = None,
+             headers: dict | None = None, title: str | None = None) -> Response:
+    resp = Response(json.dumps(document(status, detail, errors, title)), status=status, content_type=CONTENT_TYPE)
     for key, value in (headers or {}).items():
         resp.headers[key] = value
     return resp

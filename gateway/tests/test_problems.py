@@ -53,11 +53,17 @@ def test_a_body_that_is_not_json_is_a_415(client, bearer, problem):
 
 
 @pytest.mark.parametrize("query, field", [
-    ("limit=abc", "limit"), ("limit=0", "limit"), ("limit=100000", "limit"), ("tier=galactic", "tier"),
-    ("colour=red", "colour"), ("limit=5&limit=6", "limit")])
-def test_bad_query_parameters_are_a_400(client, bearer, problem, query, field):
+    ("limit=abc", "limit"), ("colour=red", "colour"), ("limit=5&limit=6", "limit")])
+def test_malformed_query_parameters_are_a_400(client, bearer, problem, query, field):
     response = client.get(f"/api/v1/customers?{query}", headers=bearer())
     assert field in [e["field"] for e in problem(response, 400)["errors"]]
+
+
+@pytest.mark.parametrize("query, field", [
+    ("limit=0", "limit"), ("limit=100000", "limit"), ("tier=galactic", "tier"), ("owner_id=nope", "owner_id")])
+def test_well_formed_but_invalid_query_values_are_a_422(client, bearer, problem, query, field):
+    response = client.get(f"/api/v1/customers?{query}", headers=bearer())
+    assert field in [e["field"] for e in problem(response, 422)["errors"]]
 
 
 def test_query_parameters_reach_the_service_typed(client, bearer, services):
