@@ -1,20 +1,10 @@
-"""Ticket statuses and the transitions allowed between them (the one place for this rule)."""
+"""Ticket statuses and the transitions allowed between them (the table lives in `custops.contracts.tickets`,
+where the gateway documents it too; this module is the rule's use)."""
 from __future__ import annotations
 
-from custops.contracts.tickets import STATUSES
+from custops.contracts.tickets import STATUSES, TRANSITIONS
 
 __all__ = ["STATUSES", "TRANSITIONS", "can_move"]
-
-# pending: our team is the blocker; waiting_on_customer: the customer is.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "new": frozenset({"open", "in_progress", "pending", "waiting_on_customer", "resolved", "closed"}),
-    "open": frozenset({"in_progress", "pending", "waiting_on_customer", "resolved", "closed"}),
-    "in_progress": frozenset({"open", "pending", "waiting_on_customer", "resolved", "closed"}),
-    "pending": frozenset({"open", "in_progress", "waiting_on_customer", "resolved", "closed"}),
-    "waiting_on_customer": frozenset({"open", "in_progress", "pending", "resolved", "closed"}),
-    "resolved": frozenset({"open", "closed"}),
-    "closed": frozenset(),  # a closed ticket stays closed; new work starts a new ticket
-}
 
 
 def can_move(old: str, new: str) -> bool:

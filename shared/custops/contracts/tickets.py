@@ -15,6 +15,17 @@ Status = Literal["new", "open", "in_progress", "pending", "waiting_on_customer",
 STATUSES: tuple[str, ...] = get_args(Status)
 DONE_STATUSES: tuple[str, ...] = ("resolved", "closed")
 OPEN_STATUSES: tuple[str, ...] = tuple(s for s in STATUSES if s not in DONE_STATUSES)
+# The moves a ticket's status may make (the tickets service enforces them; the gateway documents
+# them). pending: our team is the blocker; waiting_on_customer: the customer is.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"open", "in_progress", "pending", "waiting_on_customer", "resolved", "closed"}),
+    "open": frozenset({"in_progress", "pending", "waiting_on_customer", "resolved", "closed"}),
+    "in_progress": frozenset({"open", "pending", "waiting_on_customer", "resolved", "closed"}),
+    "pending": frozenset({"open", "in_progress", "waiting_on_customer", "resolved", "closed"}),
+    "waiting_on_customer": frozenset({"open", "in_progress", "pending", "resolved", "closed"}),
+    "resolved": frozenset({"open", "closed"}),
+    "closed": frozenset(),  # a closed ticket stays closed; new work starts a new ticket
+}
 Source = Literal["email", "portal", "manual", "api"]
 SOURCES: tuple[str, ...] = get_args(Source)
 MessageKind = Literal["inbound", "reply", "note"]  # customer message, public reply, internal note
