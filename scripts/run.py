@@ -3,8 +3,15 @@
 
 Each Procfile line (`name: command`) runs as its own OS process in its own process group, through
 `bash -c "exec <command>"` so ${VAR:-default} expands. Output lines are prefixed with the process
-name. Ctrl-C / SIGTERM stops everything started here (SIGTERM, then SIGKILL after 10 s); if any
-process dies on its own, it is reported and everything is shut down with a non-zero exit.
+name.
+
+It supervises like a process manager: a process that exits on its own is logged and restarted after
+a backoff (1, 2, 4, 8, 16, then 30 s); only a crash loop — `CRASH_LOOP_EXITS` exits of one process
+within `CRASH_LOOP_SECONDS` — stops the suite (exit code 1), saying which process and its last exit
+code. Ctrl-C / SIGTERM stops everything started here (SIGTERM, then SIGKILL after 10 s). Signals only
+set a flag, so a second one (a second Ctrl-C, or make passing on the SIGTERM a process manager sent
+to the whole group) arriving at any moment, shutdown included, cannot interrupt the shutdown and
+leave processes behind.
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ import sys
 import threading
 import time
 import urllib.error
+from collections import deque
 import urllib.request
 from pathlib import Path
 
@@ -26,6 +34,9 @@ VENV_BIN = ROOT / ".venv" / "bin"
 DEMO_ENV = ROOT / "var" / "demo.env"
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
+RESTART_BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # seconds before the 1st, 2nd, ... restart
+CRASH_LOOP_EXITS = 5
+CRASH_LOOP_SECONDS = 60.0
 COLORS = [36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91]
 
 _print_lock = threading.Lock()
@@ -49,29 +60,54 @@ class Supervisor:
         self.procs: dict[str, subprocess.Popen] = {}
         self.colors = {name: COLORS[i % len(COLORS)] for i, (name, _) in enumerate(entries)}
         self.stopping = False
+        self.exits: dict[str, deque[float]] = {}  # recent exit times per process (crash-loop window)
+        self.restarts: dict[str, int] = {}
+        self.restart_at: dict[str, float] = {}  # process -> when its pending restart is due
 
     def log(self, line: str) -> None:
         say("run", line, self.width, 1)
 
     def start(self) -> None:
         for name, command in self.entries:
-            proc = subprocess.Popen(
-                ["bash", "-c", "exec " + command],
-                cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                process_group=0,  # own group: the terminal's Ctrl-C reaches us only; we stop them
-                bufsize=1, text=True, errors="replace",
-            )
-            self.procs[name] = proc
-            self.log(f"started {name} (pid {proc.pid}): {command}")
-            threading.Thread(target=self._pump, args=(name, proc), daemon=True).start()
+            self._spawn(name, command)
+
+    def _spawn(self, name: str, command: str) -> None:
+        proc = subprocess.Popen(
+            ["bash", "-c", "exec " + command],
+            cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            process_group=0,  # own group: the terminal's Ctrl-C reaches us only; we stop them
+            bufsize=1, text=True, errors="replace",
+        )
+        self.procs[name] = proc
+        self.log(f"started {name} (pid {proc.pid}): {command}")
+        threading.Thread(target=self._pump, args=(name, proc), daemon=True).start()
+
+    def supervise(self) -> None:
+        """Restart what exited on its own (after its backoff); CrashLoop when one keeps exiting."""
+        now = time.monotonic()
+        commands = dict(self.entries)
+        for name, proc in list(self.procs.items()):
+            if self.stopping or proc.poll() is None:
+                continue
+            if name not in self.restart_at:  # a new exit
+                exits = self.exits.setdefault(name, deque(maxlen=CRASH_LOOP_EXITS))
+                exits.append(now)
+                if len(exits) == CRASH_LOOP_EXITS and now - exits[0] <= CRASH_LOOP_SECONDS:
+                    raise CrashLoop(f"{name} exited {CRASH_LOOP_EXITS} times within {CRASH_LOOP_SECONDS:.0f}s "
+                                    f"(last exit code {proc.returncode}); see its lines above")
+                delay = RESTART_BACKOFF[min(self.restarts.get(name, 0), len(RESTART_BACKOFF) - 1)]
+                self.restart_at[name] = now + delay
+                self.log(f"{name} exited unexpectedly (exit code {proc.returncode}); restarting in {delay:.0f}s")
+            elif now >= self.restart_at[name]:
+                del self.restart_at[name]
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                self.log(f"restarting {name} (restart {self.restarts[name]})")
+                self._spawn(name, commands[name])
 
     def _pump(self, name: str, proc: subprocess.Popen) -> None:
         for line in proc.stdout:
             say(name, line, self.width, self.colors[name])
-
-    def dead(self) -> list[tuple[str, int]]:
-        return [(n, p.returncode) for n, p in self.procs.items() if p.poll() is not None]
 
     def _signal_all(self, sig: int) -> None:
         for proc in self.procs.values():
@@ -105,12 +141,32 @@ class Supervisor:
         self.log("all stopped")
 
 
+class CrashLoop(Exception):
+    pass
+
+
 class Interrupted(Exception):
     pass
 
 
-def _on_signal(signum, frame):
-    raise Interrupted(signal.Signals(signum).name)
+class StopRequest:
+    """The signal handler: it records the first SIGINT/SIGTERM and never raises, so no signal can
+    land inside the shutdown and cut it short. The main loop polls `requested`."""
+
+    def __init__(self):
+        self.signal_name: str | None = None
+
+    def __call__(self, signum, frame):
+        if self.signal_name is None:
+            self.signal_name = signal.Signals(signum).name
+
+    @property
+    def requested(self) -> bool:
+        return self.signal_name is not None
+
+    def check(self) -> None:
+        if self.requested:
+            raise Interrupted(self.signal_name)
 
 
 def port_in_use(port: int) -> bool:
@@ -121,11 +177,12 @@ def port_in_use(port: int) -> bool:
         return False
 
 
-def wait_ready(sup: Supervisor, url: str) -> None:
+def wait_ready(sup: Supervisor, stop: StopRequest, url: str) -> None:
     sup.log(f"waiting for {url} (up to {READY_TIMEOUT:.0f}s)")
     deadline = time.monotonic() + READY_TIMEOUT
     while True:
-        check_children(sup)
+        stop.check()
+        sup.supervise()
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
@@ -137,16 +194,21 @@ def wait_ready(sup: Supervisor, url: str) -> None:
         time.sleep(0.5)
 
 
-def check_children(sup: Supervisor) -> None:
-    dead = sup.dead()
-    if dead:
-        raise SystemExit("unexpected exit: " + ", ".join(f"{n} (exit code {rc})" for n, rc in dead))
-
-
-def seed_demo(sup: Supervisor) -> dict[str, str]:
+def seed_demo(sup: Supervisor, stop: StopRequest) -> dict[str, str]:
     sup.log("seeding the demo tenant (custops seed-demo)")
-    result = subprocess.run([str(VENV_BIN / "custops"), "seed-demo"], cwd=ROOT, env=sup.env,
-                            capture_output=True, text=True, timeout=120)
+    seeding = subprocess.Popen([str(VENV_BIN / "custops"), "seed-demo"], cwd=ROOT, env=sup.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while seeding.poll() is None:  # polled, so that Ctrl-C meanwhile stops at once
+        if stop.requested or time.monotonic() > deadline:
+            seeding.kill()
+            seeding.wait()
+            stop.check()
+            raise SystemExit("custops seed-demo did not finish within 120s")
+        sup.supervise()
+        time.sleep(0.2)
+    stdout, stderr = seeding.communicate()
+    result = subprocess.CompletedProcess(seeding.args, seeding.returncode, stdout, stderr)
     for line in result.stderr.splitlines():
         say("seed-demo", line, sup.width)
     values = {}
@@ -191,29 +253,30 @@ def main() -> int:
     env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", os.defpath)])
     sup = Supervisor(entries, env)
 
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    stop = StopRequest()
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
         sup.start()
-        wait_ready(sup, f"http://127.0.0.1:{port}/readyz")
-        announce(seed_demo(sup))
-        while True:
-            check_children(sup)
+        wait_ready(sup, stop, f"http://127.0.0.1:{port}/readyz")
+        announce(seed_demo(sup, stop))
+        while not stop.requested:
+            sup.supervise()
             time.sleep(0.5)
+        raise Interrupted(stop.signal_name)
     except Interrupted as exc:
         sup.log(f"{exc}: shutting down")
         return 0
+    except CrashLoop as exc:
+        sup.log(f"ERROR: {exc}; shutting everything down")
+        return 1
     except SystemExit as exc:
         if isinstance(exc.code, str):
             sup.log(f"ERROR: {exc.code}; shutting everything down")
             return 1
         raise
     finally:
-        # a second Ctrl-C during shutdown must not leave orphans: ignore it, we are stopping anyway
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        sup.stop()
-
+        sup.stop()  # signals arriving now only set the flag again: the stop runs to its end
 
 if __name__ == "__main__":
     sys.exit(main())
