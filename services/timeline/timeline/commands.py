@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-InteractionKind = Literal["email", "call", "meeting", "note"]
+from custops.contracts.timeline import InteractionKind
 
 # How far ahead of our clock a caller's `occurred_at` may be (their clock may run fast).
 CLOCK_SKEW = timedelta(minutes=5)
