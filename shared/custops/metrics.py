@@ -32,6 +32,9 @@ SQL_SECONDS = Histogram(
 )
 RPC_CLIENT_CALLS = Counter(
     "custops_rpc_client_calls_total", "Outgoing RPC calls by outcome", ["target", "method", "outcome"])
+RPC_REPLIES_DROPPED = Counter(
+    "custops_rpc_replies_dropped_total", "RPC replies that could not be published (broker unreachable)",
+    ["service"])
 
 
 def instrument_engine(engine, service: str) -> None:
