@@ -81,6 +81,7 @@ class Endpoint:
     response: type[BaseModel] | None = None  # the success document (its schema is published)
     statuses: tuple[int, ...] = ()  # statuses beyond those the route's shape implies (e.g. 409)
     calls_services: bool = True  # False: answered by the gateway alone (no 502/503/504)
+    text_bodies: tuple[tuple[str, str], ...] = ()  # (media type, body field): a text body taken as that field
 
     @property
     def name(self) -> str:
@@ -99,13 +100,14 @@ class Api:
     def route(self, rule: str, method: str, *, permission: str | None, summary: str, tag: str,
               body: type[Body] | None = None, query: type[Query] | None = None, status: int = 200,
               location: str | None = None, response: type[BaseModel] | None = None,
-              statuses: tuple[int, ...] = (), calls_services: bool = True):
+              statuses: tuple[int, ...] = (), calls_services: bool = True, text_bodies: dict | None = None):
         if permission is not None and permission not in roles.PERMISSIONS:
             raise ValueError(f"{method} {rule}: unknown permission {permission!r}")
 
         def register(view):
             self.endpoints.append(Endpoint(rule, method.upper(), permission, summary, tag, view, body, query,
-                                           status, location, response, tuple(statuses), calls_services))
+                                           status, location, response, tuple(statuses), calls_services,
+                                           tuple((text_bodies or {}).items())))
             return view
 
         return register
@@ -169,7 +171,7 @@ def _handler(endpoint: Endpoint, prefix: str):
         if endpoint.query is not None:
             kwargs["query"] = query
         if endpoint.body is not None:
-            kwargs["body"] = parse_body(endpoint.body)
+            kwargs["body"] = parse_body(endpoint.body, dict(endpoint.text_bodies))
         doc = endpoint.view(**kwargs)
         if endpoint.response is not None and issubclass(endpoint.response, Page):
             doc = as_page(doc, first_page=getattr(query, "cursor", None) is None)
@@ -215,14 +217,15 @@ def _refuse(detail: str, errors: list[dict]):
 
 
 def parse_query(model: type[Query] | None) -> Query | None:
-    hostile = input_errors({key: request.args.getlist(key) for key in request.args}, max_depth=2)
-    if hostile:
-        _refuse("invalid query parameters", hostile)
     if model is None:
         if request.args:
             raise Problem(400, "this endpoint takes no query parameters",
-                          [{"field": key, "message": "unknown query parameter"} for key in request.args])
+                          [{"field": key.replace("\x00", "\\u0000"), "message": "unknown query parameter"}
+                           for key in request.args])
         return None
+    hostile = input_errors({key: request.args.getlist(key) for key in request.args}, max_depth=2)
+    if hostile:
+        _refuse("invalid query parameters", hostile)
     data, errors = {}, []
     for key in request.args:
         values = request.args.getlist(key)
@@ -288,16 +291,23 @@ def parse_json(raw: bytes):
     return data
 
 
-def require_json() -> bytes:
-    """The raw body of a JSON request, or a 415 problem."""
+def parse_body(model: type[Body], text_bodies: dict[str, str] | None = None) -> Body:
+    """The body validated as `model`: a JSON object, or (for a media type in `text_bodies`) UTF-8 text
+    that becomes the one field named there."""
     mimetype = request.mimetype
+    raw = request.get_data(cache=True)
+    if text_bodies and mimetype in text_bodies:
+        try:
+            data = {text_bodies[mimetype]: raw.decode("utf-8")}
+        except UnicodeDecodeError:
+            raise Problem(400, f"the request body is not UTF-8 text ({mimetype})") from None
+        hostile = input_errors(data)
+        if hostile:
+            _refuse("the request body is not valid", hostile)
+        return _validated(model, data, "the request body is not valid", lambda: model.model_validate(data))
     if mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise Problem(415, "the request body must be JSON (Content-Type: application/json)")
-    return request.get_data(cache=True)
-
-
-def parse_body(model: type[Body]) -> Body:
-    raw = require_json()
+        accepted = ", ".join(["application/json", *(text_bodies or {})])
+        raise Problem(415, f"the request body must be one of: {accepted} (Content-Type)")
     data = parse_json(raw)
     if not isinstance(data, dict):
         raise Problem(400, "the request body must be a JSON object",

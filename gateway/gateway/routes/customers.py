@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field
 
 from custops.contracts.customers import Tier
-from gateway.api import API, Body, Paged, filters, payload
+from gateway.api import API, Body, Paged, Resource, filters, page_of, payload
 from gateway.rpc import tenant_call
 
 # Bounds on size only; what makes a good name or domain is the customers service's call.
@@ -44,37 +45,58 @@ class CreateContact(Body):
     portal_access: bool = False
 
 
+class Customer(Resource):
+    id: uuid.UUID
+    name: str
+    tier: Tier
+    domains: list[str] = Field(description="mail domains whose senders belong to this customer, sorted")
+    owner_id: uuid.UUID | None = Field(description="the team member who owns the account")
+    created_at: datetime
+    updated_at: datetime
+
+
+class Contact(Resource):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    name: str
+    email: str
+    phone: str | None
+    portal_access: bool
+    created_at: datetime
+
+
 @API.route("/customers", "POST", permission="customers:write", summary="Create a customer", tag="customers",
-           body=CreateCustomer, status=201, location="/customers/{id}")
+           body=CreateCustomer, status=201, location="/customers/{id}", response=Customer)
 def create_customer(body: CreateCustomer):
     return tenant_call("customers", "create_customer", payload(body))
 
 
 @API.route("/customers", "GET", permission="customers:read", summary="List customers", tag="customers",
-           query=CustomerQuery)
+           query=CustomerQuery, response=page_of(Customer))
 def list_customers(query: CustomerQuery):
     return tenant_call("customers", "list_customers", filters(query), query.limit, query.cursor)
 
 
 @API.route("/customers/<uuid:customer_id>", "GET", permission="customers:read", summary="Get a customer",
-           tag="customers")
+           tag="customers", response=Customer)
 def get_customer(customer_id: str):
     return tenant_call("customers", "get_customer", customer_id)
 
 
 @API.route("/customers/<uuid:customer_id>", "PATCH", permission="customers:write",
-           summary="Change a customer", tag="customers", body=UpdateCustomer)
+           summary="Change a customer", tag="customers", body=UpdateCustomer, response=Customer)
 def update_customer(customer_id: str, body: UpdateCustomer):
     return tenant_call("customers", "update_customer", customer_id, payload(body))
 
 
 @API.route("/customers/<uuid:customer_id>/contacts", "POST", permission="customers:write",
-           summary="Add a contact to a customer", tag="customers", body=CreateContact, status=201)
+           summary="Add a contact to a customer", tag="customers", body=CreateContact, status=201,
+           response=Contact)
 def create_contact(customer_id: str, body: CreateContact):
     return tenant_call("customers", "create_contact", customer_id, payload(body))
 
 
 @API.route("/customers/<uuid:customer_id>/contacts", "GET", permission="customers:read",
-           summary="List a customer's contacts", tag="customers")
+           summary="List a customer's contacts", tag="customers", response=page_of(Contact))
 def list_contacts(customer_id: str):
     return tenant_call("customers", "list_contacts", customer_id)

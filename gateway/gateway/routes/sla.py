@@ -2,23 +2,34 @@
 ticket's SLA timers. Staff read them; only owners and admins change them."""
 from __future__ import annotations
 
-import json
-from typing import Annotated, Literal
+import uuid
+from datetime import datetime
+from typing import Annotated
 
-from flask import request
 from pydantic import Field
 
-from custops.contracts.tickets import Priority
-from gateway.api import API, Body, payload
-from gateway.problems import Problem
+from custops.contracts.customers import Tier
+from custops.contracts.tickets import Priority, SlaTimer, Status
+from custops.validation import Date
+from gateway.api import API, Body, Resource, page_of, payload
 from gateway.rpc import tenant_call
 
-Tier = Literal["enterprise", "mid_market", "smb"]
-Minutes = Annotated[int, Field(gt=0, le=525_600)]
-Status = Annotated[str, Field(min_length=1, max_length=30)]  # the tickets service knows the statuses
+Minutes = Annotated[int, Field(gt=0, le=525_600, description="business minutes (at most a year's worth)")]
+Weekday = Annotated[str, Field(pattern=r"^([0-6]|mon|tue|wed|thu|fri|sat|sun)$")]
+ClockTime = Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
+Slot = Annotated[list[ClockTime], Field(min_length=2, max_length=2, description='["HH:MM", "HH:MM"]: start, end')]
+
+WEEKLY_SLOTS = (
+    "The working hours of each weekday, in the calendar's `timezone`: keys are weekdays, `0` (Monday) to `6` "
+    "(Sunday), or `mon`..`sun`; values are lists of `[start, end]` slots in 24-hour `HH:MM` local wall-clock "
+    "time, several per day allowed (e.g. `[[\"09:00\", \"12:30\"], [\"13:30\", \"18:00\"]]`), not "
+    "overlapping; an end of `24:00` runs to midnight. A weekday left out is closed. Answers use `0`..`6`.")
 
 
 class PutPolicy(Body):
+    """The policy for a tier and/or a priority (both null: the tenant default). A target left out or
+    null means no target for that timer."""
+
     tier: Tier | None = None
     priority: Priority | None = None
     first_response_minutes: Minutes | None = None
@@ -27,81 +38,147 @@ class PutPolicy(Body):
 
 
 class PutCalendar(Body):
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = None
-    weekly_slots: dict[str, list[Annotated[list[str], Field(min_length=2, max_length=2)]]] = None
-    holidays: Annotated[list[str], Field(max_length=2000)] = None
-    always_open: bool = None
+    timezone: Annotated[str, Field(min_length=1, max_length=64, description="an IANA zone, e.g. Europe/Berlin")] = None
+    weekly_slots: dict[Weekday, Annotated[list[Slot], Field(max_length=24)]] = Field(
+        default=None, description=WEEKLY_SLOTS)
+    holidays: Annotated[list[Date], Field(max_length=2000, description="closed local dates")] = None
+    always_open: bool = Field(default=None, description="24/7: no slots and no holidays")
+
+
+class ImportHolidays(Body):
+    ics: str = Field(min_length=1, max_length=1_000_000,
+                     description="an iCalendar (RFC 5545) text; the dates of its events become holidays")
 
 
 class Escalation(Body):
-    raise_priority: bool = None
-    reassign_to: Annotated[str, Field(min_length=1, max_length=64)] = None
+    raise_priority: bool = Field(default=None, description="raise the priority one step on a breach")
+    reassign_to: uuid.UUID | None = Field(default=None, description="the member a breached ticket is given to")
 
 
 class PutSettings(Body):
-    pause_statuses: list[Status] = None
-    warning_fraction: Annotated[float, Field(gt=0, le=1)] = None
+    pause_statuses: Annotated[list[Status], Field(max_length=10)] = Field(
+        default=None, description="statuses in which SLA clocks stop (not `resolved` or `closed`)")
+    warning_fraction: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=None, description="the share of a target after which a warning is sent (default 0.8)")
     escalation: Escalation = None
 
 
-@API.route("/sla/policies", "GET", permission="sla:read", summary="List the SLA policies", tag="sla")
+# --- what the routes answer ---
+
+class Policy(Resource):
+    id: uuid.UUID
+    tier: Tier | None
+    priority: Priority | None
+    first_response_minutes: int | None
+    next_response_minutes: int | None
+    resolution_minutes: int | None
+    version: int
+
+
+class Calendar(Resource):
+    timezone: str
+    weekly_slots: dict[str, list[list[str]]] = Field(description=WEEKLY_SLOTS)
+    holidays: list[str] = Field(description="closed local dates (YYYY-MM-DD), sorted")
+    always_open: bool
+    version: int
+
+
+class CalendarImported(Calendar):
+    imported: int = Field(description="how many dates the file held")
+
+
+class Settings(Resource):
+    pause_statuses: list[Status]
+    warning_fraction: float
+    escalation: dict
+
+
+class Timer(Resource):
+    timer: SlaTimer
+    started_at: datetime | None
+    target_minutes: int | None
+    deadline: datetime | None
+    warn_at: datetime | None
+    met_at: datetime | None
+    warned_at: datetime | None
+    breached: bool
+    breached_at: datetime | None
+    breach_minutes: int | None
+    policy_id: uuid.UUID | None
+    policy_version: int | None
+    calendar_version: int | None
+
+
+class Pause(Resource):
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+
+
+class TicketSla(Resource):
+    ticket_id: uuid.UUID
+    timers: list[Timer]
+    pauses: list[Pause]
+
+
+class PolicyDeleted(Resource):
+    deleted: uuid.UUID = Field(description="the id of the deleted policy")
+
+
+@API.route("/sla/policies", "GET", permission="sla:read", summary="List the SLA policies", tag="sla",
+           response=page_of(Policy))
 def list_policies():
-    return {"items": tenant_call("tickets", "list_sla_policies")}
+    return tenant_call("tickets", "list_sla_policies")  # a bare list until the service answers a page
 
 
 @API.route("/sla/policies", "PUT", permission="sla:write", tag="sla", body=PutPolicy,
-           summary="Create or replace the SLA policy for a tier and/or priority (open tickets are recomputed)")
+           summary="Create or replace the SLA policy for a tier and/or priority (open tickets are recomputed)",
+           response=Policy)
 def put_policy(body: PutPolicy):
     return tenant_call("tickets", "put_sla_policy", payload(body))
 
 
 @API.route("/sla/policies/<uuid:policy_id>", "DELETE", permission="sla:write", tag="sla",
-           summary="Delete an SLA policy (not the tenant default)")
+           summary="Delete an SLA policy (not the tenant default)", response=PolicyDeleted)
 def delete_policy(policy_id: str):
     return tenant_call("tickets", "delete_sla_policy", policy_id)
 
 
-@API.route("/sla/calendar", "GET", permission="sla:read", summary="Get the business-hours calendar", tag="sla")
+@API.route("/sla/calendar", "GET", permission="sla:read", summary="Get the business-hours calendar", tag="sla",
+           response=Calendar)
 def get_calendar():
     return tenant_call("tickets", "get_business_calendar")
 
 
 @API.route("/sla/calendar", "PUT", permission="sla:write", tag="sla", body=PutCalendar,
-           summary="Replace the business-hours calendar (open tickets are recomputed)")
+           summary="Replace the business-hours calendar (open tickets are recomputed)", response=Calendar)
 def put_calendar(body: PutCalendar):
     return tenant_call("tickets", "put_business_calendar", payload(body))
 
 
-@API.route("/sla/calendar/holidays", "POST", permission="sla:write", tag="sla",
-           summary="Import holidays from an iCalendar file (text/calendar body, or JSON {\"ics\": ...})")
-def import_holidays():
-    if request.mimetype == "text/calendar":
-        ics = request.get_data(as_text=True)
-    elif request.mimetype == "application/json":
-        try:
-            document = json.loads(request.get_data())
-        except ValueError as exc:
-            raise Problem(400, f"the request body is not valid JSON: {exc}") from None
-        ics = document.get("ics") if isinstance(document, dict) else None
-        if not isinstance(ics, str) or set(document) != {"ics"}:
-            raise Problem(400, "the request body is not valid", [{"field": "ics", "message": "a string is required"}])
-    else:
-        raise Problem(415, "send an iCalendar file (text/calendar) or JSON {\"ics\": ...}")
-    return tenant_call("tickets", "import_holidays_ics", ics)
+@API.route("/sla/calendar/holidays", "POST", permission="sla:write", tag="sla", body=ImportHolidays,
+           text_bodies={"text/calendar": "ics"},
+           summary="Import holidays from an iCalendar file (text/calendar body, or JSON {\"ics\": ...})",
+           response=CalendarImported)
+def import_holidays(body: ImportHolidays):
+    return tenant_call("tickets", "import_holidays_ics", body.ics)
 
 
-@API.route("/sla/settings", "GET", permission="sla:read", summary="Get the SLA settings", tag="sla")
+@API.route("/sla/settings", "GET", permission="sla:read", summary="Get the SLA settings", tag="sla",
+           response=Settings)
 def get_settings():
     return tenant_call("tickets", "get_sla_settings")
 
 
 @API.route("/sla/settings", "PUT", permission="sla:write", tag="sla", body=PutSettings,
-           summary="Change pause statuses, warning lead or breach escalation (open tickets are recomputed)")
+           summary="Change pause statuses, warning lead or breach escalation (open tickets are recomputed)",
+           response=Settings)
 def put_settings(body: PutSettings):
     return tenant_call("tickets", "put_sla_settings", payload(body))
 
 
 @API.route("/tickets/<uuid:ticket_id>/sla", "GET", permission="sla:read", tag="sla",
-           summary="A ticket's SLA timers (deadlines, met, breached, versions) and pause intervals")
+           summary="A ticket's SLA timers (deadlines, met, breached, versions) and pause intervals",
+           response=TicketSla)
 def get_ticket_sla(ticket_id: str):
     return tenant_call("tickets", "get_ticket_sla", ticket_id)

@@ -4,22 +4,29 @@ customer (`inbound`) messages and never see internal notes."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from flask import g
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
-from custops.contracts.tickets import Priority
+from custops.contracts.tickets import STATUSES, TRANSITIONS, MessageKind, Priority, Source, Status
+from custops.validation import Instant
 from gateway import roles
-from gateway.api import API, Body, Paged, filters, payload
+from gateway.api import API, Body, Paged, Resource, filters, page_of, payload
 from gateway.problems import Problem
 from gateway.rpc import call, tenant_call
 
-Source = Literal["email", "portal", "manual", "api"]
-Status = Annotated[str, Field(min_length=1, max_length=50)]  # the tickets service knows the statuses
 Category = Annotated[str, Field(min_length=1, max_length=50)]  # built-in or the tenant's own
 Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=20)]
 Text = Annotated[str, Field(min_length=1, max_length=100_000)]
+
+STATUS_RULES = (
+    "The status to move to. Allowed moves: "
+    + "; ".join(f"`{old}` → " + (", ".join(f"`{new}`" for new in STATUSES if new in TRANSITIONS[old]) or "none")
+                for old in STATUSES)
+    + ". Moving to the current status changes nothing; any other move is a 422. `pending`: our team is the "
+      "blocker; `waiting_on_customer`: the customer is (it pauses SLA clocks by default, see /sla/settings).")
 
 # what a portal user may set when opening a ticket (assignment and triage are the team's job)
 _PORTAL_CREATE_FIELDS = {"customer_id", "subject", "description", "priority", "contact_id", "category", "source"}
@@ -47,11 +54,12 @@ class UpdateTicket(Body):
 
 
 class ChangeStatus(Body):
-    status: Status
+    status: Status = Field(description=STATUS_RULES)
 
 
 class AddMessage(Body):
-    kind: Literal["inbound", "reply", "note"]
+    kind: MessageKind = Field(description="`inbound`: the customer's message; `reply`: a public reply; "
+                                          "`note`: an internal note (never shown to portal users)")
     body: Text
     author_contact_id: uuid.UUID | None = None
 
@@ -77,7 +85,8 @@ class TicketQuery(Paged):
     category: Category | None = None
     tag: Annotated[str, Field(min_length=1, max_length=50)] | None = None
     breached: bool | None = None
-    due_before: AwareDatetime | None = None
+    due_before: Instant | None = Field(default=None, description="tickets with an unmet SLA deadline before "
+                                                                "this instant (ISO 8601 with offset)")
 
 
 class CreateTeam(Body):
@@ -103,6 +112,78 @@ class AddCategory(Body):
     name: Category
 
 
+# --- what the routes answer ---
+
+class Ticket(Resource):
+    id: uuid.UUID
+    number: int = Field(description="the ticket's number in the tenant, from 1")
+    customer_id: uuid.UUID
+    contact_id: uuid.UUID | None
+    subject: str
+    description: str
+    priority: Priority
+    status: Status
+    source: Source
+    category: str
+    assignee_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    tags: list[str]
+    follows_ticket_id: uuid.UUID | None = Field(description="the closed ticket this one continues")
+    first_responded_at: datetime | None
+    last_customer_message_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Message(Resource):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    kind: MessageKind
+    internal: bool = Field(description="an internal note: never shown to portal users, never mailed")
+    body: str
+    author_member_id: uuid.UUID | None
+    author_contact_id: uuid.UUID | None
+    created_at: datetime
+
+
+class MessageAdded(Resource):
+    message: Message
+    ticket: Ticket = Field(description="the ticket after the message (a customer message on a closed "
+                                       "ticket starts a new one, linked by `follows_ticket_id`)")
+
+
+class Team(Resource):
+    id: uuid.UUID
+    name: str
+    member_ids: list[uuid.UUID] = Field(description="round-robin order")
+    created_at: datetime
+
+
+class CannedResponse(Resource):
+    id: uuid.UUID
+    name: str
+    body: str
+    created_at: datetime
+
+
+class RenderedResponse(Resource):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    body: str
+
+
+class TicketCategory(Resource):
+    name: str
+    built_in: bool
+
+
+class Deleted(Resource):
+    id: uuid.UUID
+    deleted: bool
+
+
 def _not_found(ticket_id: str) -> Problem:
     return Problem(404, f"ticket {ticket_id} not found")
 
@@ -118,7 +199,7 @@ def _visible_ticket(ticket_id: str) -> dict:
 # --- tickets ---
 
 @API.route("/tickets", "POST", permission="tickets:write", summary="Open a ticket", tag="tickets",
-           body=CreateTicket, status=201, location="/tickets/{id}")
+           body=CreateTicket, status=201, location="/tickets/{id}", response=Ticket)
 def create_ticket(body: CreateTicket):
     if not roles.may_see_customer(g.identity, body.customer_id):
         raise Problem(403, "portal users open tickets for their own company only")
@@ -132,7 +213,8 @@ def create_ticket(body: CreateTicket):
 
 
 @API.route("/tickets", "GET", permission="tickets:read", tag="tickets", query=TicketQuery,
-           summary="List tickets, newest first, with the total count of the filtered set")
+           summary="List tickets, newest first, with the total count of the filtered set",
+           response=page_of(Ticket))
 def list_tickets(query: TicketQuery):
     wanted = filters(query)
     scope = roles.customer_scope(g.identity)
@@ -143,26 +225,28 @@ def list_tickets(query: TicketQuery):
     return tenant_call("tickets", "list_tickets", wanted, query.limit, query.cursor)
 
 
-@API.route("/tickets/<uuid:ticket_id>", "GET", permission="tickets:read", summary="Get a ticket", tag="tickets")
+@API.route("/tickets/<uuid:ticket_id>", "GET", permission="tickets:read", summary="Get a ticket", tag="tickets",
+           response=Ticket)
 def get_ticket(ticket_id: str):
     return _visible_ticket(ticket_id)
 
 
 @API.route("/tickets/<uuid:ticket_id>", "PATCH", permission="tickets:manage", tag="tickets", body=UpdateTicket,
-           summary="Change a ticket's subject, priority, category, tags or contact")
+           summary="Change a ticket's subject, priority, category, tags or contact", response=Ticket)
 def update_ticket(ticket_id: str, body: UpdateTicket):
     return tenant_call("tickets", "update_ticket", ticket_id, payload(body))
 
 
 @API.route("/tickets/<uuid:ticket_id>/status", "POST", permission="tickets:status",
-           summary="Move a ticket to another status", tag="tickets", body=ChangeStatus)
+           summary="Move a ticket to another status", tag="tickets", body=ChangeStatus, response=Ticket)
 def change_status(ticket_id: str, body: ChangeStatus):
     return tenant_call("tickets", "change_status", ticket_id, body.status)
 
 
 @API.route("/tickets/<uuid:ticket_id>/messages", "POST", permission="tickets:write", tag="tickets",
            body=AddMessage, status=201,
-           summary="Add a customer message, a public reply or an internal note (answers {message, ticket})")
+           summary="Add a customer message, a public reply or an internal note (answers {message, ticket})",
+           response=MessageAdded)
 def add_message(ticket_id: str, body: AddMessage):
     message = payload(body)
     if roles.customer_scope(g.identity) is not None:
@@ -176,7 +260,8 @@ def add_message(ticket_id: str, body: AddMessage):
 
 
 @API.route("/tickets/<uuid:ticket_id>/messages", "GET", permission="tickets:read", tag="tickets",
-           summary="A ticket's messages, oldest first (internal notes only for staff who may see them)")
+           summary="A ticket's messages, oldest first (internal notes only for staff who may see them)",
+           response=page_of(Message))
 def list_messages(ticket_id: str):
     _visible_ticket(ticket_id)
     include_internal = roles.allowed(g.identity.role, "tickets:internal")
@@ -184,7 +269,7 @@ def list_messages(ticket_id: str):
 
 
 @API.route("/tickets/<uuid:ticket_id>/assign", "POST", permission="tickets:manage", tag="tickets", body=Assign,
-           summary="Assign a ticket to a member, or round-robin within a team")
+           summary="Assign a ticket to a member, or round-robin within a team", response=Ticket)
 def assign_ticket(ticket_id: str, body: Assign):
     if "team_id" in body.model_fields_set:
         return tenant_call("tickets", "assign_round_robin", ticket_id, str(body.team_id))
@@ -193,19 +278,20 @@ def assign_ticket(ticket_id: str, body: Assign):
 
 # --- teams ---
 
-@API.route("/teams", "GET", permission="helpdesk:read", summary="List the assignment teams", tag="helpdesk")
+@API.route("/teams", "GET", permission="helpdesk:read", summary="List the assignment teams", tag="helpdesk",
+           response=page_of(Team))
 def list_teams():
     return tenant_call("tickets", "list_teams")
 
 
 @API.route("/teams", "POST", permission="helpdesk:write", summary="Create an assignment team", tag="helpdesk",
-           body=CreateTeam, status=201)
+           body=CreateTeam, status=201, response=Team)
 def create_team(body: CreateTeam):
     return tenant_call("tickets", "create_team", payload(body))
 
 
 @API.route("/teams/<uuid:team_id>", "PATCH", permission="helpdesk:write", tag="helpdesk", body=UpdateTeam,
-           summary="Rename a team or change its members")
+           summary="Rename a team or change its members", response=Team)
 def update_team(team_id: str, body: UpdateTeam):
     return tenant_call("tickets", "update_team", team_id, payload(body))
 
@@ -213,25 +299,27 @@ def update_team(team_id: str, body: UpdateTeam):
 # --- canned responses ---
 
 @API.route("/canned-responses", "GET", permission="helpdesk:read", summary="List the canned responses",
-           tag="helpdesk")
+           tag="helpdesk", response=page_of(CannedResponse))
 def list_canned_responses():
     return tenant_call("tickets", "list_canned_responses")
 
 
 @API.route("/canned-responses", "POST", permission="helpdesk:write", tag="helpdesk", body=CreateCannedResponse,
-           status=201, summary="Save a canned response ({{customer.name}}, {{ticket.number}}, {{agent.name}})")
+           status=201, summary="Save a canned response ({{customer.name}}, {{ticket.number}}, {{agent.name}})",
+           response=CannedResponse)
 def create_canned_response(body: CreateCannedResponse):
     return tenant_call("tickets", "create_canned_response", payload(body))
 
 
 @API.route("/canned-responses/<uuid:canned_id>", "DELETE", permission="helpdesk:write", tag="helpdesk",
-           summary="Delete a canned response")
+           summary="Delete a canned response", response=Deleted)
 def delete_canned_response(canned_id: str):
     return tenant_call("tickets", "delete_canned_response", canned_id)
 
 
 @API.route("/canned-responses/<uuid:canned_id>/render", "POST", permission="helpdesk:read", tag="helpdesk",
-           body=RenderCannedResponse, summary="A canned response filled in for a ticket, signed by the caller")
+           body=RenderCannedResponse, summary="A canned response filled in for a ticket, signed by the caller",
+           response=RenderedResponse)
 def render_canned_response(canned_id: str, body: RenderCannedResponse):
     agent_name = None
     if g.identity.member_id is not None:
@@ -242,12 +330,12 @@ def render_canned_response(canned_id: str, body: RenderCannedResponse):
 # --- categories ---
 
 @API.route("/ticket-categories", "GET", permission="tickets:read", tag="tickets",
-           summary="The ticket categories: built-in and the tenant's own")
+           summary="The ticket categories: built-in and the tenant's own", response=page_of(TicketCategory))
 def list_categories():
     return tenant_call("tickets", "list_categories")
 
 
 @API.route("/ticket-categories", "POST", permission="helpdesk:write", tag="helpdesk", body=AddCategory,
-           status=201, summary="Add a ticket category")
+           status=201, summary="Add a ticket category", response=TicketCategory)
 def add_category(body: AddCategory):
     return tenant_call("tickets", "add_category", body.name)

@@ -7,14 +7,15 @@ billing applies it (and what may no longer change: invoiced time) from the `memb
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from flask import g
 from pydantic import Field
 
 from gateway import roles
-from gateway.api import API, Body, Paged, filters, payload
+from custops.validation import Date
+from gateway.api import API, Body, Paged, Resource, filters, page_of, payload
 from gateway.problems import Problem
 from gateway.rpc import tenant_call
 
@@ -28,7 +29,7 @@ class LogTime(Body):
                                                           "another member's needs 'time:others'")
     minutes: int = Field(ge=1, le=1440)
     billable: bool = None
-    work_date: date = None
+    work_date: Date = Field(default=None, description="the day worked (default: today, UTC); not in the future")
     note: Note = None
 
 
@@ -40,19 +41,36 @@ class CorrectTime(Body):
     ticket_id: uuid.UUID | None = Field(default=None, description="a ticket of the entry's customer, or null")
     minutes: int = Field(default=None, ge=1, le=1440)
     billable: bool = None
-    work_date: date = None
+    work_date: Date = None
     note: Note = None
 
 
 class TimeEntryQuery(Paged):
     customer_id: uuid.UUID | None = None
     member_id: uuid.UUID | None = None
-    date_from: date | None = Field(default=None, alias="from", description="first work date (inclusive)")
-    date_to: date | None = Field(default=None, alias="to", description="last work date (inclusive)")
+    date_from: Date | None = Field(default=None, alias="from", description="first work date (inclusive)")
+    date_to: Date | None = Field(default=None, alias="to", description="last work date (inclusive)")
+
+
+class TimeEntry(Resource):
+    id: uuid.UUID
+    member_id: uuid.UUID = Field(description="whose time it is")
+    customer_id: uuid.UUID
+    ticket_id: uuid.UUID | None
+    work_date: date
+    minutes: int
+    billable: bool
+    note: str
+    created_at: datetime
+
+
+class DeletedEntry(Resource):
+    id: uuid.UUID
+    deleted: bool
 
 
 @API.route("/time-entries", "POST", permission="time:write", summary="Log time", tag="time",
-           body=LogTime, status=201, location="/time-entries/{id}")
+           body=LogTime, status=201, location="/time-entries/{id}", response=TimeEntry)
 def log_time(body: LogTime):
     scope = roles.time_member_scope(g.identity)
     if scope is not None and body.member_id is not None and str(body.member_id) != scope:
@@ -63,26 +81,28 @@ def log_time(body: LogTime):
 
 
 @API.route("/time-entries", "GET", permission="time:read", summary="List time entries, newest first",
-           tag="time", query=TimeEntryQuery)
+           tag="time", query=TimeEntryQuery, response=page_of(TimeEntry))
 def list_time_entries(query: TimeEntryQuery):
     return tenant_call("billing", "list_time_entries", filters(query), query.limit, query.cursor)
 
 
 @API.route("/time-entries/<uuid:entry_id>", "GET", permission="time:read", summary="Get a time entry",
-           tag="time")
+           tag="time", response=TimeEntry)
 def get_time_entry(entry_id: str):
     return tenant_call("billing", "get_time_entry", entry_id)
 
 
 @API.route("/time-entries/<uuid:entry_id>", "PATCH", permission="time:write", tag="time", body=CorrectTime,
-           summary="Correct a time entry (your own; anyone's with 'time:others'; never an invoiced one: 409)")
+           summary="Correct a time entry (your own; anyone's with 'time:others'; never an invoiced one: 409)",
+           response=TimeEntry)
 def correct_time_entry(entry_id: str, body: CorrectTime):
     return tenant_call("billing", "correct_time_entry", g.identity.member_id, entry_id, payload(body),
                        roles.time_member_scope(g.identity))
 
 
 @API.route("/time-entries/<uuid:entry_id>", "DELETE", permission="time:write", tag="time",
-           summary="Delete a time entry (your own; anyone's with 'time:others'; never an invoiced one: 409)")
+           summary="Delete a time entry (your own; anyone's with 'time:others'; never an invoiced one: 409)",
+           response=DeletedEntry)
 def delete_time_entry(entry_id: str):
     return tenant_call("billing", "delete_time_entry", g.identity.member_id, entry_id,
                        roles.time_member_scope(g.identity))

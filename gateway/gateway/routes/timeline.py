@@ -1,30 +1,55 @@
 """`/customers/{id}/timeline` and `/customers/{id}/interactions` (timeline service)."""
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from datetime import datetime
+from typing import Literal
 
 from flask import g
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
+from custops.contracts.timeline import INTERACTION_KINDS, InteractionKind, InteractionLogged
+from custops.events import all_contracts
+from custops.validation import Instant
 from gateway import roles
-from gateway.api import API, Body, Paged, payload
+from gateway.api import API, Body, Paged, Resource, page_of, payload
 from gateway.rpc import tenant_call
 
 
+# What an activity's `type` can be: the type of the event it records, or `interaction.<kind>` for one
+# logged by hand (derived from the event contracts, so a new event type is a filter value at once).
+ACTIVITY_TYPES: tuple[str, ...] = tuple(sorted(
+    {c.TYPE for c in all_contracts() if c is not InteractionLogged} | {f"interaction.{k}" for k in INTERACTION_KINDS}))
+ActivityType = Literal[ACTIVITY_TYPES]  # type: ignore[valid-type]
+
+
 class TimelineQuery(Paged):
-    type: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
-        default=None, description="only activities of these types (repeat the parameter for several)")
+    type: list[ActivityType] | None = Field(
+        default=None, max_length=50, description="only activities of these types (repeat the parameter for several)")
 
 
 class LogInteraction(Body):
-    kind: Annotated[str, Field(min_length=1, max_length=50)]
-    summary: Annotated[str, Field(min_length=1, max_length=10_000)]
+    kind: InteractionKind
+    summary: str = Field(min_length=1, max_length=1000)
     internal: bool = None
-    occurred_at: AwareDatetime = None
+    occurred_at: Instant = Field(default=None, description="when it happened (default: now); not in the future")
+
+
+class Activity(Resource):
+    id: uuid.UUID
+    type: str = Field(description="the event type (`ticket.created`...) or `interaction.<kind>`")
+    occurred_at: datetime
+    summary: str
+    internal: bool = Field(description="team-only: never shown to portal users or contractors")
+    subject_type: str | None
+    subject_id: uuid.UUID | None
+    actor: uuid.UUID | None = Field(description="who did it (a member), when known")
+    data: dict = Field(description="the event's payload as it was published")
 
 
 @API.route("/customers/<uuid:customer_id>/timeline", "GET", permission="timeline:read",
-           summary="A customer's activity timeline, newest first", tag="timeline", query=TimelineQuery)
+           summary="A customer's activity timeline, newest first", tag="timeline", query=TimelineQuery,
+           response=page_of(Activity))
 def list_activities(customer_id: str, query: TimelineQuery):
     wanted = {"include_internal": roles.allowed(g.identity.role, "timeline:internal")}
     if query.type:
@@ -34,7 +59,7 @@ def list_activities(customer_id: str, query: TimelineQuery):
 
 @API.route("/customers/<uuid:customer_id>/interactions", "POST", permission="timeline:write",
            summary="Log an interaction (call, meeting, note...) on a customer's timeline", tag="timeline",
-           body=LogInteraction, status=201)
+           body=LogInteraction, status=201, response=Activity)
 def log_interaction(customer_id: str, body: LogInteraction):
     return tenant_call("timeline", "log_interaction", customer_id, payload(body))
 
