@@ -6,7 +6,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from customers import domains
+from customers import domains, timezones
 
 Role = Literal["owner", "admin", "member", "contractor", "portal", "read_only"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -31,12 +31,33 @@ def _domain_set(v: list[str]) -> list[str]:
     return sorted(set(v))
 
 
+def _iana_zone(v: str) -> str:
+    if not timezones.is_zone(v):
+        raise ValueError("not an IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)")
+    return v
+
+
+# Bounded before it is looked up; the longest IANA names are ~30 characters.
+TimeZone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_iana_zone)]
+
+
 class CreateTenant(_Input):
     name: str = Field(min_length=1, max_length=200)
     owner_email: str = Field(max_length=320)
     owner_name: str | None = Field(default=None, max_length=200)
+    timezone: TimeZone = "UTC"
 
     _check_email = field_validator("owner_email")(_email)
+
+
+class UpdateTenantSettings(_Input):
+    """Only the fields present change; none of them may be null."""
+
+    name: str = Field(default=None, min_length=1, max_length=200)
+    timezone: TimeZone = None
+
+    def changes(self) -> dict:
+        return {field: getattr(self, field) for field in self.model_fields_set}
 
 
 class CreateMember(_Input):
@@ -91,6 +112,10 @@ class CustomerFilters(_Input):
     tier: Tier | None = None
     owner_id: uuid.UUID | None = None
     q: str | None = Field(default=None, max_length=200)
+
+
+class ContactFilters(_Input):
+    include_archived: bool = False
 
 
 class CreateContact(_Input):

@@ -14,6 +14,9 @@ tenants = Table(
     Column("name", String(200), nullable=False),
     # tenants made by `seed_demo_tenant` are found again by name; other tenant names may repeat
     Column("demo", Boolean, nullable=False, server_default="false"),
+    # the tenant's IANA zone: its business days and weeks (SLA calendars' default, "this week" in
+    # reports); told to other services by tenant.created / tenant.updated
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 Index("uq_tenants_demo_name", tenants.c.name, unique=True, postgresql_where=tenants.c.demo)
@@ -86,6 +89,9 @@ contacts = Table(
     Column("phone", String(50)),
     Column("portal_access", Boolean, nullable=False, server_default="false"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # archived (soft-deleted): kept for history and for what refers to it, out of lists by default,
+    # and no longer offered as the contact of a new ticket
+    Column("archived_at", DateTime(timezone=True)),
 )
 # an address is one person at one customer: match_sender's first, exact lookup
 Index("uq_contacts_tenant_email", contacts.c.tenant_id, contacts.c.email, unique=True)

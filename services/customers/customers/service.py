@@ -17,10 +17,10 @@ from custops.entrypoints import HealthEndpoints, Telemetry
 from custops.errors import EXPECTED, Conflict
 from custops.validation import parse, parse_id
 from customers import store
-from customers.commands import (CreateContact, CreateCustomer, CreateMember, CreateTenant, CustomerFilters,
-                                IssueToken, UpdateCustomer)
+from customers.commands import (ContactFilters, CreateContact, CreateCustomer, CreateMember, CreateTenant,
+                                CustomerFilters, IssueToken, UpdateCustomer, UpdateTenantSettings)
 from customers.demo import DEMO_CUSTOMERS
-from customers.models import api_tokens, contacts, customer_domains, customers, members, tenants
+from customers.models import api_tokens, customer_domains, customers, members, tenants
 
 
 class CustomersService(HealthEndpoints):
@@ -46,10 +46,29 @@ class CustomersService(HealthEndpoints):
     # --- tenants, members, tokens (no tenant_id: these create tenants or find one from a token) ---
 
     @rpc(expected_exceptions=EXPECTED)
-    def create_tenant(self, name, owner_email, owner_name=None):
-        cmd = parse(CreateTenant, {"name": name, "owner_email": owner_email, "owner_name": owner_name})
+    def create_tenant(self, name, owner_email, owner_name=None, timezone=None):
+        """A tenant (in `timezone`, an IANA zone; UTC when left out) with its owner and a first token."""
+        given = {"name": name, "owner_email": owner_email, "owner_name": owner_name}
+        if timezone is not None:
+            given["timezone"] = timezone
+        cmd = parse(CreateTenant, given)
         with self._transaction() as session:
-            return store.create_tenant(session, cmd.name, cmd.owner_email, cmd.owner_name)
+            return store.create_tenant(session, cmd.name, cmd.owner_email, cmd.owner_name,
+                                       timezone_name=cmd.timezone)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_tenant(self, tenant_id):
+        """The tenant's settings: `{id, name, timezone, created_at}`."""
+        with self.db.read() as session:
+            return store.tenant_shape(store.load_tenant(session, parse_id(tenant_id, "tenant")))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def update_tenant_settings(self, tenant_id, payload):
+        """Change the tenant's `name` and/or `timezone`; tells `tenant.updated`."""
+        tenant_id = parse_id(tenant_id, "tenant")
+        cmd = parse(UpdateTenantSettings, payload)
+        with self._transaction() as session:
+            return store.update_tenant_settings(session, tenant_id, cmd)
 
     @rpc(expected_exceptions=EXPECTED)
     def seed_demo_tenant(self, name, owner_email):
@@ -181,14 +200,20 @@ class CustomersService(HealthEndpoints):
             return store.create_contact(session, tenant_id, customer_id, cmd)
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_contacts(self, tenant_id, customer_id):
+    def list_contacts(self, tenant_id, customer_id, filters=None):
+        """The customer's contacts (`{include_archived: true}`: archived ones too). Other services
+        ask this to check a contact, so an archived contact is no longer offered to new tickets."""
         tenant_id, customer_id = parse_id(tenant_id, "tenant"), parse_id(customer_id, "customer")
+        f = parse(ContactFilters, filters or {})
         with self.db.read() as session:
-            store.load_customer(session, tenant_id, customer_id)
-            rows = session.execute(select(contacts).where(
-                contacts.c.tenant_id == tenant_id, contacts.c.customer_id == customer_id)
-                .order_by(contacts.c.created_at, contacts.c.id)).mappings().all()
-        return {"items": [store.contact_shape(r) for r in rows]}
+            return store.list_contacts(session, tenant_id, customer_id, f.include_archived)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def archive_contact(self, tenant_id, customer_id, contact_id):
+        tenant_id, customer_id = parse_id(tenant_id, "tenant"), parse_id(customer_id, "customer")
+        contact_id = parse_id(contact_id, "contact")
+        with self._transaction() as session:
+            return store.archive_contact(session, tenant_id, customer_id, contact_id)
 
     @rpc(expected_exceptions=EXPECTED)
     def match_sender(self, tenant_id, email):

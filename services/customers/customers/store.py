@@ -13,10 +13,11 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from custops import outbox
-from custops.contracts.customers import ContactCreated, CustomerCreated, CustomerUpdated
+from custops.contracts.customers import (ContactArchived, ContactCreated, CustomerCreated, CustomerUpdated,
+                                         TenantCreated, TenantUpdated)
 from custops.errors import Conflict, InvalidInput, NotFound
 from customers import domains, tokens
-from customers.commands import CreateContact, CreateCustomer, CreateMember, UpdateCustomer
+from customers.commands import CreateContact, CreateCustomer, CreateMember, UpdateCustomer, UpdateTenantSettings
 from customers.models import api_tokens, contacts, customer_domains, customers, members, tenants
 
 
@@ -54,20 +55,52 @@ def customer_shape(row, domain_names: list[str]) -> dict:
 def contact_shape(row) -> dict:
     return {"id": str(row["id"]), "customer_id": str(row["customer_id"]), "name": row["name"],
             "email": row["email"], "phone": row["phone"], "portal_access": row["portal_access"],
+            "created_at": _iso(row["created_at"]), "archived_at": _iso(row["archived_at"])}
+
+
+def tenant_shape(row) -> dict:
+    return {"id": str(row["id"]), "name": row["name"], "timezone": row["timezone"],
             "created_at": _iso(row["created_at"])}
 
 
 # --- tenants, members, tokens ---
 
 def create_tenant(session: Session, name: str, owner_email: str, owner_name: str | None,
-                  demo: bool = False) -> dict:
-    """A tenant, its owner and a first token for the owner: `{tenant_id, member_id, token}`."""
+                  demo: bool = False, timezone_name: str = "UTC") -> dict:
+    """A tenant, its owner and a first token for the owner: `{tenant_id, member_id, token}`.
+    `tenant.created` (with the tenant's settings) is told in the same transaction."""
     tenant_id = uuid.uuid4()
-    session.execute(insert(tenants).values(id=tenant_id, name=name, demo=demo, created_at=now()))
+    session.execute(insert(tenants).values(id=tenant_id, name=name, demo=demo, timezone=timezone_name,
+                                           created_at=now()))
     owner = create_member(session, tenant_id, CreateMember(
         email=owner_email, name=owner_name or owner_email.partition("@")[0], role="owner"))
     issued = issue_token(session, tenant_id, uuid.UUID(owner["id"]), "initial")
+    outbox.add(session, tenant_id, TenantCreated(tenant_id=tenant_id, name=name, timezone=timezone_name))
     return {"tenant_id": str(tenant_id), "member_id": owner["id"], "token": issued["token"]}
+
+
+def load_tenant(session: Session, tenant_id: uuid.UUID, for_update: bool = False) -> dict:
+    stmt = select(tenants).where(tenants.c.id == tenant_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = session.execute(stmt).mappings().first()
+    if row is None:
+        raise NotFound(f"tenant {tenant_id} not found")
+    return dict(row)
+
+
+def update_tenant_settings(session: Session, tenant_id: uuid.UUID, cmd: UpdateTenantSettings) -> dict:
+    """Change the tenant's name and/or timezone; `tenant.updated` carries the full settings (so a
+    consumer can upsert them whatever it saw before) and the changes. Nothing changed: no event."""
+    current = load_tenant(session, tenant_id, for_update=True)
+    changes = {field: value for field, value in cmd.changes().items() if current[field] != value}
+    if not changes:
+        return tenant_shape(current)
+    session.execute(update(tenants).where(tenants.c.id == tenant_id).values(**changes))
+    updated = {**current, **changes}
+    outbox.add(session, tenant_id, TenantUpdated(
+        tenant_id=tenant_id, name=updated["name"], timezone=updated["timezone"], changes=changes))
+    return tenant_shape(updated)
 
 
 def require_tenant(session: Session, tenant_id: uuid.UUID) -> None:
@@ -228,16 +261,50 @@ def update_customer(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UU
 
 def create_contact(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UUID, cmd: CreateContact) -> dict:
     load_customer(session, tenant_id, customer_id)
-    taken = session.execute(select(contacts.c.customer_id).where(
+    taken = session.execute(select(contacts.c.customer_id, contacts.c.archived_at).where(
         contacts.c.tenant_id == tenant_id, contacts.c.email == cmd.email)).first()
     if taken:
-        raise Conflict(f"a contact with email {cmd.email} already exists",
-                       [{"field": "email", "message": "already a contact in this tenant"}])
+        where = "an archived contact" if taken.archived_at else "a contact"
+        raise Conflict(f"{where} with email {cmd.email} already exists",
+                       [{"field": "email", "message": f"already {where} in this tenant"}])
     row = {"id": uuid.uuid4(), "tenant_id": tenant_id, "customer_id": customer_id, "name": cmd.name,
-           "email": cmd.email, "phone": cmd.phone, "portal_access": cmd.portal_access, "created_at": now()}
+           "email": cmd.email, "phone": cmd.phone, "portal_access": cmd.portal_access, "created_at": now(),
+           "archived_at": None}
     session.execute(insert(contacts).values(**row))
     outbox.add(session, tenant_id, ContactCreated(
         contact_id=row["id"], customer_id=customer_id, name=cmd.name, email=cmd.email))
+    return contact_shape(row)
+
+
+def list_contacts(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UUID,
+                  include_archived: bool = False) -> dict:
+    """A customer's contacts, oldest first, as one page (a customer has few): `{items, next_cursor,
+    total}`. Archived contacts only when asked for."""
+    load_customer(session, tenant_id, customer_id)
+    stmt = select(contacts).where(contacts.c.tenant_id == tenant_id, contacts.c.customer_id == customer_id)
+    if not include_archived:
+        stmt = stmt.where(contacts.c.archived_at.is_(None))
+    rows = session.execute(stmt.order_by(contacts.c.created_at, contacts.c.id)).mappings().all()
+    return {"items": [contact_shape(r) for r in rows], "next_cursor": None, "total": len(rows)}
+
+
+def archive_contact(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UUID,
+                    contact_id: uuid.UUID) -> dict:
+    """Archive a contact of the customer (idempotent: archiving again keeps the first time and
+    tells nothing new). Its address stays taken: a person is one contact, archived or not."""
+    load_customer(session, tenant_id, customer_id)
+    row = session.execute(select(contacts).where(
+        contacts.c.tenant_id == tenant_id, contacts.c.customer_id == customer_id, contacts.c.id == contact_id)
+        .with_for_update()).mappings().first()
+    if row is None:
+        raise NotFound(f"contact {contact_id} not found")
+    row = dict(row)
+    if row["archived_at"] is None:
+        row["archived_at"] = now()
+        session.execute(update(contacts).where(contacts.c.id == contact_id).values(archived_at=row["archived_at"]))
+        outbox.add(session, tenant_id, ContactArchived(
+            contact_id=contact_id, customer_id=customer_id, name=row["name"], email=row["email"],
+            archived_at=row["archived_at"]))
     return contact_shape(row)
 
 
@@ -245,8 +312,9 @@ def match_sender(session: Session, tenant_id: uuid.UUID, sender: str) -> dict | 
     email = domains.sender_email(sender)
     if email is None:
         return None
+    # an archived contact's mail still belongs to their company, through its domain below
     contact = session.execute(select(contacts.c.id, contacts.c.customer_id).where(
-        contacts.c.tenant_id == tenant_id, contacts.c.email == email)).first()
+        contacts.c.tenant_id == tenant_id, contacts.c.email == email, contacts.c.archived_at.is_(None))).first()
     if contact:
         return {"customer_id": str(contact.customer_id), "contact_id": str(contact.id)}
     candidates = domains.candidate_domains(email)

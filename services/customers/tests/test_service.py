@@ -1,12 +1,13 @@
 """The customers service against the real RabbitMQ and PostgreSQL."""
 import uuid
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
 
 from custops import db, outbox
 from custops.errors import Conflict, InvalidInput, NotFound
-from customers.models import api_tokens
+from customers.models import api_tokens, tenants
 
 
 @pytest.fixture
@@ -208,7 +209,8 @@ def test_contacts_publish_contact_created_and_list_per_customer(rpc, tenant):
     contact = rpc.call("customers", "create_contact", tenant["tenant_id"], customer["id"], {
         "name": "Jane", "email": "Jane@Acme.Example", "phone": "+1 555 0100", "portal_access": True})
     assert (contact["email"], contact["portal_access"], contact["phone"]) == ("jane@acme.example", True, "+1 555 0100")
-    assert rpc.call("customers", "list_contacts", tenant["tenant_id"], customer["id"])["items"] == [contact]
+    assert rpc.call("customers", "list_contacts", tenant["tenant_id"], customer["id"]) == {
+        "items": [contact], "next_cursor": None, "total": 1}  # the one page shape of every list
     [row] = _outbox("contact.created", tenant["tenant_id"])
     assert row["envelope"]["data"] == {"contact_id": contact["id"], "customer_id": customer["id"],
                                        "name": "Jane", "email": "jane@acme.example"}
@@ -239,6 +241,113 @@ def test_match_sender_prefers_the_contact_then_the_most_specific_domain(rpc, ten
     assert match("not an address") is None
     other = rpc.call("customers", "create_tenant", "Other", "boss@other.example")
     assert match("jo@acme.example", other["tenant_id"]) is None
+
+
+def test_an_archived_contact_leaves_the_lists_and_is_told_once(rpc, tenant):
+    customer = _customer(rpc, tenant)
+    domain = customer["domains"][0]
+    keep, leave = (rpc.call("customers", "create_contact", tenant["tenant_id"], customer["id"],
+                            {"name": name, "email": f"{name}@{domain}"}) for name in ("kim", "lee"))
+    assert rpc.call("customers", "match_sender", tenant["tenant_id"], f"lee@{domain}")["contact_id"] == leave["id"]
+    assert keep["archived_at"] is None
+    archived = rpc.call("customers", "archive_contact", tenant["tenant_id"], customer["id"], leave["id"])
+    assert archived == {**leave, "archived_at": archived["archived_at"]} and archived["archived_at"]
+    # again: the first archiving stands and nothing more is told
+    assert rpc.call("customers", "archive_contact", tenant["tenant_id"], customer["id"], leave["id"]) == archived
+
+    listed = rpc.call("customers", "list_contacts", tenant["tenant_id"], customer["id"])
+    assert (listed["items"], listed["total"]) == ([keep], 1)  # what tickets asks: lee is no longer offered
+    everyone = rpc.call("customers", "list_contacts", tenant["tenant_id"], customer["id"], {"include_archived": True})
+    assert everyone["items"] == [keep, archived] and everyone["total"] == 2
+    [told] = _outbox("contact.archived", tenant["tenant_id"])
+    data = told["envelope"]["data"]
+    assert datetime.fromisoformat(data.pop("archived_at")) == datetime.fromisoformat(archived["archived_at"])
+    assert data == {"contact_id": leave["id"], "customer_id": customer["id"], "name": "lee", "email": f"lee@{domain}"}
+    # their mail still reaches their company by its domain, no longer as the archived contact
+    assert rpc.call("customers", "match_sender", tenant["tenant_id"], f"lee@{domain}") == {
+        "customer_id": customer["id"], "contact_id": None}
+    with pytest.raises(Conflict):  # the address stays taken by the archived contact
+        rpc.call("customers", "create_contact", tenant["tenant_id"], customer["id"],
+                 {"name": "Lee again", "email": f"lee@{domain}"})
+
+
+def test_archiving_needs_the_contact_of_that_customer_in_this_tenant(rpc, tenant, new_tenant):
+    customer, other_customer = _customer(rpc, tenant), _customer(rpc, tenant, name="Other")
+    contact = rpc.call("customers", "create_contact", tenant["tenant_id"], customer["id"],
+                       {"name": "Jo", "email": f"jo{uuid.uuid4().hex[:6]}@acme.example"})
+    stranger = new_tenant()["tenant_id"]
+    for tenant_id, customer_id, contact_id in [
+            (tenant["tenant_id"], other_customer["id"], contact["id"]),  # not that customer's
+            (stranger, customer["id"], contact["id"]),  # not that tenant's
+            (tenant["tenant_id"], customer["id"], str(uuid.uuid4())),
+            (tenant["tenant_id"], customer["id"], "not-an-id")]:
+        with pytest.raises(NotFound):
+            rpc.call("customers", "archive_contact", tenant_id, customer_id, contact_id)
+    assert rpc.call("customers", "list_contacts", tenant["tenant_id"], customer["id"])["items"] == [contact]
+    assert _outbox("contact.archived", tenant["tenant_id"]) == []
+    with pytest.raises(InvalidInput):
+        rpc.call("customers", "list_contacts", tenant["tenant_id"], customer["id"], {"archived": True})
+
+
+# --- tenant settings ---
+
+def test_a_new_tenant_is_told_with_its_timezone(rpc, customers_service):
+    berlin = rpc.call("customers", "create_tenant", "Berlin GmbH", "chef@berlin.example", None, "Europe/Berlin")
+    plain = rpc.call("customers", "create_tenant", "Plain Ltd", "boss@plain.example")
+    assert rpc.call("customers", "get_tenant", berlin["tenant_id"])["timezone"] == "Europe/Berlin"
+    assert rpc.call("customers", "get_tenant", plain["tenant_id"])["timezone"] == "UTC"
+    [told] = _outbox("tenant.created", berlin["tenant_id"])
+    assert told["envelope"]["data"] == {"tenant_id": berlin["tenant_id"], "name": "Berlin GmbH",
+                                        "timezone": "Europe/Berlin"}
+    assert [r["envelope"]["data"]["timezone"] for r in _outbox("tenant.created", plain["tenant_id"])] == ["UTC"]
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "localtime", "../../etc/passwd", "", "europe/berlin",
+                                  "Europe/Berlin\u0000", 5, "x" * 100])
+def test_a_tenant_in_no_real_timezone_is_refused_and_not_created(rpc, customers_service, zone):
+    name = f"Nowhere {uuid.uuid4()}"
+    with pytest.raises(InvalidInput) as refused:
+        rpc.call("customers", "create_tenant", name, "who@nowhere.example", None, zone)
+    assert [e["field"] for e in refused.value.errors] == ["timezone"]
+    with db.engine_for("customers").connect() as conn:
+        assert conn.execute(select(tenants.c.id).where(tenants.c.name == name)).first() is None
+
+
+def test_tenant_settings_change_and_tell_the_whole_settings(rpc, tenant):
+    tenant_id = tenant["tenant_id"]
+    before = rpc.call("customers", "get_tenant", tenant_id)
+    assert set(before) == {"id", "name", "timezone", "created_at"} and before["timezone"] == "UTC"
+
+    after = rpc.call("customers", "update_tenant_settings", tenant_id, {"timezone": "Europe/Berlin"})
+    assert after == {**before, "timezone": "Europe/Berlin"} == rpc.call("customers", "get_tenant", tenant_id)
+    renamed = rpc.call("customers", "update_tenant_settings", tenant_id,
+                       {"name": "  Renamed  ", "timezone": "Europe/Berlin"})
+    assert (renamed["name"], renamed["timezone"]) == ("Renamed", "Europe/Berlin")
+    # the same again changes nothing and tells nothing
+    assert rpc.call("customers", "update_tenant_settings", tenant_id, {"name": "Renamed"}) == renamed
+    told = [r["envelope"]["data"] for r in _outbox("tenant.updated", tenant_id)]
+    assert told == [
+        {"tenant_id": tenant_id, "name": before["name"], "timezone": "Europe/Berlin",
+         "changes": {"timezone": "Europe/Berlin"}},
+        {"tenant_id": tenant_id, "name": "Renamed", "timezone": "Europe/Berlin", "changes": {"name": "Renamed"}},
+    ]
+
+
+@pytest.mark.parametrize("payload", [{"timezone": "Nowhere/Land"}, {"timezone": None}, {"name": None},
+                                     {"name": ""}, {"name": "x" * 201}, {"locale": "de"}])
+def test_bad_tenant_settings_are_refused_and_change_nothing(rpc, tenant, payload):
+    before = rpc.call("customers", "get_tenant", tenant["tenant_id"])
+    with pytest.raises(InvalidInput):
+        rpc.call("customers", "update_tenant_settings", tenant["tenant_id"], payload)
+    assert rpc.call("customers", "get_tenant", tenant["tenant_id"]) == before
+    assert _outbox("tenant.updated", tenant["tenant_id"]) == []
+
+
+def test_an_unknown_tenant_has_no_settings(rpc, customers_service, tenant_id):
+    for call in [("get_tenant", str(tenant_id)), ("get_tenant", "nope"),
+                 ("update_tenant_settings", str(tenant_id), {"timezone": "UTC"})]:
+        with pytest.raises(NotFound):
+            rpc.call("customers", *call)
 
 
 # --- demo seed ---

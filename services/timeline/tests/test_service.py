@@ -14,12 +14,13 @@ import pytest
 from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import delete, select
 
-from custops import db, inbox, outbox
+from custops import caller, db, inbox, outbox
 from custops.contracts.billing import TimeLogged
-from custops.contracts.customers import ContactCreated, CustomerCreated, CustomerUpdated
-from custops.contracts.tickets import TicketCreated, TicketNoteAdded, TicketReplied, TicketStatusChanged
+from custops.contracts.customers import ContactArchived, ContactCreated, CustomerCreated, CustomerUpdated
+from custops.contracts.tickets import (TicketCreated, TicketCustomerReplied, TicketNoteAdded, TicketReplied,
+                                       TicketStatusChanged, TicketUpdated)
 from custops.errors import InvalidInput, NotFound
-from custops.events import envelope_for
+from custops.events import SYSTEM, Actor, envelope_for
 from timeline.models import activities
 from timeline.service import TimelineService
 
@@ -40,6 +41,17 @@ def tenant_id(new_tenant):
 def _customer(rpc, tenant_id, name="Acme Corp") -> str:
     created = rpc.call("customers", "create_customer", str(tenant_id), {"name": name, "tier": "smb"})
     return created["id"]
+
+
+@pytest.fixture
+def customer_id(rpc, tenant_id) -> uuid.UUID:
+    """A real customer of the test's tenant (the timeline answers only for customers that exist)."""
+    return uuid.UUID(_customer(rpc, tenant_id))
+
+
+def ticket_events(items):
+    """The activities that are not the customer.created of the real customer (its relay may run)."""
+    return [i for i in items if i["type"] != "customer.created"]
 
 
 def publish(*envelopes):
@@ -90,8 +102,7 @@ def ticket_created(customer_id, number=12, subject="Printer on fire", created_at
                          created_at=created_at or datetime.now(timezone.utc))
 
 
-def test_a_ticket_event_becomes_one_public_activity_at_the_tickets_own_time(timeline, rpc, tenant_id):
-    customer_id = uuid.uuid4()
+def test_a_ticket_event_becomes_one_public_activity_at_the_tickets_own_time(timeline, rpc, tenant_id, customer_id):
     created_at = datetime(2026, 3, 4, 9, 30, tzinfo=timezone.utc)
     event = envelope_for(ticket_created(customer_id, created_at=created_at), tenant_id)
     with handled(timeline, "on_ticket_created", event):
@@ -99,7 +110,7 @@ def test_a_ticket_event_becomes_one_public_activity_at_the_tickets_own_time(time
 
     page = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id))
     assert page["next_cursor"] is None
-    [item] = page["items"]
+    [item] = ticket_events(page["items"])
     assert item["type"] == "ticket.created"
     assert item["summary"] == "Ticket #12 opened: Printer on fire (high)"
     assert item["internal"] is False
@@ -128,15 +139,19 @@ def test_the_unique_source_event_stops_a_duplicate_the_inbox_has_forgotten(timel
     assert len(activity_rows(source_event_id=event.id)) == 1
 
 
-def test_every_subscribed_event_lands_on_the_customers_timeline(timeline, rpc, tenant_id):
-    customer_id = uuid.uuid4()
+def test_every_subscribed_event_lands_on_the_customers_timeline(timeline, rpc, tenant_id, customer_id):
     ticket = ticket_created(customer_id, number=3)
     events = {
         "on_customer_created": CustomerCreated(customer_id=customer_id, name="Acme", tier="smb", domains=[]),
         "on_customer_updated": CustomerUpdated(customer_id=customer_id, changes={"tier": "enterprise"}),
         "on_contact_created": ContactCreated(contact_id=uuid.uuid4(), customer_id=customer_id, name="Jo",
                                              email="jo@acme.example"),
+        "on_contact_archived": ContactArchived(contact_id=uuid.uuid4(), customer_id=customer_id, name="Al",
+                                               email="al@acme.example", archived_at=datetime.now(timezone.utc)),
         "on_ticket_created": ticket,
+        "on_ticket_updated": TicketUpdated(ticket_id=ticket.ticket_id, number=3, customer_id=customer_id,
+                                           changes={"priority": "urgent"}, previous={"priority": "high"},
+                                           updated_at=datetime.now(timezone.utc)),
         "on_ticket_status_changed": TicketStatusChanged(
             ticket_id=ticket.ticket_id, number=3, customer_id=customer_id, old_status="new",
             new_status="resolved", changed_at=datetime.now(timezone.utc)),
@@ -150,9 +165,11 @@ def test_every_subscribed_event_lands_on_the_customers_timeline(timeline, rpc, t
         publish(*envelopes.values())
 
     items = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"]
-    assert sorted(i["type"] for i in items) == sorted(data.TYPE for data in events.values())
+    # (the real customer's own customer.created may be there twice: ours and its relay's)
+    assert sorted({i["type"] for i in items}) == sorted(data.TYPE for data in events.values())
     summaries = {i["type"]: i["summary"] for i in items}
     assert summaries["ticket.status_changed"] == "Ticket #3 status: new → resolved"
+    assert summaries["ticket.updated"] == "Ticket #3 priority: high → urgent"
     assert summaries["time.logged"] == "30m logged (billable)"
 
     public = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id),
@@ -163,8 +180,9 @@ def test_every_subscribed_event_lands_on_the_customers_timeline(timeline, rpc, t
     assert sorted(i["type"] for i in only) == ["contact.created", "time.logged"]
 
 
-def test_a_note_is_internal_a_reply_public_and_repeats_of_either_are_ignored(timeline, rpc, tenant_id):
-    customer_id, ticket_id, agent = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+def test_a_note_is_internal_a_reply_public_and_repeats_of_either_are_ignored(timeline, rpc, tenant_id,
+                                                                             customer_id):
+    ticket_id, agent = uuid.uuid4(), uuid.uuid4()
     noted_at = datetime(2026, 3, 4, 9, 30, tzinfo=timezone.utc)
     replied_at = noted_at + timedelta(minutes=10)
     on_ticket = {"ticket_id": ticket_id, "number": 12, "customer_id": customer_id}
@@ -177,13 +195,13 @@ def test_a_note_is_internal_a_reply_public_and_repeats_of_either_are_ignored(tim
             handled(timeline, "on_ticket_replied", reply, times=2):
         publish(note, reply, note, reply)
 
-    items = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"]
+    items = ticket_events(rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"])
     assert [(i["type"], i["summary"], i["internal"]) for i in items] == [
         ("ticket.replied", "Reply sent on ticket #12", False),
         ("ticket.note_added", "Internal note on ticket #12", True),
     ]
-    assert {(i["subject_type"], i["subject_id"], i["actor"]) for i in items} == {
-        ("ticket", str(ticket_id), str(agent))}
+    assert {(i["subject_type"], i["subject_id"], i["actor"], i["actor_type"]) for i in items} == {
+        ("ticket", str(ticket_id), str(agent), "member")}
     assert [datetime.fromisoformat(i["occurred_at"]) for i in items] == [replied_at, noted_at]
 
     public = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id),
@@ -191,15 +209,28 @@ def test_a_note_is_internal_a_reply_public_and_repeats_of_either_are_ignored(tim
     assert [i["type"] for i in public] == ["ticket.replied"]
 
 
-def test_tenants_never_see_each_others_activities(timeline, rpc, tenant_id):
-    customer_id = uuid.uuid4()
-    other_tenant = uuid.uuid4()
+def test_tenants_never_see_each_others_activities(timeline, rpc, tenant_id, customer_id, new_tenant):
+    other_tenant = new_tenant()["tenant_id"]
     event = envelope_for(ticket_created(customer_id), tenant_id)
     with handled(timeline, "on_ticket_created", event):
         publish(event)
-    assert len(rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"]) == 1
-    assert rpc.call("timeline", "list_activities", str(other_tenant), str(customer_id)) == {
-        "items": [], "next_cursor": None}
+    assert len(ticket_events(rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"])) == 1
+    with pytest.raises(NotFound):  # not this tenant's customer
+        rpc.call("timeline", "list_activities", other_tenant, str(customer_id))
+    # an event wrongly filed under the other tenant stays there
+    stray = envelope_for(ticket_created(customer_id), uuid.UUID(other_tenant))
+    with handled(timeline, "on_ticket_created", stray):
+        publish(stray)
+    assert len(ticket_events(rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"])) == 1
+
+
+def test_the_timeline_of_an_unknown_customer_is_not_found_not_empty(timeline, rpc, tenant_id, new_tenant):
+    someone_elses = _customer(rpc, new_tenant()["tenant_id"])
+    for customer in (str(uuid.uuid4()), someone_elses):
+        with pytest.raises(NotFound):
+            rpc.call("timeline", "list_activities", str(tenant_id), customer)
+        with pytest.raises(NotFound):
+            rpc.call("timeline", "list_activities", str(tenant_id), customer, {"include_internal": False}, 10)
 
 
 def test_log_interaction_stores_the_activity_and_its_event_together(timeline, rpc, tenant_id):
@@ -254,7 +285,8 @@ def test_interaction_for_an_unknown_customer_is_not_found(timeline, rpc, tenant_
 def test_the_list_is_newest_first_and_the_cursor_walks_every_page_once(timeline, rpc, tenant_id):
     customer_id = _customer(rpc, tenant_id)
     base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
-    # two entries share a timestamp: the id breaks the tie, so neither is skipped nor repeated
+    # two entries share a timestamp: the order they were logged in breaks the tie (the later one
+    # first), so neither is skipped nor repeated
     times = [base - timedelta(minutes=m) for m in (0, 5, 5, 10, 20, 30, 40)]
     for n, at in enumerate(times):
         rpc.call("timeline", "log_interaction", str(tenant_id), customer_id,
@@ -272,9 +304,8 @@ def test_the_list_is_newest_first_and_the_cursor_walks_every_page_once(timeline,
             break
     assert pages == 3
     assert len(seen) == len({i["id"] for i in seen}) == len(times)
-    keys = [(datetime.fromisoformat(i["occurred_at"]), uuid.UUID(i["id"])) for i in seen]
-    assert keys == sorted(keys, reverse=True)
-    assert [k[0] for k in keys] == sorted(times, reverse=True)
+    keys = [(datetime.fromisoformat(i["occurred_at"]), int(i["summary"].split()[1])) for i in seen]
+    assert keys == sorted(zip(times, range(len(times))), reverse=True)
 
 
 def test_bad_queries_are_refused(timeline, rpc, tenant_id):
@@ -292,3 +323,89 @@ def test_an_event_without_a_tenant_is_dead_lettered_not_logged(timeline, tenant_
                            callback=lambda ctx, result, exc_info: ctx.args[0]["id"] == str(event.id)):
         publish(event)
     assert activity_rows(source_event_id=event.id) == []
+
+
+def test_each_activity_records_who_made_the_change(timeline, rpc, tenant_id, customer_id):
+    agent, contact_id, writer = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    by_member = Actor(type="member", id=agent)
+    ticket = ticket_created(customer_id)
+    on_ticket = {"ticket_id": ticket.ticket_id, "number": 12, "customer_id": customer_id}
+    now = datetime.now(timezone.utc)
+    created = envelope_for(ticket, tenant_id, actor=by_member)
+    moved = envelope_for(TicketStatusChanged(**on_ticket, old_status="new", new_status="open", changed_at=now),
+                         tenant_id, actor=by_member)
+    warned_by_clock = envelope_for(TicketUpdated(**on_ticket, changes={"priority": "urgent"}, reason="escalation",
+                                                 updated_at=now), tenant_id, actor=SYSTEM)
+    # entered by an agent, written by the contact: the contact is the author
+    customer_wrote = envelope_for(TicketCustomerReplied(**on_ticket, message_id=uuid.uuid4(), contact_id=contact_id,
+                                                        received_at=now), tenant_id, actor=by_member)
+    # the reply names its author, who wins over the envelope's actor
+    replied = envelope_for(TicketReplied(**on_ticket, message_id=uuid.uuid4(), author_member_id=writer, subject="Re",
+                                         body="b", replied_at=now), tenant_id, actor=by_member)
+    before_actors = envelope_for(TicketStatusChanged(**on_ticket, old_status="open", new_status="pending",
+                                                     changed_at=now), tenant_id)  # an older event: no actor
+    with handled(timeline, "on_ticket_created", created), \
+            handled(timeline, "on_ticket_status_changed", moved), \
+            handled(timeline, "on_ticket_updated", warned_by_clock), \
+            handled(timeline, "on_ticket_customer_replied", customer_wrote), \
+            handled(timeline, "on_ticket_replied", replied), \
+            handled(timeline, "on_ticket_status_changed", before_actors):
+        publish(created, moved, warned_by_clock, customer_wrote, replied, before_actors)
+
+    with caller.using(caller.member(agent)):
+        logged = rpc.call("timeline", "log_interaction", str(tenant_id), str(customer_id),
+                          {"kind": "call", "summary": "Called them"})
+    assert (logged["actor"], logged["actor_type"]) == (str(agent), "member")
+
+    items = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id))["items"]
+    actors = {i["data"].get("new_status") or i["type"]: (i["actor_type"], i["actor"]) for i in ticket_events(items)}
+    assert actors == {
+        "ticket.created": ("member", str(agent)),
+        "open": ("member", str(agent)),
+        "ticket.updated": ("system", None),
+        "ticket.customer_replied": ("contact", str(contact_id)),
+        "ticket.replied": ("member", str(writer)),
+        "pending": (None, None),
+        "interaction.call": ("member", str(agent)),
+    }
+    [row] = activity_rows(id=uuid.UUID(logged["id"]))
+    with db.engine_for("timeline").connect() as conn:
+        stored = conn.execute(select(outbox._TABLE.c.envelope).where(outbox._TABLE.c.id == row["source_event_id"])
+                              ).scalar_one()
+    assert stored["actor"] == {"type": "member", "id": str(agent)}  # the interaction.logged event says so too
+
+
+def test_activities_at_the_same_instant_come_back_in_the_order_they_happened(timeline, rpc, tenant_id,
+                                                                               customer_id):
+    """A ticket opened, assigned, replied to and resolved within one transaction's instant: newest
+    first means the reverse of the producer's sequence, on every page of the cursor."""
+    at = datetime(2026, 3, 4, 9, 30, tzinfo=timezone.utc)
+    ticket = ticket_created(customer_id, created_at=at)
+    on_ticket = {"ticket_id": ticket.ticket_id, "number": 12, "customer_id": customer_id}
+    facts = [ticket] + [TicketStatusChanged(**on_ticket, old_status=a, new_status=b, changed_at=at)
+                        for a, b in [("new", "open"), ("open", "in_progress"), ("in_progress", "pending"),
+                                     ("pending", "open"), ("open", "resolved")]] + [
+        TicketReplied(**on_ticket, message_id=uuid.uuid4(), author_member_id=None, subject="Re", body="b",
+                      replied_at=at)]
+    # sequences as the tickets relay sets them (its outbox order), ids as random as ever
+    envelopes = [envelope_for(f, tenant_id, sequence=1000 + n) for n, f in enumerate(facts)]
+    with contextlib.ExitStack() as stack:
+        for env in envelopes:
+            method = {"ticket.created": "on_ticket_created", "ticket.status_changed": "on_ticket_status_changed",
+                      "ticket.replied": "on_ticket_replied"}[env.type]
+            stack.enter_context(handled(timeline, method, env))
+        publish(*reversed(envelopes))  # arrival order must not matter either
+
+    expected = [str(e.id) for e in reversed(envelopes)]
+    whole = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id),
+                     {"types": ["ticket.created", "ticket.status_changed", "ticket.replied"]})["items"]
+    assert [i["data"] for i in whole] == [e.data for e in reversed(envelopes)]
+    seen, cursor = [], None
+    while True:
+        page = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id),
+                        {"types": ["ticket.created", "ticket.status_changed", "ticket.replied"]}, 2, cursor)
+        seen += page["items"]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert [row["source_event_id"] for row in (activity_rows(id=uuid.UUID(i["id"]))[0] for i in seen)] == [
+        uuid.UUID(e) for e in expected]

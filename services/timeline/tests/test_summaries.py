@@ -5,7 +5,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from custops.contracts.billing import TimeLogged
-from custops.contracts.customers import ContactCreated, CustomerCreated, CustomerUpdated
+from custops.contracts.customers import ContactArchived, ContactCreated, CustomerCreated, CustomerUpdated
 from custops.contracts.tickets import (
     TicketAssigned,
     TicketCreated,
@@ -15,9 +15,10 @@ from custops.contracts.tickets import (
     TicketSlaBreached,
     TicketSlaWarning,
     TicketStatusChanged,
+    TicketUpdated,
 )
 from custops.contracts.timeline import InteractionLogged
-from custops.events import EventData
+from custops.events import Actor, EventData
 from custops.topology import subscriptions
 from timeline.service import TimelineService
 from timeline.summaries import describe, duration, one_line
@@ -26,6 +27,7 @@ CUSTOMER = uuid.uuid4()
 AT = datetime(2026, 3, 4, 9, 30, tzinfo=timezone.utc)
 TICKET = uuid.uuid4()
 MEMBER = uuid.uuid4()
+AS_MEMBER = Actor(type="member", id=MEMBER)
 ON_TICKET_12 = {"ticket_id": TICKET, "number": 12, "customer_id": CUSTOMER}
 
 
@@ -49,23 +51,53 @@ def test_an_agent_reply_is_public_credits_the_author_and_keeps_the_body_out_of_t
     entry = describe(TicketReplied(**ON_TICKET_12, message_id=uuid.uuid4(), author_member_id=MEMBER,
                                    subject="Re: Printer on fire", body="Unplug it now", replied_at=AT))
     assert entry.summary == "Reply sent on ticket #12"
-    assert (entry.type, entry.internal, entry.actor, entry.occurred_at) == ("ticket.replied", False, MEMBER, AT)
+    assert (entry.type, entry.internal, entry.actor, entry.occurred_at) == ("ticket.replied", False, AS_MEMBER, AT)
     assert (entry.subject_type, entry.subject_id) == ("ticket", TICKET)
 
 
 def test_an_internal_note_is_internal():
     entry = describe(TicketNoteAdded(**ON_TICKET_12, message_id=uuid.uuid4(), author_member_id=MEMBER, added_at=AT))
     assert entry.summary == "Internal note on ticket #12"
-    assert (entry.type, entry.internal, entry.actor, entry.occurred_at) == ("ticket.note_added", True, MEMBER, AT)
+    assert (entry.type, entry.internal, entry.actor, entry.occurred_at) == ("ticket.note_added", True, AS_MEMBER, AT)
     assert (entry.subject_type, entry.subject_id) == ("ticket", TICKET)
 
 
-def test_a_customer_reply_is_public_at_the_time_it_was_received():
-    entry = describe(TicketCustomerReplied(**ON_TICKET_12, message_id=uuid.uuid4(), contact_id=uuid.uuid4(),
+def test_a_customer_reply_is_public_at_the_time_it_was_received_and_credits_the_contact():
+    contact_id = uuid.uuid4()
+    entry = describe(TicketCustomerReplied(**ON_TICKET_12, message_id=uuid.uuid4(), contact_id=contact_id,
                                            received_at=AT))
     assert entry.summary == "Customer replied on ticket #12"
     assert (entry.type, entry.internal, entry.occurred_at) == ("ticket.customer_replied", False, AT)
     assert (entry.subject_type, entry.subject_id) == ("ticket", TICKET)
+    assert entry.actor == Actor(type="contact", id=contact_id)
+    # an unknown writer: whoever entered it (the envelope's actor) stands in
+    assert describe(TicketCustomerReplied(**ON_TICKET_12, message_id=uuid.uuid4(), received_at=AT)).actor is None
+
+
+def test_events_that_name_no_author_leave_the_actor_to_the_envelope():
+    created = describe(TicketCreated(ticket_id=TICKET, number=12, customer_id=CUSTOMER, subject="s",
+                                     priority="high", status="new", source="email", created_at=AT))
+    moved = describe(TicketStatusChanged(**ON_TICKET_12, old_status="new", new_status="open", changed_at=AT))
+    assigned = describe(TicketAssigned(**ON_TICKET_12, assignee_id=MEMBER, assigned_at=AT))
+    assert (created.actor, moved.actor, assigned.actor) == (None, None, None)
+
+
+def test_a_priority_change_reads_as_a_move_and_is_internal():
+    entry = describe(TicketUpdated(**ON_TICKET_12, changes={"priority": "high"}, previous={"priority": "normal"},
+                                   updated_at=AT))
+    assert entry.summary == "Ticket #12 priority: normal → high"
+    assert (entry.type, entry.internal, entry.occurred_at) == ("ticket.updated", True, AT)
+    assert (entry.subject_type, entry.subject_id, entry.actor) == ("ticket", TICKET, None)
+
+
+def test_field_edits_list_each_change_and_an_escalation_says_so():
+    edit = describe(TicketUpdated(**ON_TICKET_12, updated_at=AT,
+                                  changes={"tags": ["outage", "vip"], "subject": "Smoke\nnow", "priority": "urgent"},
+                                  previous={"tags": [], "subject": "Fire", "priority": "high"}))
+    assert edit.summary == "Ticket #12 priority: high → urgent; subject: Fire → Smoke now; tags: none → outage, vip"
+    escalated = describe(TicketUpdated(**ON_TICKET_12, changes={"priority": "high"}, reason="escalation",
+                                       updated_at=AT))  # no previous: an event from before it was added
+    assert escalated.summary == "Ticket #12 priority → high (SLA escalation)"
 
 
 @pytest.mark.parametrize("assignee,method,expected", [
@@ -101,7 +133,8 @@ def test_customer_records_are_internal():
                                        domains=["acme.example"], owner_id=owner))
     assert created.summary == "Customer created: Acme Ltd (enterprise)"
     assert created.internal is True
-    assert (created.subject_type, created.subject_id, created.actor) == ("customer", CUSTOMER, owner)
+    # the owner looks after the account; who created it is the envelope's actor
+    assert (created.subject_type, created.subject_id, created.actor) == ("customer", CUSTOMER, None)
     assert created.occurred_at is None  # the envelope's time is used
 
 
@@ -121,6 +154,15 @@ def test_contact_created():
     assert (entry.subject_type, entry.subject_id, entry.internal) == ("contact", contact_id, True)
 
 
+def test_contact_archived():
+    contact_id = uuid.uuid4()
+    entry = describe(ContactArchived(contact_id=contact_id, customer_id=CUSTOMER, name="Jane Roe",
+                                     email="jane@acme.example", archived_at=AT))
+    assert entry.summary == "Contact archived: Jane Roe <jane@acme.example>"
+    assert (entry.type, entry.subject_type, entry.subject_id, entry.internal, entry.occurred_at) == (
+        "contact.archived", "contact", contact_id, True, AT)
+
+
 @pytest.mark.parametrize("minutes,billable,note,expected", [
     (90, True, "migration call", "1h 30m logged (billable): migration call"),
     (45, False, "", "45m logged (non-billable)"),
@@ -131,7 +173,8 @@ def test_time_logged_is_internal_and_credits_the_member(minutes, billable, note,
     entry = describe(TimeLogged(entry_id=uuid.uuid4(), member_id=member, customer_id=CUSTOMER, minutes=minutes,
                                 billable=billable, work_date=date(2026, 3, 4), note=note))
     assert entry.summary == expected
-    assert entry.internal is True and entry.actor == member and entry.subject_type == "time_entry"
+    assert entry.internal is True and entry.actor == Actor(type="member", id=member)
+    assert entry.subject_type == "time_entry"
 
 
 @pytest.mark.parametrize("internal", [True, False])
@@ -152,7 +195,8 @@ def test_an_event_the_timeline_does_not_log_is_refused():
 
 def test_the_service_subscribes_to_exactly_the_events_it_logs():
     subscribed = {event_type for _, event_type, _ in subscriptions(TimelineService)}
-    assert subscribed == {"customer.created", "customer.updated", "contact.created", "ticket.created",
+    assert subscribed == {"customer.created", "customer.updated", "contact.created", "contact.archived",
+                          "ticket.created", "ticket.updated",
                           "ticket.status_changed", "ticket.assigned", "ticket.replied", "ticket.note_added",
                           "ticket.customer_replied",
                           "ticket.sla_warning", "ticket.sla_breached", "time.logged"}

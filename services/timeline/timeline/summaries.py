@@ -1,10 +1,14 @@
-"""What a timeline entry says about an event: its one-line summary, subject, actor, time and
+"""What a timeline entry says about an event: its one-line summary, subject, author, time and
 visibility. Pure: an event payload in, an `Entry` out.
 
 Visibility: ticket activity is what the customer already sees in the portal (opening, status,
-replies both ways), so it is public; internal notes, assignments and
-SLA warnings/breaches are the team's own business, as are account administration (customer and
-contact records) and time tracking, so they are internal.
+replies both ways), so it is public; internal notes, assignments, field edits (priority, tags,
+category: the team's own triage) and SLA warnings/breaches are the team's own business, as are
+account administration (customer and contact records) and time tracking, so they are internal.
+
+Actor: `Entry.actor` is the author the event itself names (the agent of a reply or note, the
+contact who wrote a customer reply, the member whose time was logged); the service falls back to
+the envelope's actor (who made the change) when the event names none.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from custops.contracts.billing import TimeLogged
-from custops.contracts.customers import ContactCreated, CustomerCreated, CustomerUpdated
+from custops.contracts.customers import ContactArchived, ContactCreated, CustomerCreated, CustomerUpdated
 from custops.contracts.tickets import (
     TicketAssigned,
     TicketCreated,
@@ -23,9 +27,10 @@ from custops.contracts.tickets import (
     TicketSlaBreached,
     TicketSlaWarning,
     TicketStatusChanged,
+    TicketUpdated,
 )
 from custops.contracts.timeline import InteractionLogged
-from custops.events import EventData
+from custops.events import Actor, EventData
 
 _MAX_VALUE_CHARS = 60  # longer changed values are cut in the summary (the full value stays in data)
 
@@ -37,7 +42,8 @@ class Entry:
     internal: bool
     subject_type: str | None = None
     subject_id: uuid.UUID | None = None
-    actor: uuid.UUID | None = None
+    # the author the event names; None: whoever made the change (the envelope's actor)
+    actor: Actor | None = None
     # when the event says when the thing happened; None means "use the envelope's time"
     occurred_at: datetime | None = None
 
@@ -68,30 +74,60 @@ def _short(value) -> str:
     return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
 
 
+def _value(value) -> str | None:
+    """A changed value for a summary; None for nested values (too long for one line)."""
+    if isinstance(value, dict):
+        return None
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value) or None  # an empty list reads as "none"
+    return _short(value)
+
+
 def _changes(changes: dict) -> str:
     parts = []
     for field in sorted(changes):
-        value = changes[field]
-        if isinstance(value, (list, tuple)):
-            value = ", ".join(str(v) for v in value)
-        elif isinstance(value, dict):
-            parts.append(field)  # nested values are too long for one line
-            continue
-        parts.append(f"{field} = {_short(value)}")
+        value = _value(changes[field])
+        parts.append(field if value is None else f"{field} = {value}")
     return "; ".join(parts)
+
+
+def _moves(changes: dict, previous: dict) -> str:
+    """`priority: normal → high; tags → a, b`: the old value where the event knows it."""
+    parts = []
+    for field in sorted(changes):
+        new = _value(changes[field])
+        if new is None:
+            parts.append(field)
+        elif field in previous and (old := _value(previous[field])) is not None:
+            parts.append(f"{field}: {old} → {new}")
+        else:
+            parts.append(f"{field} → {new}")
+    return "; ".join(parts) or "no fields"
+
+
+def member(member_id) -> Actor | None:
+    return Actor(type="member", id=member_id) if member_id is not None else None
+
+
+def contact(contact_id) -> Actor | None:
+    return Actor(type="contact", id=contact_id) if contact_id is not None else None
 
 
 def describe(data: EventData) -> Entry:
     """The timeline entry for one event payload; raises LookupError for an event it does not log."""
     if isinstance(data, CustomerCreated):
+        # the owner is who looks after the account, not who created it: the envelope says that
         return Entry(data.TYPE, one_line(f"Customer created: {data.name} ({data.tier})"), True,
-                     "customer", data.customer_id, data.owner_id)
+                     "customer", data.customer_id)
     if isinstance(data, CustomerUpdated):
         changed = _changes(data.changes) or "no fields"
         return Entry(data.TYPE, f"Customer updated: {changed}", True, "customer", data.customer_id)
     if isinstance(data, ContactCreated):
         return Entry(data.TYPE, one_line(f"Contact added: {data.name} <{data.email}>"), True,
                      "contact", data.contact_id)
+    if isinstance(data, ContactArchived):
+        return Entry(data.TYPE, one_line(f"Contact archived: {data.name} <{data.email}>"), True,
+                     "contact", data.contact_id, occurred_at=data.archived_at)
     if isinstance(data, TicketCreated):
         return Entry(data.TYPE, one_line(f"Ticket #{data.number} opened: {data.subject} ({data.priority})"),
                      False, "ticket", data.ticket_id, occurred_at=data.created_at)
@@ -99,6 +135,11 @@ def describe(data: EventData) -> Entry:
         line = (f"Ticket #{data.number} status: {humanize(data.old_status)} → "
                 f"{humanize(data.new_status)}")
         return Entry(data.TYPE, line, False, "ticket", data.ticket_id, occurred_at=data.changed_at)
+    if isinstance(data, TicketUpdated):
+        line = f"Ticket #{data.number} {_moves(data.changes, data.previous)}"
+        if data.reason == "escalation":
+            line += " (SLA escalation)"
+        return Entry(data.TYPE, one_line(line), True, "ticket", data.ticket_id, occurred_at=data.updated_at)
     if isinstance(data, TicketAssigned):
         line = f"Ticket #{data.number} {'assigned' if data.assignee_id else 'unassigned'}"
         if data.method != "manual":
@@ -107,13 +148,14 @@ def describe(data: EventData) -> Entry:
     if isinstance(data, TicketReplied):
         # the body stays out of the summary: a one-liner, and the full reply lives on the ticket
         return Entry(data.TYPE, f"Reply sent on ticket #{data.number}", False, "ticket", data.ticket_id,
-                     data.author_member_id, data.replied_at)
+                     member(data.author_member_id), data.replied_at)
     if isinstance(data, TicketNoteAdded):
         return Entry(data.TYPE, f"Internal note on ticket #{data.number}", True, "ticket", data.ticket_id,
-                     data.author_member_id, data.added_at)
+                     member(data.author_member_id), data.added_at)
     if isinstance(data, TicketCustomerReplied):
+        # the contact wrote it (whoever entered it is the envelope's actor)
         return Entry(data.TYPE, f"Customer replied on ticket #{data.number}", False, "ticket",
-                     data.ticket_id, occurred_at=data.received_at)
+                     data.ticket_id, contact(data.contact_id), data.received_at)
     if isinstance(data, TicketSlaWarning):
         return Entry(data.TYPE, f"SLA {humanize(data.timer)} at risk on ticket #{data.number}", True,
                      "ticket", data.ticket_id, occurred_at=data.warn_at)
@@ -124,7 +166,8 @@ def describe(data: EventData) -> Entry:
         line = f"{duration(data.minutes)} logged ({'billable' if data.billable else 'non-billable'})"
         if data.note.strip():
             line += f": {data.note}"
-        return Entry(data.TYPE, one_line(line), True, "time_entry", data.entry_id, data.member_id)
+        # credited to whose time it is (who entered it, when someone else, is the envelope's actor)
+        return Entry(data.TYPE, one_line(line), True, "time_entry", data.entry_id, member(data.member_id))
     if isinstance(data, InteractionLogged):
         return Entry(interaction_type(data.kind), one_line(data.summary), data.internal,
                      occurred_at=data.occurred_at)
