@@ -1,4 +1,10 @@
-"""The OpenAPI 3.1 document, generated from the route table and the request models' JSON schemas."""
+"""The OpenAPI 3.1 document, generated from the route table: parameters, request and response models'
+JSON schemas, the statuses each route can answer, and links from created resources to what uses them.
+
+Statuses are derived from the route's shape (see `statuses`), plus what the route declares it can
+answer beyond that (`API.route(statuses=...)`: a 409, or a 404 for a referenced id). The end-to-end
+schemathesis run (tests/e2e/test_schemathesis.py) holds the document to what the running suite answers.
+"""
 from __future__ import annotations
 
 import functools
@@ -6,10 +12,10 @@ import re
 
 from apispec import APISpec
 
-from gateway import problems
-from gateway.api import API, Api, Endpoint
+from custops.validation import EARLIEST, LATEST, MAX_DEPTH
+from gateway import problems, server
+from gateway.api import API, PATH_PARAMETER, Api, Endpoint, Resource
 
-_PARAM = re.compile(r"<(?:(?P<converter>[^:<>]+):)?(?P<name>[^<>]+)>")
 _CONVERTER_SCHEMAS = {"uuid": {"type": "string", "format": "uuid"}, "int": {"type": "integer"}}
 
 # Operational endpoints outside /api/v1 (no token): documented so the document lists every route.
@@ -19,18 +25,55 @@ OPERATIONAL = (
     ("/metrics", "Prometheus metrics of this process", "text/plain"),
 )
 
-_PAGE_SCHEMA = {
-    "type": "object",
-    "required": ["items", "next_cursor"],
-    "properties": {
-        "items": {"type": "array", "items": {"type": "object"}},
-        "next_cursor": {"type": ["string", "null"], "description": "pass as `cursor` for the next page"},
-    },
+DESCRIPTION = f"""Customer operations: customers, tickets, timeline, time, reports.
+
+Every error is an RFC 9457 problem document (`application/problem+json`); `errors` names the fields.
+**400** the request is not shaped like what the operation takes: not JSON, not an object, nested deeper
+than {MAX_DEPTH} levels, a value of the wrong JSON type, an unknown or missing field or parameter, a
+parameter given twice. **422** it is, but a value is not acceptable: out of range or too long, not one of
+the allowed values, a bad format (UUID, date), a NUL character in text, a date outside
+{EARLIEST.isoformat()}..{LATEST.isoformat()}, an unknown reference, or a broken rule (a status move, an
+invoiced entry). A path id that is not a UUID names nothing: **404**, naming the parameter.
+Limits: bodies 1 MiB (413); request line {server.REQUEST_LINE_LIMIT} bytes (414); {server.HEADER_FIELDS_LIMIT}
+header fields of at most {server.HEADER_FIELD_SIZE_LIMIT} bytes each (431). Lists are pages of `items` with
+`next_cursor` (pass it as `cursor`) and `total`. More in docs/api.md."""
+
+# status → description of the problem, for the statuses routes answer
+_PROBLEMS = {
+    400: "Malformed input: not JSON, wrong JSON types, unknown or missing fields or parameters",
+    401: "Missing or invalid bearer token",
+    403: "The token's role may not do this",
+    404: "No such resource (a path id that is not a UUID names nothing; `errors` names it)",
+    409: "The change conflicts with the current state (a unique value taken, a locked resource)",
+    413: "The body is larger than 1 MiB",
+    415: "The body is not of an accepted media type",
+    422: "Well-formed input with a value that is not acceptable or breaks a rule; `errors` names the fields",
+    502: "A service failed to handle the request",
+    503: "A service needed for the request is not available",
+    504: "A service did not answer in time",
 }
 
 
 def openapi_path(rule: str) -> str:
-    return _PARAM.sub(lambda m: "{" + m.group("name") + "}", rule)
+    return PATH_PARAMETER.sub(lambda m: "{" + m.group("name") + "}", rule)
+
+
+def statuses(endpoint: Endpoint) -> list[int]:
+    """The error statuses a route can answer: 400 always (unknown query parameters at least); 401/403
+    with a permission; 404 with path ids; 413/415 with a body; 422 with a body or query parameters;
+    502/503/504 when it calls services; and those the route declares."""
+    found = {400, *endpoint.statuses}
+    if endpoint.permission is not None:
+        found |= {401, 403}
+    if endpoint.path_parameters:
+        found.add(404)
+    if endpoint.body is not None:
+        found |= {413, 415, 422}
+    if endpoint.query is not None:
+        found.add(422)
+    if endpoint.calls_services:
+        found |= {502, 503, 504}
+    return sorted(found)
 
 
 def _problem(description: str) -> dict:
@@ -38,25 +81,42 @@ def _problem(description: str) -> dict:
             "content": {problems.CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
-def _register_model(spec: APISpec, model) -> dict:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+def _register_model(spec: APISpec, model, mode: str = "validation") -> dict:
+    schema = _without_null_defaults(model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode))
     for name, sub in schema.pop("$defs", {}).items():
-        if name not in spec.components.schemas:
-            spec.components.schema(name, sub)
-    if model.__name__ not in spec.components.schemas:
-        spec.components.schema(model.__name__, schema)
+        _register(spec, name, sub)
+    _register(spec, model.__name__, schema)
     return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _register(spec: APISpec, name: str, schema: dict) -> None:
+    known = spec.components.schemas.get(name)
+    if known is None:
+        spec.components.schema(name, schema)
+    elif known != schema:  # two models of one name would silently share a schema
+        raise ValueError(f"two different models are named {name} in the route table")
+
+
+def _without_null_defaults(schema):
+    """The schema without `default: null`: in our models `= None` means "may be left out" (the service
+    applies its default), not that null is a value to send (for most fields it is not)."""
+    if isinstance(schema, dict):
+        return {k: _without_null_defaults(v) for k, v in schema.items() if not (k == "default" and v is None)}
+    if isinstance(schema, list):
+        return [_without_null_defaults(v) for v in schema]
+    return schema
 
 
 def _parameters(endpoint: Endpoint) -> list[dict]:
     params = [{"name": m.group("name"), "in": "path", "required": True,
                "schema": _CONVERTER_SCHEMAS.get(m.group("converter") or "", {"type": "string"})}
-              for m in _PARAM.finditer(endpoint.rule)]
+              for m in PATH_PARAMETER.finditer(endpoint.rule)]
     if endpoint.query is not None:
-        schema = endpoint.query.model_json_schema()
+        schema = _without_null_defaults(endpoint.query.model_json_schema())
+        defs = schema.get("$defs", {})
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
-            prop = dict(prop)
+            prop = _inline(dict(prop), defs)
             description = prop.pop("description", None)
             prop.pop("title", None)
             param = {"name": name, "in": "query", "required": name in required, "schema": prop}
@@ -66,48 +126,102 @@ def _parameters(endpoint: Endpoint) -> list[dict]:
     return params
 
 
-def _operation(spec: APISpec, endpoint: Endpoint) -> dict:
-    paged = endpoint.query is not None and "cursor" in endpoint.query.model_fields
+def _inline(schema, defs: dict):
+    """Query parameter schemas with their `$defs` references resolved (parameters have no `$defs`)."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if ref and ref.startswith("#/$defs/"):
+            return _inline(dict(defs[ref.rsplit("/", 1)[1]]), defs)
+        return {k: _inline(v, defs) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_inline(v, defs) for v in schema]
+    return schema
+
+
+def _resource_name(model) -> str:
+    """`TimeEntry` → `time_entry`: how a body field referring to one is named (`time_entry_id`)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__).lower()
+
+
+def _links(api: Api, endpoint: Endpoint) -> dict:
+    """Links from a created (or replaced) resource to the operations that use its id: those below it in the
+    path (`POST /tickets` → `/tickets/{ticket_id}/...`) and those whose body names it (`customer_id`)."""
+    response = endpoint.response
+    creates = endpoint.status == 201 or endpoint.method == "PUT"
+    if not creates or response is None or "id" not in response.model_fields:
+        return {}
+    links: dict[str, dict] = {}
+    below = re.compile(re.escape(endpoint.rule) + r"/<uuid:(?P<name>[^<>]+)>")
+    reference = _resource_name(response) + "_id"
+    for other in api.endpoints:
+        if other is endpoint:
+            continue
+        link: dict = {}
+        match = below.match(other.rule)
+        if match:
+            link["parameters"] = {match.group("name"): "$response.body#/id",
+                                  **{p: f"$request.path.{p}" for p in endpoint.path_parameters
+                                     if p in other.path_parameters}}
+        if other.body is not None and reference in other.body.model_fields:
+            link["requestBody"] = {reference: "$response.body#/id", **{
+                name: f"$response.body#/{name}" for name in other.body.model_fields
+                if name.endswith("_id") and name != reference and name in response.model_fields}}
+            missing = [p for p in other.path_parameters if p not in endpoint.path_parameters]
+            if missing:  # a path the new resource cannot fill: not a useful step
+                link.pop("requestBody")
+            elif other.path_parameters:
+                link.setdefault("parameters", {}).update(
+                    {p: f"$request.path.{p}" for p in other.path_parameters})
+        if link:
+            links[other.view.__name__] = {"operationId": other.view.__name__, **link}
+    return links
+
+
+def _operation(spec: APISpec, api: Api, endpoint: Endpoint) -> dict:
+    response = endpoint.response or Resource
     success = {"description": "Created" if endpoint.status == 201 else "OK",
-               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Page"} if paged
-                                                 else {"type": "object"}}}}
+               "content": {"application/json": {"schema": _register_model(spec, response, "serialization")}}}
     if endpoint.location:
-        success["headers"] = {"Location": {"schema": {"type": "string"}, "description": "the new resource"}}
-    responses = {str(endpoint.status): success,
-                 "400": _problem("Malformed input: bad JSON, wrong types, unknown fields or parameters"),
-                 "404": _problem("No such resource (a malformed id names nothing)"),
-                 "500": _problem("Unexpected error (details are logged, never returned)"),
-                 "502": _problem("A service failed to handle the request"),
-                 "503": _problem("A service needed for the request is not available"),
-                 "504": _problem("A service did not answer in time")}
+        success["headers"] = {"Location": {"schema": {"type": "string"}, "description": "the new resource",
+                                           "required": True}}
+    links = _links(api, endpoint)
+    if links:
+        success["links"] = links
+    responses = {str(endpoint.status): success}
+    for status in statuses(endpoint):
+        description = _PROBLEMS.get(status, "Error")
+        if status == 403 and endpoint.permission is not None:
+            description = f"The token's role does not have '{endpoint.permission}'"
+        responses[str(status)] = _problem(description)
+    if 503 in responses:
+        responses["503"]["headers"] = {"Retry-After": {"schema": {"type": "string"}, "required": True,
+                                                       "description": "seconds"}}
     operation = {"operationId": endpoint.view.__name__, "summary": endpoint.summary, "tags": [endpoint.tag],
                  "parameters": _parameters(endpoint), "responses": responses}
+    if endpoint.view.__doc__:
+        operation["description"] = " ".join(endpoint.view.__doc__.split())
     if endpoint.permission is not None:
-        responses["401"] = _problem("Missing or invalid bearer token")
-        responses["403"] = _problem(f"The token's role does not have '{endpoint.permission}'")
+        responses["401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}}
         operation["x-permission"] = endpoint.permission
     else:
         operation["security"] = []
     if endpoint.body is not None:
-        operation["requestBody"] = {"required": True,
-                                    "content": {"application/json": {"schema": _register_model(spec, endpoint.body)}}}
-        responses["415"] = _problem("The body is not JSON")
-        responses["409"] = _problem("The change conflicts with the current state")
-        responses["422"] = _problem("Well-formed input that breaks a rule; `errors` names the fields")
+        content = {"application/json": {"schema": _register_model(spec, endpoint.body)}}
+        for media_type, field in endpoint.text_bodies:
+            content[media_type] = {"schema": {"type": "string", "description": f"the `{field}` field as the body"}}
+        operation["requestBody"] = {"required": True, "content": content}
     return operation
 
 
 def document(api: Api = API) -> dict:
     spec = APISpec(title="custops API", version="1.0.0", openapi_version="3.1.0",
-                   info={"description": "Customer operations: customers, tickets, timeline, time, reports."},
-                   servers=[{"url": "/"}], security=[{"bearerAuth": []}])
+                   info={"description": DESCRIPTION}, servers=[{"url": "/"}], security=[{"bearerAuth": []}])
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", problems.PROBLEM_SCHEMA)
-    spec.components.schema("Page", _PAGE_SCHEMA)
     paths: dict[str, dict] = {}
     for endpoint in api.endpoints:
         paths.setdefault(openapi_path(api.prefix + endpoint.rule), {})[endpoint.method.lower()] = \
-            _operation(spec, endpoint)
+            _operation(spec, api, endpoint)
     for path, summary, content_type in OPERATIONAL:
         paths[path] = {"get": {"operationId": path.strip("/"), "summary": summary, "tags": ["operations"],
                                "security": [],
@@ -123,6 +237,15 @@ def _cached_document() -> dict:
     return document()
 
 
-@API.route("/openapi.json", "GET", permission=None, summary="This OpenAPI document", tag="meta")
+class OpenApiDocument(Resource):
+    """An OpenAPI 3.1 document."""
+
+    openapi: str
+    info: dict
+    paths: dict
+
+
+@API.route("/openapi.json", "GET", permission=None, summary="This OpenAPI document", tag="meta",
+           response=OpenApiDocument, calls_services=False)
 def openapi_document():
     return _cached_document()

@@ -65,7 +65,7 @@ def test_request_bodies_reference_the_models_schemas(client):
 def test_problem_responses_use_the_problem_schema(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     create = doc["paths"]["/api/v1/tickets"]["post"]["responses"]
-    for status in ("400", "401", "403", "404", "415", "422", "503", "504"):
+    for status in ("400", "401", "403", "413", "415", "422", "502", "503", "504"):
         content = create[status]["content"]["application/problem+json"]
         assert content["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert "201" in create and "Location" in create["201"]["headers"]
@@ -87,3 +87,130 @@ def _refs(node):
 def test_the_document_is_json_serialisable_and_stable(client):
     first = client.get("/api/v1/openapi.json").get_data()
     assert json.loads(first) == json.loads(client.get("/api/v1/openapi.json").get_data())
+
+
+# --- the document tells the truth (issue 6 §6) ---
+
+def _doc(client) -> dict:
+    return client.get("/api/v1/openapi.json").get_json()
+
+
+def _schema(doc, ref_or_schema) -> dict:
+    ref = ref_or_schema.get("$ref")
+    return doc["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else ref_or_schema
+
+
+def _operations(doc):
+    for path, item in doc["paths"].items():
+        if path.startswith("/api/v1/"):
+            for method, operation in item.items():
+                yield path, method, operation
+
+
+def test_every_success_response_has_a_published_model(client):
+    doc = _doc(client)
+    for path, method, operation in _operations(doc):
+        success, = [r for s, r in operation["responses"].items() if s.startswith("2")]
+        schema = success["content"]["application/json"]["schema"]
+        assert "$ref" in schema, (method, path)  # not a bare {"type": "object"}
+        model = _schema(doc, schema)
+        assert model.get("properties") and model.get("required"), (method, path, model)
+
+
+def test_every_list_answers_one_page_shape(client):
+    doc = _doc(client)
+    lists = [(p, m, op) for p, m, op in _operations(doc) if m == "get" and _schema(
+        doc, op["responses"]["200"]["content"]["application/json"]["schema"]).get("properties", {}).get("items")]
+    assert {p for p, _, _ in lists} >= {"/api/v1/tickets", "/api/v1/teams", "/api/v1/canned-responses",
+                                        "/api/v1/ticket-categories", "/api/v1/customers/{customer_id}/contacts",
+                                        "/api/v1/sla/policies", "/api/v1/customers", "/api/v1/time-entries"}
+    for path, _, operation in lists:
+        if path == "/api/v1/reports/ticket-volume":
+            continue  # a report with totals, not a list of resources
+        page = _schema(doc, operation["responses"]["200"]["content"]["application/json"]["schema"])
+        assert {"items", "next_cursor", "total"} <= set(page["required"]), path
+        assert "$ref" in page["properties"]["items"]["items"], path  # the items have their own model
+
+
+def test_unpaged_lists_are_filled_into_the_page_shape(client, bearer, services):
+    services.on("tickets", "list_teams", lambda tenant: {"items": [{"id": "t"}]})  # a service of before
+    services.on("tickets", "list_sla_policies", lambda tenant: [{"id": "p"}, {"id": "q"}])  # a bare list
+    assert client.get("/api/v1/teams", headers=bearer()).get_json() == {
+        "items": [{"id": "t"}], "next_cursor": None, "total": 1}
+    assert client.get("/api/v1/sla/policies", headers=bearer()).get_json() == {
+        "items": [{"id": "p"}, {"id": "q"}], "next_cursor": None, "total": 2}
+
+
+def test_a_paged_list_without_a_count_says_total_null(client, bearer, services):
+    services.on("billing", "list_time_entries", lambda *args: {"items": [], "next_cursor": "abc"})
+    assert client.get("/api/v1/time-entries", headers=bearer()).get_json()["total"] is None
+
+
+def test_each_route_documents_the_statuses_it_can_answer(client):
+    doc = _doc(client)
+    responses = {(m, p): set(op["responses"]) for p, m, op in _operations(doc)}
+    assert "404" in responses[("get", "/api/v1/tickets/{ticket_id}")]
+    assert "404" not in responses[("post", "/api/v1/tickets")]  # an unknown customer is a 422, not a 404
+    assert "409" in responses[("post", "/api/v1/customers")]  # a domain another customer has
+    assert "409" in responses[("delete", "/api/v1/time-entries/{entry_id}")]  # invoiced
+    assert "409" not in responses[("post", "/api/v1/tickets")]
+    assert {"413", "415"} <= responses[("post", "/api/v1/tickets")]
+    assert not {"413", "415", "422"} & responses[("get", "/api/v1/tickets/{ticket_id}")]
+    assert "422" in responses[("get", "/api/v1/tickets")]  # a filter value out of its enum
+    assert not {"401", "403", "502", "503", "504"} & responses[("get", "/api/v1/openapi.json")]
+    assert all(not s.startswith("5") or s in ("502", "503", "504") for r in responses.values() for s in r)
+
+
+def test_status_values_and_transitions_are_documented(client):
+    from custops.contracts.tickets import STATUSES, TRANSITIONS
+
+    doc = _doc(client)
+    status = doc["components"]["schemas"]["ChangeStatus"]["properties"]["status"]
+    assert tuple(status["enum"]) == STATUSES
+    for old, allowed in TRANSITIONS.items():
+        moves = ", ".join(f"`{new}`" for new in STATUSES if new in allowed) or "none"
+        assert f"`{old}` → {moves}" in status["description"]
+    filters = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/tickets"]["get"]["parameters"]}
+    assert tuple(filters["status"]["anyOf"][0]["enum"]) == STATUSES  # the filter is the same enum
+
+
+def test_enums_come_from_the_contracts(client):
+    from custops.contracts.customers import TIERS
+    from custops.contracts.tickets import MESSAGE_KINDS, SOURCES
+    from custops.contracts.timeline import INTERACTION_KINDS
+
+    schemas = _doc(client)["components"]["schemas"]
+    assert tuple(schemas["CreateTicket"]["properties"]["source"]["enum"]) == SOURCES
+    assert tuple(schemas["AddMessage"]["properties"]["kind"]["enum"]) == MESSAGE_KINDS
+    assert tuple(schemas["PutPolicy"]["properties"]["tier"]["anyOf"][0]["enum"]) == TIERS
+    assert tuple(schemas["LogInteraction"]["properties"]["kind"]["enum"]) == INTERACTION_KINDS
+
+
+def test_calendar_slots_bounds_and_formats_are_documented(client):
+    schemas = _doc(client)["components"]["schemas"]
+    slots = schemas["PutCalendar"]["properties"]["weekly_slots"]
+    assert "`0` (Monday)" in slots["description"] and "24:00" in slots["description"]
+    assert slots["propertyNames"]["pattern"]  # which keys are weekdays
+    minutes = schemas["LogTime"]["properties"]["minutes"]
+    assert (minutes["minimum"], minutes["maximum"]) == (1, 1440)
+    work_date = schemas["LogTime"]["properties"]["work_date"]
+    assert work_date["format"] == "date" and work_date["formatMinimum"] == "1970-01-01"
+    assert schemas["Ticket"]["properties"]["created_at"]["format"] == "date-time"
+    assert schemas["Ticket"]["properties"]["id"]["format"] == "uuid"
+
+
+def test_created_resources_link_to_the_operations_that_use_them(client):
+    doc = _doc(client)
+    links = doc["paths"]["/api/v1/customers"]["post"]["responses"]["201"]["links"]
+    assert links["get_customer"] == {"operationId": "get_customer",
+                                     "parameters": {"customer_id": "$response.body#/id"}}
+    assert links["create_ticket"]["requestBody"] == {"customer_id": "$response.body#/id"}
+    ticket_links = doc["paths"]["/api/v1/tickets"]["post"]["responses"]["201"]["links"]
+    assert {"get_ticket", "change_status", "add_message", "get_ticket_sla"} <= set(ticket_links)
+    assert ticket_links["log_time"]["requestBody"] == {"ticket_id": "$response.body#/id",
+                                                       "customer_id": "$response.body#/customer_id"}
+    operation_ids = {op["operationId"] for _, _, op in _operations(doc)}
+    for _, _, operation in _operations(doc):
+        for response in operation["responses"].values():
+            for link in response.get("links", {}).values():
+                assert link["operationId"] in operation_ids

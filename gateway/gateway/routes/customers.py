@@ -66,7 +66,7 @@ class Contact(Resource):
 
 
 @API.route("/customers", "POST", permission="customers:write", summary="Create a customer", tag="customers",
-           body=CreateCustomer, status=201, location="/customers/{id}", response=Customer)
+           body=CreateCustomer, status=201, location="/customers/{id}", response=Customer, statuses=(409,))
 def create_customer(body: CreateCustomer):
     return tenant_call("customers", "create_customer", payload(body))
 
@@ -84,14 +84,14 @@ def get_customer(customer_id: str):
 
 
 @API.route("/customers/<uuid:customer_id>", "PATCH", permission="customers:write",
-           summary="Change a customer", tag="customers", body=UpdateCustomer, response=Customer)
+           summary="Change a customer", tag="customers", body=UpdateCustomer, response=Customer, statuses=(409,))
 def update_customer(customer_id: str, body: UpdateCustomer):
     return tenant_call("customers", "update_customer", customer_id, payload(body))
 
 
 @API.route("/customers/<uuid:customer_id>/contacts", "POST", permission="customers:write",
            summary="Add a contact to a customer", tag="customers", body=CreateContact, status=201,
-           response=Contact)
+           response=Contact, statuses=(409,))
 def create_contact(customer_id: str, body: CreateContact):
     return tenant_call("customers", "create_contact", customer_id, payload(body))
 

@@ -53,7 +53,7 @@ class Mailbox(Resource):
 
 
 @API.route("/mailboxes", "POST", permission="mailboxes:write", summary="Add a mailbox", tag="mailboxes",
-           body=CreateMailbox, status=201, location="/mailboxes/{id}", response=Mailbox)
+           body=CreateMailbox, status=201, location="/mailboxes/{id}", response=Mailbox, statuses=(409,))
 def create_mailbox(body: CreateMailbox):
     return tenant_call("mailsync", "create_mailbox", payload(body))
 

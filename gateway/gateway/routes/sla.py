@@ -15,7 +15,8 @@ from gateway.api import API, Body, Resource, page_of, payload
 from gateway.rpc import tenant_call
 
 Minutes = Annotated[int, Field(gt=0, le=525_600, description="business minutes (at most a year's worth)")]
-Weekday = Annotated[str, Field(pattern=r"^([0-6]|mon|tue|wed|thu|fri|sat|sun)$")]
+WEEKDAY_PATTERN = r"^([0-6]|mon|tue|wed|thu|fri|sat|sun)$"
+Weekday = Annotated[str, Field(pattern=WEEKDAY_PATTERN)]
 ClockTime = Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
 Slot = Annotated[list[ClockTime], Field(min_length=2, max_length=2, description='["HH:MM", "HH:MM"]: start, end')]
 
@@ -40,7 +41,8 @@ class PutPolicy(Body):
 class PutCalendar(Body):
     timezone: Annotated[str, Field(min_length=1, max_length=64, description="an IANA zone, e.g. Europe/Berlin")] = None
     weekly_slots: dict[Weekday, Annotated[list[Slot], Field(max_length=24)]] = Field(
-        default=None, description=WEEKLY_SLOTS)
+        default=None, description=WEEKLY_SLOTS,
+        json_schema_extra={"propertyNames": {"pattern": WEEKDAY_PATTERN}, "additionalProperties": False})
     holidays: Annotated[list[Date], Field(max_length=2000, description="closed local dates")] = None
     always_open: bool = Field(default=None, description="24/7: no slots and no holidays")
 
@@ -139,7 +141,7 @@ def put_policy(body: PutPolicy):
 
 
 @API.route("/sla/policies/<uuid:policy_id>", "DELETE", permission="sla:write", tag="sla",
-           summary="Delete an SLA policy (not the tenant default)", response=PolicyDeleted)
+           summary="Delete an SLA policy (not the tenant default)", response=PolicyDeleted, statuses=(409,))
 def delete_policy(policy_id: str):
     return tenant_call("tickets", "delete_sla_policy", policy_id)
 
@@ -159,7 +161,7 @@ def put_calendar(body: PutCalendar):
 @API.route("/sla/calendar/holidays", "POST", permission="sla:write", tag="sla", body=ImportHolidays,
            text_bodies={"text/calendar": "ics"},
            summary="Import holidays from an iCalendar file (text/calendar body, or JSON {\"ics\": ...})",
-           response=CalendarImported)
+           response=CalendarImported, statuses=(409,))
 def import_holidays(body: ImportHolidays):
     return tenant_call("tickets", "import_holidays_ics", body.ics)
 

@@ -285,13 +285,13 @@ def list_teams():
 
 
 @API.route("/teams", "POST", permission="helpdesk:write", summary="Create an assignment team", tag="helpdesk",
-           body=CreateTeam, status=201, response=Team)
+           body=CreateTeam, status=201, response=Team, statuses=(409,))
 def create_team(body: CreateTeam):
     return tenant_call("tickets", "create_team", payload(body))
 
 
 @API.route("/teams/<uuid:team_id>", "PATCH", permission="helpdesk:write", tag="helpdesk", body=UpdateTeam,
-           summary="Rename a team or change its members", response=Team)
+           summary="Rename a team or change its members", response=Team, statuses=(409,))
 def update_team(team_id: str, body: UpdateTeam):
     return tenant_call("tickets", "update_team", team_id, payload(body))
 
@@ -306,7 +306,7 @@ def list_canned_responses():
 
 @API.route("/canned-responses", "POST", permission="helpdesk:write", tag="helpdesk", body=CreateCannedResponse,
            status=201, summary="Save a canned response ({{customer.name}}, {{ticket.number}}, {{agent.name}})",
-           response=CannedResponse)
+           response=CannedResponse, statuses=(409,))
 def create_canned_response(body: CreateCannedResponse):
     return tenant_call("tickets", "create_canned_response", payload(body))
 
@@ -336,6 +336,6 @@ def list_categories():
 
 
 @API.route("/ticket-categories", "POST", permission="helpdesk:write", tag="helpdesk", body=AddCategory,
-           status=201, summary="Add a ticket category", response=TicketCategory)
+           status=201, summary="Add a ticket category", response=TicketCategory, statuses=(409,))
 def add_category(body: AddCategory):
     return tenant_call("tickets", "add_category", body.name)

@@ -94,7 +94,7 @@ def get_time_entry(entry_id: str):
 
 @API.route("/time-entries/<uuid:entry_id>", "PATCH", permission="time:write", tag="time", body=CorrectTime,
            summary="Correct a time entry (your own; anyone's with 'time:others'; never an invoiced one: 409)",
-           response=TimeEntry)
+           response=TimeEntry, statuses=(409,))
 def correct_time_entry(entry_id: str, body: CorrectTime):
     return tenant_call("billing", "correct_time_entry", g.identity.member_id, entry_id, payload(body),
                        roles.time_member_scope(g.identity))
@@ -102,7 +102,7 @@ def correct_time_entry(entry_id: str, body: CorrectTime):
 
 @API.route("/time-entries/<uuid:entry_id>", "DELETE", permission="time:write", tag="time",
            summary="Delete a time entry (your own; anyone's with 'time:others'; never an invoiced one: 409)",
-           response=DeletedEntry)
+           response=DeletedEntry, statuses=(409,))
 def delete_time_entry(entry_id: str):
     return tenant_call("billing", "delete_time_entry", g.identity.member_id, entry_id,
                        roles.time_member_scope(g.identity))
