@@ -15,7 +15,7 @@ from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import delete, select
 
 from custops import caller, db, inbox, outbox
-from custops.contracts.billing import TimeLogged
+from custops.contracts.billing import TimeDeleted, TimeLogged, TimeUpdated
 from custops.contracts.customers import ContactArchived, ContactCreated, CustomerCreated, CustomerUpdated
 from custops.contracts.tickets import (TicketCreated, TicketCustomerReplied, TicketNoteAdded, TicketReplied,
                                        TicketStatusChanged, TicketUpdated)
@@ -157,6 +157,13 @@ def test_every_subscribed_event_lands_on_the_customers_timeline(timeline, rpc, t
             new_status="resolved", changed_at=datetime.now(timezone.utc)),
         "on_time_logged": TimeLogged(entry_id=uuid.uuid4(), member_id=uuid.uuid4(), customer_id=customer_id,
                                      minutes=30, billable=True, work_date=date(2026, 3, 4)),
+        "on_time_updated": TimeUpdated(entry_id=uuid.uuid4(), member_id=uuid.uuid4(), customer_id=customer_id,
+                                       minutes=45, billable=True, work_date=date(2026, 3, 4), revision=2,
+                                       changes={"minutes": {"old": 30, "new": 45}},
+                                       updated_at=datetime.now(timezone.utc)),
+        "on_time_deleted": TimeDeleted(entry_id=uuid.uuid4(), member_id=uuid.uuid4(), customer_id=customer_id,
+                                       minutes=45, billable=True, work_date=date(2026, 3, 4), revision=2,
+                                       deleted_at=datetime.now(timezone.utc)),
     }
     envelopes = {method: envelope_for(data, tenant_id) for method, data in events.items()}
     with contextlib.ExitStack() as stack:
@@ -171,6 +178,8 @@ def test_every_subscribed_event_lands_on_the_customers_timeline(timeline, rpc, t
     assert summaries["ticket.status_changed"] == "Ticket #3 status: new → resolved"
     assert summaries["ticket.updated"] == "Ticket #3 priority: high → urgent"
     assert summaries["time.logged"] == "30m logged (billable)"
+    assert summaries["time.updated"] == "Time entry corrected: 30m → 45m"
+    assert summaries["time.deleted"] == "Time entry deleted: 45m (billable)"
 
     public = rpc.call("timeline", "list_activities", str(tenant_id), str(customer_id),
                       {"include_internal": False})["items"]

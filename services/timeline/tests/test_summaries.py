@@ -4,7 +4,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from custops.contracts.billing import TimeLogged
+from custops.contracts.billing import TimeDeleted, TimeLogged, TimeUpdated
 from custops.contracts.customers import ContactArchived, ContactCreated, CustomerCreated, CustomerUpdated
 from custops.contracts.tickets import (
     TicketAssigned,
@@ -177,6 +177,42 @@ def test_time_logged_is_internal_and_credits_the_member(minutes, billable, note,
     assert entry.subject_type == "time_entry"
 
 
+def _corrected(**changes) -> TimeUpdated:
+    return TimeUpdated(entry_id=uuid.uuid4(), member_id=uuid.uuid4(), customer_id=CUSTOMER, minutes=45,
+                       billable=True, work_date=date(2026, 3, 4), revision=2, updated_by_member_id=CORRECTOR,
+                       updated_at=AT, changes={k: {"old": old, "new": new} for k, (old, new) in changes.items()})
+
+
+CORRECTOR = uuid.uuid4()
+
+
+@pytest.mark.parametrize("changes,expected", [
+    ({"minutes": (30, 45)}, "Time entry corrected: 30m → 45m"),
+    ({"minutes": (90, 60), "billable": (True, False), "work_date": ("2026-03-02", "2026-03-03")},
+     "Time entry corrected: 1h 30m → 1h; billable → non-billable; work date 2026-03-02 → 2026-03-03"),
+    ({"ticket_id": (None, str(uuid.uuid4())), "note": ("", "call")}, "Time entry corrected: ticket added; note edited"),
+    ({"ticket_id": (str(uuid.uuid4()), None), "customer_id": (str(uuid.uuid4()), str(CUSTOMER))},
+     "Time entry corrected: ticket removed; moved from another customer"),
+    ({"member_id": (str(uuid.uuid4()), str(uuid.uuid4()))}, "Time entry corrected: moved to another member"),
+])
+def test_a_time_correction_says_what_changed_and_credits_who_corrected_it(changes, expected):
+    entry = describe(_corrected(**changes))
+    assert entry.summary == expected
+    assert (entry.type, entry.internal, entry.subject_type, entry.occurred_at) == (
+        "time.updated", True, "time_entry", AT)
+    assert entry.actor == Actor(type="member", id=CORRECTOR)
+
+
+def test_a_deleted_time_entry_says_how_much_time_went():
+    entry_id = uuid.uuid4()
+    entry = describe(TimeDeleted(entry_id=entry_id, member_id=uuid.uuid4(), customer_id=CUSTOMER, minutes=45,
+                                 billable=False, work_date=date(2026, 3, 4), revision=3,
+                                 deleted_by_member_id=CORRECTOR, deleted_at=AT))
+    assert entry.summary == "Time entry deleted: 45m (non-billable)"
+    assert (entry.type, entry.internal, entry.subject_id, entry.occurred_at) == ("time.deleted", True, entry_id, AT)
+    assert entry.actor == Actor(type="member", id=CORRECTOR)
+
+
 @pytest.mark.parametrize("internal", [True, False])
 def test_interaction_keeps_its_own_summary_visibility_and_time(internal):
     entry = describe(InteractionLogged(activity_id=uuid.uuid4(), customer_id=CUSTOMER, kind="call",
@@ -199,7 +235,8 @@ def test_the_service_subscribes_to_exactly_the_events_it_logs():
                           "ticket.created", "ticket.updated",
                           "ticket.status_changed", "ticket.assigned", "ticket.replied", "ticket.note_added",
                           "ticket.customer_replied",
-                          "ticket.sla_warning", "ticket.sla_breached", "time.logged"}
+                          "ticket.sla_warning", "ticket.sla_breached", "time.logged", "time.updated",
+                          "time.deleted"}
 
 
 def test_helpers():

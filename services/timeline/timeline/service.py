@@ -137,6 +137,15 @@ class TimelineService(HealthEndpoints):
     def on_time_logged(self, session, envelope, data):
         _record(session, envelope, data)
 
+    # a correction is recorded on the entry's customer as it now is (one activity per event)
+    @consumes("billing", "time.updated")
+    def on_time_updated(self, session, envelope, data):
+        _record(session, envelope, data)
+
+    @consumes("billing", "time.deleted")
+    def on_time_deleted(self, session, envelope, data):
+        _record(session, envelope, data)
+
     def _require_customer(self, tenant_id, customer_id) -> None:
         """Ask (never tell) the customers service: NotFound when the customer is not in this tenant."""
         self.rpc_client.call("customers", "get_customer", str(tenant_id), str(customer_id))

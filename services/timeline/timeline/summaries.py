@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from custops.contracts.billing import TimeLogged
+from custops.contracts.billing import TimeDeleted, TimeLogged, TimeUpdated
 from custops.contracts.customers import ContactArchived, ContactCreated, CustomerCreated, CustomerUpdated
 from custops.contracts.tickets import (
     TicketAssigned,
@@ -105,6 +105,32 @@ def _moves(changes: dict, previous: dict) -> str:
     return "; ".join(parts) or "no fields"
 
 
+def _billable(flag) -> str:
+    return "billable" if flag else "non-billable"
+
+
+def _time_corrections(changes: dict) -> str:
+    """`30m → 45m; non-billable → billable; work date 2026-03-02 → 2026-03-03; note edited`: the
+    amounts in full, references (ticket, customer, member) named only (their ids say nothing here)."""
+    parts = []
+    if "minutes" in changes:
+        parts.append(f"{duration(changes['minutes'].old)} → {duration(changes['minutes'].new)}")
+    if "billable" in changes:
+        parts.append(f"{_billable(changes['billable'].old)} → {_billable(changes['billable'].new)}")
+    if "work_date" in changes:
+        parts.append(f"work date {changes['work_date'].old} → {changes['work_date'].new}")
+    if "ticket_id" in changes:
+        old, new = changes["ticket_id"].old, changes["ticket_id"].new
+        parts.append("ticket added" if old is None else "ticket removed" if new is None else "ticket changed")
+    if "customer_id" in changes:
+        parts.append("moved from another customer")
+    if "member_id" in changes:
+        parts.append("moved to another member")
+    if "note" in changes:
+        parts.append("note edited")
+    return "; ".join(parts) or "no fields"
+
+
 def member(member_id) -> Actor | None:
     return Actor(type="member", id=member_id) if member_id is not None else None
 
@@ -168,6 +194,14 @@ def describe(data: EventData) -> Entry:
             line += f": {data.note}"
         # credited to whose time it is (who entered it, when someone else, is the envelope's actor)
         return Entry(data.TYPE, one_line(line), True, "time_entry", data.entry_id, member(data.member_id))
+    if isinstance(data, TimeUpdated):
+        # credited to who corrected it: the correction is their act, the time stays its member's
+        return Entry(data.TYPE, one_line(f"Time entry corrected: {_time_corrections(data.changes)}"), True,
+                     "time_entry", data.entry_id, member(data.updated_by_member_id), data.updated_at)
+    if isinstance(data, TimeDeleted):
+        line = f"Time entry deleted: {duration(data.minutes)} ({'billable' if data.billable else 'non-billable'})"
+        return Entry(data.TYPE, line, True, "time_entry", data.entry_id, member(data.deleted_by_member_id),
+                     data.deleted_at)
     if isinstance(data, InteractionLogged):
         return Entry(interaction_type(data.kind), one_line(data.summary), data.internal,
                      occurred_at=data.occurred_at)
