@@ -1,30 +1,41 @@
 """Tables the reports service owns: read models rolled up from other services' events."""
-from sqlalchemy import Column, Date, Integer, PrimaryKeyConstraint, String, Table
+from sqlalchemy import BigInteger, Column, DateTime, Index, PrimaryKeyConstraint, String, Table
 from sqlalchemy.dialects.postgresql import UUID
 
 from custops.db import service_metadata
 
 metadata = service_metadata()
 
-# Report settings per tenant. A tenant without a row uses the defaults (UTC).
+# The tenant settings reports use, a local copy of what the customers service tells
+# (tenant.created / tenant.updated). A tenant without a row uses the defaults (UTC).
 tenant_settings = Table(
     "tenant_settings",
     metadata,
     Column("tenant_id", UUID(as_uuid=True), primary_key=True),
     Column("timezone", String(64), nullable=False, server_default="UTC"),
+    # the (occurred_at, sequence) of the tenant event the row holds: an older event arriving late
+    # changes nothing
+    Column("settings_at", DateTime(timezone=True)),
+    Column("settings_seq", BigInteger, nullable=False, server_default="0"),
 )
 
-# Tickets opened / resolved / closed per customer per ISO week of the tenant's timezone.
-ticket_volume_weekly = Table(
-    "ticket_volume_weekly",
+# One row per ticket (see reports.facts): when it was created, last resolved and closed. Weekly
+# counts are these instants grouped by the tenant's ISO week when a report is asked for.
+ticket_facts = Table(
+    "ticket_facts",
     metadata,
     Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("ticket_id", UUID(as_uuid=True), nullable=False),
     Column("customer_id", UUID(as_uuid=True), nullable=False),
-    Column("iso_year", Integer, nullable=False),
-    Column("iso_week", Integer, nullable=False),
-    Column("week_start", Date, nullable=False),  # the Monday of the ISO week
-    Column("created_count", Integer, nullable=False, server_default="0"),
-    Column("resolved_count", Integer, nullable=False, server_default="0"),
-    Column("closed_count", Integer, nullable=False, server_default="0"),
-    PrimaryKeyConstraint("tenant_id", "customer_id", "iso_year", "iso_week"),
+    Column("created_at", DateTime(timezone=True)),  # null until ticket.created arrives
+    Column("status", String(30)),
+    # the (changed_at, sequence) of the last status change applied
+    Column("status_at", DateTime(timezone=True)),
+    Column("status_seq", BigInteger, nullable=False, server_default="0"),
+    Column("resolved_at", DateTime(timezone=True)),  # its latest resolution; null when reopened since
+    Column("closed_at", DateTime(timezone=True)),
+    PrimaryKeyConstraint("tenant_id", "ticket_id"),
 )
+Index("ix_ticket_facts_created", ticket_facts.c.tenant_id, ticket_facts.c.created_at)
+Index("ix_ticket_facts_resolved", ticket_facts.c.tenant_id, ticket_facts.c.resolved_at)
+Index("ix_ticket_facts_closed", ticket_facts.c.tenant_id, ticket_facts.c.closed_at)

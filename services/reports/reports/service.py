@@ -1,24 +1,35 @@
-"""Reports service entrypoints: read models rolled up from events, and the queries over them."""
+"""Reports service entrypoints: read models rolled up from events, and the queries over them.
+
+Ticket volume counts tickets, one fact row each (`reports.facts` says which week a ticket counts
+in); the weeks are the tenant's ISO weeks, in the timezone the customers service tells
+(tenant.created / tenant.updated), applied when a report is asked for — a tenant that moves to
+another zone sees its whole history in its new weeks.
+"""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from nameko.rpc import rpc
-from sqlalchemy import select
+from sqlalchemy import Date, cast, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.dialects.postgresql import insert
 
 from custops.db import Database
 from custops.entrypoints import HealthEndpoints, PoisonMessage, Telemetry, consumes
 from custops.errors import EXPECTED
 from custops.validation import parse, parse_id
-from reports.commands import UpdateSettings, VolumeQuery
-from reports.models import tenant_settings, ticket_volume_weekly
-from reports.weeks import iso_week_of, window_start
+from reports.commands import VolumeQuery
+from reports.facts import KEEP, after_move
+from reports.models import tenant_settings, ticket_facts
+from reports.weeks import window_start, zone
 
 DEFAULT_TIMEZONE = "UTC"
+COUNTS = ("created", "resolved", "closed")
 
-# The weekly counter a ticket's move into a status increments (other moves count nowhere).
-STATUS_COUNTERS = {"resolved": "resolved_count", "closed": "closed_count"}
+
+def _tenant_of(envelope):
+    if envelope.tenant_id is None:
+        raise PoisonMessage(f"{envelope.type} {envelope.id} has no tenant")
+    return envelope.tenant_id
 
 
 def _tenant_timezone(session, tenant_id) -> str:
@@ -27,34 +38,74 @@ def _tenant_timezone(session, tenant_id) -> str:
     return tz or DEFAULT_TIMEZONE
 
 
-def _count_ticket(session, envelope, customer_id, instant: datetime, counter: str) -> None:
-    """Add one to `counter` of the customer's row for the tenant-local ISO week of `instant`."""
-    if envelope.tenant_id is None:
-        raise PoisonMessage(f"{envelope.type} {envelope.id} has no tenant")
-    year, week, monday = iso_week_of(instant, _tenant_timezone(session, envelope.tenant_id))
-    table = ticket_volume_weekly
-    stmt = insert(table).values(
-        tenant_id=envelope.tenant_id, customer_id=customer_id, iso_year=year, iso_week=week,
-        week_start=monday, **{counter: 1})
+def _save_settings(session, envelope, data) -> None:
+    """Upsert the tenant's timezone unless a newer tenant event is already applied."""
+    try:
+        zone(data.timezone)
+    except ValueError as exc:
+        raise PoisonMessage(f"{envelope.type} {envelope.id}: {exc}") from exc
+    table = tenant_settings
+    stmt = insert(table).values(tenant_id=data.tenant_id, timezone=data.timezone,
+                                settings_at=envelope.occurred_at, settings_seq=envelope.sequence or 0)
     session.execute(stmt.on_conflict_do_update(
-        index_elements=[table.c.tenant_id, table.c.customer_id, table.c.iso_year, table.c.iso_week],
-        set_={counter: table.c[counter] + 1}))
+        index_elements=[table.c.tenant_id],
+        set_={"timezone": stmt.excluded.timezone, "settings_at": stmt.excluded.settings_at,
+              "settings_seq": stmt.excluded.settings_seq},
+        where=or_(table.c.settings_at.is_(None),
+                  tuple_(table.c.settings_at, table.c.settings_seq)
+                  <= tuple_(stmt.excluded.settings_at, stmt.excluded.settings_seq))))
 
 
-def _shape_week(row) -> dict:
-    return {
-        "customer_id": str(row["customer_id"]),
-        "iso_year": row["iso_year"],
-        "iso_week": row["iso_week"],
-        "week_start": row["week_start"].isoformat(),
-        "created": row["created_count"],
-        "resolved": row["resolved_count"],
-        "closed": row["closed_count"],
-    }
+def _ticket_created(session, envelope, data) -> None:
+    table = ticket_facts
+    stmt = insert(table).values(tenant_id=_tenant_of(envelope), ticket_id=data.ticket_id,
+                                customer_id=data.customer_id, created_at=data.created_at)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=[table.c.tenant_id, table.c.ticket_id], set_={"created_at": stmt.excluded.created_at}))
 
 
-def _settings(session, tenant_id) -> dict:
-    return {"timezone": _tenant_timezone(session, tenant_id)}
+def _status_changed(session, envelope, data) -> None:
+    """Apply the move to the ticket's fact row when it is newer than the last move applied."""
+    table = ticket_facts
+    effect = after_move(data.new_status, data.changed_at)
+    stmt = insert(table).values(
+        tenant_id=_tenant_of(envelope), ticket_id=data.ticket_id, customer_id=data.customer_id,
+        status=data.new_status, status_at=data.changed_at, status_seq=envelope.sequence or 0,
+        **{k: (None if v is KEEP else v) for k, v in effect.items()})
+    moved = {"status": stmt.excluded.status, "status_at": stmt.excluded.status_at,
+             "status_seq": stmt.excluded.status_seq}
+    moved.update({k: stmt.excluded[k] for k, v in effect.items() if v is not KEEP})
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=[table.c.tenant_id, table.c.ticket_id], set_=moved,
+        where=or_(table.c.status_at.is_(None),
+                  tuple_(table.c.status_at, table.c.status_seq)
+                  < tuple_(stmt.excluded.status_at, stmt.excluded.status_seq))))
+
+
+def _weekly_counts(session, tenant_id, tz: str, since: date, customer_id=None) -> list[dict]:
+    """Tickets created / resolved / closed per customer and tenant-local ISO week since `since`."""
+    table = ticket_facts
+    # a day's margin on the indexed UTC bound; the exact bound is on the local week below
+    lower = datetime(since.year, since.month, since.day, tzinfo=timezone.utc) - timedelta(days=1)
+    parts = []
+    for kind in COUNTS:
+        instant = table.c[f"{kind}_at"]
+        week = cast(func.date_trunc("week", func.timezone(tz, instant)), Date)  # ISO weeks start on Monday
+        stmt = select(table.c.customer_id, week.label("week_start"), literal(kind).label("kind"),
+                      func.count().label("n")).where(table.c.tenant_id == tenant_id, instant >= lower, week >= since)
+        if customer_id is not None:
+            stmt = stmt.where(table.c.customer_id == customer_id)
+        parts.append(stmt.group_by(table.c.customer_id, week))
+    rows = session.execute(union_all(*parts)).all()
+    weeks: dict[tuple, dict] = {}
+    for customer, week_start, kind, n in rows:
+        item = weeks.setdefault((week_start, str(customer)), {
+            "customer_id": str(customer), "iso_year": week_start.isocalendar()[0],
+            "iso_week": week_start.isocalendar()[1], "week_start": week_start.isoformat(),
+            **{k: 0 for k in COUNTS}})
+        item[kind] = n
+    # newest week first; within a week, by customer id
+    return [weeks[key] for key in sorted(weeks, key=lambda k: (-k[0].toordinal(), k[1]))]
 
 
 class ReportsService(HealthEndpoints):
@@ -63,43 +114,38 @@ class ReportsService(HealthEndpoints):
     db = Database()
     telemetry = Telemetry()
 
+    @consumes("customers", "tenant.created")
+    def on_tenant_created(self, session, envelope, data):
+        _save_settings(session, envelope, data)
+
+    @consumes("customers", "tenant.updated")
+    def on_tenant_updated(self, session, envelope, data):
+        _save_settings(session, envelope, data)
+
     @consumes("tickets", "ticket.created")
     def on_ticket_created(self, session, envelope, data):
-        _count_ticket(session, envelope, data.customer_id, data.created_at, "created_count")
+        _ticket_created(session, envelope, data)
 
     @consumes("tickets", "ticket.status_changed")
     def on_ticket_status_changed(self, session, envelope, data):
-        counter = STATUS_COUNTERS.get(data.new_status)
-        if counter:
-            _count_ticket(session, envelope, data.customer_id, data.changed_at, counter)
+        _status_changed(session, envelope, data)
 
     @rpc(expected_exceptions=EXPECTED)
-    def ticket_volume(self, tenant_id, customer_id=None, weeks=12):
+    def ticket_volume(self, tenant_id, customer_id=None, weeks=None):
+        """Tickets created, resolved and closed per customer per ISO week of the tenant, the last
+        `weeks` weeks (this one included), newest first; weeks with none are left out."""
         tenant_id = parse_id(tenant_id, "tenant")
-        query = parse(VolumeQuery, {"customer_id": customer_id, "weeks": weeks})
-        table = ticket_volume_weekly
+        given = {"customer_id": customer_id} if weeks is None else {"customer_id": customer_id, "weeks": weeks}
+        query = parse(VolumeQuery, given)
         with self.db.read() as session:
-            since = window_start(datetime.now(timezone.utc), _tenant_timezone(session, tenant_id), query.weeks)
-            stmt = select(table).where(table.c.tenant_id == tenant_id, table.c.week_start >= since)
-            if query.customer_id:
-                stmt = stmt.where(table.c.customer_id == query.customer_id)
-            stmt = stmt.order_by(table.c.week_start.desc(), table.c.customer_id)
-            items = [_shape_week(r) for r in session.execute(stmt).mappings()]
-        totals = {key: sum(item[key] for item in items) for key in ("created", "resolved", "closed")}
+            tz = _tenant_timezone(session, tenant_id)
+            since = window_start(datetime.now(timezone.utc), tz, query.weeks)
+            items = _weekly_counts(session, tenant_id, tz, since, query.customer_id)
+        totals = {key: sum(item[key] for item in items) for key in COUNTS}
         return {"items": items, "totals": totals}
 
     @rpc(expected_exceptions=EXPECTED)
     def get_settings(self, tenant_id):
+        """The settings reports uses for the tenant (its copy of what customers told)."""
         with self.db.read() as session:
-            return _settings(session, parse_id(tenant_id, "tenant"))
-
-    @rpc(expected_exceptions=EXPECTED)
-    def update_settings(self, tenant_id, payload):
-        """Later weeks are bucketed in the new timezone; weeks already counted stay as they are."""
-        tenant_id = parse_id(tenant_id, "tenant")
-        cmd = parse(UpdateSettings, payload)
-        with self.db.transaction() as session:
-            session.execute(insert(tenant_settings).values(tenant_id=tenant_id, timezone=cmd.timezone)
-                            .on_conflict_do_update(index_elements=[tenant_settings.c.tenant_id],
-                                                   set_={"timezone": cmd.timezone}))
-            return _settings(session, tenant_id)
+            return {"timezone": _tenant_timezone(session, parse_id(tenant_id, "tenant"))}

@@ -1,7 +1,7 @@
-"""reports against the real RabbitMQ and PostgreSQL: ticket events rolled up per customer and week.
+"""reports against the real RabbitMQ and PostgreSQL: tickets counted per customer and tenant week.
 
-Events are published into the broker as the tickets service would publish them; the reports
-service runs in-process (one container per test, so no other consumer splits its queues).
+Events are published into the broker as the tickets and customers services would publish them;
+the reports service runs in-process (one container per test, so no other consumer splits its queues).
 """
 import json
 import uuid
@@ -11,6 +11,8 @@ import pytest
 from nameko.testing.services import entrypoint_waiter
 
 from custops import outbox
+from custops.contracts.customers import TenantCreated, TenantUpdated
+from custops.contracts.reports import MAX_REPORT_WEEKS
 from custops.contracts.tickets import TicketCreated, TicketStatusChanged
 from custops.errors import InvalidInput, NotFound
 from custops.events import envelope_for
@@ -26,7 +28,7 @@ def reports(container_factory, nameko_config):
 
 
 def publish_and_wait(container, method, envelopes, timeout=15):
-    """Publish the envelopes and wait until `method` has handled each of them (every copy)."""
+    """Publish the envelopes (in this order) and wait until `method` has handled each (every copy)."""
     waiting = [str(e.id) for e in envelopes]
     failures = []
 
@@ -48,16 +50,22 @@ def publish_and_wait(container, method, envelopes, timeout=15):
     assert failures == []
 
 
-def created(tenant_id, customer_id, at):
+def created(tenant_id, customer_id, at, ticket_id=None):
     return envelope_for(TicketCreated(
-        ticket_id=uuid.uuid4(), number=1, customer_id=customer_id, subject="s", priority="normal",
+        ticket_id=ticket_id or uuid.uuid4(), number=1, customer_id=customer_id, subject="s", priority="normal",
         status="new", source="api", created_at=at), tenant_id)
 
 
-def moved(tenant_id, customer_id, new_status, at, old_status="open"):
+def moved(tenant_id, customer_id, new_status, at, old_status="open", ticket_id=None):
     return envelope_for(TicketStatusChanged(
-        ticket_id=uuid.uuid4(), number=1, customer_id=customer_id, old_status=old_status,
+        ticket_id=ticket_id or uuid.uuid4(), number=1, customer_id=customer_id, old_status=old_status,
         new_status=new_status, changed_at=at), tenant_id)
+
+
+def tenant_zone(tenant_id, tz, at=None, seq=None, updated=False):
+    data = (TenantUpdated(tenant_id=tenant_id, name="T", timezone=tz, changes={"timezone": tz}) if updated
+            else TenantCreated(tenant_id=tenant_id, name="T", timezone=tz))
+    return envelope_for(data, tenant_id, occurred_at=at, sequence=seq)
 
 
 def this_week_at_noon_utc():
@@ -65,6 +73,12 @@ def this_week_at_noon_utc():
     now = datetime.now(timezone.utc)
     _, _, monday = iso_week_of(now, "UTC")
     return datetime(monday.year, monday.month, monday.day, 12, tzinfo=timezone.utc)
+
+
+def counts(rpc, tenant_id, customer_id=None, weeks=None):
+    args = (str(customer_id) if customer_id else None,) + ((weeks,) if weeks else ())
+    return [(i["week_start"], i["created"], i["resolved"], i["closed"])
+            for i in rpc.call("reports", "ticket_volume", str(tenant_id), *args)["items"]]
 
 
 def test_three_tickets_in_one_week_count_three_and_duplicates_do_not_count(reports, rpc, tenant_id):
@@ -82,16 +96,56 @@ def test_three_tickets_in_one_week_count_three_and_duplicates_do_not_count(repor
     }
 
 
-def test_status_changes_count_resolved_and_closed_only(reports, rpc, tenant_id):
+def test_status_changes_count_resolved_and_closed_tickets_only(reports, rpc, tenant_id):
     customer_id = uuid.uuid4()
     at = this_week_at_noon_utc()
+    resolved_then_closed = uuid.uuid4()
     events = [moved(tenant_id, customer_id, "resolved", at), moved(tenant_id, customer_id, "resolved", at),
-              moved(tenant_id, customer_id, "closed", at, old_status="resolved"),
-              moved(tenant_id, customer_id, "pending", at), moved(tenant_id, customer_id, "open", at, "resolved")]
-    publish_and_wait(reports, "on_ticket_status_changed", events + [events[2]])
+              moved(tenant_id, customer_id, "resolved", at, ticket_id=resolved_then_closed),
+              moved(tenant_id, customer_id, "closed", at + timedelta(minutes=1), old_status="resolved",
+                    ticket_id=resolved_then_closed),
+              moved(tenant_id, customer_id, "pending", at), moved(tenant_id, customer_id, "open", at)]
+    publish_and_wait(reports, "on_ticket_status_changed", events + [events[3]])
 
     [item] = rpc.call("reports", "ticket_volume", str(tenant_id), str(customer_id))["items"]
-    assert (item["created"], item["resolved"], item["closed"]) == (0, 2, 1)
+    assert (item["created"], item["resolved"], item["closed"]) == (0, 3, 1)
+
+
+def test_a_ticket_resolved_reopened_and_resolved_again_counts_once_in_its_latest_week(reports, rpc, tenant_id):
+    customer_id, ticket_id = uuid.uuid4(), uuid.uuid4()
+    this_week = this_week_at_noon_utc()
+    last_week = this_week - timedelta(weeks=1)
+
+    def move(new, old, at):
+        return moved(tenant_id, customer_id, new, at, old_status=old, ticket_id=ticket_id)
+
+    first = move("resolved", "open", last_week)
+    reopened = move("open", "resolved", last_week + timedelta(hours=1))
+    again = move("resolved", "open", this_week)
+    publish_and_wait(reports, "on_ticket_created", [created(tenant_id, customer_id, last_week, ticket_id)])
+    publish_and_wait(reports, "on_ticket_status_changed", [first])
+    assert counts(rpc, tenant_id) == [(last_week.date().isoformat(), 1, 1, 0)]
+    publish_and_wait(reports, "on_ticket_status_changed", [reopened])
+    assert counts(rpc, tenant_id) == [(last_week.date().isoformat(), 1, 0, 0)]  # open again: resolved nowhere
+    publish_and_wait(reports, "on_ticket_status_changed", [again])
+    assert counts(rpc, tenant_id) == [(this_week.date().isoformat(), 0, 1, 0), (last_week.date().isoformat(), 1, 0, 0)]
+    assert rpc.call("reports", "ticket_volume", str(tenant_id))["totals"] == {"created": 1, "resolved": 1, "closed": 0}
+
+
+def test_the_order_status_changes_arrive_in_does_not_change_the_count(reports, rpc, tenant_id):
+    customer_id, ticket_id = uuid.uuid4(), uuid.uuid4()
+    at = this_week_at_noon_utc() - timedelta(weeks=2)
+    moves = [moved(tenant_id, customer_id, new, at + timedelta(minutes=n), old_status=old, ticket_id=ticket_id)
+             for n, (old, new) in enumerate([("new", "resolved"), ("resolved", "open"), ("open", "resolved")])]
+    # the last two at one instant: the producer's sequence orders them
+    later = at + timedelta(hours=1)
+    same_instant = [envelope_for(TicketStatusChanged(ticket_id=ticket_id, number=1, customer_id=customer_id,
+                                                     old_status=old, new_status=new, changed_at=later),
+                                 tenant_id, sequence=seq)
+                    for seq, (old, new) in [(8, ("resolved", "closed")), (7, ("open", "resolved"))]]
+    publish_and_wait(reports, "on_ticket_status_changed", list(reversed(moves)) + same_instant)
+    week = at.date().isoformat()
+    assert counts(rpc, tenant_id) == [(week, 0, 1, 1)]
 
 
 def test_weeks_are_newest_first_per_customer_filtered_and_bounded(reports, rpc, tenant_id):
@@ -112,24 +166,36 @@ def test_weeks_are_newest_first_per_customer_filtered_and_bounded(reports, rpc, 
     assert result["totals"] == {"created": 4, "resolved": 0, "closed": 0}  # 20 weeks ago is outside 12
 
     assert rpc.call("reports", "ticket_volume", str(tenant_id), None, 21)["totals"]["created"] == 5
+    assert rpc.call("reports", "ticket_volume", str(tenant_id), None, MAX_REPORT_WEEKS)["totals"]["created"] == 5
     only_alice = rpc.call("reports", "ticket_volume", str(tenant_id), str(alice))
     assert [(i["week_start"], i["created"]) for i in only_alice["items"]] == [(first, 1), (second, 2)]
     assert rpc.call("reports", "ticket_volume", str(tenant_id), str(alice), 1)["totals"]["created"] == 1
 
 
-def test_weeks_are_the_tenants_weeks(reports, rpc, tenant_id):
+def test_weeks_are_the_weeks_of_the_timezone_the_customers_service_tells(reports, rpc, tenant_id):
     customer_id = uuid.uuid4()
     assert rpc.call("reports", "get_settings", str(tenant_id)) == {"timezone": "UTC"}
-    assert rpc.call("reports", "update_settings", str(tenant_id), {"timezone": "Europe/Berlin"}) == {
-        "timezone": "Europe/Berlin"}
     # a Sunday 23:30 UTC that is already Monday in Berlin, far enough back to be a finished week
     monday = iso_week_of(datetime.now(timezone.utc), "UTC")[2] - timedelta(weeks=3)
     sunday_late = datetime(monday.year, monday.month, monday.day, tzinfo=timezone.utc) - timedelta(minutes=30)
     publish_and_wait(reports, "on_ticket_created", [created(tenant_id, customer_id, sunday_late)])
+    [(week, *_)] = counts(rpc, tenant_id)
+    assert week == (monday - timedelta(weeks=1)).isoformat()  # UTC: still the week before
 
+    t0 = datetime.now(timezone.utc)
+    publish_and_wait(reports, "on_tenant_created", [tenant_zone(tenant_id, "Europe/Berlin", t0, 1)])
+    assert rpc.call("reports", "get_settings", str(tenant_id)) == {"timezone": "Europe/Berlin"}
     [item] = rpc.call("reports", "ticket_volume", str(tenant_id))["items"]
-    assert item["week_start"] == monday.isoformat()
+    assert item["week_start"] == monday.isoformat()  # the tenant's week, history included
     assert (item["iso_year"], item["iso_week"]) == monday.isocalendar()[:2]
+
+    # a later change applies; an older one arriving late does not undo it
+    publish_and_wait(reports, "on_tenant_updated", [tenant_zone(tenant_id, "America/New_York", t0, 5, updated=True)])
+    publish_and_wait(reports, "on_tenant_updated", [tenant_zone(tenant_id, "Asia/Tokyo", t0, 3, updated=True)])
+    publish_and_wait(reports, "on_tenant_created", [tenant_zone(tenant_id, "UTC", t0 - timedelta(days=1), 1)])
+    assert rpc.call("reports", "get_settings", str(tenant_id)) == {"timezone": "America/New_York"}
+    [(week, *_)] = counts(rpc, tenant_id)
+    assert week == (monday - timedelta(weeks=1)).isoformat()  # Sunday evening in New York
 
 
 def test_tenants_never_see_each_others_volume(reports, rpc, tenant_id):
@@ -142,13 +208,22 @@ def test_tenants_never_see_each_others_volume(reports, rpc, tenant_id):
     assert rpc.call("reports", "ticket_volume", str(tenant_id))["totals"]["created"] == 1
 
 
-def test_bad_queries_and_settings_are_refused(reports, rpc, tenant_id):
-    for args in [(None, 0), (None, 105), (None, "many"), ("not-a-customer",)]:
+def test_bad_queries_are_refused(reports, rpc, tenant_id):
+    for args in [(None, 0), (None, MAX_REPORT_WEEKS + 1), (None, "many"), ("not-a-customer",)]:
         with pytest.raises(InvalidInput):
             rpc.call("reports", "ticket_volume", str(tenant_id), *args)
     with pytest.raises(NotFound):
         rpc.call("reports", "ticket_volume", "not-a-tenant")
-    for payload in [{"timezone": "Mars/Base"}, {"timezone": ""}, {"tz": "UTC"}]:
-        with pytest.raises(InvalidInput):
-            rpc.call("reports", "update_settings", str(tenant_id), payload)
+    assert not hasattr(ReportsService, "update_settings")  # the tenant's zone is the customers service's
+
+
+def test_a_tenant_event_with_no_real_zone_is_dead_lettered_not_applied(reports, rpc, tenant_id):
+    bad = tenant_zone(tenant_id, "Mars/Olympus_Mons", datetime.now(timezone.utc), 1)
+    publisher = outbox.Publisher()
+    try:
+        with entrypoint_waiter(reports, "on_tenant_created", timeout=15,
+                               callback=lambda ctx, result, exc_info: ctx.args[0]["id"] == str(bad.id)):
+            publisher.publish_batch([bad.model_dump(mode="json")])
+    finally:
+        publisher.close()
     assert rpc.call("reports", "get_settings", str(tenant_id)) == {"timezone": "UTC"}
