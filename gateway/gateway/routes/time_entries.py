@@ -61,7 +61,12 @@ class TimeEntry(Resource):
     minutes: int
     billable: bool
     note: str
+    entered_by_member_id: uuid.UUID = Field(description="who entered it (a manager may log a colleague's time)")
+    revision: int = Field(description="1 when logged, +1 per correction")
     created_at: datetime
+    updated_at: datetime | None = Field(description="the last correction; null: never corrected")
+    invoiced_at: datetime | None = Field(description="when it was put on an invoice; null: not invoiced")
+    locked: bool = Field(description="true once invoiced: it can no longer be corrected or deleted (409)")
 
 
 class DeletedEntry(Resource):
