@@ -223,7 +223,8 @@ def parse_query(model: type[Query] | None) -> Query | None:
                           [{"field": key.replace("\x00", "\\u0000"), "message": "unknown query parameter"}
                            for key in request.args])
         return None
-    hostile = input_errors({key: request.args.getlist(key) for key in request.args}, max_depth=2)
+    given = {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
+    hostile = input_errors(given, max_depth=2)
     if hostile:
         _refuse("invalid query parameters", hostile)
     data, errors = {}, []

@@ -18,6 +18,7 @@ is always a 422.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, TypeVar
@@ -126,12 +127,28 @@ def window_errors(model: BaseModel) -> list[dict]:
     return sorted(errors, key=lambda e: e["field"])
 
 
+# what pydantic puts in an error's location for the member of a union that failed (`uuid`,
+# `literal['none']`, `function-after[...]`) or for a dict key (`[key]`): not a part of the field's name
+_UNION_TAG = re.compile(r"^(uuid|str|int|float|bool|date|datetime|time|list|dict|none|.*[\[\]'()-].*)$")
+
+
 def field_errors(exc: ValidationError) -> list[dict]:
-    return [
-        {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"],
-         "type": _kind(err)}
-        for err in exc.errors(include_url=False)[:MAX_ERRORS]
-    ]
+    """One error per field (the failures of a union's members merged into one message)."""
+    merged: dict[str, dict] = {}
+    for err in exc.errors(include_url=False):
+        loc = [err["loc"][0], *(p for p in err["loc"][1:] if not (isinstance(p, str) and _UNION_TAG.match(p)))] \
+            if err["loc"] else []
+        field = ".".join(str(p) for p in loc) or "body"
+        known = merged.get(field)
+        if known is None:
+            merged[field] = {"field": field, "message": err["msg"], "type": _kind(err)}
+        elif err["msg"] not in known["message"]:
+            known["message"] += f", or: {err['msg']}"
+            if not malformed([{"type": _kind(err)}]):  # a union is invalid unless every member says malformed
+                known["type"] = _kind(err)
+        if len(merged) >= MAX_ERRORS:
+            break
+    return list(merged.values())
 
 
 def _kind(err) -> str:
