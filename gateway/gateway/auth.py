@@ -2,16 +2,25 @@
 
 The cache is keyed by sha256(token) so raw tokens are never kept or logged. Unknown tokens are
 cached too (as None): a client retrying a bad token does not hammer the customers service.
+
+An authenticated request also has its caller (`flask.g.caller`, a `custops.caller.Caller`): the
+actor — the member whose token it is, or for a portal user their contact when the customers
+service names one (else the member) — with the request id (the client's `X-Request-Id` when it
+sends a sane one, else a new one), the client's address and user agent. `gateway.rpc` sends it
+with every call, so each service, and every event it writes, knows who asked.
 """
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 from flask import g, request
 
+from custops import caller
 from gateway import rpc
 from gateway.problems import Problem
 
@@ -26,6 +35,7 @@ class Identity:
     role: str
     customer_id: str | None = None  # the company of a portal user
     email: str | None = None
+    contact_id: str | None = None  # the contact a portal user is, when the customers service says
 
     @classmethod
     def from_rpc(cls, doc: dict) -> "Identity":
@@ -33,7 +43,29 @@ class Identity:
             return str(doc[key]) if doc.get(key) is not None else None
 
         return cls(tenant_id=str(doc["tenant_id"]), member_id=opt("member_id"), role=str(doc["role"]),
-                   customer_id=opt("customer_id"), email=doc.get("email"))
+                   customer_id=opt("customer_id"), email=doc.get("email"), contact_id=opt("contact_id"))
+
+    def actor_caller(self, **where) -> caller.Caller | None:
+        """The caller this identity makes changes as (None when it names nobody)."""
+        if self.role == "portal" and self.contact_id:
+            return caller.contact(self.contact_id, **where)
+        if self.member_id:
+            return caller.member(self.member_id, **where)
+        return None
+
+
+# a client's request id is taken when it is a short token of safe characters, else a new one is made
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id() -> str:
+    given = request.headers.get("X-Request-Id", "")
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def _caller_of(identity: Identity) -> caller.Caller | None:
+    return identity.actor_caller(request_id=request_id(), ip=request.remote_addr,
+                                 user_agent=(request.headers.get("User-Agent") or None))
 
 
 class TtlCache:
@@ -100,4 +132,5 @@ def authenticate(cache: TtlCache) -> Identity:
     if identity is None:
         raise _unauthorized("the token is not valid", "invalid_token")
     g.identity = identity
+    g.caller = _caller_of(identity)
     return identity

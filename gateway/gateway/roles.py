@@ -45,6 +45,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # mailboxes hold mail server credentials
     "mailboxes:read": _MANAGERS,
     "mailboxes:write": _MANAGERS,
+    # the tenant's settings (name, timezone): staff read them, managers change them
+    "tenant:read": _STAFF_READERS,
+    "tenant:write": _MANAGERS,
     # money: rates, invoices, exports (owner only; read_only sees everything but billing)
     "billing:read": frozenset({"owner"}),
     "billing:write": frozenset({"owner"}),

@@ -3,14 +3,17 @@
 Nothing is opened at import or app-creation time: the client is made on the first call in each
 process, so gunicorn workers forked from a master (even with `--preload`) each build their own.
 `tenant_call` is how routes reach services: the tenant always comes from the token's identity.
+Every call carries the request's caller (`flask.g.caller`, set by `gateway.auth`), bound for that
+call only, so a pooled worker thread never carries one request's caller into the next.
 """
 from __future__ import annotations
 
 import os
 import threading
 
-from flask import current_app, g
+from flask import current_app, g, has_app_context
 
+from custops import caller
 from custops.rpc import RpcClient
 
 
@@ -49,7 +52,9 @@ def state() -> ProcessRpc:
 
 
 def call(service: str, method: str, *args):
-    return state().client().call(service, method, *args)
+    who = g.get("caller") if has_app_context() else None
+    with caller.using(who):
+        return state().client().call(service, method, *args)
 
 
 def tenant_call(service: str, method: str, *args):

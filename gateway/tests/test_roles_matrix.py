@@ -35,8 +35,8 @@ def test_the_matrix_covers_every_route_of_the_app(app):
                  for m in r.methods - {"HEAD", "OPTIONS"}}
     assert api_rules == {(path, method) for path, method, _ in roles.endpoint_permissions()}
     # 18 resource endpoints + the OpenAPI document + 9 SLA endpoints + 13 help-desk endpoints
-    # + get/correct/delete one time entry
-    assert len(api_rules) == 19 + 9 + 13 + 3
+    # + get/correct/delete one time entry + get/change the tenant's settings + archive a contact
+    assert len(api_rules) == 19 + 9 + 13 + 3 + 2 + 1
 
 
 def test_every_route_permission_is_in_the_table():
@@ -54,7 +54,8 @@ def test_the_table_follows_the_role_rules():
     assert granted["portal"] == {"tickets:read", "tickets:write"}
     assert "customers:write" not in granted["member"] and "tickets:write" in granted["member"]
     assert granted["contractor"] == {"customers:read", "tickets:read", "timeline:read", "time:write",
-                                     "tickets:status", "helpdesk:read"}
+                                     "tickets:status", "helpdesk:read", "tenant:read"}
+    assert "tenant:write" not in granted["member"] and "tenant:read" not in granted["portal"]
     assert "tickets:internal" not in granted["contractor"] and "tickets:manage" in granted["member"]
     assert not roles.allowed("superuser", "customers:read")  # unknown roles get nothing
 
@@ -64,7 +65,8 @@ def test_the_table_follows_the_role_rules():
 def test_role_on_endpoint(client, services, bearer, role, path, method, permission):
     for service, method_name in [
         ("customers", m) for m in ("create_customer", "get_customer", "list_customers", "update_customer",
-                                   "create_contact", "list_contacts")] + [
+                                   "create_contact", "list_contacts", "archive_contact", "get_tenant",
+                                   "update_tenant_settings")] + [
         ("tickets", m) for m in ("create_ticket", "get_ticket", "list_tickets", "change_status")] + [
         ("tickets", m) for m in ("update_ticket", "add_message", "list_messages", "assign_ticket",
                                  "assign_round_robin", "create_team", "list_teams", "update_team",

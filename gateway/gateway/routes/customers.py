@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from custops.contracts.customers import Tier
-from gateway.api import API, Body, Paged, Resource, filters, page_of, payload
+from gateway.api import API, Body, Paged, Query, Resource, filters, page_of, payload
 from gateway.rpc import tenant_call
 
 # Bounds on size only; what makes a good name or domain is the customers service's call.
@@ -55,6 +55,10 @@ class Customer(Resource):
     updated_at: datetime
 
 
+class ContactQuery(Query):
+    include_archived: bool = Field(default=False, description="archived contacts too")
+
+
 class Contact(Resource):
     id: uuid.UUID
     customer_id: uuid.UUID
@@ -63,6 +67,8 @@ class Contact(Resource):
     phone: str | None
     portal_access: bool
     created_at: datetime
+    archived_at: datetime | None = Field(description="when it was archived: no longer listed by default, "
+                                                     "nor accepted as the contact of a new ticket")
 
 
 @API.route("/customers", "POST", permission="customers:write", summary="Create a customer", tag="customers",
@@ -97,6 +103,16 @@ def create_contact(customer_id: str, body: CreateContact):
 
 
 @API.route("/customers/<uuid:customer_id>/contacts", "GET", permission="customers:read",
-           summary="List a customer's contacts", tag="customers", response=page_of(Contact))
-def list_contacts(customer_id: str):
-    return tenant_call("customers", "list_contacts", customer_id)
+           summary="List a customer's contacts (not archived ones, unless asked)", tag="customers",
+           query=ContactQuery, response=page_of(Contact))
+def list_contacts(customer_id: str, query: ContactQuery):
+    return tenant_call("customers", "list_contacts", customer_id, filters(query))
+
+
+# Archive rather than DELETE: the contact stays for the history that names it (tickets, timeline)
+# and its address stays taken; archiving again is a no-op that answers the same contact.
+@API.route("/customers/<uuid:customer_id>/contacts/<uuid:contact_id>/archive", "POST",
+           permission="customers:write", summary="Archive a contact (kept for history, out of lists)",
+           tag="customers", response=Contact)
+def archive_contact(customer_id: str, contact_id: str):
+    return tenant_call("customers", "archive_contact", customer_id, contact_id)

@@ -6,24 +6,30 @@ from datetime import date
 
 from pydantic import Field
 
+from custops.contracts.reports import DEFAULT_REPORT_WEEKS, MAX_REPORT_WEEKS
 from gateway.api import API, Query, Resource
 from gateway.rpc import tenant_call
 
 
 class TicketVolumeQuery(Query):
     customer_id: uuid.UUID | None = Field(default=None, description="one customer; all when left out")
-    weeks: int | None = Field(default=None, ge=1, le=104,
-                              description="how many weeks back, this one included (default 12, at most 104)")
+    # the bound the reports service applies, from the one place both read it
+    weeks: int | None = Field(default=None, ge=1, le=MAX_REPORT_WEEKS,
+                              description=f"how many of the tenant's ISO weeks back, this one included "
+                                          f"(default {DEFAULT_REPORT_WEEKS}, at most {MAX_REPORT_WEEKS})")
 
 
 class WeekVolume(Resource):
+    """Tickets (not moves) per week: a ticket resolved, reopened and resolved again counts once, in
+    the week of its latest resolution; a reopened ticket not resolved since counts as resolved nowhere."""
+
     customer_id: uuid.UUID
     iso_year: int
     iso_week: int
     week_start: date = Field(description="the Monday the week starts on, in the tenant's timezone")
-    created: int
-    resolved: int
-    closed: int
+    created: int = Field(description="tickets opened in the week")
+    resolved: int = Field(description="tickets whose latest resolution fell in the week")
+    closed: int = Field(description="tickets closed in the week")
 
 
 class VolumeTotals(Resource):

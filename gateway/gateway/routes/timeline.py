@@ -43,12 +43,17 @@ class Activity(Resource):
     internal: bool = Field(description="team-only: never shown to portal users or contractors")
     subject_type: str | None
     subject_id: uuid.UUID | None
-    actor: uuid.UUID | None = Field(description="who did it (a member), when known")
+    actor: uuid.UUID | None = Field(description="who did it: the id of the member or contact `actor_type` names; "
+                                                "null for the system or when not known")
+    actor_type: Literal["member", "contact", "system"] | None = Field(
+        description="what `actor` is: a team member, a customer's contact, or the system itself (an SLA clock, "
+                    "an automatic rule); null on activities recorded before actors were")
     data: dict = Field(description="the event's payload as it was published")
 
 
 @API.route("/customers/<uuid:customer_id>/timeline", "GET", permission="timeline:read",
-           summary="A customer's activity timeline, newest first", tag="timeline", query=TimelineQuery,
+           summary="A customer's activity timeline, newest first (at one instant: the latest fact first)",
+           tag="timeline", query=TimelineQuery,
            response=page_of(Activity))
 def list_activities(customer_id: str, query: TimelineQuery):
     wanted = {"include_internal": roles.allowed(g.identity.role, "timeline:internal")}
