@@ -31,9 +31,16 @@ change additively only — ignore fields you do not know. A breaking change gets
 | `tenant_id` | UUID | the tenant the event belongs to |
 | `producer` | string | the service that published it |
 | `traceparent` | string or null | W3C trace context of the change |
-| `actor` | object or null | who made the change: `{"type": "member", "id": UUID}`, `{"type": "contact", "id": UUID}` (a portal user) or `{"type": "system"}` (no id: a change nobody asked for, e.g. the SLA clock or a consumer); added within the envelope's version, so absent or null on older events |
-| `sequence` | int or null | the producer's outbox position, set when published: among one producer's events with the same `occurred_at`, the order they happened in (not comparable across producers); absent or null on older events |
+| `actor` | object or null | who made the change (see below) |
+| `sequence` | int or null | the producer's outbox position (see below) |
 | `data` | object | the payload described below |
+
+`actor` is `{"type": "member", "id": UUID}` (a team member), `{"type": "contact", "id": UUID}` (a
+customer's contact, e.g. a portal user) or `{"type": "system"}` (no id: a change nobody asked for,
+such as the SLA clock or a consumer reacting to another event). `sequence` is set when the event is
+published: among one producer's events with the same `occurred_at`, they happened in `sequence`
+order (sequences of different producers are not comparable). Both were added within the envelope's
+life: absent or null on older events.
 
 """
 
