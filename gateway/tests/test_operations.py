@@ -88,7 +88,8 @@ def test_portal_users_see_their_own_company_only(client, bearer, services, ids, 
 def test_internal_timeline_entries_are_for_staff_only(client, bearer, services):
     services.on("timeline", "list_activities", lambda *args: {"items": [], "next_cursor": None})
     customer = str(uuid.uuid4())
-    client.get(f"/api/v1/customers/{customer}/timeline?type=ticket.created&type=ticket.closed", headers=bearer("member"))
+    client.get(f"/api/v1/customers/{customer}/timeline?type=ticket.created&type=ticket.closed",
+               headers=bearer("member"))
     client.get(f"/api/v1/customers/{customer}/timeline", headers=bearer("contractor"))
     (_, c1, f1, limit, cursor), (_, _, f2, _, _) = services.calls_to("timeline", "list_activities")
     assert (c1, f1, limit, cursor) == (customer, {"include_internal": True,
