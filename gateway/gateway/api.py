@@ -313,7 +313,30 @@ def parse_body(model: type[Body], text_bodies: dict[str, str] | None = None) -> 
     if not isinstance(data, dict):
         raise Problem(400, "the request body must be a JSON object",
                       [{"field": "body", "message": "must be a JSON object"}])
+    if _has_integral_float(data):  # `154.0` is an integer in JSON Schema: validate it as one
+        raw = json.dumps(_integral(data)).encode()
     return _validated(model, data, "the request body is not valid", lambda: model.model_validate_json(raw))
+
+
+def _has_integral_float(value) -> bool:
+    if isinstance(value, float):
+        return value.is_integer()
+    if isinstance(value, dict):
+        return any(_has_integral_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_integral_float(v) for v in value)
+    return False
+
+
+def _integral(value):
+    """Integral floats as ints (a float field takes an int as well, so nothing else changes)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
 
 
 class Paged(Query):

@@ -19,7 +19,8 @@ DEFAULTS = {
     "RPC_CLIENT": None,  # an object with `call(service, method, *args)`; default: custops.rpc.RpcClient
     "AUTH_CACHE_SECONDS": auth.CACHE_SECONDS,
     "READY_TIMEOUT": health.READY_TIMEOUT,
-    "MAX_CONTENT_LENGTH": 1024 * 1024,  # larger bodies are a 413 problem
+    # larger bodies are a 413 problem; every body its schema allows fits (gateway/tests/test_openapi.py)
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
 }
 
 

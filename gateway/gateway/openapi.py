@@ -34,7 +34,7 @@ parameter given twice. **422** it is, but a value is not acceptable: out of rang
 the allowed values, a bad format (UUID, date), a NUL character in text, a date outside
 {EARLIEST.isoformat()}..{LATEST.isoformat()}, an unknown reference, or a broken rule (a status move, an
 invoiced entry). A path id that is not a UUID names nothing: **404**, naming the parameter.
-Limits: bodies 1 MiB (413); request line {server.REQUEST_LINE_LIMIT} bytes (414); {server.HEADER_FIELDS_LIMIT}
+Limits: bodies 2 MiB (413); request line {server.REQUEST_LINE_LIMIT} bytes (414); {server.HEADER_FIELDS_LIMIT}
 header fields of at most {server.HEADER_FIELD_SIZE_LIMIT} bytes each (431). Lists are pages of `items` with
 `next_cursor` (pass it as `cursor`) and `total`. More in docs/api.md."""
 
@@ -45,7 +45,7 @@ _PROBLEMS = {
     403: "The token's role may not do this",
     404: "No such resource (a path id that is not a UUID names nothing; `errors` names it)",
     409: "The change conflicts with the current state (a unique value taken, a locked resource)",
-    413: "The body is larger than 1 MiB",
+    413: "The body is larger than 2 MiB",
     415: "The body is not of an accepted media type",
     422: "Well-formed input with a value that is not acceptable or breaks a rule; `errors` names the fields",
     502: "A service failed to handle the request",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from gateway import roles
+from gateway.api import load
 from gateway.openapi import openapi_path
 
 
@@ -133,7 +134,7 @@ def test_every_list_answers_one_page_shape(client):
 
 
 def test_unpaged_lists_are_filled_into_the_page_shape(client, bearer, services):
-    services.on("tickets", "list_teams", lambda tenant: {"items": [{"id": "t"}]})  # a service of before
+    services.on("tickets", "list_teams", lambda tenant, *filters: {"items": [{"id": "t"}]})  # a service of before
     services.on("tickets", "list_sla_policies", lambda tenant: [{"id": "p"}, {"id": "q"}])  # a bare list
     assert client.get("/api/v1/teams", headers=bearer()).get_json() == {
         "items": [{"id": "t"}], "next_cursor": None, "total": 1}
@@ -214,3 +215,42 @@ def test_created_resources_link_to_the_operations_that_use_them(client):
         for response in operation["responses"].values():
             for link in response.get("links", {}).values():
                 assert link["operationId"] in operation_ids
+
+
+_FORMAT_LENGTHS = {"uuid": 36, "date": 10, "date-time": 40}
+
+
+def _worst_json_size(schema: dict, defs: dict) -> int:
+    """The longest JSON text a schema allows (strings at 12 bytes a character: astral, escaped)."""
+    if "$ref" in schema:
+        return _worst_json_size(defs[schema["$ref"].rsplit("/", 1)[1]], defs)
+    if "anyOf" in schema:
+        return max(_worst_json_size(s, defs) for s in schema["anyOf"])
+    if "enum" in schema:
+        return max(len(json.dumps(e)) for e in schema["enum"])
+    kind = schema.get("type")
+    if kind == "string":
+        if "maxLength" in schema:
+            return 2 + 12 * schema["maxLength"]
+        assert schema.get("format") in _FORMAT_LENGTHS or "pattern" in schema, f"an unbounded string: {schema}"
+        return 2 + _FORMAT_LENGTHS.get(schema.get("format"), 64)
+    if kind == "array":
+        assert "maxItems" in schema, f"an unbounded array: {schema}"
+        return 2 + schema["maxItems"] * (_worst_json_size(schema.get("items", {}), defs) + 1)
+    if kind == "object":
+        size = 2 + sum(6 * len(k) + 4 + _worst_json_size(v, defs) for k, v in schema.get("properties", {}).items())
+        for sub in schema.get("patternProperties", {}).values():  # our patterned keys are weekdays: 14 at most
+            size += 14 * (70 + _worst_json_size(sub, defs))
+        return size
+    return 25  # a number, a boolean, null
+
+
+def test_every_body_the_schemas_allow_fits_the_body_limit(app):
+    """Every string and list a route takes is bounded, and the largest body a schema allows is smaller than
+    the 413 limit (so a schema-valid request is never refused for its size)."""
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    for endpoint in load().endpoints:
+        if endpoint.body is not None:
+            schema = endpoint.body.model_json_schema()
+            size = _worst_json_size(schema, schema.get("$defs", {}))
+            assert size < limit, (endpoint.method, endpoint.rule, size, limit)

@@ -36,6 +36,17 @@ def test_numbers_in_strings_are_not_coerced(client, bearer, problem):
     assert [e["field"] for e in problem(response, 400)["errors"]] == ["minutes"]
 
 
+def test_a_number_without_a_fraction_is_an_integer_as_json_schema_says(client, bearer, problem, services):
+    services.on("billing", "log_time", lambda tenant, member, body: {"id": str(uuid.uuid4()), **body})
+    response = client.post("/api/v1/time-entries", headers=bearer(),
+                           json={"customer_id": str(uuid.uuid4()), "minutes": 30.0})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    (_tenant, _member, body), = services.calls_to("billing", "log_time")
+    assert body["minutes"] == 30 and isinstance(body["minutes"], int)
+    problem(client.post("/api/v1/time-entries", headers=bearer(),
+                        json={"customer_id": str(uuid.uuid4()), "minutes": 30.5}), 400)
+
+
 def test_an_unknown_field_is_a_400(client, bearer, problem):
     response = client.post("/api/v1/customers", json={**CUSTOMER, "is_admin": True}, headers=bearer())
     assert [e["field"] for e in problem(response, 400)["errors"]] == ["is_admin"]

@@ -48,7 +48,7 @@ class PutCalendar(Body):
 
 
 class ImportHolidays(Body):
-    ics: str = Field(min_length=1, max_length=1_000_000,
+    ics: str = Field(min_length=1, max_length=100_000,
                      description="an iCalendar (RFC 5545) text; the dates of its events become holidays")
 
 
