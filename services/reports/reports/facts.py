@@ -1,8 +1,9 @@
-"""One fact row per ticket: what a ticket status change does to it. Pure.
+"""One fact row per ticket: which instants a ticket status change records. Pure.
 
-The ticket-volume report counts tickets, not moves. Each ticket keeps when it was created, when it
-was (last) resolved and when it was closed; the weekly counts are those instants grouped by the
-tenant's ISO week at query time.
+The ticket-volume report counts tickets, not moves. Each ticket keeps when it was created and the
+latest move of each kind — into `resolved`, into `closed`, back into an open status (reopened) —
+and a ticket counts as resolved (closed) in the tenant week of its latest resolution (close)
+unless it has been reopened since:
 
 - A ticket resolved, reopened and resolved again counts once, in the week of its latest
   resolution: the count moves from the earlier week to the later one.
@@ -10,27 +11,28 @@ tenant's ISO week at query time.
 - Resolved then closed: resolved in the week of its resolution and closed in the week it closed.
   Closed without being resolved first: closed only.
 
-Events of one ticket may arrive in any order (each event type has its own queue, redeliveries
-come late), so a status change applies only when it is newer than the last one applied, by
-(`changed_at`, the producer's `sequence`); an older one changes nothing. The final state is the
-same whatever the arrival order.
+Each kind keeps only its latest move, by (`changed_at`, the producer's `sequence`): taking a maximum
+is the same whatever order the events arrive in (each event type has its own queue, and a
+redelivery comes late), so the counts do not depend on arrival order.
 """
 from __future__ import annotations
 
-from datetime import datetime
-
 from custops.contracts.tickets import OPEN_STATUSES
 
-KEEP = object()  # "leave the stored value as it is"
+MARKS = ("resolved", "closed", "reopened")
 
 
-def after_move(new_status: str, at: datetime) -> dict:
-    """`{resolved_at, closed_at}` after the ticket moved to `new_status` at `at` (or KEEP)."""
-    if new_status == "resolved":
-        return {"resolved_at": at, "closed_at": None}
-    if new_status == "closed":
-        return {"resolved_at": KEEP, "closed_at": at}
-    if new_status in OPEN_STATUSES:  # reopened (or still being worked): resolved nowhere
-        return {"resolved_at": None, "closed_at": None}
+def mark_of(new_status: str) -> str:
+    """Which latest-move mark a move into `new_status` sets."""
+    if new_status in ("resolved", "closed"):
+        return new_status
+    if new_status in OPEN_STATUSES:
+        return "reopened"
     raise ValueError(f"unknown ticket status {new_status!r}")
 
+
+def counts_as(mark: str, marks: dict) -> bool:
+    """Whether a ticket with these latest moves (`{mark: (at, sequence) or None}`) counts as `mark`
+    (resolved or closed): it moved so, and has not been reopened since."""
+    done, reopened = marks.get(mark), marks.get("reopened")
+    return done is not None and (reopened is None or done > reopened)

@@ -19,8 +19,9 @@ tenant_settings = Table(
     Column("settings_seq", BigInteger, nullable=False, server_default="0"),
 )
 
-# One row per ticket (see reports.facts): when it was created, last resolved and closed. Weekly
-# counts are these instants grouped by the tenant's ISO week when a report is asked for.
+# One row per ticket (see reports.facts): when it was created and the latest move of each kind,
+# by (changed_at, sequence). Weekly counts group these instants by the tenant's ISO week when a
+# report is asked for.
 ticket_facts = Table(
     "ticket_facts",
     metadata,
@@ -28,12 +29,12 @@ ticket_facts = Table(
     Column("ticket_id", UUID(as_uuid=True), nullable=False),
     Column("customer_id", UUID(as_uuid=True), nullable=False),
     Column("created_at", DateTime(timezone=True)),  # null until ticket.created arrives
-    Column("status", String(30)),
-    # the (changed_at, sequence) of the last status change applied
-    Column("status_at", DateTime(timezone=True)),
-    Column("status_seq", BigInteger, nullable=False, server_default="0"),
-    Column("resolved_at", DateTime(timezone=True)),  # its latest resolution; null when reopened since
-    Column("closed_at", DateTime(timezone=True)),
+    Column("resolved_at", DateTime(timezone=True)),  # its latest move into resolved
+    Column("resolved_seq", BigInteger, nullable=False, server_default="0"),
+    Column("closed_at", DateTime(timezone=True)),  # its latest move into closed
+    Column("closed_seq", BigInteger, nullable=False, server_default="0"),
+    Column("reopened_at", DateTime(timezone=True)),  # its latest move into an open status
+    Column("reopened_seq", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("tenant_id", "ticket_id"),
 )
 Index("ix_ticket_facts_created", ticket_facts.c.tenant_id, ticket_facts.c.created_at)

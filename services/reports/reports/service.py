@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from nameko.rpc import rpc
-from sqlalchemy import Date, cast, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import Date, and_, cast, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.dialects.postgresql import insert
 
 from custops.db import Database
@@ -18,7 +18,7 @@ from custops.entrypoints import HealthEndpoints, PoisonMessage, Telemetry, consu
 from custops.errors import EXPECTED
 from custops.validation import parse, parse_id
 from reports.commands import VolumeQuery
-from reports.facts import KEEP, after_move
+from reports.facts import mark_of
 from reports.models import tenant_settings, ticket_facts
 from reports.weeks import window_start, zone
 
@@ -65,21 +65,27 @@ def _ticket_created(session, envelope, data) -> None:
 
 
 def _status_changed(session, envelope, data) -> None:
-    """Apply the move to the ticket's fact row when it is newer than the last move applied."""
+    """Keep the move as its kind's latest when it is newer than the one kept (see reports.facts)."""
     table = ticket_facts
-    effect = after_move(data.new_status, data.changed_at)
+    mark = mark_of(data.new_status)
+    at, seq = table.c[f"{mark}_at"], table.c[f"{mark}_seq"]
     stmt = insert(table).values(
         tenant_id=_tenant_of(envelope), ticket_id=data.ticket_id, customer_id=data.customer_id,
-        status=data.new_status, status_at=data.changed_at, status_seq=envelope.sequence or 0,
-        **{k: (None if v is KEEP else v) for k, v in effect.items()})
-    moved = {"status": stmt.excluded.status, "status_at": stmt.excluded.status_at,
-             "status_seq": stmt.excluded.status_seq}
-    moved.update({k: stmt.excluded[k] for k, v in effect.items() if v is not KEEP})
+        **{f"{mark}_at": data.changed_at, f"{mark}_seq": envelope.sequence or 0})
+    given_at, given_seq = stmt.excluded[f"{mark}_at"], stmt.excluded[f"{mark}_seq"]
     session.execute(stmt.on_conflict_do_update(
-        index_elements=[table.c.tenant_id, table.c.ticket_id], set_=moved,
-        where=or_(table.c.status_at.is_(None),
-                  tuple_(table.c.status_at, table.c.status_seq)
-                  < tuple_(stmt.excluded.status_at, stmt.excluded.status_seq))))
+        index_elements=[table.c.tenant_id, table.c.ticket_id],
+        set_={f"{mark}_at": given_at, f"{mark}_seq": given_seq},
+        where=or_(at.is_(None), tuple_(at, seq) < tuple_(given_at, given_seq))))
+
+
+def _counts(kind: str):
+    """The condition under which a fact row counts as `kind` (reports.facts.counts_as, in SQL)."""
+    table = ticket_facts
+    if kind == "created":
+        return table.c.created_at.is_not(None)
+    done, reopened = (table.c[f"{kind}_at"], table.c[f"{kind}_seq"]), (table.c.reopened_at, table.c.reopened_seq)
+    return and_(done[0].is_not(None), or_(reopened[0].is_(None), tuple_(*done) > tuple_(*reopened)))
 
 
 def _weekly_counts(session, tenant_id, tz: str, since: date, customer_id=None) -> list[dict]:
@@ -92,7 +98,8 @@ def _weekly_counts(session, tenant_id, tz: str, since: date, customer_id=None) -
         instant = table.c[f"{kind}_at"]
         week = cast(func.date_trunc("week", func.timezone(tz, instant)), Date)  # ISO weeks start on Monday
         stmt = select(table.c.customer_id, week.label("week_start"), literal(kind).label("kind"),
-                      func.count().label("n")).where(table.c.tenant_id == tenant_id, instant >= lower, week >= since)
+                      func.count().label("n")).where(table.c.tenant_id == tenant_id, instant >= lower, week >= since,
+                                                     _counts(kind))
         if customer_id is not None:
             stmt = stmt.where(table.c.customer_id == customer_id)
         parts.append(stmt.group_by(table.c.customer_id, week))

@@ -148,6 +148,18 @@ def test_the_order_status_changes_arrive_in_does_not_change_the_count(reports, r
     assert counts(rpc, tenant_id) == [(week, 0, 1, 1)]
 
 
+def test_a_close_that_arrives_before_its_resolution_keeps_both(reports, rpc, tenant_id):
+    customer_id, ticket_id = uuid.uuid4(), uuid.uuid4()
+    resolved_at = this_week_at_noon_utc() - timedelta(weeks=1)
+    closed_at = resolved_at + timedelta(weeks=1)
+    resolve = moved(tenant_id, customer_id, "resolved", resolved_at, ticket_id=ticket_id)
+    close = moved(tenant_id, customer_id, "closed", closed_at, old_status="resolved", ticket_id=ticket_id)
+    publish_and_wait(reports, "on_ticket_status_changed", [close])
+    publish_and_wait(reports, "on_ticket_status_changed", [resolve])
+    assert counts(rpc, tenant_id) == [(closed_at.date().isoformat(), 0, 0, 1),
+                                      (resolved_at.date().isoformat(), 0, 1, 0)]
+
+
 def test_weeks_are_newest_first_per_customer_filtered_and_bounded(reports, rpc, tenant_id):
     alice, bob = uuid.uuid4(), uuid.uuid4()
     this_week = this_week_at_noon_utc()
