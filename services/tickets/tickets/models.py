@@ -184,3 +184,30 @@ ticket_sla_pauses = Table(
     Column("ended_at", DateTime(timezone=True)),
 )
 Index("ix_sla_pauses_ticket", ticket_sla_pauses.c.ticket_id, ticket_sla_pauses.c.started_at)
+
+# --- local copies of the customers service's directory (fed by its events, tickets.directory_events) ---
+
+# A tenant's timezone: the zone of its default business calendar (when it has not stored its own).
+# `calendar_version` is the default calendar's version: it moves on when the timezone does, so
+# timers record which default they ran under; `as_of` is the occurred_at of the event applied last
+# (an older event arriving late changes nothing).
+directory_tenants = Table(
+    "directory_tenants",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("timezone", String(64), nullable=False),
+    Column("calendar_version", Integer, nullable=False, server_default="1"),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
+# A customer's tier as last told by a `customer.updated` event (ticket rows carry it too); kept so
+# that a late event cannot undo a newer one and so that a ticket opened while the tier changed
+# ends up with the new one.
+directory_customers = Table(
+    "directory_customers",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("customer_id", UUID(as_uuid=True), primary_key=True),
+    Column("tier", String(20), nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+)
