@@ -100,6 +100,8 @@ def test_a_work_date_outside_1970_2100_is_a_422(client, bearer, problem, service
     ("/api/v1/tickets", "due_before=0001-01-01T00:00:00Z", "due_before"),
     ("/api/v1/time-entries", "from=0001-01-01", "from"),
     ("/api/v1/time-entries", "to=9999-01-01", "to"),
+    ("/api/v1/tickets", "due_before=0.5", "due_before"),  # a number was read as a Unix timestamp (schemathesis)
+    ("/api/v1/time-entries", "to=0", "to"),
 ])
 def test_a_date_filter_outside_the_window_is_a_422(client, bearer, problem, services, path, query, field):
     assert field in [e["field"] for e in problem(client.get(f"{path}?{query}", headers=bearer()), 422)["errors"]]

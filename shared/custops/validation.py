@@ -23,7 +23,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from custops.errors import InvalidInput, NotFound
@@ -53,13 +53,41 @@ def _in_window(value):
     return value
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)")
+
+
+def _iso_text(pattern: re.Pattern, parse, what: str):
+    """Text must spell the ISO 8601 form: pydantic alone also reads numbers (and numeric text, as in a query
+    string) as Unix timestamps, so `0.5` would be an instant in 1970. Parsed here, so the model's own
+    validation (strict in JSON bodies) gets the value it wants."""
+    def check(value):
+        if isinstance(value, (date, datetime)):
+            return value
+        if not isinstance(value, str):
+            raise PydanticCustomError("date_type", f"must be a string: an ISO 8601 {what}")
+        if not pattern.fullmatch(value):
+            raise PydanticCustomError("date_format", f"must be an ISO 8601 {what}")
+        try:
+            return parse(value.upper())  # RFC 3339 allows a lowercase `t` and `z`
+        except ValueError as exc:
+            raise PydanticCustomError("date_format", f"must be an ISO 8601 {what} ({exc})") from None
+
+    return check
+
+
 _WINDOW_SCHEMA = {"formatMinimum": EARLIEST.isoformat(), "formatMaximum": LATEST.isoformat()}
 
 # A calendar date (YYYY-MM-DD) within the window.
-Date = Annotated[date, AfterValidator(_in_window), Field(json_schema_extra=_WINDOW_SCHEMA)]
+Date = Annotated[date, BeforeValidator(_iso_text(_ISO_DATE, date.fromisoformat, "date (YYYY-MM-DD)")),
+                 AfterValidator(_in_window),
+                 Field(json_schema_extra=_WINDOW_SCHEMA)]
 # An instant with its UTC offset (ISO 8601), its date within the window.
-Instant = Annotated[AwareDatetime, AfterValidator(_in_window), Field(json_schema_extra={
-    "formatMinimum": f"{EARLIEST.isoformat()}T00:00:00Z", "formatMaximum": f"{LATEST.isoformat()}T23:59:59Z"})]
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text(_ISO_INSTANT, datetime.fromisoformat,
+                                                             "date-time with a UTC offset")),
+                    AfterValidator(_in_window), Field(json_schema_extra={
+                        "formatMinimum": f"{EARLIEST.isoformat()}T00:00:00Z",
+                        "formatMaximum": f"{LATEST.isoformat()}T23:59:59Z"})]
 
 
 def _field(path: tuple) -> str:

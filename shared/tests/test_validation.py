@@ -114,3 +114,20 @@ def test_a_union_failure_is_one_error_for_the_field():
         Assignee.model_validate({"assignee": "somebody"})
     errors = field_errors(caught.value)
     assert [e["field"] for e in errors] == ["assignee"]
+
+
+@pytest.mark.parametrize("data", [{"day": "0"}, {"day": "20260101"}, {"at": "0.5"}, {"at": "1700000000"},
+                                  {"at": "2026-01-01T00:00:00"}, {"day": "2026-02-30"}])
+def test_dates_are_iso_text_only_never_timestamps(data):
+    with pytest.raises(ValidationError):
+        Bounded.model_validate(data)  # lax, as query strings are read: numbers were Unix timestamps
+
+
+def test_iso_text_is_read_in_every_spelling_rfc_3339_has():
+    strict = ConfigDict(strict=True)
+
+    class Body(Bounded):
+        model_config = strict
+
+    parsed = Body.model_validate_json('{"day": "2026-01-31", "at": "2026-01-01t09:30:00.123456789z"}')
+    assert parsed.day == date(2026, 1, 31) and parsed.at.hour == 9 and parsed.at.utcoffset().total_seconds() == 0
