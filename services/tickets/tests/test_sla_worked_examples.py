@@ -12,8 +12,8 @@ from tickets.business_hours import (
     add_business_minutes,
     business_minutes_between,
     local_day_bounds,
-    parse_ics_holidays,
 )
+from tickets.holiday_sources import parse_ics_holidays
 from tickets.sla import PauseRules, compute_timer, pause_intervals, select_policy, starter_policies
 
 UTC = timezone.utc
@@ -136,7 +136,7 @@ def test_holidays_imported_from_icalendar():
     # (08:00 UTC) + 60 -> 09:00 UTC.
     ics = ("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261224\r\n"
            "DTEND;VALUE=DATE:20261227\r\nSUMMARY:Christmas\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
-    holidays = parse_ics_holidays(ics)
+    holidays = parse_ics_holidays(ics, today=date(2026, 11, 1)).dates
     assert holidays == {date(2026, 12, 24), date(2026, 12, 25), date(2026, 12, 26)}
     cal = Calendar.workweek("Europe/Berlin", ["09:00-17:00"], holidays=holidays)
     start = datetime(2026, 12, 23, 16, 0, tzinfo=BERLIN)

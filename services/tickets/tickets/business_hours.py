@@ -14,10 +14,28 @@ shows that time or later*.
   wholly inside the skipped hour is empty that day.
 Business time is therefore real elapsed time inside the slots, and the mapping from wall clock to
 UTC never runs backwards, so one day's intervals never overlap.
+
+Cost. A tenant controls the calendar and the targets, so the arithmetic must not let one tenant
+stall the service: it costs O(UTC-offset changes crossed), not O(days or weeks crossed). A local
+day is *regular* when its midnight and the next one have the same UTC offset (tzdata has no change
+that is undone within a day); its business time is then the nominal length of its weekday's slots,
+or 0 on a holiday. A run of regular days is summed arithmetically (whole weeks x `week_seconds`,
+the rest of the weekday cycle, less the holidays' nominal time from a prefix sum), and the day a
+deadline falls in is found by bisection over the run; only the day of each offset change and the
+final day are walked slot by slot. The results are exactly those of walking every day (the tests
+keep that walk as the reference and compare the two over random calendars).
+
+Horizon. Nothing is computed at or after ``HORIZON`` (the local date 9999-01-01; instants going in
+must also lie before it): an answer that would lie there raises ``BeyondHorizon`` (a ValueError),
+never an OverflowError.
+
+Input bounds (``check_bounds``) are what a tenant may store; the arithmetic itself accepts any
+valid calendar.
 """
 from __future__ import annotations
 
-import re
+import math
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -28,9 +46,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 UTC = timezone.utc
 MIDNIGHT = time(0, 0)
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HORIZON = datetime(9999, 1, 1, tzinfo=UTC)
+_HORIZON_DAY = HORIZON.date()
+_EARLIEST = datetime(1, 1, 3, tzinfo=UTC)  # so that every local date of an instant is representable
 _DAY = timedelta(days=1)
-_WEEK = timedelta(days=7)
 _MINUTE = timedelta(minutes=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# --- input bounds (what a tenant may store; see docs/sla.md) --------------------------------------
+MIN_WEEK_MINUTES = 60  # business time per week: with 525,600-minute targets, deadlines < 170 years out
+MAX_SLOTS_PER_DAY = 12
+MAX_HOLIDAYS = 2_000  # dates in one calendar
+HOLIDAY_YEARS_BACK = 10  # holiday dates lie within this year - 10 .. this year + 10
+HOLIDAY_YEARS_AHEAD = 10
+
+
+class BeyondHorizon(ValueError):
+    """The answer (or an instant given) lies at or after ``HORIZON`` (or before year 1)."""
 
 
 class Slot(NamedTuple):
@@ -65,6 +97,9 @@ class Calendar:
     holidays: frozenset[date] = frozenset()
     always_open: bool = False
     version: int = 1
+    # derived once (not compared): the prefix sums the arithmetic uses, and the hash (every
+    # memoised per-day lookup hashes the calendar)
+    _derived: tuple = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
         try:
@@ -81,6 +116,20 @@ class Calendar:
             raise ValueError("an always-open calendar has no slots or holidays")
         if not self.always_open and not has_slots:
             raise ValueError("a calendar needs at least one working slot (or always_open)")
+        nominal = tuple(sum(s.end_seconds - s.start_seconds for s in day) for day in self.weekly)
+        cycle = [0]  # business seconds of the first i days of two weeks from a Monday
+        for i in range(14):
+            cycle.append(cycle[-1] + nominal[i % 7])
+        holidays = tuple(sorted(self.holidays))
+        lost = [0]  # nominal seconds lost to the first i holidays
+        for day in holidays:
+            lost.append(lost[-1] + nominal[day.weekday()])
+        object.__setattr__(self, "_derived", (
+            hash((self.timezone, self.weekly, self.holidays, self.always_open, self.version)),
+            sum(nominal), tuple(cycle), holidays, tuple(lost)))
+
+    def __hash__(self) -> int:
+        return self._derived[0]
 
     @classmethod
     def always(cls, version: int = 1, timezone: str = "UTC") -> Calendar:
@@ -101,7 +150,35 @@ class Calendar:
     @property
     def week_seconds(self) -> int:
         """Business seconds in a week with no holiday and no UTC-offset change."""
-        return sum(s.end_seconds - s.start_seconds for day in self.weekly for s in day)
+        return self._derived[1]
+
+
+def check_bounds(calendar: Calendar, today: date, existing: Iterable[date] = ()) -> None:
+    """The bounds on what a tenant may store (ValueError naming the rule): at least
+    ``MIN_WEEK_MINUTES`` of business time a week, at most ``MAX_SLOTS_PER_DAY`` slots a day, at most
+    ``MAX_HOLIDAYS`` holidays, each within ``holiday_window(today)`` unless among the ``existing``
+    ones (stored before: a date that aged out of the window does not block the next change)."""
+    if calendar.always_open:
+        return
+    if calendar.week_seconds < MIN_WEEK_MINUTES * 60:
+        raise ValueError(f"the working slots must add up to at least {MIN_WEEK_MINUTES} minutes a week "
+                         f"(these add up to {calendar.week_seconds / 60:g})")
+    for index, slots in enumerate(calendar.weekly):
+        if len(slots) > MAX_SLOTS_PER_DAY:
+            raise ValueError(f"at most {MAX_SLOTS_PER_DAY} working slots a day "
+                             f"({WEEKDAY_NAMES[index]} has {len(slots)})")
+    if len(calendar.holidays) > MAX_HOLIDAYS:
+        raise ValueError(f"at most {MAX_HOLIDAYS} holidays (got {len(calendar.holidays)})")
+    first, last = holiday_window(today)
+    outside = sorted(d for d in calendar.holidays - frozenset(existing) if not first <= d <= last)
+    if outside:
+        raise ValueError(f"holidays must lie within {first.isoformat()}..{last.isoformat()} "
+                         f"(got {outside[0].isoformat()})")
+
+
+def holiday_window(today: date) -> tuple[date, date]:
+    """The first and last date a holiday may have: this year - 10 .. this year + 10."""
+    return date(today.year - HOLIDAY_YEARS_BACK, 1, 1), date(today.year + HOLIDAY_YEARS_AHEAD, 12, 31)
 
 
 # --- public arithmetic ------------------------------------------------------------------------
@@ -111,12 +188,11 @@ def add_business_minutes(calendar: Calendar, start: datetime, minutes: float) ->
 
     Closed time before the first slot is skipped, so a ticket created on Friday 20:00 with a
     60-minute target is due at Monday 10:00. A deadline that lands exactly on the end of a slot
-    is that end (not the next opening). ``minutes == 0`` returns ``start`` unchanged.
+    is that end (not the next opening). ``minutes == 0`` returns ``start`` unchanged. An answer at
+    or after the horizon raises ``BeyondHorizon``.
     """
     start = _require_aware(start, "start")
-    if minutes < 0:
-        raise ValueError("minutes must not be negative")
-    remaining = timedelta(minutes=minutes)
+    remaining = _duration(minutes, start)
     if calendar.always_open or not remaining:
         return start + remaining
     day = start.astimezone(calendar.zone).date()
@@ -128,17 +204,34 @@ def add_business_minutes(calendar: Calendar, start: datetime, minutes: float) ->
             return opens + remaining
         remaining -= closes - opens
     day += _DAY
-    while True:
-        plain_week = _plain_week(calendar, day)
-        if plain_week is not None and remaining > plain_week:
-            remaining -= plain_week
-            day += _WEEK
-            continue
+    while day < _HORIZON_DAY:
+        run_end = _regular_run_end(calendar, day, _HORIZON_DAY)
+        if run_end > day:
+            whole = timedelta(seconds=_regular_seconds(calendar, day, run_end))
+            if whole < remaining:
+                remaining -= whole
+                day = run_end  # the day of an offset change (or the horizon): walked below
+            else:
+                # the last day of the run from which less than `remaining` has elapsed; the
+                # deadline falls on the day after it
+                lo, hi = 0, (run_end - day).days  # elapsed(lo) < remaining <= elapsed(hi)
+                while hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    if timedelta(seconds=_regular_seconds(calendar, day, day + timedelta(days=mid))) < remaining:
+                        lo = mid
+                    else:
+                        hi = mid
+                remaining -= timedelta(seconds=_regular_seconds(calendar, day, day + timedelta(days=lo)))
+                day += timedelta(days=lo)
+            if day >= _HORIZON_DAY:
+                break
         for opens, closes in _day_intervals(calendar, day):
             if remaining <= closes - opens:
                 return opens + remaining
             remaining -= closes - opens
         day += _DAY
+    raise BeyondHorizon(f"{minutes} business minutes from {start.isoformat()} end after the horizon "
+                        f"({_HORIZON_DAY.isoformat()})")
 
 
 def business_minutes_between(calendar: Calendar, a: datetime, b: datetime) -> float:
@@ -155,23 +248,22 @@ def business_time_between(calendar: Calendar, a: datetime, b: datetime) -> timed
     if calendar.always_open:
         return b - a
     zone = calendar.zone
-    first_day = day = a.astimezone(zone).date()
+    first_day = a.astimezone(zone).date()
     last_day = b.astimezone(zone).date()
-    total = timedelta(0)
-    while day <= last_day:
-        # whole weeks strictly between the first and the last day need no clipping
-        if day > first_day and day + _WEEK <= last_day:
-            plain_week = _plain_week(calendar, day)
-            if plain_week is not None:
-                total += plain_week
-                day += _WEEK
-                continue
+    total = _clipped(calendar, first_day, a, b)
+    if last_day == first_day:
+        return total
+    day = first_day + _DAY
+    while day < last_day:  # the days strictly between lie wholly inside [a, b)
+        run_end = _regular_run_end(calendar, day, last_day)
+        if run_end > day:
+            total += timedelta(seconds=_regular_seconds(calendar, day, run_end))
+            day = run_end
+            continue
         for opens, closes in _day_intervals(calendar, day):
-            opens, closes = max(opens, a), min(closes, b)
-            if closes > opens:
-                total += closes - opens
+            total += closes - opens
         day += _DAY
-    return total
+    return total + _clipped(calendar, last_day, a, b)
 
 
 def is_business_time(calendar: Calendar, at: datetime) -> bool:
@@ -205,96 +297,9 @@ def open_intervals(calendar: Calendar, a: datetime, b: datetime) -> Iterator[tup
 
 def local_day_bounds(calendar: Calendar, day: date) -> tuple[datetime, datetime]:
     """First instant of ``day`` and of the day after in the calendar's timezone, in UTC."""
+    if not date.min < day < _HORIZON_DAY:
+        raise BeyondHorizon(f"{day.isoformat()} is outside the horizon")
     return _wall_to_utc(calendar.zone, day, MIDNIGHT), _wall_to_utc(calendar.zone, day + _DAY, MIDNIGHT)
-
-
-# --- iCalendar holidays -----------------------------------------------------------------------
-
-_DATE_VALUE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})Z?)?$")
-_DURATION_DAYS = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T.*)?$")
-
-
-def parse_ics_holidays(text: str) -> set[date]:
-    """Holiday dates from an iCalendar (RFC 5545) file: every date each VEVENT covers.
-
-    Handles folded lines (CRLF or LF followed by a space or tab), all-day events
-    (``DTSTART;VALUE=DATE``) with an exclusive ``DTEND`` or a ``DURATION`` spanning several days
-    (a lone all-day DTSTART is one day), and date-time events (their wall-clock dates as written;
-    an end at 00:00:00 excludes that day). Cancelled events are skipped. Recurring events (RRULE)
-    are refused with ValueError rather than imported as a single day, which would silently drop
-    every later year.
-    """
-    holidays: set[date] = set()
-    event: dict[str, str] | None = None
-    for line in _unfold(text):
-        if not line.strip():
-            continue
-        name, _params, value = _split_content_line(line)
-        if name == "BEGIN" and value.upper() == "VEVENT":
-            event = {}
-        elif name == "END" and value.upper() == "VEVENT":
-            if event is None:
-                raise ValueError("END:VEVENT without BEGIN:VEVENT")
-            holidays |= _event_dates(event)
-            event = None
-        elif event is not None and name not in event:
-            event[name] = value
-    if event is not None:
-        raise ValueError("VEVENT without END:VEVENT")
-    return holidays
-
-
-def _unfold(text: str) -> list[str]:
-    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    return re.sub(r"\n[ \t]", "", text).split("\n")
-
-
-def _split_content_line(line: str) -> tuple[str, str, str]:
-    """``NAME;PARAM=..:VALUE`` -> (NAME upper-cased, params, value); a ':' inside a quoted
-    parameter value does not end the name part."""
-    quoted = False
-    for i, ch in enumerate(line):
-        if ch == '"':
-            quoted = not quoted
-        elif ch == ":" and not quoted:
-            head, value = line[:i], line[i + 1:]
-            name, _, params = head.partition(";")
-            return name.strip().upper(), params, value.strip()
-    raise ValueError(f"not an iCalendar content line: {line!r}")
-
-
-def _event_dates(event: Mapping[str, str]) -> set[date]:
-    if event.get("STATUS", "").upper() == "CANCELLED":
-        return set()
-    if "RRULE" in event or "RDATE" in event:
-        raise ValueError("recurring events (RRULE/RDATE) are not supported; list each holiday")
-    if "DTSTART" not in event:
-        raise ValueError("VEVENT without DTSTART")
-    first, _ = _ics_date_and_time(event["DTSTART"])
-    if "DTEND" in event:
-        end, end_time = _ics_date_and_time(event["DTEND"])
-        # DTEND is exclusive for all-day events, and for timed events ending at midnight.
-        last = end - _DAY if (end_time is None or end_time == MIDNIGHT) else end
-    elif "DURATION" in event:
-        match = _DURATION_DAYS.match(event["DURATION"].strip().upper())
-        if not match:
-            raise ValueError(f"unsupported DURATION {event['DURATION']!r}")
-        days = int(match.group(1) or 0) * 7 + int(match.group(2) or 0)
-        last = first + timedelta(days=max(days, 1) - 1)
-    else:
-        last = first  # RFC 5545 3.6.1: an all-day DTSTART alone lasts one day
-    if last < first:
-        last = first
-    return {first + timedelta(days=i) for i in range((last - first).days + 1)}
-
-
-def _ics_date_and_time(value: str) -> tuple[date, time | None]:
-    match = _DATE_VALUE.match(value.strip())
-    if not match:
-        raise ValueError(f"unsupported iCalendar date {value!r}")
-    y, m, d, hh, mm, ss = match.groups()
-    day = date(int(y), int(m), int(d))
-    return day, (time(int(hh), int(mm), int(ss)) if hh is not None else None)
 
 
 # --- internals --------------------------------------------------------------------------------
@@ -311,24 +316,129 @@ def _day_intervals(calendar: Calendar, day: date) -> tuple[tuple[datetime, datet
     intervals = []
     for slot in slots:
         opens = _wall_to_utc(zone, day, slot.start)
-        closes = _wall_to_utc(zone, day + _DAY, MIDNIGHT) if slot.ends_at_midnight else _wall_to_utc(zone, day, slot.end)
+        closes = (_wall_to_utc(zone, day + _DAY, MIDNIGHT) if slot.ends_at_midnight
+                  else _wall_to_utc(zone, day, slot.end))
         if closes > opens:  # a slot inside a skipped DST hour is empty that day
             intervals.append((opens, closes))
     return tuple(intervals)
 
 
-@lru_cache(maxsize=16384)
-def _plain_week(calendar: Calendar, day: date) -> timedelta | None:
-    """Business time in the 7 local days from ``day`` when it is the nominal weekly total: no
-    holiday and the same UTC offset at every local midnight (tzdata has no offset change that is
-    undone within the same day). None when the week must be walked day by day."""
-    if any(day + timedelta(days=i) in calendar.holidays for i in range(7)):
+def _clipped(calendar: Calendar, day: date, a: datetime, b: datetime) -> timedelta:
+    total = timedelta(0)
+    for opens, closes in _day_intervals(calendar, day):
+        opens, closes = max(opens, a), min(closes, b)
+        if closes > opens:
+            total += closes - opens
+    return total
+
+
+def _regular_run_end(calendar: Calendar, day: date, limit: date) -> date:
+    """The end (exclusive, at most ``limit``) of the run of regular days from ``day``: the next day
+    of a UTC-offset change, i.e. the day before the next midnight with another offset."""
+    change = _next_offset_change(calendar.timezone, day + _DAY)
+    return limit if change is None else min(change - _DAY, limit)
+
+
+def _regular_seconds(calendar: Calendar, first: date, end: date) -> int:
+    """Business seconds of the regular local days ``[first, end)``: their weekdays' nominal slot
+    time less that of the holidays among them."""
+    _, week, cycle, holidays, lost = calendar._derived
+    weeks, rest = divmod((end - first).days, 7)
+    weekday = first.weekday()
+    nominal = weeks * week + cycle[weekday + rest] - cycle[weekday]
+    return nominal - (lost[bisect_left(holidays, end)] - lost[bisect_left(holidays, first)])
+
+
+def _next_offset_change(key: str, day: date) -> date | None:
+    """The first local date on or after ``day`` whose midnight has another UTC offset than the
+    midnight before; None if there is none before the horizon."""
+    hints = _transition_hints(key)
+    last_year = _HORIZON_DAY.year
+    if hints is not None and hints[1] is None:  # the offset stays fixed after the last transition
+        last_year = min(last_year, _year_of(hints[0][-1]) + 1) if hints[0] else day.year - 1
+    for year in range(day.year, last_year + 1):
+        changes = _offset_changes(key, year)
+        index = bisect_left(changes, day)
+        if index < len(changes):
+            return changes[index]
+    return None
+
+
+@lru_cache(maxsize=65536)
+def _offset_changes(key: str, year: int) -> tuple[date, ...]:
+    """The local dates of ``year`` whose midnight has another UTC offset than the midnight before
+    (what makes the day before them irregular). Each is confirmed with ``ZoneInfo`` itself; the
+    zone's transition instants only say where to look (every midnight is probed without them)."""
+    zone = ZoneInfo(key)
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    hints = _transition_hints(key)
+    if hints is None:
+        candidates: Iterable[date] = (first + timedelta(days=i) for i in range((last - first).days + 1))
+    else:
+        transitions, rule = hints
+        lo = _timestamp(first) - 3 * 86_400
+        hi = _timestamp(last) + 4 * 86_400
+        instants = list(transitions[bisect_left(transitions, lo):bisect_left(transitions, hi)])
+        if rule is not None and (not transitions or transitions[-1] < hi):
+            instants += [t for y in (year - 1, year, year + 1) if 1 <= y < 9999 for t in rule.transitions(y)]
+        # an instant's local date is within a day of its UTC date (offsets stay below 24 hours), and
+        # the change shows at the next local midnight
+        candidates = {_date_of(t) + timedelta(days=k) for t in instants if lo <= t < hi for k in range(-1, 3)}
+    offsets: dict[date, timedelta | None] = {}
+
+    def offset(day: date) -> timedelta | None:
+        if day not in offsets:
+            offsets[day] = _midnight_offset(zone, day)
+        return offsets[day]
+
+    return tuple(sorted(d for d in candidates if first <= d <= last and d > date.min and offset(d) != offset(d - _DAY)))
+
+
+@lru_cache(maxsize=1024)
+def _transition_hints(key: str):
+    """(the zone's transition instants as UTC epoch seconds, the yearly rule continuing them or
+    None when the offset stays fixed after the last one), read by the standard library's pure-Python
+    TZif reader -- the same file and algorithm as the C implementation behind ``ZoneInfo``; None when
+    that private reader is unavailable (the caller then probes every midnight)."""
+    try:
+        from zoneinfo import _zoneinfo
+
+        info = _zoneinfo.ZoneInfo.no_cache(key)
+        transitions, after = tuple(info._trans_utc), info._tz_after
+    except Exception:  # noqa: BLE001 - a private interface: fall back to probing
         return None
-    zone = calendar.zone
-    offsets = {datetime.combine(day + timedelta(days=i), MIDNIGHT, tzinfo=zone).utcoffset() for i in range(8)}
-    if len(offsets) != 1:
-        return None
-    return timedelta(seconds=calendar.week_seconds)
+    rule = after if callable(getattr(after, "transitions", None)) else None
+    return transitions, rule
+
+
+def _midnight_offset(zone: ZoneInfo, day: date) -> timedelta | None:
+    return datetime.combine(day, MIDNIGHT, tzinfo=zone).utcoffset()
+
+
+def _timestamp(day: date) -> int:
+    return (day - _EPOCH.date()).days * 86_400
+
+
+def _date_of(timestamp: int) -> date:
+    return _EPOCH.date() + timedelta(days=timestamp // 86_400)
+
+
+def _year_of(timestamp: int) -> int:
+    try:
+        return _date_of(timestamp).year
+    except OverflowError:
+        return _HORIZON_DAY.year if timestamp > 0 else 1
+
+
+def _duration(minutes: float, start: datetime) -> timedelta:
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or math.isnan(minutes):
+        raise ValueError("minutes must be a number")
+    if minutes < 0:
+        raise ValueError("minutes must not be negative")
+    # business time never exceeds elapsed time, so more than is left before the horizon cannot fit
+    if minutes > (HORIZON - start) / _MINUTE:
+        raise BeyondHorizon(f"{minutes} minutes from {start.isoformat()} end after the horizon")
+    return timedelta(minutes=minutes)
 
 
 def _wall_to_utc(zone: ZoneInfo, day: date, at: time) -> datetime:
@@ -435,4 +545,10 @@ def _require_aware(value: datetime, name: str) -> datetime:
         raise ValueError(f"{name} must be a datetime")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware")
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        value = None
+    if value is None or not _EARLIEST <= value < HORIZON:
+        raise BeyondHorizon(f"{name} must lie between {_EARLIEST.date().isoformat()} and {HORIZON.date().isoformat()}")
+    return value

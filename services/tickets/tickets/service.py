@@ -13,11 +13,12 @@ from custops.shapes import utc_now
 from custops.validation import parse, parse_id
 from tickets import customer_directory, helpdesk_store, statuses, ticket_store
 from tickets.commands import CreateTicket, TicketFilters
+from tickets.directory_events import DirectoryEvents
 from tickets.helpdesk_service import HelpDeskEntrypoints
 from tickets.sla_service import SlaEntrypoints
 
 
-class TicketsService(HelpDeskEntrypoints, SlaEntrypoints, HealthEndpoints):
+class TicketsService(HelpDeskEntrypoints, SlaEntrypoints, DirectoryEvents, HealthEndpoints):
     name = "tickets"
 
     db = Database()

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from .business_hours import UTC, Calendar, add_business_minutes, business_time_between
-from .statuses import STATUSES
+from custops.contracts.customers import TIERS
+from custops.contracts.tickets import PRIORITIES, STATUSES
 
-TIERS = ("enterprise", "mid_market", "smb")  # = custops.contracts.customers.Tier
-PRIORITIES = ("urgent", "high", "normal", "low")  # = tickets.commands.Priority
+from .business_hours import UTC, BeyondHorizon, Calendar, add_business_minutes, business_time_between
+
+# The largest target a tenant may set: a year of business minutes. With the calendar's minimum of
+# business time a week (business_hours.MIN_WEEK_MINUTES) it keeps every deadline within ~170 years.
+MAX_TARGET_MINUTES = 525_600
 TimerName = Literal["first_response", "next_response", "resolution"]
 TIMER_NAMES: tuple[TimerName, ...] = ("first_response", "next_response", "resolution")
 DEFAULT_WARNING_FRACTION = 0.8
@@ -36,8 +39,9 @@ class Targets:
     def __post_init__(self) -> None:
         for name in TIMER_NAMES:
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
-                raise ValueError(f"{name} target must be a positive number of minutes or None")
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                      or not 0 < value <= MAX_TARGET_MINUTES):
+                raise ValueError(f"{name} target must be 1..{MAX_TARGET_MINUTES:,} minutes or None")
 
     def for_timer(self, name: TimerName) -> int | None:
         if name not in TIMER_NAMES:
@@ -180,7 +184,9 @@ class TimerState:
     """One timer, evaluated at its ``met_at`` if met, else at ``now``.
 
     ``deadline`` / ``warning_at`` are None while an open pause began before they were reached (the
-    clock is stopped; they are known again when it resumes). ``pauses`` are the pauses that
+    clock is stopped; they are known again when it resumes), and when they lie beyond the horizon
+    of the arithmetic (year 9999: never due; only a calendar stored before the input bounds can be
+    that sparse). ``pauses`` are the pauses that
     overlapped the timer (merged, from its start on; ending at met_at when met), with the business
     minutes each one added to the deadline.
     """
@@ -224,8 +230,8 @@ def compute_timer(calendar: Calendar, started_at: datetime, target_minutes: int,
     # ends there. An unmet timer takes the pauses as recorded.
     merged = _merge_pauses(_as_intervals(pauses), started_at, until=met_at)
     target = timedelta(minutes=target_minutes)
-    deadline = deadline_with_pauses(calendar, started_at, target, merged)
-    warning_at = deadline_with_pauses(calendar, started_at, target * warning_fraction, merged)
+    deadline = _within_horizon(deadline_with_pauses, calendar, started_at, target, merged)
+    warning_at = _within_horizon(deadline_with_pauses, calendar, started_at, target * warning_fraction, merged)
     paused_each = [business_time_between(calendar, p.start, p.end or evaluated_at) for p in merged]
     paused_so_far = sum((business_time_between(calendar, p.start, min(p.end or evaluated_at, evaluated_at))
                          for p in merged), timedelta(0))
@@ -272,6 +278,13 @@ def deadline_with_pauses(calendar: Calendar, start: datetime, allowed: timedelta
             return None
         cursor = max(cursor, pause.end)
     return add_business_minutes(calendar, cursor, remaining / _MINUTE)
+
+
+def _within_horizon(compute, *args) -> datetime | None:
+    try:
+        return compute(*args)
+    except BeyondHorizon:
+        return None
 
 
 def _as_intervals(pauses: Iterable[PauseInterval | tuple[datetime, datetime | None]]) -> list[PauseInterval]:

@@ -2,13 +2,15 @@
 as a nameko dependency.
 
 Each configuration change bumps its version and recomputes the unmet timers of the tenant's open
-tickets in the same transaction.
+tickets in the same transaction; a write that changes nothing (the same policy targets, calendar or
+settings, holidays already there) is a no-op: no version bump, no recompute. The input bounds are
+those of `tickets.business_hours` (calendars), `tickets.sla` (targets) and `tickets.holiday_sources`
+(imports), listed in docs/sla.md.
 """
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Literal
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
@@ -16,22 +18,24 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from custops.contracts.customers import Tier
+from custops.contracts.tickets import DONE_STATUSES, Priority, Status
 from custops.errors import EXPECTED, Conflict, InvalidInput, NotFound
 from custops.validation import parse, parse_id
 from tickets import sla_store
-from tickets.business_hours import parse_ics_holidays
-from tickets.models import business_calendars, sla_policies, sla_settings, ticket_sla_pauses, ticket_sla_timers, tickets
-from tickets.sla import PRIORITIES, TIERS, PauseRules, Policy, Targets
-from tickets.statuses import STATUSES
+from tickets.business_hours import MAX_HOLIDAYS, Calendar, check_bounds
+from tickets.holiday_sources import MAX_REGION_YEARS, HolidaySourceError, parse_ics_holidays, public_holidays
+from tickets.models import sla_policies, sla_settings, ticket_sla_pauses, ticket_sla_timers, tickets
+from tickets.sla import MAX_TARGET_MINUTES, PauseRules, Policy, Targets
 
-Minutes = Field(default=None, gt=0, le=525_600)  # at most a year of business minutes
+Minutes = Field(default=None, gt=0, le=MAX_TARGET_MINUTES)  # at most a year of business minutes
 
 
 class PutPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tier: Literal[TIERS] | None = None  # type: ignore[valid-type]
-    priority: Literal[PRIORITIES] | None = None  # type: ignore[valid-type]
+    tier: Tier | None = None
+    priority: Priority | None = None
     first_response_minutes: int | None = Minutes
     next_response_minutes: int | None = Minutes
     resolution_minutes: int | None = Minutes
@@ -40,16 +44,23 @@ class PutPolicy(BaseModel):
 class PutCalendar(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    timezone: str = Field(default="UTC", min_length=1, max_length=64)
-    weekly_slots: dict[str, list[list[str]]] = {}
-    holidays: list[str] = Field(default=[], max_length=2000)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)  # None: the tenant's
+    weekly_slots: dict[str, list[list[str]]] = Field(default={}, max_length=7)
+    holidays: list[str] = Field(default=[], max_length=MAX_HOLIDAYS)
     always_open: bool = False
+
+
+class LoadPublicHolidays(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    region: str = Field(min_length=2, max_length=6)
+    years: list[int] = Field(min_length=1, max_length=MAX_REGION_YEARS)
 
 
 class PutSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    pause_statuses: list[Literal[STATUSES]] | None = None  # type: ignore[valid-type]
+    pause_statuses: list[Status] | None = None
     warning_fraction: float | None = Field(default=None, gt=0, le=1)
     escalation: dict | None = None
 
@@ -129,6 +140,11 @@ class SlaEntrypoints:
                    "resolution_minutes": cmd.resolution_minutes}
         with self.db.transaction() as session:
             sla_store.load_policies(session, tenant_id)  # seed first, so this edits a full set
+            current = session.execute(select(sla_policies).where(
+                sla_policies.c.tenant_id == tenant_id, sla_policies.c.tier.is_not_distinct_from(cmd.tier),
+                sla_policies.c.priority.is_not_distinct_from(cmd.priority)).with_for_update()).mappings().first()
+            if current is not None and all(current[k] == v for k, v in targets.items()):
+                return _policy_doc(current)  # the same targets: nothing to bump or recompute
             row = session.execute(
                 insert(sla_policies).values(id=uuid.uuid4(), tenant_id=tenant_id, tier=cmd.tier,
                                             priority=cmd.priority, **targets)
@@ -164,39 +180,66 @@ class SlaEntrypoints:
     def put_business_calendar(self, tenant_id, payload):
         tenant_id = parse_id(tenant_id, "tenant")
         cmd = parse(PutCalendar, payload)
-        calendar = _valid_calendar(cmd.timezone, cmd.weekly_slots, cmd.holidays, cmd.always_open)
-        return self._store_calendar(tenant_id, calendar)
+        now = datetime.now(timezone.utc)
+        with self.db.transaction() as session:
+            sla_store.lock_calendar(session, tenant_id)
+            current = sla_store.load_calendar(session, tenant_id)
+            # no zone named: the tenant's (the default calendar's); dates already stored stay
+            # acceptable when they have aged out of the holiday window
+            zone = cmd.timezone or sla_store.default_calendar(session, tenant_id).timezone
+            calendar = _valid_calendar(zone, cmd.weekly_slots, cmd.holidays, cmd.always_open,
+                                       existing=current.holidays)
+            if sla_store.save_calendar(session, tenant_id, calendar, now):
+                sla_store.recompute_tenant(session, tenant_id, now)
+            return sla_store.calendar_fields(sla_store.load_calendar(session, tenant_id))
 
     @rpc(expected_exceptions=EXPECTED)
     def import_holidays_ics(self, tenant_id, ics_text):
-        """Adds the dates of an iCalendar file to the calendar's holidays."""
+        """Adds the dates of an iCalendar file to the calendar's holidays (`imported`: the file's
+        dates within the window, `added`: those that were new, `ignored`: one-off dates outside it)."""
         tenant_id = parse_id(tenant_id, "tenant")
-        if not isinstance(ics_text, str) or len(ics_text) > 2_000_000:
-            raise InvalidInput("an iCalendar text is required", [{"field": "ics", "message": "must be text"}])
-        try:
-            days = parse_ics_holidays(ics_text)
-        except ValueError as exc:
-            raise InvalidInput(f"not a usable iCalendar file: {exc}", [{"field": "ics", "message": str(exc)}]) from None
-        with self.db.read() as session:
-            current = sla_store.calendar_fields(sla_store.load_calendar(session, tenant_id))
-        if current["always_open"]:
-            raise Conflict("a 24/7 calendar has no holidays; set working slots first")
-        holidays = sorted(set(current["holidays"]) | {d.isoformat() for d in days})
-        calendar = _valid_calendar(current["timezone"], current["weekly_slots"], holidays, False)
-        return {**self._store_calendar(tenant_id, calendar), "imported": len(days)}
-
-    def _store_calendar(self, tenant_id, calendar) -> dict:
-        fields = sla_store.calendar_fields(calendar)
-        del fields["version"]
         now = datetime.now(timezone.utc)
+        try:
+            found = parse_ics_holidays(ics_text, now.date())
+        except HolidaySourceError as exc:
+            raise InvalidInput(f"not a usable iCalendar file: {exc}",
+                               [{"field": exc.field, "message": str(exc)}]) from None
+        fields, added = self._add_holidays(tenant_id, found.dates, now, "ics")
+        return {**fields, "imported": len(found.dates), "added": added, "ignored": found.ignored}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def load_public_holidays(self, tenant_id, payload):
+        """Adds a country's or region's public holidays (`holidays` package) for some years, e.g.
+        `{"region": "DE-BY", "years": [2026, 2027]}`; answers the calendar and the holidays found."""
+        tenant_id = parse_id(tenant_id, "tenant")
+        cmd = parse(LoadPublicHolidays, payload)
+        now = datetime.now(timezone.utc)
+        try:
+            found = public_holidays(cmd.region, cmd.years, now.date())
+        except HolidaySourceError as exc:
+            raise InvalidInput(str(exc), [{"field": exc.field, "message": str(exc)}]) from None
+        fields, added = self._add_holidays(tenant_id, set(found), now, "region")
+        return {**fields, "region": cmd.region.strip().upper(), "added": added,
+                "public_holidays": [{"date": day.isoformat(), "name": name} for day, name in found.items()]}
+
+    def _add_holidays(self, tenant_id, days, now: datetime, field: str) -> tuple[dict, int]:
+        """Merge `days` into the stored calendar's holidays under the calendar lock (so concurrent
+        imports both count); nothing new is a no-op."""
         with self.db.transaction() as session:
-            # the implicit default calendar is version 1, so the first stored one is version 2
-            session.execute(insert(business_calendars).values(tenant_id=tenant_id, version=2, **fields)
-                            .on_conflict_do_update(index_elements=[business_calendars.c.tenant_id],
-                                                   set_={**fields, "updated_at": now,
-                                                         "version": business_calendars.c.version + 1}))
-            sla_store.recompute_tenant(session, tenant_id, now)
-            return sla_store.calendar_fields(sla_store.load_calendar(session, tenant_id))
+            sla_store.lock_calendar(session, tenant_id)
+            current = sla_store.load_calendar(session, tenant_id)
+            if current.always_open:
+                raise Conflict("a 24/7 calendar has no holidays; set working slots first")
+            new = set(days) - current.holidays
+            if new:
+                fields = sla_store.calendar_fields(current)
+                calendar = _valid_calendar(fields["timezone"], fields["weekly_slots"],
+                                           sorted(d.isoformat() for d in current.holidays | new), False,
+                                           field=field, existing=current.holidays)
+                sla_store.save_calendar(session, tenant_id, calendar, now)
+                sla_store.recompute_tenant(session, tenant_id, now)
+                current = sla_store.load_calendar(session, tenant_id)
+            return sla_store.calendar_fields(current), len(new)
 
     # --- settings ---
 
@@ -223,9 +266,11 @@ class SlaEntrypoints:
                 if cmd.escalation is not None else current.escalation,
             }
             PauseRules(frozenset(values["pause_statuses"]))
-            if {"resolved", "closed"} & set(values["pause_statuses"]):
+            if set(DONE_STATUSES) & set(values["pause_statuses"]):
                 raise InvalidInput("done statuses stop the clocks anyway", [
                     {"field": "pause_statuses", "message": "resolved/closed cannot be pause statuses"}])
+            if values == _settings_doc(current):
+                return _settings_doc(current)  # nothing changes: no recompute
             session.execute(insert(sla_settings).values(tenant_id=tenant_id, **values)
                             .on_conflict_do_update(index_elements=[sla_settings.c.tenant_id],
                                                    set_={**values, "updated_at": now}))
@@ -270,12 +315,19 @@ def _breached(timer) -> bool:
     return timer["met_at"] is not None and timer["deadline"] is not None and timer["met_at"] > timer["deadline"]
 
 
-def _valid_calendar(tz: str, weekly_slots: dict, holidays: list, always_open: bool):
-    """A Calendar, or InvalidInput naming the field that is wrong."""
+def _valid_calendar(tz: str, weekly_slots: dict, holidays: list, always_open: bool, field: str | None = None,
+                    existing: frozenset = frozenset()) -> Calendar:
+    """A Calendar within the input bounds, or InvalidInput naming the field that is wrong (``field``
+    instead for holidays that came from an import). The ``existing`` holidays (already stored) are
+    not held to the window."""
     try:
-        return sla_store.calendar_from_fields(tz, weekly_slots, holidays, always_open)
+        calendar = sla_store.calendar_from_fields(tz, weekly_slots, holidays, always_open)
+        check_bounds(calendar, datetime.now(timezone.utc).date(), existing=existing)
     except ValueError as exc:
         message = str(exc)
-        field = ("timezone" if "timezone" in message else "holidays" if "holiday" in message
-                 else "always_open" if "always-open" in message else "weekly_slots")
-        raise InvalidInput(f"invalid business calendar: {message}", [{"field": field, "message": message}]) from None
+        name = ("timezone" if "timezone" in message else "holidays" if "holiday" in message
+                else "always_open" if "always-open" in message else "weekly_slots")
+        if name == "holidays" and field is not None:
+            name = field
+        raise InvalidInput(f"invalid business calendar: {message}", [{"field": name, "message": message}]) from None
+    return calendar

@@ -6,10 +6,13 @@ nothing:
 - policies: `tickets.sla.starter_policies()`, seeded into the tenant's rows on first use (idempotent:
   `INSERT ... ON CONFLICT DO NOTHING` on the (tenant, tier, priority) unique index), so they can be
   edited like any other;
-- calendar: Monday to Friday 09:00-17:00 UTC, version 1 (not stored until the tenant sets one);
+- calendar: Monday to Friday 09:00-17:00 in the tenant's timezone (the customers service tells it by
+  event, `tickets.directory_events`; UTC until it has), not stored until the tenant sets one. Its
+  version is 1, and moves on each time the tenant's timezone changes;
 - settings: `waiting_on_customer` pauses the clock, warning at 80 % of the target, no escalation.
 Every timer change sends `NOTIFY custops_sla` (delivered on commit) so the deadline clock re-reads
-the next due instant.
+the next due instant. A configuration write that changes nothing writes nothing: no version bump,
+no recompute.
 """
 from __future__ import annotations
 
@@ -17,19 +20,23 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from functools import lru_cache
+
 from sqlalchemy import and_, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from custops.contracts.tickets import OPEN_STATUSES, PRIORITIES
 from tickets.business_hours import Calendar
-from tickets.models import business_calendars, sla_policies, sla_settings, ticket_sla_pauses, ticket_sla_timers, tickets
-from tickets.sla import DEFAULT_WARNING_FRACTION, PauseInterval, PauseRules, Policy, Targets, compute_timer, select_policy
+from tickets.models import (business_calendars, directory_tenants, sla_policies, sla_settings, ticket_sla_pauses,
+                            ticket_sla_timers, tickets)
+from tickets.sla import (DEFAULT_WARNING_FRACTION, PauseInterval, PauseRules, Policy, Targets, compute_timer,
+                         select_policy)
 
 NOTIFY_CHANNEL = "custops_sla"
-DEFAULT_CALENDAR = Calendar.workweek("UTC", ["09:00-17:00"])
+DEFAULT_SLOTS = ("09:00-17:00",)  # Monday to Friday
 DEFAULT_PAUSE_STATUSES = ("waiting_on_customer",)
-OPEN_STATUSES = ("new", "open", "in_progress", "pending", "waiting_on_customer")
-ESCALATION_PRIORITY = ("low", "normal", "high", "urgent")  # one step up on breach
+ESCALATION_PRIORITY = PRIORITIES  # ascending: a breach raises the priority one step
 
 
 @dataclass(frozen=True)
@@ -92,12 +99,58 @@ def policy_from_row(row) -> StoredPolicy:
 
 
 def load_calendar(session: Session, tenant_id) -> Calendar:
-    row = session.execute(select(business_calendars).where(business_calendars.c.tenant_id == tenant_id)
-                          ).mappings().first()
+    row = stored_calendar_row(session, tenant_id)
     if row is None:
-        return DEFAULT_CALENDAR
+        return default_calendar(session, tenant_id)
     return calendar_from_fields(row["timezone"], row["weekly_slots"], row["holidays"], row["always_open"],
                                 row["version"])
+
+
+def stored_calendar_row(session: Session, tenant_id):
+    return session.execute(select(business_calendars).where(business_calendars.c.tenant_id == tenant_id)
+                           ).mappings().first()
+
+
+def default_calendar(session: Session, tenant_id) -> Calendar:
+    """Monday to Friday 09:00-17:00 in the tenant's timezone (UTC, version 1, until told)."""
+    row = session.execute(select(directory_tenants.c.timezone, directory_tenants.c.calendar_version)
+                          .where(directory_tenants.c.tenant_id == tenant_id)).first()
+    return _default_calendar(row.timezone, row.calendar_version) if row else _default_calendar("UTC", 1)
+
+
+@lru_cache(maxsize=1024)
+def _default_calendar(timezone: str, version: int) -> Calendar:
+    try:
+        return Calendar.workweek(timezone, DEFAULT_SLOTS, version=version)
+    except ValueError:  # a zone this tzdata does not know (the event was checked against another)
+        return Calendar.workweek("UTC", DEFAULT_SLOTS, version=version)
+
+
+def lock_calendar(session: Session, tenant_id) -> None:
+    """Serialise the changes of one tenant's calendar (imports merge into what is stored, and the
+    tenant's timezone moves the default calendar) until this transaction ends."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    {"key": f"custops.tickets.calendar:{tenant_id}"})
+
+
+def save_calendar(session: Session, tenant_id, calendar: Calendar, now: datetime) -> bool:
+    """Store ``calendar`` as the tenant's (under ``lock_calendar``); False, and nothing written, when
+    the stored one is the same. The first one stored follows the default calendar's version."""
+    fields = calendar_fields(calendar)
+    del fields["version"]
+    row = stored_calendar_row(session, tenant_id)
+    if row is not None:
+        current = calendar_fields(calendar_from_fields(row["timezone"], row["weekly_slots"], row["holidays"],
+                                                       row["always_open"]))
+        del current["version"]
+        if current == fields:
+            return False
+    first_version = default_calendar(session, tenant_id).version + 1
+    session.execute(insert(business_calendars).values(tenant_id=tenant_id, version=first_version, **fields)
+                    .on_conflict_do_update(index_elements=[business_calendars.c.tenant_id],
+                                           set_={**fields, "updated_at": now,
+                                                 "version": business_calendars.c.version + 1}))
+    return True
 
 
 def calendar_from_fields(timezone: str, weekly_slots: dict, holidays: list, always_open: bool,
@@ -213,7 +266,8 @@ def recompute_ticket(session: Session, ticket: dict, sla: TenantSla, at: datetim
         return 0
     pauses = pauses_of(session, ticket["id"])
     for row in rows:
-        stored = sla.policy_for(ticket["customer_tier"], ticket["priority"]) if reselect else _row_policy(sla, ticket, row)
+        stored = (sla.policy_for(ticket["customer_tier"], ticket["priority"]) if reselect
+                  else _row_policy(sla, ticket, row))
         target = stored.policy.targets.for_timer(row["timer"])
         where = and_(ticket_sla_timers.c.ticket_id == row["ticket_id"], ticket_sla_timers.c.timer == row["timer"])
         if target is None:  # the policy now sets no target for this timer

@@ -11,15 +11,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from tickets import sla_store
+from custops.contracts.tickets import DONE_STATUSES
+from tickets import directory_events, sla_store
+from tickets.models import tickets
 
-_DONE = ("resolved", "closed")
+_DONE = DONE_STATUSES
 
 
 def on_ticket_created(session: Session, ticket: dict, at: datetime) -> None:
-    """Start first-response and resolution timers with the policy matched by tier and priority."""
+    """Start first-response and resolution timers with the policy matched by tier and priority.
+
+    The tier came from asking the customers service before this transaction; a tier change told
+    since (`directory_events`) wins, so a ticket opened while its customer's tier changes does not
+    keep the old one (``ticket`` is updated in place)."""
+    directory_events.lock_customer(session, ticket["tenant_id"], ticket["customer_id"])
+    tier = directory_events.recent_tier(session, ticket, at)
+    if tier is not None:
+        session.execute(update(tickets).where(tickets.c.id == ticket["id"]).values(customer_tier=tier))
+        ticket["customer_tier"] = tier
     sla = sla_store.load_tenant(session, ticket["tenant_id"])
     if ticket["status"] in sla.settings.pause_rules.statuses:  # created straight into a pausing status
         sla_store.open_pause(session, ticket, ticket["status"], at)
