@@ -35,7 +35,9 @@ def test_portal_users_post_only_customer_messages_on_their_own_company_tickets(c
     assert ok.status_code == 201
     [(tenant, ticket_id, sent)] = services.calls_to("tickets", "add_message")
     assert (tenant, ticket_id) == (ids["tenant"], TICKET_ID)
-    assert sent == {"kind": "inbound", "body": "help", "source": "portal", "author_member_id": ids["members"]["portal"]}
+    # a portal user enters their own message; with no contact known for them, it names none
+    assert sent == {"kind": "inbound", "body": "help", "source": "portal",
+                    "entered_by_member_id": ids["members"]["portal"]}
 
     for kind in ("note", "reply"):
         problem(client.post(url, json={"kind": kind, "body": "x"}, headers=bearer("portal")), 403)
@@ -49,7 +51,8 @@ def test_staff_messages_carry_the_author_and_bad_kinds_are_422(client, services,
     url = f"/api/v1/tickets/{TICKET_ID}/messages"
     assert client.post(url, json={"kind": "note", "body": "psst"}, headers=bearer("member")).status_code == 201
     [(_, _, sent)] = services.calls_to("tickets", "add_message")
-    assert sent == {"kind": "note", "body": "psst", "author_member_id": ids["members"]["member"]}
+    assert sent == {"kind": "note", "body": "psst", "author_member_id": ids["members"]["member"],
+                    "entered_by_member_id": ids["members"]["member"]}
     problem(client.post(url, json={"kind": "shout", "body": "x"}, headers=bearer("member")), 422)  # not an enum value
     problem(client.post(url, json={"kind": "note", "body": ""}, headers=bearer("member")), 422)  # too short
 
@@ -99,3 +102,62 @@ def test_render_signs_with_the_callers_name(client, services, bearer, ids):
     assert response.get_json() == {"body": "-- Ada"}
     [(_, member)] = services.calls_to("customers", "get_member")
     assert member == ids["members"]["member"]
+
+
+def test_an_agent_enters_a_customer_message_without_becoming_its_author(client, services, bearer, ids):
+    services.on("tickets", "add_message", lambda tenant, ticket_id, msg: {"message": msg, "ticket": {}})
+    contact = str(uuid.uuid4())
+    response = client.post(f"/api/v1/tickets/{TICKET_ID}/messages", headers=bearer("member"),
+                           json={"kind": "inbound", "body": "phoned in", "author_contact_id": contact})
+    assert response.status_code == 201
+    [(_, _, sent)] = services.calls_to("tickets", "add_message")
+    assert sent == {"kind": "inbound", "body": "phoned in", "author_contact_id": contact,
+                    "entered_by_member_id": ids["members"]["member"]}
+
+
+def test_a_portal_user_cannot_write_as_another_contact(client, services, bearer, ids, problem):
+    services.on("tickets", "get_ticket", _ticket_of(ids["portal_customer"]))
+    services.on("tickets", "add_message", lambda tenant, ticket_id, msg: {"message": msg, "ticket": {}})
+    doc = problem(client.post(f"/api/v1/tickets/{TICKET_ID}/messages", headers=bearer("portal"),
+                              json={"kind": "inbound", "body": "x", "author_contact_id": str(uuid.uuid4())}), 403)
+    assert [e["field"] for e in doc["errors"]] == ["author_contact_id"]
+    assert services.calls_to("tickets", "add_message") == []
+
+
+def test_a_portal_users_message_is_written_by_their_own_contact(client, services, bearer, ids):
+    own = str(uuid.uuid4())  # the contact the customers service names for the portal user
+    services.on("customers", "authenticate", lambda token: {
+        "tenant_id": ids["tenant"], "member_id": ids["members"]["portal"], "role": "portal",
+        "customer_id": ids["portal_customer"], "contact_id": own})
+    services.on("tickets", "get_ticket", _ticket_of(ids["portal_customer"]))
+    services.on("tickets", "add_message", lambda tenant, ticket_id, msg: {"message": msg, "ticket": {}})
+    for given in ({}, {"author_contact_id": own}):
+        response = client.post(f"/api/v1/tickets/{TICKET_ID}/messages", headers=bearer("portal"),
+                               json={"kind": "inbound", "body": "x", **given})
+        assert response.status_code == 201, response.get_data(as_text=True)
+    assert [sent["author_contact_id"] for (_, _, sent) in services.calls_to("tickets", "add_message")] == [own, own]
+
+
+def test_archive_a_team_and_list_archived_ones(client, services, bearer, ids):
+    team_id = str(uuid.uuid4())
+    services.on("tickets", "archive_team", lambda tenant, t: {"id": t, "name": "T1", "member_ids": [],
+                                                               "created_at": "2026-03-01T00:00:00+00:00",
+                                                               "archived_at": "2026-03-02T00:00:00+00:00"})
+    services.on("tickets", "list_teams", lambda tenant, f: {"items": [], "next_cursor": None, "total": 0})
+    assert client.delete(f"/api/v1/teams/{team_id}", headers=bearer("admin")).status_code == 200
+    assert services.calls_to("tickets", "archive_team") == [(ids["tenant"], team_id)]
+    client.get("/api/v1/teams", headers=bearer("member"))
+    client.get("/api/v1/teams?include_archived=true", headers=bearer("member"))
+    assert [f for (_, f) in services.calls_to("tickets", "list_teams")] == [
+        {"include_archived": False}, {"include_archived": True}]
+
+
+def test_remove_a_category_by_name(client, services, bearer, ids, problem):
+    from custops.errors import Conflict
+
+    services.on("tickets", "remove_category", lambda tenant, name: {"name": name, "deleted": True})
+    response = client.delete("/api/v1/ticket-categories/hardware", headers=bearer("owner"))
+    assert response.status_code == 200 and response.get_json() == {"name": "hardware", "deleted": True}
+    services.on("tickets", "remove_category", Conflict("bug is a built-in category and cannot be removed"))
+    problem(client.delete("/api/v1/ticket-categories/bug", headers=bearer("owner")), 409)
+    problem(client.delete("/api/v1/ticket-categories/hardware", headers=bearer("member")), 403)

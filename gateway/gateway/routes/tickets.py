@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 from custops.contracts.tickets import STATUSES, TRANSITIONS, MessageKind, Priority, Source, Status
 from custops.validation import Instant
 from gateway import roles
-from gateway.api import API, Body, Paged, Resource, filters, page_of, payload
+from gateway.api import API, Body, Paged, Query, Resource, filters, page_of, payload
 from gateway.problems import Problem
 from gateway.rpc import call, tenant_call
 
@@ -61,7 +61,9 @@ class AddMessage(Body):
     kind: MessageKind = Field(description="`inbound`: the customer's message; `reply`: a public reply; "
                                           "`note`: an internal note (never shown to portal users)")
     body: Text
-    author_contact_id: uuid.UUID | None = None
+    author_contact_id: uuid.UUID | None = Field(
+        default=None, description="who wrote an `inbound` message: a contact of the ticket's customer (a portal "
+                                  "user writes as their own contact); the caller is recorded as who entered it")
 
 
 class Assign(Body):
@@ -87,6 +89,10 @@ class TicketQuery(Paged):
     breached: bool | None = None
     due_before: Instant | None = Field(default=None, description="tickets with an unmet SLA deadline before "
                                                                 "this instant (ISO 8601 with offset)")
+
+
+class TeamQuery(Query):
+    include_archived: bool = Field(default=False, description="list archived teams too")
 
 
 class CreateTeam(Body):
@@ -143,8 +149,12 @@ class Message(Resource):
     kind: MessageKind
     internal: bool = Field(description="an internal note: never shown to portal users, never mailed")
     body: str
-    author_member_id: uuid.UUID | None
-    author_contact_id: uuid.UUID | None
+    author_member_id: uuid.UUID | None = Field(description="the agent who wrote a reply or note; null on a "
+                                                           "customer message")
+    author_contact_id: uuid.UUID | None = Field(description="the contact who wrote a customer message (null: "
+                                                            "not a known contact)")
+    entered_by_member_id: uuid.UUID | None = Field(description="who entered it (an agent typing in a phoned-in "
+                                                               "message, a portal user); null: it came by mail")
     created_at: datetime
 
 
@@ -159,6 +169,7 @@ class Team(Resource):
     name: str
     member_ids: list[uuid.UUID] = Field(description="round-robin order")
     created_at: datetime
+    archived_at: datetime | None = Field(description="archived: its tickets keep it, it takes no new ones")
 
 
 class CannedResponse(Resource):
@@ -181,6 +192,11 @@ class TicketCategory(Resource):
 
 class Deleted(Resource):
     id: uuid.UUID
+    deleted: bool
+
+
+class CategoryRemoved(Resource):
+    name: str
     deleted: bool
 
 
@@ -252,10 +268,20 @@ def add_message(ticket_id: str, body: AddMessage):
     if roles.customer_scope(g.identity) is not None:
         if body.kind != "inbound":
             raise Problem(403, "portal users post customer messages only")
+        # a portal user writes as their own contact, never as another (of any company)
+        own_contact = getattr(g.identity, "contact_id", None)
+        if body.author_contact_id is not None and str(body.author_contact_id) != own_contact:
+            raise Problem(403, "portal users write as their own contact only",
+                          [{"field": "author_contact_id", "message": "must be your own contact or left out"}])
         _visible_ticket(ticket_id)
         message["source"] = "portal"
+        if own_contact is not None:
+            message["author_contact_id"] = own_contact
     if g.identity.member_id is not None:
-        message["author_member_id"] = g.identity.member_id
+        # the caller entered it; they wrote it only when it is theirs (a reply or note)
+        message["entered_by_member_id"] = g.identity.member_id
+        if body.kind != "inbound":
+            message["author_member_id"] = g.identity.member_id
     return tenant_call("tickets", "add_message", ticket_id, message)
 
 
@@ -278,10 +304,10 @@ def assign_ticket(ticket_id: str, body: Assign):
 
 # --- teams ---
 
-@API.route("/teams", "GET", permission="helpdesk:read", summary="List the assignment teams", tag="helpdesk",
-           response=page_of(Team))
-def list_teams():
-    return tenant_call("tickets", "list_teams")
+@API.route("/teams", "GET", permission="helpdesk:read", tag="helpdesk", query=TeamQuery,
+           summary="List the assignment teams (archived ones with include_archived=true)", response=page_of(Team))
+def list_teams(query: TeamQuery):
+    return tenant_call("tickets", "list_teams", filters(query))
 
 
 @API.route("/teams", "POST", permission="helpdesk:write", summary="Create an assignment team", tag="helpdesk",
@@ -294,6 +320,12 @@ def create_team(body: CreateTeam):
            summary="Rename a team or change its members", response=Team, statuses=(409,))
 def update_team(team_id: str, body: UpdateTeam):
     return tenant_call("tickets", "update_team", team_id, payload(body))
+
+
+@API.route("/teams/<uuid:team_id>", "DELETE", permission="helpdesk:write", tag="helpdesk", response=Team,
+           summary="Archive a team: its tickets keep it, it takes no new tickets or edits, lists hide it by default")
+def archive_team(team_id: str):
+    return tenant_call("tickets", "archive_team", team_id)
 
 
 # --- canned responses ---
@@ -339,3 +371,10 @@ def list_categories():
            status=201, summary="Add a ticket category", response=TicketCategory, statuses=(409,))
 def add_category(body: AddCategory):
     return tenant_call("tickets", "add_category", body.name)
+
+
+@API.route("/ticket-categories/<name>", "DELETE", permission="helpdesk:write", tag="helpdesk",
+           summary="Remove a tenant category: new tickets no longer take it, existing ones keep it "
+                   "(built-in categories: 409)", response=CategoryRemoved, statuses=(409,))
+def remove_category(name: str):
+    return tenant_call("tickets", "remove_category", name)

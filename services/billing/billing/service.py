@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from nameko.rpc import rpc
+from custops.rpc_entrypoint import rpc
 
 from billing import corrections, entry_store, facts, references, timesums
 from billing.commands import CorrectTime, LogTime, SummaryRange, TimeEntryFilters

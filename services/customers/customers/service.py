@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from nameko.rpc import rpc
+from custops.rpc_entrypoint import rpc
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 

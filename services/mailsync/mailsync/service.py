@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from contextlib import contextmanager
 
-from nameko.rpc import rpc
+from custops.rpc_entrypoint import rpc
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 

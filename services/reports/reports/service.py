@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from nameko.rpc import rpc
+from custops.rpc_entrypoint import rpc
 from sqlalchemy import Date, and_, cast, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.dialects.postgresql import insert
 

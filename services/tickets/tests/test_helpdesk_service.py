@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from custops import db, outbox
-from custops.errors import Conflict, InvalidInput
+from custops.errors import Conflict, InvalidInput, NotFound
 from custops.rpc import RpcClient
 from tickets.models import ticket_sla_timers
 from tickets.service import TicketsService
@@ -130,7 +130,8 @@ def test_reply_note_and_inbound_messages_and_their_events(tickets_service, rpc, 
     assert "body" not in note_event and "Customer is grumpy" not in str(note_event)
     [customer_replied] = _events(tenant_id, "ticket.customer_replied")
     assert customer_replied["message_id"] == inbound["message"]["id"]
-    assert [(e["old_status"], e["new_status"]) for e in _events(tenant_id, "ticket.status_changed")] == [("new", "open")]
+    assert [(e["old_status"], e["new_status"]) for e in _events(tenant_id, "ticket.status_changed")] == [
+        ("new", "open")]
 
     everything = rpc.call("tickets", "list_messages", tenant_id, ticket["id"])["items"]
     assert [m["kind"] for m in everything] == ["reply", "reply", "note", "inbound"]
@@ -302,3 +303,130 @@ def test_canned_responses_render_with_customer_ticket_and_agent(tickets_service,
     assert [c["name"] for c in rpc.call("tickets", "list_canned_responses", tenant_id)["items"]] == ["thanks"]
     rpc.call("tickets", "delete_canned_response", tenant_id, saved["id"])
     assert rpc.call("tickets", "list_canned_responses", tenant_id)["items"] == []
+
+
+# --- who wrote a message, who entered it ---
+
+def _contact(rpc, tenant_id, customer_id, name="Jo") -> str:
+    return rpc.call("customers", "create_contact", tenant_id, customer_id,
+                    {"name": name, "email": f"{uuid.uuid4().hex[:8]}@contact.example"})["id"]
+
+
+def _message_count(rpc, tenant_id, ticket_id) -> int:
+    return len(rpc.call("tickets", "list_messages", tenant_id, ticket_id)["items"])
+
+
+def test_a_message_authored_by_another_customers_contact_is_refused(tickets_service, rpc, tenant_id, new_tenant):
+    acme, globex = _customer(rpc, tenant_id, "Acme"), _customer(rpc, tenant_id, "Globex")
+    ticket = _create(rpc, tenant_id, acme)
+    other = new_tenant()["tenant_id"]
+    for foreign in (_contact(rpc, tenant_id, globex), str(uuid.uuid4()), _contact(rpc, other, _customer(rpc, other))):
+        with pytest.raises(InvalidInput) as exc_info:
+            _message(rpc, tenant_id, ticket["id"], "inbound", "I am someone else", author_contact_id=foreign)
+        assert [e["field"] for e in exc_info.value.errors] == ["author_contact_id"]
+    assert _message_count(rpc, tenant_id, ticket["id"]) == 0
+    assert _events(tenant_id, "ticket.customer_replied") == []
+
+    jo = _contact(rpc, tenant_id, acme)
+    written = _message(rpc, tenant_id, ticket["id"], "inbound", "It's me", author_contact_id=jo)
+    assert written["message"]["author_contact_id"] == jo
+    assert _events(tenant_id, "ticket.customer_replied")[-1]["contact_id"] == jo
+
+
+def test_an_inbound_message_records_the_agent_who_entered_it_apart_from_its_author(tickets_service, rpc,
+                                                                                    tenant, tenant_id):
+    customer_id = _customer(rpc, tenant_id)
+    ticket, jo, agent = _create(rpc, tenant_id, customer_id), _contact(rpc, tenant_id, customer_id), tenant["member_id"]
+
+    inbound = _message(rpc, tenant_id, ticket["id"], "inbound", "Phoned in: printer smokes",
+                       author_contact_id=jo, entered_by_member_id=agent)["message"]
+    reply = _message(rpc, tenant_id, ticket["id"], "reply", "On it", entered_by_member_id=agent)["message"]
+
+    assert (inbound["author_member_id"], inbound["author_contact_id"], inbound["entered_by_member_id"]) == (
+        None, jo, agent)
+    assert (reply["author_member_id"], reply["author_contact_id"], reply["entered_by_member_id"]) == (
+        agent, None, agent)  # an agent's own reply: its author is who entered it
+    listed = rpc.call("tickets", "list_messages", tenant_id, ticket["id"])["items"]
+    assert [(m["author_member_id"], m["entered_by_member_id"]) for m in listed] == [(None, agent), (agent, agent)]
+    assert _events(tenant_id, "ticket.replied")[-1]["author_member_id"] == agent
+
+
+def test_an_inbound_message_has_no_member_author_and_a_reply_no_contact_author(tickets_service, rpc,
+                                                                               tenant, tenant_id):
+    customer_id = _customer(rpc, tenant_id)
+    ticket, jo = _create(rpc, tenant_id, customer_id), _contact(rpc, tenant_id, customer_id)
+    for kind, fields, field in [("inbound", {"author_member_id": tenant["member_id"]}, "author_member_id"),
+                                ("reply", {"author_contact_id": jo}, "author_contact_id"),
+                                ("note", {"author_contact_id": jo}, "author_contact_id")]:
+        with pytest.raises(InvalidInput) as exc_info:
+            _message(rpc, tenant_id, ticket["id"], kind, "x", **fields)
+        assert [e["field"] for e in exc_info.value.errors] == [field]
+    assert _message_count(rpc, tenant_id, ticket["id"]) == 0
+
+
+# --- archiving teams, removing categories ---
+
+def test_an_archived_team_keeps_its_tickets_and_takes_no_new_ones(tickets_service, rpc, tenant_id):
+    ada = _member(rpc, tenant_id, "Ada")
+    team = rpc.call("tickets", "create_team", tenant_id, {"name": "Tier 1", "member_ids": [ada]})
+    customer_id = _customer(rpc, tenant_id)
+    kept = _create(rpc, tenant_id, customer_id, team_id=team["id"])
+
+    archived = rpc.call("tickets", "archive_team", tenant_id, team["id"])
+
+    assert archived["archived_at"] is not None and archived["id"] == team["id"]
+    assert rpc.call("tickets", "archive_team", tenant_id, team["id"]) == archived  # again: no change
+    assert rpc.call("tickets", "get_ticket", tenant_id, kept["id"])["team_id"] == team["id"]
+    assert rpc.call("tickets", "list_teams", tenant_id)["items"] == []
+    assert [t["id"] for t in rpc.call("tickets", "list_teams", tenant_id, {"include_archived": True})["items"]] == [
+        team["id"]]
+    for attempt in (lambda: _create(rpc, tenant_id, customer_id, team_id=team["id"]),
+                    lambda: _create(rpc, tenant_id, customer_id, team_id=team["id"], assignee_id=ada),
+                    lambda: rpc.call("tickets", "assign_round_robin", tenant_id, kept["id"], team["id"])):
+        with pytest.raises(InvalidInput) as exc_info:
+            attempt()
+        assert [e["field"] for e in exc_info.value.errors] == ["team_id"]
+    with pytest.raises(Conflict):
+        rpc.call("tickets", "update_team", tenant_id, team["id"], {"name": "Tier 9"})
+    # the name is free again for a team that works
+    assert rpc.call("tickets", "create_team", tenant_id, {"name": "Tier 1"})["archived_at"] is None
+
+
+def test_archiving_an_unknown_or_foreign_team_is_not_found(tickets_service, rpc, tenant_id, new_tenant):
+    team = rpc.call("tickets", "create_team", tenant_id, {"name": "Tier 1"})
+    for tenant, team_id in [(new_tenant()["tenant_id"], team["id"]), (tenant_id, str(uuid.uuid4()))]:
+        with pytest.raises(NotFound):
+            rpc.call("tickets", "archive_team", tenant, team_id)
+    assert [t["archived_at"] for t in rpc.call("tickets", "list_teams", tenant_id)["items"]] == [None]
+
+
+def test_a_removed_category_is_refused_for_new_tickets_and_kept_by_existing_ones(tickets_service, rpc, tenant_id):
+    rpc.call("tickets", "add_category", tenant_id, "hardware")
+    customer_id = _customer(rpc, tenant_id)
+    kept = _create(rpc, tenant_id, customer_id, category="hardware")
+
+    assert rpc.call("tickets", "remove_category", tenant_id, "Hardware") == {"name": "hardware", "deleted": True}
+
+    assert "hardware" not in [c["name"] for c in rpc.call("tickets", "list_categories", tenant_id)["items"]]
+    assert rpc.call("tickets", "get_ticket", tenant_id, kept["id"])["category"] == "hardware"
+    assert [t["id"] for t in rpc.call("tickets", "list_tickets", tenant_id, {"category": "hardware"})["items"]] == [
+        kept["id"]]
+    with pytest.raises(InvalidInput) as exc_info:
+        _create(rpc, tenant_id, customer_id, category="hardware")
+    assert [e["field"] for e in exc_info.value.errors] == ["category"]
+    with pytest.raises(InvalidInput):
+        rpc.call("tickets", "update_ticket", tenant_id, kept["id"], {"category": "hardware"})
+    assert rpc.call("tickets", "update_ticket", tenant_id, kept["id"], {"priority": "high"})["category"] == "hardware"
+    with pytest.raises(NotFound):
+        rpc.call("tickets", "remove_category", tenant_id, "hardware")
+    with pytest.raises(Conflict):
+        rpc.call("tickets", "remove_category", tenant_id, "bug")  # built-in
+    assert rpc.call("tickets", "add_category", tenant_id, "hardware")["name"] == "hardware"  # may come back
+
+
+def test_a_follow_up_of_a_ticket_in_a_removed_category_is_general(tickets_service, rpc, tenant_id):
+    rpc.call("tickets", "add_category", tenant_id, "hardware")
+    old = _create(rpc, tenant_id, _customer(rpc, tenant_id), category="hardware")
+    rpc.call("tickets", "change_status", tenant_id, old["id"], "closed")
+    rpc.call("tickets", "remove_category", tenant_id, "hardware")
+    assert _message(rpc, tenant_id, old["id"], "inbound", "Again")["ticket"]["category"] == "general"

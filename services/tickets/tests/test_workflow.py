@@ -72,3 +72,27 @@ def test_category_names():
     for bad in ("", "two words", "-lead", "x" * 51):
         with pytest.raises(RuleBroken):
             workflow.normalise_category(bad)
+
+
+AGENT, OTHER_AGENT, CONTACT = "agent-1", "agent-2", "contact-1"
+
+
+@pytest.mark.parametrize("kind,member,contact,entered_by,authors", [
+    ("inbound", None, CONTACT, AGENT, (None, CONTACT)),  # phoned in: the contact wrote it, the agent entered it
+    ("inbound", None, None, None, (None, None)),  # mail from an address no contact has
+    ("reply", None, None, AGENT, (AGENT, None)),  # an agent's own reply
+    ("note", OTHER_AGENT, None, AGENT, (OTHER_AGENT, None)),  # entered for a colleague
+])
+def test_who_wrote_a_message_apart_from_who_entered_it(kind, member, contact, entered_by, authors):
+    assert workflow.message_authors(kind, member, contact, entered_by) == authors
+
+
+@pytest.mark.parametrize("kind,member,contact,field", [
+    ("inbound", AGENT, None, "author_member_id"),
+    ("reply", None, CONTACT, "author_contact_id"),
+    ("note", AGENT, CONTACT, "author_contact_id"),
+])
+def test_a_customer_message_has_no_member_author_and_an_agents_no_contact(kind, member, contact, field):
+    with pytest.raises(RuleBroken) as exc_info:
+        workflow.message_authors(kind, member, contact, AGENT)
+    assert exc_info.value.field == field

@@ -61,8 +61,9 @@ class UpdateTicket(_Input):
 class AddMessage(_Input):
     kind: MessageKind
     body: str = Field(min_length=1, max_length=100_000)
-    author_member_id: uuid.UUID | None = None
-    author_contact_id: uuid.UUID | None = None
+    author_member_id: uuid.UUID | None = None  # a reply's or note's author (default: who entered it)
+    author_contact_id: uuid.UUID | None = None  # an inbound message's author: a contact of the customer
+    entered_by_member_id: uuid.UUID | None = None  # the agent who entered it (null: it came by itself)
     # the source of the new ticket a customer message on a closed ticket starts (default: the old one's)
     source: Source | None = None
 
@@ -85,6 +86,10 @@ class UpdateTeam(_Input):
     member_ids: list[uuid.UUID] | None = Field(default=None, max_length=500)
 
     _strip = field_validator("name")(lambda v: None if v is None else _stripped(v))
+
+
+class TeamFilters(_Input):
+    include_archived: bool = False
 
 
 class CreateCannedResponse(_Input):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from nameko.rpc import rpc
+from custops.rpc_entrypoint import rpc
 from sqlalchemy.exc import IntegrityError
 
 from custops.errors import EXPECTED, Conflict, InvalidInput, NotFound

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -19,8 +19,8 @@ from tickets import workflow
 from tickets.models import canned_responses, teams, ticket_categories, ticket_messages
 
 MESSAGE_FIELDS = ("id", "ticket_id", "kind", "internal", "body", "author_member_id", "author_contact_id",
-                  "created_at")
-TEAM_FIELDS = ("id", "name", "member_ids", "created_at")
+                  "entered_by_member_id", "created_at")
+TEAM_FIELDS = ("id", "name", "member_ids", "created_at", "archived_at")
 CANNED_FIELDS = ("id", "name", "body", "created_at")
 
 
@@ -58,26 +58,48 @@ def team_shape(row) -> dict:
 
 def create_team(session: Session, tenant_id, name: str, member_ids: list, at: datetime) -> dict:
     row = {"id": uuid.uuid4(), "tenant_id": tenant_id, "name": name, "member_ids": member_ids,
-           "next_index": 0, "created_at": at}
+           "next_index": 0, "created_at": at, "archived_at": None}
     inserted = session.execute(insert(teams).values(**row).on_conflict_do_nothing().returning(teams.c.id))
     if inserted.first() is None:
         raise Conflict(f"a team named {name!r} exists")
     return team_shape(row)
 
 
-def list_teams(session: Session, tenant_id) -> list[dict]:
-    rows = session.execute(select(teams).where(teams.c.tenant_id == tenant_id).order_by(teams.c.name)).mappings()
+def list_teams(session: Session, tenant_id, include_archived: bool = False) -> list[dict]:
+    stmt = select(teams).where(teams.c.tenant_id == tenant_id)
+    if not include_archived:
+        stmt = stmt.where(teams.c.archived_at.is_(None))
+    rows = session.execute(stmt.order_by(teams.c.name, teams.c.created_at, teams.c.id)).mappings()
     return [team_shape(r) for r in rows]
 
 
+def _missing_or_archived(session: Session, tenant_id, team_id) -> Exception:
+    """Why a statement over working teams matched nothing: the team is archived, or not there."""
+    if session.execute(select(teams.c.id).where(teams.c.tenant_id == tenant_id, teams.c.id == team_id)).first():
+        return Conflict(f"team {team_id} is archived and cannot change")
+    return NotFound(f"team {team_id} not found")
+
+
 def update_team(session: Session, tenant_id, team_id, changes: dict) -> dict:
-    """`changes` holds name and/or member_ids; a name another team has is a Conflict."""
+    """`changes` holds name and/or member_ids; a name another working team has is a Conflict, and so
+    is any change to an archived team."""
     if "name" in changes and session.execute(select(teams.c.id).where(
-            teams.c.tenant_id == tenant_id, teams.c.name == changes["name"], teams.c.id != team_id)).first():
+            teams.c.tenant_id == tenant_id, teams.c.name == changes["name"], teams.c.id != team_id,
+            teams.c.archived_at.is_(None))).first():
         raise Conflict(f"a team named {changes['name']!r} exists")
-    stmt = update(teams).where(teams.c.tenant_id == tenant_id, teams.c.id == team_id)
+    stmt = update(teams).where(teams.c.tenant_id == tenant_id, teams.c.id == team_id, teams.c.archived_at.is_(None))
     row = session.execute((stmt.values(**changes) if changes else stmt.values(name=teams.c.name))
                           .returning(*teams.c)).mappings().first()
+    if row is None:
+        raise _missing_or_archived(session, tenant_id, team_id)
+    return team_shape(row)
+
+
+def archive_team(session: Session, tenant_id, team_id, at: datetime) -> dict:
+    """Archive the team (an archived one stays as it is)."""
+    row = session.execute(update(teams).where(
+        teams.c.tenant_id == tenant_id, teams.c.id == team_id).values(
+        archived_at=func.coalesce(teams.c.archived_at, at)).returning(*teams.c)).mappings().first()
     if row is None:
         raise NotFound(f"team {team_id} not found")
     return team_shape(row)
@@ -126,6 +148,21 @@ def categories(session: Session, tenant_id) -> list[str]:
     extensions = session.execute(select(ticket_categories.c.name).where(
         ticket_categories.c.tenant_id == tenant_id).order_by(ticket_categories.c.name)).scalars().all()
     return [*workflow.BUILT_IN_CATEGORIES, *extensions]
+
+
+def category_or_general(session: Session, tenant_id, category: str) -> str:
+    """The category if the tenant still has it, else `general` (for a ticket the system opens)."""
+    return category if category in categories(session, tenant_id) else "general"
+
+
+def remove_category(session: Session, tenant_id, name: str) -> None:
+    """Tickets keep the name they have (a plain value on the ticket); only new uses are refused."""
+    if name in workflow.BUILT_IN_CATEGORIES:
+        raise Conflict(f"{name} is a built-in category and cannot be removed")
+    deleted = session.execute(delete(ticket_categories).where(
+        ticket_categories.c.tenant_id == tenant_id, ticket_categories.c.name == name))
+    if deleted.rowcount == 0:
+        raise NotFound(f"category {name} not found")
 
 
 def check_category(session: Session, tenant_id, category: str) -> None:

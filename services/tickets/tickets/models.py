@@ -58,8 +58,11 @@ ticket_messages = Table(
     Column("tenant_id", UUID(as_uuid=True), nullable=False),
     Column("ticket_id", UUID(as_uuid=True), nullable=False),
     Column("kind", String(10), nullable=False),  # inbound | reply | note
+    # who wrote it: an agent (reply, note) or the customer's contact (inbound; null when the sender
+    # is not a known contact). Who entered it is apart: an agent typing in a phoned-in message.
     Column("author_member_id", UUID(as_uuid=True)),
     Column("author_contact_id", UUID(as_uuid=True)),
+    Column("entered_by_member_id", UUID(as_uuid=True)),  # null: arrived by itself (mail)
     Column("body", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
@@ -76,8 +79,12 @@ teams = Table(
     Column("member_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default=text("'{}'")),
     Column("next_index", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # archived: kept for the tickets that name it, takes no new assignments, out of lists by default
+    Column("archived_at", DateTime(timezone=True)),
 )
-Index("uq_teams_tenant_name", teams.c.tenant_id, teams.c.name, unique=True)
+# a name is taken by a working team only: an archived team's name may be used again
+Index("uq_teams_tenant_name", teams.c.tenant_id, teams.c.name, unique=True,
+      postgresql_where=teams.c.archived_at.is_(None))
 
 # Categories a tenant adds to the built-in ones (bug, feature_request, billing, general).
 ticket_categories = Table(

@@ -2,7 +2,7 @@
 status rules; the help desk and SLA entrypoints are mixins of their own."""
 from __future__ import annotations
 
-from nameko.rpc import rpc
+from custops.rpc_entrypoint import rpc
 
 from custops import pagination
 from custops.db import Database

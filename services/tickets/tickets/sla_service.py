@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timezone
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+from custops.rpc_entrypoint import rpc
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert

@@ -219,20 +219,31 @@ def record_message(session: Session, ticket: dict, message: dict, effect: workfl
     return ticket
 
 
+def _team_refused(session: Session, tenant_id, team_id) -> InvalidInput:
+    """Why a team takes no ticket: it is archived, or not a team of this tenant."""
+    archived = session.execute(select(teams.c.archived_at).where(
+        teams.c.tenant_id == tenant_id, teams.c.id == team_id)).first()
+    if archived is not None:
+        return InvalidInput("archived team", [{"field": "team_id", "message": "the team is archived"}])
+    return InvalidInput("unknown team", [{"field": "team_id", "message": "no such team in this tenant"}])
+
+
 def require_team(session: Session, tenant_id, team_id) -> None:
-    if session.execute(select(teams.c.id).where(teams.c.tenant_id == tenant_id, teams.c.id == team_id)).first() is None:
-        raise InvalidInput("unknown team", [{"field": "team_id", "message": "no such team in this tenant"}])
+    """A working (not archived) team of this tenant."""
+    if session.execute(select(teams.c.id).where(teams.c.tenant_id == tenant_id, teams.c.id == team_id,
+                                                teams.c.archived_at.is_(None))).first() is None:
+        raise _team_refused(session, tenant_id, team_id)
 
 
 def next_team_member(session: Session, tenant_id, team_id):
     """The team's next member in round-robin order. The UPDATE ... RETURNING takes the team's row
     lock, so concurrent assignments wait for each other and never get the same position."""
-    stmt = (update(teams).where(teams.c.tenant_id == tenant_id, teams.c.id == team_id)
+    stmt = (update(teams).where(teams.c.tenant_id == tenant_id, teams.c.id == team_id, teams.c.archived_at.is_(None))
             .values(next_index=teams.c.next_index + 1)
             .returning(teams.c.next_index, teams.c.member_ids))
     row = session.execute(stmt).first()
-    if row is None:
-        raise InvalidInput("unknown team", [{"field": "team_id", "message": "no such team in this tenant"}])
+    if row is None:  # an archived team takes no new assignments
+        raise _team_refused(session, tenant_id, team_id)
     position, member_ids = row
     if not member_ids:
         raise InvalidInput("the team has no members", [{"field": "team_id", "message": "team has no members"}])

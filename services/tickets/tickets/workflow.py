@@ -9,6 +9,10 @@ Decisions (documented here because operators will ask):
   again, which also restarts a paused SLA clock); on a `closed` ticket it starts a new ticket that
   follows the closed one.
 - Internal notes never change the status.
+- Who wrote a message and who entered it are kept apart. An inbound message is the customer's: its
+  author is a contact of the ticket's customer (or nobody known, for mail from an unknown address),
+  never the agent who typed in a phoned-in message — that agent is who entered it. A reply or note
+  is an agent's: its author is a member (by default the one who entered it), never a contact.
 """
 from __future__ import annotations
 
@@ -24,7 +28,11 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 class RuleBroken(ValueError):
-    """The request breaks a workflow rule (the message says which)."""
+    """The request breaks a workflow rule (the message says which; `field`, when set, names the input)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,19 @@ def message_effect(status: str, kind: str) -> MessageEffect:
     if status == "waiting_on_customer":
         return MessageEffect(new_status="open")
     return MessageEffect()
+
+
+def message_authors(kind: str, author_member_id, author_contact_id, entered_by_member_id):
+    """`(author_member_id, author_contact_id)` of a message (see the module's decisions)."""
+    if kind == "inbound":
+        if author_member_id is not None:
+            raise RuleBroken("a customer message is written by a contact (author_contact_id); the agent "
+                             "who entered it is entered_by_member_id", "author_member_id")
+        return None, author_contact_id
+    if author_contact_id is not None:
+        raise RuleBroken(f"a {'reply' if kind == 'reply' else 'note'} is written by a member, not a contact",
+                         "author_contact_id")
+    return author_member_id or entered_by_member_id, None
 
 
 def status_events(old: str, new: str) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from nameko.rpc import rpc
+from custops.rpc_entrypoint import rpc
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
