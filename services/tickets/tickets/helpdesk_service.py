@@ -17,8 +17,8 @@ from custops.errors import EXPECTED, Conflict, InvalidInput, NotFound
 from custops.shapes import utc_now
 from custops.validation import parse, parse_id
 from tickets import canned, customer_directory, helpdesk_store, ticket_store, workflow
-from tickets.commands import (AddMessage, AssignTicket, CreateCannedResponse, CreateTeam, UpdateTeam,
-                              UpdateTicket)
+from tickets.commands import (AddMessage, AssignTicket, CreateCannedResponse, CreateTeam, TeamFilters,
+                              UpdateTeam, UpdateTicket)
 
 
 class HelpDeskEntrypoints:
@@ -48,13 +48,23 @@ class HelpDeskEntrypoints:
     @rpc(expected_exceptions=EXPECTED)
     def add_message(self, tenant_id, ticket_id, payload):
         """Store an inbound message, public reply or internal note: `{message, ticket}`, where
-        `ticket` is the ticket the message is on (a new one when the customer wrote to a closed ticket)."""
+        `ticket` is the ticket the message is on (a new one when the customer wrote to a closed ticket).
+        Who wrote it (`author_*`) and who entered it (`entered_by_member_id`) are kept apart
+        (`workflow.message_authors`); a contact author must be a contact of the ticket's customer."""
         tenant_id, ticket_id = parse_id(tenant_id, "tenant"), parse_id(ticket_id, "ticket")
         cmd = parse(AddMessage, payload)
-        if cmd.author_member_id is not None and cmd.kind != "inbound":
-            customer_directory.check_member(self.rpc_client, tenant_id, cmd.author_member_id, "author_member_id")
+        try:
+            author_member_id, author_contact_id = workflow.message_authors(
+                cmd.kind, cmd.author_member_id, cmd.author_contact_id, cmd.entered_by_member_id)
+        except workflow.RuleBroken as exc:
+            raise InvalidInput(str(exc), [{"field": exc.field, "message": str(exc)}]) from None
+        if author_member_id is not None:
+            customer_directory.check_member(self.rpc_client, tenant_id, author_member_id, "author_member_id")
         with self.db.read() as session:
             before = ticket_store.load(session, tenant_id, ticket_id)
+        if author_contact_id is not None:  # the ticket's customer never changes, so this holds for its follow-up
+            customer_directory.check_contact(self.rpc_client, tenant_id, before["customer_id"], author_contact_id,
+                                             "author_contact_id")
         # a closed ticket stays closed, so whether a follow-up is needed is known before the transaction
         # and the customer's current tier can be asked for outside it
         follow_up_tier = None
@@ -72,12 +82,14 @@ class HelpDeskEntrypoints:
                     "customer_id": ticket["customer_id"], "customer_tier": follow_up_tier,
                     "subject": ticket["subject"], "description": cmd.body, "priority": ticket["priority"],
                     "source": cmd.source or ticket["source"],
-                    "contact_id": cmd.author_contact_id or ticket["contact_id"],
-                    "category": ticket["category"], "tags": ticket["tags"], "follows_ticket_id": ticket["id"],
+                    "contact_id": author_contact_id or ticket["contact_id"],
+                    # a category removed since is no longer given to a new ticket
+                    "category": helpdesk_store.category_or_general(session, tenant_id, ticket["category"]),
+                    "tags": ticket["tags"], "follows_ticket_id": ticket["id"],
                     "last_customer_message_at": now}, now)
             message = {"id": uuid.uuid4(), "tenant_id": tenant_id, "ticket_id": ticket["id"], "kind": cmd.kind,
-                       "author_member_id": cmd.author_member_id, "author_contact_id": cmd.author_contact_id,
-                       "body": cmd.body, "created_at": now}
+                       "author_member_id": author_member_id, "author_contact_id": author_contact_id,
+                       "entered_by_member_id": cmd.entered_by_member_id, "body": cmd.body, "created_at": now}
             helpdesk_store.insert_message(session, message)
             ticket = ticket_store.record_message(session, ticket, message, effect, now)
         return {"message": helpdesk_store.message_shape(message), "ticket": ticket_store.shape(ticket)}
@@ -129,10 +141,21 @@ class HelpDeskEntrypoints:
             return helpdesk_store.create_team(session, tenant_id, cmd.name, member_ids, utc_now())
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_teams(self, tenant_id):
+    def list_teams(self, tenant_id, filters=None):
+        """The working teams by name (`{include_archived: true}`: archived ones too)."""
         tenant_id = parse_id(tenant_id, "tenant")
+        f = parse(TeamFilters, filters or {})
         with self.db.read() as session:
-            return helpdesk_store.unpaged(helpdesk_store.list_teams(session, tenant_id))
+            return helpdesk_store.unpaged(helpdesk_store.list_teams(session, tenant_id, f.include_archived))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def archive_team(self, tenant_id, team_id):
+        """Archive a team (again: no change). History stays: tickets keep their `team_id`; an archived
+        team takes no new tickets (round-robin or named on a new ticket), cannot be edited, is out of
+        `list_teams` by default, and its name may be given to a new team."""
+        tenant_id, team_id = parse_id(tenant_id, "tenant"), parse_id(team_id, "team")
+        with self.db.transaction() as session:
+            return helpdesk_store.archive_team(session, tenant_id, team_id, utc_now())
 
     @rpc(expected_exceptions=EXPECTED)
     def update_team(self, tenant_id, team_id, payload):
@@ -199,6 +222,19 @@ class HelpDeskEntrypoints:
         with self.db.transaction() as session:
             helpdesk_store.add_category(session, tenant_id, name)
         return {"name": name, "built_in": False}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def remove_category(self, tenant_id, name):
+        """Remove a tenant category: new tickets (and edits) no longer take it, existing tickets keep
+        it (and are still found by it). A built-in category cannot be removed (409)."""
+        tenant_id = parse_id(tenant_id, "tenant")
+        try:
+            name = workflow.normalise_category(str(name))
+        except workflow.RuleBroken:
+            raise NotFound(f"category {name} not found") from None  # no such name can exist
+        with self.db.transaction() as session:
+            helpdesk_store.remove_category(session, tenant_id, name)
+        return {"name": name, "deleted": True}
 
     @rpc(expected_exceptions=EXPECTED)
     def list_categories(self, tenant_id):
