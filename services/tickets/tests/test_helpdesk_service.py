@@ -300,6 +300,9 @@ def test_canned_responses_render_with_customer_ticket_and_agent(tickets_service,
     rendered = rpc.call("tickets", "render_canned_response", tenant_id, saved["id"], ticket["id"], "Ada")
 
     assert rendered["body"] == f"Hello Globex, ticket #{ticket['number']} is done. -- Ada"
+    with pytest.raises(InvalidInput) as unknown:  # a reference in the input, not the resource addressed (a 404)
+        rpc.call("tickets", "render_canned_response", tenant_id, saved["id"], str(uuid.uuid4()), "Ada")
+    assert unknown.value.errors[0]["field"] == "ticket_id"
     assert [c["name"] for c in rpc.call("tickets", "list_canned_responses", tenant_id)["items"]] == ["thanks"]
     rpc.call("tickets", "delete_canned_response", tenant_id, saved["id"])
     assert rpc.call("tickets", "list_canned_responses", tenant_id)["items"] == []

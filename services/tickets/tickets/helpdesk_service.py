@@ -204,7 +204,11 @@ class HelpDeskEntrypoints:
         ticket_id = parse_id(ticket_id, "ticket")
         with self.db.read() as session:
             row = helpdesk_store.load_canned_response(session, tenant_id, canned_id)
-            ticket = ticket_store.load(session, tenant_id, ticket_id)
+            try:
+                ticket = ticket_store.load(session, tenant_id, ticket_id)
+            except NotFound:  # the ticket is a reference in the input, not the resource addressed: 422
+                raise InvalidInput("unknown ticket", [
+                    {"field": "ticket_id", "message": "no such ticket in this tenant"}]) from None
         customer = customer_directory.customer(self.rpc_client, tenant_id, ticket["customer_id"])
         body = canned.render(row["body"], {"customer.name": customer["name"], "ticket.number": ticket["number"],
                                            "agent.name": agent_name})
