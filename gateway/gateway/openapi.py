@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import typing
 
 from apispec import APISpec
 
@@ -143,6 +144,10 @@ def _resource_name(model) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__).lower()
 
 
+def _nullable(annotation) -> bool:
+    return type(None) in typing.get_args(annotation)
+
+
 def _links(api: Api, endpoint: Endpoint) -> dict:
     """Links from a created (or replaced) resource to the operations that use its id: those below it in the
     path (`POST /tickets` → `/tickets/{ticket_id}/...`) and those whose body names it (`customer_id`)."""
@@ -163,9 +168,12 @@ def _links(api: Api, endpoint: Endpoint) -> dict:
                                   **{p: f"$request.path.{p}" for p in endpoint.path_parameters
                                      if p in other.path_parameters}}
         if other.body is not None and reference in other.body.model_fields:
+            # the new id, the ids the new resource knows, and no other (a made-up one names nothing)
             link["requestBody"] = {reference: "$response.body#/id", **{
-                name: f"$response.body#/{name}" for name in other.body.model_fields
-                if name.endswith("_id") and name != reference and name in response.model_fields}}
+                name: f"$response.body#/{name}" if name in response.model_fields else None
+                for name, field in other.body.model_fields.items()
+                if name.endswith("_id") and name != reference and (
+                    name in response.model_fields or _nullable(field.annotation))}}
             missing = [p for p in other.path_parameters if p not in endpoint.path_parameters]
             if missing:  # a path the new resource cannot fill: not a useful step
                 link.pop("requestBody")

@@ -205,7 +205,9 @@ def test_created_resources_link_to_the_operations_that_use_them(client):
     links = doc["paths"]["/api/v1/customers"]["post"]["responses"]["201"]["links"]
     assert links["get_customer"] == {"operationId": "get_customer",
                                      "parameters": {"customer_id": "$response.body#/id"}}
-    assert links["create_ticket"]["requestBody"] == {"customer_id": "$response.body#/id"}
+    # the new id, and null for the other references it cannot fill (a made-up id names nothing)
+    assert links["create_ticket"]["requestBody"] == {"customer_id": "$response.body#/id", "contact_id": None,
+                                                     "assignee_id": None, "team_id": None}
     ticket_links = doc["paths"]["/api/v1/tickets"]["post"]["responses"]["201"]["links"]
     assert {"get_ticket", "change_status", "add_message", "get_ticket_sla"} <= set(ticket_links)
     assert ticket_links["log_time"]["requestBody"] == {"ticket_id": "$response.body#/id",
