@@ -14,7 +14,7 @@ from custops.validation import Date
 from gateway.api import API, Body, Resource, page_of, payload
 from gateway.rpc import tenant_call
 
-Minutes = Annotated[int, Field(gt=0, le=525_600, description="business minutes (at most a year's worth)")]
+Minutes = Annotated[int, Field(gt=0, le=525_600, description="business minutes, 1..525,600 (a year's worth)")]
 WEEKDAY_PATTERN = r"^([0-6]|mon|tue|wed|thu|fri|sat|sun)$"
 Weekday = Annotated[str, Field(pattern=WEEKDAY_PATTERN)]
 ClockTime = Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
@@ -24,7 +24,10 @@ WEEKLY_SLOTS = (
     "The working hours of each weekday, in the calendar's `timezone`: keys are weekdays, `0` (Monday) to `6` "
     "(Sunday), or `mon`..`sun`; values are lists of `[start, end]` slots in 24-hour `HH:MM` local wall-clock "
     "time, several per day allowed (e.g. `[[\"09:00\", \"12:30\"], [\"13:30\", \"18:00\"]]`), not "
-    "overlapping; an end of `24:00` runs to midnight. A weekday left out is closed. Answers use `0`..`6`.")
+    "overlapping; an end of `24:00` runs to midnight. A weekday left out is closed. Answers use `0`..`6`. "
+    "Bounds: at most 12 slots a day, and at least 60 minutes of working time a week (so that a deadline of "
+    "the largest target stays within about 170 years).")
+HOLIDAY_WINDOW = "each within 1 January ten years ago .. 31 December ten years ahead"
 
 
 class PutPolicy(Body):
@@ -39,17 +42,35 @@ class PutPolicy(Body):
 
 
 class PutCalendar(Body):
-    timezone: Annotated[str, Field(min_length=1, max_length=64, description="an IANA zone, e.g. Europe/Berlin")] = None
-    weekly_slots: dict[Weekday, Annotated[list[Slot], Field(max_length=24)]] = Field(
+    """Replaces the calendar. Writing the calendar that is stored already changes nothing (no new
+    version, no recompute)."""
+
+    timezone: Annotated[str, Field(min_length=1, max_length=64, description=(
+        "an IANA zone, e.g. Europe/Berlin; left out: the tenant's timezone"))] = None
+    weekly_slots: dict[Weekday, Annotated[list[Slot], Field(max_length=12)]] = Field(
         default=None, description=WEEKLY_SLOTS,
         json_schema_extra={"propertyNames": {"pattern": WEEKDAY_PATTERN}, "additionalProperties": False})
-    holidays: Annotated[list[Date], Field(max_length=2000, description="closed local dates")] = None
+    holidays: Annotated[list[Date], Field(max_length=2000, description=(
+        f"closed local dates, at most 2,000, {HOLIDAY_WINDOW} (dates already stored may stay)"))] = None
     always_open: bool = Field(default=None, description="24/7: no slots and no holidays")
 
 
 class ImportHolidays(Body):
-    ics: str = Field(min_length=1, max_length=100_000,
-                     description="an iCalendar (RFC 5545) text; the dates of its events become holidays")
+    ics: str = Field(min_length=1, max_length=100_000, description=(
+        "an iCalendar (RFC 5545) text, at most 100,000 characters: one VCALENDAR with 1 to 1,000 VEVENTs, each "
+        "covering at most 31 days; the dates of its events become holidays. One-off events outside the holiday "
+        f"window ({HOLIDAY_WINDOW}) are ignored and counted. At most 50 events recur, by yearly rules only "
+        "(FREQ=YEARLY with BYMONTH, BYMONTHDAY or BYDAY with an ordinal within -4..4; EXDATE and RDATE honoured), "
+        "starting 1970 or later; they are expanded from 1 January this year through 31 December five years on. "
+        "Anything else is a 422 and changes nothing; holidays already there are not added again."))
+
+
+class LoadPublicHolidays(Body):
+    region: Annotated[str, Field(pattern=r"^[A-Za-z]{2}(-[A-Za-z0-9]{1,3})?$", description=(
+        "a country (ISO 3166-1 alpha-2, e.g. `FR`) or one of its subdivisions (ISO 3166-2, e.g. `DE-BY`, "
+        "`US-NY`) known to the `holidays` package; an unknown one is a 422 naming `region`"))]
+    years: Annotated[list[Annotated[int, Field(ge=1970, le=2100)]], Field(min_length=1, max_length=10, description=(
+        f"1 to 10 years, {HOLIDAY_WINDOW}"))]
 
 
 class Escalation(Body):
@@ -86,7 +107,20 @@ class Calendar(Resource):
 
 
 class CalendarImported(Calendar):
-    imported: int = Field(description="how many dates the file held")
+    imported: int = Field(description="how many dates the file held within the windows")
+    added: int = Field(description="how many of them were not holidays yet (0: nothing changed, same version)")
+    ignored: int = Field(description="dates of one-off events outside the holiday window, not imported")
+
+
+class PublicHoliday(Resource):
+    date: str = Field(description="a local date (YYYY-MM-DD)")
+    name: str
+
+
+class PublicHolidaysLoaded(Calendar):
+    region: str = Field(description="the region code, upper-cased")
+    added: int = Field(description="how many of them were not holidays yet (0: nothing changed, same version)")
+    public_holidays: list[PublicHoliday] = Field(description="the region's public holidays in the years asked for")
 
 
 class Settings(Resource):
@@ -134,7 +168,8 @@ def list_policies():
 
 
 @API.route("/sla/policies", "PUT", permission="sla:write", tag="sla", body=PutPolicy,
-           summary="Create or replace the SLA policy for a tier and/or priority (open tickets are recomputed)",
+           summary="Create or replace the SLA policy for a tier and/or priority (open tickets are recomputed; "
+                   "the same targets again change nothing)",
            response=Policy)
 def put_policy(body: PutPolicy):
     return tenant_call("tickets", "put_sla_policy", payload(body))
@@ -153,7 +188,8 @@ def get_calendar():
 
 
 @API.route("/sla/calendar", "PUT", permission="sla:write", tag="sla", body=PutCalendar,
-           summary="Replace the business-hours calendar (open tickets are recomputed)", response=Calendar)
+           summary="Replace the business-hours calendar (open tickets are recomputed; the stored calendar "
+                   "again changes nothing)", response=Calendar)
 def put_calendar(body: PutCalendar):
     return tenant_call("tickets", "put_business_calendar", payload(body))
 
@@ -166,6 +202,14 @@ def import_holidays(body: ImportHolidays):
     return tenant_call("tickets", "import_holidays_ics", body.ics)
 
 
+@API.route("/sla/calendar/public-holidays", "POST", permission="sla:write", tag="sla", body=LoadPublicHolidays,
+           summary="Add a country's or region's public holidays (e.g. DE-BY, US-NY, FR) for some years to the "
+                   "calendar's holidays (open tickets are recomputed when any is new)",
+           response=PublicHolidaysLoaded, statuses=(409,))
+def load_public_holidays(body: LoadPublicHolidays):
+    return tenant_call("tickets", "load_public_holidays", payload(body))
+
+
 @API.route("/sla/settings", "GET", permission="sla:read", summary="Get the SLA settings", tag="sla",
            response=Settings)
 def get_settings():
@@ -173,7 +217,8 @@ def get_settings():
 
 
 @API.route("/sla/settings", "PUT", permission="sla:write", tag="sla", body=PutSettings,
-           summary="Change pause statuses, warning lead or breach escalation (open tickets are recomputed)",
+           summary="Change pause statuses, warning lead or breach escalation (open tickets are recomputed; "
+                   "the same settings again change nothing)",
            response=Settings)
 def put_settings(body: PutSettings):
     return tenant_call("tickets", "put_sla_settings", payload(body))
