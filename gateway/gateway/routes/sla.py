@@ -81,8 +81,9 @@ class Escalation(Body):
 class PutSettings(Body):
     pause_statuses: Annotated[list[Status], Field(max_length=10)] = Field(
         default=None, description="statuses in which SLA clocks stop (not `resolved` or `closed`)")
-    warning_fraction: Annotated[float, Field(gt=0, le=1)] = Field(
-        default=None, description="the share of a target after which a warning is sent (default 0.8)")
+    warning_fraction: Annotated[float, Field(ge=0.01, le=1)] = Field(
+        default=None, description="the share of a target after which a warning is sent (default 0.8; at least "
+                                  "0.01: a lead of almost nothing warned at the start of a paused timer)")
     escalation: Escalation = None
 
 
