@@ -16,14 +16,20 @@ Business time is therefore real elapsed time inside the slots, and the mapping f
 UTC never runs backwards, so one day's intervals never overlap.
 
 Cost. A tenant controls the calendar and the targets, so the arithmetic must not let one tenant
-stall the service: it costs O(UTC-offset changes crossed), not O(days or weeks crossed). A local
-day is *regular* when its midnight and the next one have the same UTC offset (tzdata has no change
-that is undone within a day); its business time is then the nominal length of its weekday's slots,
-or 0 on a holiday. A run of regular days is summed arithmetically (whole weeks x `week_seconds`,
-the rest of the weekday cycle, less the holidays' nominal time from a prefix sum), and the day a
-deadline falls in is found by bisection over the run; only the day of each offset change and the
-final day are walked slot by slot. The results are exactly those of walking every day (the tests
-keep that walk as the reference and compare the two over random calendars).
+stall the service: it costs O(UTC-offset changes crossed) once per calendar and two bisections
+after that, never O(days or weeks crossed). A local day is *regular* when its midnight and the next
+one have the same UTC offset (tzdata has no change that is undone within a day); its business time
+is then the nominal length of its weekday's slots, or 0 on a holiday. A run of regular days is
+summed arithmetically (whole weeks x `week_seconds`, the rest of the weekday cycle, less the
+holidays' nominal time from a prefix sum); the day before each offset change is walked slot by
+slot. Each calendar keeps those sums as a timeline of cumulative business seconds (extended lazily,
+shared by all of the tenant's tickets), so a deadline is the day whose cumulative total reaches the
+target -- a bisection over the timeline, then within the run -- and a measurement is a difference of
+two totals. The first days of a deadline and short measurements are still walked directly (the
+common case is cheapest that way). The results are exactly those of walking every day (the tests
+keep that walk as the reference and compare the two over random calendars). The offset changes come
+from the zone's transitions (each confirmed by ``ZoneInfo``); the memo is not guarded against OS
+threads (the services run green threads).
 
 Horizon. Nothing is computed at or after ``HORIZON`` (the local date 9999-01-01; instants going in
 must also lie before it): an answer that would lie there raises ``BeyondHorizon`` (a ValueError),
@@ -35,7 +41,8 @@ valid calendar.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -51,6 +58,9 @@ _HORIZON_DAY = HORIZON.date()
 _EARLIEST = datetime(1, 1, 3, tzinfo=UTC)  # so that every local date of an instant is representable
 _DAY = timedelta(days=1)
 _MINUTE = timedelta(minutes=1)
+_SECOND = timedelta(seconds=1)
+_MICROSECOND = timedelta(microseconds=1)
+_WALK_DAYS = 7  # days walked slot by slot before the cumulative sums take over
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # --- input bounds (what a tenant may store; see docs/sla.md) --------------------------------------
@@ -203,33 +213,26 @@ def add_business_minutes(calendar: Calendar, start: datetime, minutes: float) ->
         if remaining <= closes - opens:
             return opens + remaining
         remaining -= closes - opens
-    day += _DAY
-    while day < _HORIZON_DAY:
-        run_end = _regular_run_end(calendar, day, _HORIZON_DAY)
-        if run_end > day:
-            whole = timedelta(seconds=_regular_seconds(calendar, day, run_end))
-            if whole < remaining:
-                remaining -= whole
-                day = run_end  # the day of an offset change (or the horizon): walked below
-            else:
-                # the last day of the run from which less than `remaining` has elapsed; the
-                # deadline falls on the day after it
-                lo, hi = 0, (run_end - day).days  # elapsed(lo) < remaining <= elapsed(hi)
-                while hi - lo > 1:
-                    mid = (lo + hi) // 2
-                    if timedelta(seconds=_regular_seconds(calendar, day, day + timedelta(days=mid))) < remaining:
-                        lo = mid
-                    else:
-                        hi = mid
-                remaining -= timedelta(seconds=_regular_seconds(calendar, day, day + timedelta(days=lo)))
-                day += timedelta(days=lo)
-            if day >= _HORIZON_DAY:
-                break
+    for _ in range(_WALK_DAYS):  # most deadlines are days away: walking them is cheapest
+        day += _DAY
         for opens, closes in _day_intervals(calendar, day):
             if remaining <= closes - opens:
                 return opens + remaining
             remaining -= closes - opens
-        day += _DAY
+    # further: find the day the deadline falls in from the cumulative business seconds, then walk
+    # that day's slots
+    day += _DAY
+    timeline = _timeline(calendar, day)
+    base = timeline.total_at(day)
+    wanted = remaining // _MICROSECOND
+    deadline_day, before = timeline.day_reaching(base + -(-wanted // 1_000_000))
+    remaining = timedelta(microseconds=wanted - (before - base) * 1_000_000)
+    for opens, closes in _day_intervals(calendar, deadline_day):
+        if remaining <= closes - opens:
+            if opens + remaining >= HORIZON:
+                break
+            return opens + remaining
+        remaining -= closes - opens
     raise BeyondHorizon(f"{minutes} business minutes from {start.isoformat()} end after the horizon "
                         f"({_HORIZON_DAY.isoformat()})")
 
@@ -251,19 +254,14 @@ def business_time_between(calendar: Calendar, a: datetime, b: datetime) -> timed
     first_day = a.astimezone(zone).date()
     last_day = b.astimezone(zone).date()
     total = _clipped(calendar, first_day, a, b)
-    if last_day == first_day:
+    if (last_day - first_day).days <= _WALK_DAYS:
+        for offset in range(1, (last_day - first_day).days + 1):
+            total += _clipped(calendar, first_day + timedelta(days=offset), a, b)
         return total
-    day = first_day + _DAY
-    while day < last_day:  # the days strictly between lie wholly inside [a, b)
-        run_end = _regular_run_end(calendar, day, last_day)
-        if run_end > day:
-            total += timedelta(seconds=_regular_seconds(calendar, day, run_end))
-            day = run_end
-            continue
-        for opens, closes in _day_intervals(calendar, day):
-            total += closes - opens
-        day += _DAY
-    return total + _clipped(calendar, last_day, a, b)
+    # the days strictly between lie wholly inside [a, b)
+    timeline = _timeline(calendar, first_day + _DAY)
+    whole = timeline.total_at(last_day) - timeline.total_at(first_day + _DAY)
+    return total + timedelta(seconds=whole) + _clipped(calendar, last_day, a, b)
 
 
 def is_business_time(calendar: Calendar, at: datetime) -> bool:
@@ -332,11 +330,77 @@ def _clipped(calendar: Calendar, day: date, a: datetime, b: datetime) -> timedel
     return total
 
 
-def _regular_run_end(calendar: Calendar, day: date, limit: date) -> date:
-    """The end (exclusive, at most ``limit``) of the run of regular days from ``day``: the next day
-    of a UTC-offset change, i.e. the day before the next midnight with another offset."""
-    change = _next_offset_change(calendar.timezone, day + _DAY)
-    return limit if change is None else min(change - _DAY, limit)
+class _Timeline:
+    """Cumulative business seconds of one calendar's whole local days from ``origin`` on, kept as
+    checkpoints between segments that are either a run of regular days (summed arithmetically) or
+    one irregular day (its slots walked), extended lazily as far as asked. Memoised per calendar
+    (``_timeline``): every open ticket of a tenant shares it, so after the first deadline each one
+    costs two bisections."""
+
+    __slots__ = ("calendar", "days", "totals", "regular")
+
+    def __init__(self, calendar: Calendar, origin: date):
+        self.calendar = calendar
+        self.days = [origin]  # checkpoint days; segment i is [days[i], days[i + 1])
+        self.totals = [0]  # business seconds in [origin, days[i])
+        self.regular: list[bool] = []  # whether segment i is a run of regular days
+
+    @property
+    def origin(self) -> date:
+        return self.days[0]
+
+    def _extend(self) -> None:
+        end = self.days[-1]
+        if end >= _HORIZON_DAY:
+            raise BeyondHorizon(f"the answer lies beyond the horizon ({_HORIZON_DAY.isoformat()})")
+        change = _next_offset_change(self.calendar.timezone, end + _DAY)
+        run_end = _HORIZON_DAY if change is None else min(change - _DAY, _HORIZON_DAY)
+        if run_end > end:
+            seconds, regular = _regular_seconds(self.calendar, end, run_end), True
+        else:  # ``end`` is the day of an offset change
+            run_end, regular = end + _DAY, False
+            seconds = sum(((c - o) // _SECOND for o, c in _day_intervals(self.calendar, end)), 0)
+        self.days.append(run_end)
+        self.totals.append(self.totals[-1] + seconds)
+        self.regular.append(regular)
+
+    def total_at(self, day: date) -> int:
+        """Business seconds in the local days [origin, day)."""
+        while self.days[-1] < day:
+            self._extend()
+        i = bisect_right(self.days, day) - 1
+        if self.days[i] == day:
+            return self.totals[i]
+        return self.totals[i] + _regular_seconds(self.calendar, self.days[i], day)  # inside a regular run
+
+    def day_reaching(self, target: int) -> tuple[date, int]:
+        """The day ``e`` with total_at(e) < target <= total_at(e + 1), and total_at(e)."""
+        while self.totals[-1] < target:
+            self._extend()
+        i = bisect_left(self.totals, target)  # >= 1: target is above the first checkpoint's total
+        first, before = self.days[i - 1], self.totals[i - 1]
+        if not self.regular[i - 1]:
+            return first, before
+        day, used = _regular_day_reaching(self.calendar, first, self.days[i], target - before)
+        return day, before + used
+
+
+_TIMELINES: OrderedDict[Calendar, _Timeline] = OrderedDict()
+_MAX_TIMELINES = 512
+
+
+def _timeline(calendar: Calendar, day: date) -> _Timeline:
+    """The calendar's timeline, reaching back to ``day`` at least (a fresh one starts a year earlier,
+    so that older tickets of the tenant rarely make it start again)."""
+    timeline = _TIMELINES.get(calendar)
+    if timeline is None or timeline.origin > day:
+        timeline = _Timeline(calendar, max(day - timedelta(days=366), _EARLIEST.date() + _DAY))
+        _TIMELINES[calendar] = timeline
+        if len(_TIMELINES) > _MAX_TIMELINES:
+            _TIMELINES.popitem(last=False)
+    else:
+        _TIMELINES.move_to_end(calendar)
+    return timeline
 
 
 def _regular_seconds(calendar: Calendar, first: date, end: date) -> int:
@@ -347,6 +411,34 @@ def _regular_seconds(calendar: Calendar, first: date, end: date) -> int:
     weekday = first.weekday()
     nominal = weeks * week + cycle[weekday + rest] - cycle[weekday]
     return nominal - (lost[bisect_left(holidays, end)] - lost[bisect_left(holidays, first)])
+
+
+def _regular_day_reaching(calendar: Calendar, first: date, end: date, wanted: int) -> tuple[date, int]:
+    """In the regular run [first, end) holding at least ``wanted`` business seconds: the day ``e``
+    whose own slots complete them, and the seconds of [first, e)."""
+    week = calendar.week_seconds
+    day, used = first, 0
+    # whole weeks that surely fit (holidays only make a week shorter), until less than a week is left
+    while wanted - used > week:
+        ahead = day + timedelta(days=7 * ((wanted - used - 1) // week))
+        used += _regular_seconds(calendar, day, ahead)
+        day = ahead
+    # then day by day for a week or two; past a long run of holidays, by bisection
+    cycle = calendar._derived[2]
+    for _ in range(14):
+        own = 0 if day in calendar.holidays else cycle[day.weekday() + 1] - cycle[day.weekday()]
+        if used + own >= wanted:
+            return day, used
+        used += own
+        day += _DAY
+    lo, hi = 0, (end - day).days  # seconds(day, day + lo) < wanted - used <= seconds(day, day + hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _regular_seconds(calendar, day, day + timedelta(days=mid)) < wanted - used:
+            lo = mid
+        else:
+            hi = mid
+    return day + timedelta(days=lo), used + _regular_seconds(calendar, day, day + timedelta(days=lo))
 
 
 def _next_offset_change(key: str, day: date) -> date | None:
@@ -371,27 +463,51 @@ def _offset_changes(key: str, year: int) -> tuple[date, ...]:
     zone's transition instants only say where to look (every midnight is probed without them)."""
     zone = ZoneInfo(key)
     first, last = date(year, 1, 1), date(year, 12, 31)
-    hints = _transition_hints(key)
-    if hints is None:
-        candidates: Iterable[date] = (first + timedelta(days=i) for i in range((last - first).days + 1))
-    else:
-        transitions, rule = hints
-        lo = _timestamp(first) - 3 * 86_400
-        hi = _timestamp(last) + 4 * 86_400
-        instants = list(transitions[bisect_left(transitions, lo):bisect_left(transitions, hi)])
-        if rule is not None and (not transitions or transitions[-1] < hi):
-            instants += [t for y in (year - 1, year, year + 1) if 1 <= y < 9999 for t in rule.transitions(y)]
-        # an instant's local date is within a day of its UTC date (offsets stay below 24 hours), and
-        # the change shows at the next local midnight
-        candidates = {_date_of(t) + timedelta(days=k) for t in instants if lo <= t < hi for k in range(-1, 3)}
     offsets: dict[date, timedelta | None] = {}
 
-    def offset(day: date) -> timedelta | None:
-        if day not in offsets:
-            offsets[day] = _midnight_offset(zone, day)
-        return offsets[day]
+    def changes_at(day: date) -> bool:
+        if not first <= day <= last or day <= date.min:
+            return False
+        for d in (day, day - _DAY):
+            if d not in offsets:
+                offsets[d] = _midnight_offset(zone, d)
+        return offsets[day] != offsets[day - _DAY]
 
-    return tuple(sorted(d for d in candidates if first <= d <= last and d > date.min and offset(d) != offset(d - _DAY)))
+    hints = _transition_hints(key)
+    if hints is None:
+        return tuple(d for d in (first + timedelta(days=i) for i in range((last - first).days + 1)) if changes_at(d))
+    transitions, rule = hints
+    lo, hi = _timestamp(first) - 3 * 86_400, _timestamp(last) + 4 * 86_400
+    instants = list(transitions[bisect_left(transitions, lo):bisect_left(transitions, hi)])
+    if rule is not None and (not transitions or transitions[-1] < hi):
+        instants += [t for y in (year - 1, year, year + 1) if 1 <= y < 9999 for t in _rule_transitions(rule, y)]
+    found = set()
+    for instant in instants:
+        if not lo <= instant < hi:
+            continue
+        # the first midnight after a transition shows the new offset: the day after the transition's
+        # local date (in the new offset)
+        day = datetime.fromtimestamp(instant, zone).date() + _DAY
+        if changes_at(day):
+            found.add(day)
+        elif _offset_moves(zone, instant):  # a real change, not where expected: look around it
+            found.update(d for d in (day + timedelta(days=k) for k in range(-3, 3)) if changes_at(d))
+    return tuple(sorted(found))
+
+
+@lru_cache(maxsize=65536)
+def _rule_transitions(rule, year: int) -> tuple[int, ...]:
+    """The rule's two transitions of ``year`` as UTC epoch seconds (the rule gives the start in
+    standard and the end in daylight-saving local time, as the reader's own ``fromutc`` reads them)."""
+    start, end = rule.transitions(year)
+    return int(start - rule.std.utcoff.total_seconds()), int(end - rule.dst.utcoff.total_seconds())
+
+
+def _offset_moves(zone: ZoneInfo, instant: int) -> bool:
+    """Whether the UTC offset differs just before and at ``instant`` (tzdata also lists transitions
+    that only rename the zone's abbreviation)."""
+    at = datetime.fromtimestamp(instant, UTC)
+    return (at - _SECOND).astimezone(zone).utcoffset() != at.astimezone(zone).utcoffset()
 
 
 @lru_cache(maxsize=1024)
@@ -453,6 +569,9 @@ def _wall_to_utc(zone: ZoneInfo, day: date, at: time) -> datetime:
     after_offset = instant.astimezone(zone).utcoffset()
     lo = local.replace(fold=1).astimezone(UTC)
     hi = instant
+    jump = _transition_within(zone, lo, hi, after_offset)  # the zone's own transition, when known
+    if jump is not None:
+        return jump
     while hi - lo > timedelta(seconds=1):
         mid = lo + timedelta(seconds=((hi - lo) // timedelta(seconds=1)) // 2)
         if mid.astimezone(zone).utcoffset() == after_offset:
@@ -460,6 +579,24 @@ def _wall_to_utc(zone: ZoneInfo, day: date, at: time) -> datetime:
         else:
             lo = mid
     return hi
+
+
+def _transition_within(zone: ZoneInfo, lo: datetime, hi: datetime, after: timedelta) -> datetime | None:
+    """The transition instant in ``(lo, hi]`` into the offset ``after``, from the zone's transitions
+    and confirmed by ``ZoneInfo``; None when there is no such hint."""
+    hints = _transition_hints(zone.key)
+    if hints is None:
+        return None
+    transitions, rule = hints
+    first, last = int(lo.timestamp()), int(hi.timestamp())
+    candidates = list(transitions[bisect_right(transitions, first):bisect_right(transitions, last)])
+    if rule is not None and (not transitions or transitions[-1] < last):
+        candidates += [t for y in (lo.year, hi.year) for t in _rule_transitions(rule, y) if first < t <= last]
+    for t in candidates:
+        at = datetime.fromtimestamp(t, UTC)
+        if at.astimezone(zone).utcoffset() == after and (at - _SECOND).astimezone(zone).utcoffset() != after:
+            return at
+    return None
 
 
 def _normalise_weekly(weekly) -> tuple[tuple[Slot, ...], ...]:
