@@ -2,18 +2,12 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify
-from kombu import Connection
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from custops.rpc import broker_reachable
 from gateway import problems, rpc
 
 READY_TIMEOUT = 2.0
-
-
-def broker_reachable(amqp_uri: str, timeout: float = READY_TIMEOUT) -> None:
-    """Open and close one AMQP connection; raises when the broker cannot be reached in time."""
-    with Connection(amqp_uri, connect_timeout=timeout, transport_options={"max_retries": 0}) as conn:
-        conn.ensure_connection(max_retries=1, timeout=timeout)
 
 
 def install(app: Flask) -> None:

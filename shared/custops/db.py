@@ -4,6 +4,12 @@ psycopg 3 waits on sockets in C by default, which blocks the whole eventlet hub 
 concurrent pg_sleep(0.5) took 5 s). `cooperative_psycopg()` selects the select()-based wait, which
 eventlet's green `select` makes cooperative; `wait_poll`/`wait_epoll` are broken under eventlet.
 A regression test (shared/tests/test_db_concurrency.py) fails if the calls serialise again.
+
+A database restart (issue 13): pooled connections are pre-pinged, so the first checkout after a
+restart replaces the dead ones; a connect gives up after `CONNECT_TIMEOUT` seconds. While the
+database cannot be reached, a worker's `self.db` raises `custops.errors.ServiceUnavailable`
+(registered with nameko, so the gateway answers a clean 503 rather than a 502 for an unknown remote
+error), and event consumers wait for the database instead of spending deliveries on it.
 """
 from __future__ import annotations
 
@@ -46,6 +52,42 @@ def service_metadata() -> MetaData:
 
 
 _engines: dict[str, Engine] = {}
+CONNECT_TIMEOUT = 5  # seconds (libpq's connect_timeout)
+# SQLSTATEs that mean "no usable connection": admin/crash shutdown, starting up, too many connections
+_UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "53300"}
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database could not be reached or dropped the connection (as
+    opposed to a statement failing): connection refused or lost, shutdown, pool exhausted."""
+    import psycopg
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, psycopg.InterfaceError):  # e.g. "the connection is closed"
+        return True
+    if isinstance(orig, psycopg.OperationalError):
+        state = orig.sqlstate
+        return state is None or state.startswith("08") or state in _UNAVAILABLE_STATES
+    return False
+
+
+@contextmanager
+def unavailable_as_service_error(service: str) -> Iterator[None]:
+    """Re-raise a database-unreachable error as `ServiceUnavailable` (a 503 for the caller)."""
+    try:
+        yield
+    except Exception as exc:
+        if is_unavailable(exc):
+            from custops.errors import ServiceUnavailable
+
+            orig = getattr(exc, "orig", None) or exc
+            raise ServiceUnavailable(f"{service}: database unavailable ({type(orig).__name__})") from exc
+        raise
 
 
 def engine_for(service: str, **kw) -> Engine:
@@ -59,6 +101,7 @@ def engine_for(service: str, **kw) -> Engine:
             max_overflow=10,
             pool_pre_ping=True,
             pool_recycle=1800,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT},
             **kw,
         )
         metrics.instrument_engine(engine, service)
@@ -102,12 +145,16 @@ class DatabaseAccess:
         self.service = service
         self.consumer = consumer
 
-    def transaction(self):
-        return transaction(self.engine, self.service)
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with unavailable_as_service_error(self.service), transaction(self.engine, self.service) as session:
+            yield session
 
-    def read(self):
+    @contextmanager
+    def read(self) -> Iterator[Session]:
         """A session for queries only (rolled back at the end)."""
-        return _read_session(self.engine, self.service)
+        with unavailable_as_service_error(self.service), _read_session(self.engine, self.service) as session:
+            yield session
 
 
 @contextmanager

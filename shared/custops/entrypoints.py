@@ -8,14 +8,33 @@
 - `Telemetry`: one span per worker (child of the caller's `traceparent`), metrics and a log line;
   it also restores the caller (`custops.caller`) the RPC context carried, for the worker's lifetime.
 - `HealthEndpoints`: mixin with `/healthz`, `/readyz` and `/metrics` on the service's HTTP port.
+
+Surviving the broker and the database (issue 13):
+- `ReconnectingQueueConsumer` (every consumer: events here, RPC in `custops.rpc_entrypoint`) is
+  nameko's, reconnecting every `RECONNECT_MAX_SECONDS` at most — kombu's default backs off to 30 s,
+  so a service could stay deaf for half a minute after the broker came back — and re-declaring its
+  queues (kombu does on every reconnection). An ack or requeue on a connection that died is logged
+  and skipped (the broker redelivers the message; the inbox absorbs a repeat) instead of escaping
+  the worker, which kills the container.
+- An event handler failing because something it needs is unreachable (its database, or a service
+  it asks: `ServiceUnavailable`/`ServiceTimeout`) is not a poison message: it waits for the database
+  to answer (at most `TRANSIENT_WAIT_SECONDS`) and requeues the message, never dead-letters it, so
+  a database restart spends one delivery per message in flight, not the whole delivery limit.
+- `/readyz` is 503 while the database does not answer or any of the service's consumers has no
+  live broker connection; `/healthz` only says the process runs.
 """
 from __future__ import annotations
 
 import functools
 import json
 import logging
+import socket
 import time
 import traceback
+from contextlib import contextmanager
+
+from amqp.exceptions import AMQPError
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from kombu import Connection, Producer
 from nameko.events import EventHandler as NamekoEventHandler
@@ -26,17 +45,63 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from custops import caller, config, inbox, metrics, topology, tracing
+from custops.errors import ServiceTimeout, ServiceUnavailable
 from custops.events import Envelope, UnknownContract
 
 log = logging.getLogger(__name__)
+
+BROKER_ERRORS = (OSError, socket.error, ConnectionError, KombuOperationalError, AMQPError)
+RECONNECT_MAX_SECONDS = 1.0
+TRANSIENT_WAIT_SECONDS = 30.0
+# a failure of something the handler needs, not of the message itself
+TRANSIENT = (ServiceUnavailable, ServiceTimeout)
 
 
 class PoisonMessage(Exception):
     """The message can never be handled (not an envelope, or breaks its contract)."""
 
 
-class DeadLetteringQueueConsumer(QueueConsumer):
-    """nameko's queue consumer, except that a body that cannot even be decoded (not JSON) is
+class ReconnectingQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, reconnecting within a second of the broker's return, and never
+    letting a dead connection's ack or requeue escape into the worker."""
+
+    @contextmanager
+    def establish_connection(self):
+        with self.create_connection() as conn:
+            conn.ensure_connection(self.on_connection_error, self.connect_max_retries,
+                                   interval_start=0, interval_step=0.5, interval_max=RECONNECT_MAX_SECONDS)
+            yield conn
+
+    def on_connection_error(self, exc, interval):
+        log.warning("%s: broker unreachable (%s); reconnecting in %.1fs",
+                    self.container.service_name, exc, interval)
+
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        except BROKER_ERRORS as exc:
+            log.warning("message not acknowledged (%s: %s); the broker redelivers it", type(exc).__name__, exc)
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        except BROKER_ERRORS as exc:
+            log.warning("message not requeued (%s: %s); the broker redelivers it", type(exc).__name__, exc)
+
+    def connected(self) -> bool:
+        """Consuming on a live connection (False while reconnecting)."""
+        if not self._consumers_ready.ready() or not self._consumers:
+            return False
+        for consumer in list(self._consumers.values()):
+            channel = consumer.channel
+            connection = getattr(channel, "connection", None)
+            if connection is None or not getattr(channel, "is_open", False) or not connection.connected:
+                return False
+        return True
+
+
+class DeadLetteringQueueConsumer(ReconnectingQueueConsumer):
+    """The reconnecting queue consumer, except that a body that cannot even be decoded (not JSON) is
     dead-lettered; kombu's default logs it and acks it, dropping it silently."""
 
     def get_consumers(self, consumer_cls, channel):
@@ -78,7 +143,11 @@ class EventHandler(NamekoEventHandler):
         exc = exc_info[1]
         # quorum queues count earlier deliveries in x-delivery-count (absent on the first)
         delivery = int((message.headers or {}).get("x-delivery-count", 0)) + 1
-        if isinstance(exc, PoisonMessage) or delivery >= self.delivery_limit:
+        if isinstance(exc, TRANSIENT):
+            log.warning("%s not handled, %s; requeued once it can be", self.event_type, exc)
+            self._wait_for_database()
+            self.queue_consumer.requeue_message(message)
+        elif isinstance(exc, PoisonMessage) or delivery >= self.delivery_limit:
             try:
                 self.dead_letter(message, f"{type(exc).__name__}: {exc}",
                                  "".join(traceback.format_exception(*exc_info)), delivery)
@@ -90,6 +159,26 @@ class EventHandler(NamekoEventHandler):
         else:
             self.queue_consumer.requeue_message(message)
         return result, exc_info
+
+    def _wait_for_database(self) -> None:
+        """Hold the message (unacked) until the service's database answers, or a while at most, so a
+        requeue is not spent while it is certainly down."""
+        import eventlet
+
+        from custops import db
+
+        engine = db.engine_for(self.container.service_name)
+        deadline = time.monotonic() + TRANSIENT_WAIT_SECONDS
+        pause = 0.25
+        while True:
+            eventlet.sleep(pause)
+            try:
+                db.ping(engine)
+                return
+            except Exception:  # noqa: BLE001 - still down: keep waiting, within the bound
+                if time.monotonic() > deadline:
+                    return
+            pause = min(pause * 2, 2.0)
 
     def dead_letter(self, message, error: str, trace: str, delivery: int) -> None:
         """Publish the message, with its error, to this queue's dead-letter queue (confirmed)."""
@@ -189,8 +278,38 @@ class Telemetry(DependencyProvider):
         caller.unbind(state["caller_token"])
 
 
+def _consuming(consumer: QueueConsumer) -> bool:
+    if isinstance(consumer, ReconnectingQueueConsumer):
+        return consumer.connected()
+    return consumer._consumers_ready.ready()  # nameko's own: started at least
+
+
+class Readiness(DependencyProvider):
+    """What `/readyz` asks: the database answers, and every consumer of this service (RPC and
+    events) is consuming on a live broker connection."""
+
+    def problems(self) -> list[str]:
+        from custops import db
+
+        found = []
+        try:
+            db.ping(db.engine_for(self.container.service_name))
+        except Exception as exc:  # noqa: BLE001 - report, don't crash the probe
+            found.append(f"database unreachable ({type(getattr(exc, 'orig', None) or exc).__name__})")
+        consumers = {ext for ext in self.container.extensions if isinstance(ext, QueueConsumer)}
+        down = sorted(type(c).__name__ for c in consumers if not _consuming(c))
+        if down:
+            found.append("no broker connection (" + ", ".join(down) + ")")
+        return found
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
 class HealthEndpoints:
-    """Mixin: liveness, readiness (database reachable) and Prometheus metrics over HTTP."""
+    """Mixin: liveness, readiness (database and broker reachable) and Prometheus metrics over HTTP."""
+
+    custops_readiness = Readiness()
 
     @http("GET", "/healthz")
     def healthz(self, request):
@@ -198,13 +317,10 @@ class HealthEndpoints:
 
     @http("GET", "/readyz")
     def readyz(self, request):
-        from custops.db import ping
-
-        try:
-            ping(self.db.engine)
-        except Exception as exc:  # noqa: BLE001 - report, don't crash the probe
+        problems = self.custops_readiness.problems()
+        if problems:
             return 503, {"Content-Type": "application/json"}, json.dumps(
-                {"status": "unavailable", "service": self.name, "reason": type(exc).__name__})
+                {"status": "unavailable", "service": self.name, "reason": "; ".join(problems)})
         return 200, {"Content-Type": "application/json"}, json.dumps({"status": "ready", "service": self.name})
 
     @http("GET", "/metrics")

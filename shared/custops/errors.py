@@ -51,9 +51,14 @@ class Forbidden(ServiceError):
 EXPECTED = (NotFound, Conflict, InvalidInput, Forbidden)
 
 
+# Registered too: a service whose database or dependency is unavailable raises these, and its
+# caller (the gateway) answers 503/504 instead of a 502 for an unknown remote error (issue 13).
+@deserialize_to_instance
 class ServiceUnavailable(Exception):
-    """The target service could not be reached (unknown queue, broker down)."""
+    """The target service could not be reached (unknown queue, broker down), or it could not reach
+    what it needs (its database)."""
 
 
+@deserialize_to_instance
 class ServiceTimeout(Exception):
     """The target service did not answer within the RPC timeout."""

@@ -6,6 +6,12 @@ persistent delivery, a batch at a time with one confirm wait per batch, and only
 sent. It holds the rows `FOR UPDATE SKIP LOCKED` while publishing, so several relays can run at
 once without publishing the same row twice in the normal case; a relay that dies between publish
 and mark releases its locks and the rows are published again — consumers' inboxes absorb that.
+
+The relay outlives its broker and its database (issue 13): a batch the broker did not confirm stays
+pending and is published again after reconnection (a batch confirmed just before the broker went
+away may go out twice — the inboxes absorb it); a lost database connection is reopened. Retries back
+off to `RETRY_MAX_SECONDS` at most, so the outbox drains within seconds of the broker's return.
+`problems()` says what its readiness probe reports.
 """
 from __future__ import annotations
 
@@ -27,6 +33,9 @@ from custops.events import Envelope, EventData, envelope_for
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "custops_outbox"
+RETRY_MIN_SECONDS = 0.25
+RETRY_MAX_SECONDS = 2.0
+CONNECT_TIMEOUT = 5
 
 
 def define_table(metadata: MetaData) -> Table:
@@ -212,13 +221,23 @@ class Relay:
         self.conn: psycopg.Connection | None = None
         self.listener: psycopg.Connection | None = None
         self.stopping = False
+        self.last_failure: str | None = None  # of the latest cycle; None once a cycle succeeds
 
     def _connect(self) -> None:
         if self.conn is None or self.conn.closed:
-            self.conn = psycopg.connect(self.dsn)
+            self.conn = psycopg.connect(self.dsn, connect_timeout=CONNECT_TIMEOUT)
         if self.listener is None or self.listener.closed:
-            self.listener = psycopg.connect(self.dsn, autocommit=True)
+            self.listener = psycopg.connect(self.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
             self.listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+    def _close_database(self) -> None:
+        for c in (self.conn, self.listener):
+            if c is not None:
+                try:
+                    c.close()
+                except Exception:  # noqa: BLE001 - closing a broken connection
+                    pass
+        self.conn = self.listener = None
 
     def relay_once(self) -> int:
         """Publish one batch; returns how many rows were handled."""
@@ -291,28 +310,47 @@ class Relay:
                 pass
 
     def run(self) -> None:
-        backoff = 0.5
+        backoff = RETRY_MIN_SECONDS
         last_backlog = 0.0
         while not self.stopping:
             try:
                 n = self.relay_once()
-                backoff = 0.5
+                backoff = RETRY_MIN_SECONDS
+                if self.last_failure is not None:
+                    log.warning("relay %s: publishing again", self.service)
+                    self.last_failure = None
                 if time.monotonic() - last_backlog > 2:
                     metrics.OUTBOX_BACKLOG.labels(self.service).set(self.backlog())
                     last_backlog = time.monotonic()
                 if n < self.batch_size:
                     self._wait_for_notify()
-            except (psycopg.OperationalError, OSError, amqp.exceptions.AMQPError, Unconfirmed) as exc:
-                log.warning("relay %s: %s; retrying in %.1fs", self.service, exc, backoff)
-                for c in (self.conn, self.listener):
-                    if c is not None:
-                        try:
-                            c.close()
-                        except Exception:  # noqa: BLE001
-                            pass
-                self.conn = self.listener = None
+            except (psycopg.Error, OSError, ValueError, amqp.exceptions.AMQPError, Unconfirmed) as exc:
+                database = isinstance(exc, (psycopg.Error, ValueError))  # ValueError: select() on a closed fd
+                self.last_failure = f"{'database' if database else 'broker'}: {type(exc).__name__}: {exc}"
+                log.warning("relay %s: %s; retrying in %.2fs", self.service, self.last_failure, backoff)
+                if database:
+                    self._close_database()
+                else:
+                    self.publisher.reset()
                 time.sleep(backoff)
-                backoff = min(backoff * 2, 10)
+                backoff = min(backoff * 2, RETRY_MAX_SECONDS)
+
+    def problems(self, timeout: float = 2.0) -> list[str]:
+        """What keeps this relay from relaying, for its readiness probe: its last cycle's failure,
+        and a broker or database that does not answer now (an idle relay touches neither)."""
+        from custops.rpc import broker_reachable
+
+        found = [f"last cycle failed ({self.last_failure})"] if self.last_failure else []
+        try:
+            with psycopg.connect(self.dsn, connect_timeout=max(1, int(timeout))) as conn:
+                conn.execute("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - a probe reports, it does not crash
+            found.append(f"database unreachable ({type(exc).__name__})")
+        try:
+            broker_reachable(self.publisher.amqp_uri, timeout)
+        except Exception as exc:  # noqa: BLE001 - a probe reports, it does not crash
+            found.append(f"broker unreachable ({type(exc).__name__})")
+        return found
 
     def stop(self) -> None:
         self.stopping = True

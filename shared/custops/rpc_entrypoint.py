@@ -24,6 +24,7 @@ from nameko.amqp.publish import Publisher
 from nameko.rpc import Responder, Rpc, RpcConsumer
 
 from custops import metrics
+from custops.entrypoints import ReconnectingQueueConsumer
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class ResilientRpcConsumer(RpcConsumer):
     """nameko's RpcConsumer with `ReplyResponder`, surviving a reply that cannot be published."""
 
     responder_cls = ReplyResponder
+    # reconnects within a second of the broker's return, and its readiness shows in /readyz
+    queue_consumer = ReconnectingQueueConsumer()
 
     def handle_result(self, message, result, exc_info):
         from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,

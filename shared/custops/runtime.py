@@ -32,19 +32,55 @@ def run_service(name: str) -> None:
     run([service_cls], config.nameko_config(name))
 
 
+def relay_http_server(relay, port: int, addr: str = "0.0.0.0"):
+    """A relay's side port, in a daemon thread: `/healthz` (the process runs), `/readyz` (503 while
+    its database or broker does not answer, or its last cycle failed) and `/metrics`."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            path = self.path.split("?")[0]
+            if path == "/metrics":
+                status, ctype, body = 200, CONTENT_TYPE_LATEST, generate_latest()
+            elif path in ("/healthz", "/readyz"):
+                problems = relay.problems() if path == "/readyz" else []
+                doc = {"status": "unavailable" if problems else ("ready" if path == "/readyz" else "ok"),
+                       "service": f"{relay.service}-relay"}
+                if problems:
+                    doc["reason"] = "; ".join(problems)
+                status, ctype, body = (503 if problems else 200), "application/json", json.dumps(doc).encode()
+            else:
+                status, ctype, body = 404, "application/json", b'{"status": "not found"}'
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format, *args):  # probes every few seconds: not worth a log line
+            pass
+
+    server = ThreadingHTTPServer((addr, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="relay-http", daemon=True).start()
+    return server
+
+
 def run_relay(name: str, batch_size: int = 200) -> None:
     import logging
-
-    from prometheus_client import start_http_server
 
     from custops import config, outbox, tracing
 
     tracing.setup(f"{name}-relay")
+    relay = outbox.Relay(name, batch_size=batch_size)
     try:
-        start_http_server(config.relay_port(name), addr="0.0.0.0")
+        relay_http_server(relay, config.relay_port(name))
     except OSError as exc:  # a second relay on the same host: it still relays, without metrics
         logging.getLogger(__name__).warning("relay metrics port %s: %s", config.relay_port(name), exc)
-    relay = outbox.Relay(name, batch_size=batch_size)
 
     def stop(signum, frame):
         relay.stop()
