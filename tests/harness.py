@@ -160,7 +160,10 @@ class Api(requests.Session):
 
 
 class Suite:
-    def __init__(self, procfile: Path = PROCFILE, only: list[str] | None = None, gateway_port: int = 18080):
+    def __init__(self, procfile: Path = PROCFILE, only: list[str] | None = None, gateway_port: int = 18080,
+                 amqp_uri: str | None = None, extra_env: dict | None = None, log_dir: Path | None = None):
+        """`amqp_uri`, `extra_env` (e.g. DATABASE_URL, CUSTOPS_DB_PREFIX) and `log_dir` set up a
+        suite apart from the shared one: on a broker or database server of a test's own."""
         from custops.procfile import parse_procfile
 
         entries = parse_procfile(procfile)
@@ -170,7 +173,8 @@ class Suite:
 
         # Not even the in-process service tests' vhost: their containers would compete with these
         # processes for the same event queues (and answer their RPC calls).
-        self.amqp_uri = local_vhost_uri(E2E_VHOST) or config.amqp_uri()
+        self.log_dir = log_dir or LOG_DIR
+        self.amqp_uri = amqp_uri or local_vhost_uri(E2E_VHOST) or config.amqp_uri()
         self.gateway_port = free_port(gateway_port)
         self.url = f"http://127.0.0.1:{self.gateway_port}"
         env = dict(os.environ)
@@ -186,6 +190,7 @@ class Suite:
             "CUSTOPS_RPC_TIMEOUT": str(RPC_TIMEOUT),
             "AMQP_URI": self.amqp_uri,
         })
+        env.update(extra_env or {})
         self.env = env
         self.procs: dict[str, Process] = {}
         for name, command in entries:
@@ -210,7 +215,7 @@ class Suite:
             kind, service, port = "other", None, 0
         proc = Process(name, command, kind, service, port, dict(extra_env or {}), ready_override=ready_url)
         if name not in self.procs:  # a fresh log per suite; a restart appends to it
-            LOG_DIR.mkdir(parents=True, exist_ok=True)
+            self.log_dir.mkdir(parents=True, exist_ok=True)
             self.log_path(name).write_text("")
         self.procs[name] = proc
         return proc
@@ -253,7 +258,7 @@ class Suite:
             env["CUSTOPS_HTTP_PORT"] = str(proc.port)
         elif proc.kind == "relay":
             env["CUSTOPS_RELAY_PORT"] = str(proc.port)
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path(name), "ab") as log:
             log.write(f"==== harness: starting {name}: {proc.command}\n".encode())
             log.flush()
@@ -335,7 +340,7 @@ class Suite:
     # ----------------------------------------------------------------------------------- looking in
 
     def log_path(self, name: str) -> Path:
-        return LOG_DIR / f"{name}.log"
+        return self.log_dir / f"{name}.log"
 
     def log(self, name: str) -> str:
         path = self.log_path(name)
@@ -361,6 +366,25 @@ class Suite:
                 if sample.name == metric and all(sample.labels.get(k) == v for k, v in labels.items()):
                     total += sample.value
         return total
+
+    def query(self, service: str, sql: str, **params) -> list:
+        """Rows of a read-only SQL statement on a service's database of this suite (its own
+        DATABASE_URL and CUSTOPS_DB_PREFIX; `query()` below is the shared suite's)."""
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        engines = self.__dict__.setdefault("_engines", {})
+        if service not in engines:
+            server = self.env.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+            url = make_url(server).set(drivername="postgresql+psycopg",
+                                       database=self.env["CUSTOPS_DB_PREFIX"] + service)
+            engines[service] = create_engine(url, pool_size=2, pool_pre_ping=True)
+        with engines[service].connect() as conn:
+            return conn.execute(text(sql), params).all()
+
+    def dispose_engines(self) -> None:
+        for engine in self.__dict__.pop("_engines", {}).values():
+            engine.dispose()
 
     # ------------------------------------------------------------------------------- talking to it
 
