@@ -17,6 +17,7 @@ no recompute.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -102,8 +103,22 @@ def load_calendar(session: Session, tenant_id) -> Calendar:
     row = stored_calendar_row(session, tenant_id)
     if row is None:
         return default_calendar(session, tenant_id)
-    return calendar_from_fields(row["timezone"], row["weekly_slots"], row["holidays"], row["always_open"],
-                                row["version"])
+    # every change bumps the version and updated_at: a row seen before is the same calendar (building
+    # one with 2,000 holidays takes a millisecond, and the same object keeps its memoised arithmetic)
+    key = (tenant_id, row["version"], row["updated_at"])
+    calendar = _CALENDARS.get(key)
+    if calendar is None:
+        calendar = calendar_from_fields(row["timezone"], row["weekly_slots"], row["holidays"], row["always_open"],
+                                        row["version"])
+        _CALENDARS[key] = calendar
+        if len(_CALENDARS) > 1024:
+            _CALENDARS.popitem(last=False)
+    else:
+        _CALENDARS.move_to_end(key)
+    return calendar
+
+
+_CALENDARS: OrderedDict = OrderedDict()
 
 
 def stored_calendar_row(session: Session, tenant_id):
