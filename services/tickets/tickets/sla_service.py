@@ -13,7 +13,6 @@ import uuid
 from datetime import datetime, timezone
 
 from nameko.extensions import DependencyProvider
-from custops.rpc_entrypoint import rpc
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -21,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from custops.contracts.customers import Tier
 from custops.contracts.tickets import DONE_STATUSES, Priority, Status
 from custops.errors import EXPECTED, Conflict, InvalidInput, NotFound
+from custops.rpc_entrypoint import rpc
 from custops.validation import parse, parse_id
 from tickets import sla_store
 from tickets.business_hours import MAX_HOLIDAYS, Calendar, check_bounds
