@@ -1,6 +1,6 @@
 """Fixtures of the cross-service tests: the whole suite of processes, once per test session.
 
-Every test under tests/ is an end-to-end test (marked `e2e`); tests/faults/ are also marked `fault`.
+Every test under tests/ is an end-to-end test (marked `e2e` and `integration`); tests/faults/ are also marked `fault`.
 A process of deploy/Procfile without code (a service package not installed, no gateway) fails the
 suite rather than skipping it: a skipped end-to-end suite would pass for nothing.
 """
@@ -20,6 +20,7 @@ def pytest_collection_modifyitems(config, items):
         path = Path(str(item.fspath)).resolve()
         if HERE in path.parents:
             item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.integration)  # every process of the suite runs on the real broker
             if (HERE / "faults") in path.parents:
                 item.add_marker(pytest.mark.fault)
 
