@@ -173,21 +173,37 @@ class SteadyLoad:
         return f"{len(self.answers)} requests; statuses by kind: {by_kind}"
 
 
+def _engine(suite: Suite, service: str):
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    server = suite.env.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+    return create_engine(make_url(server).set(drivername="postgresql+psycopg",
+                                              database=suite.env["CUSTOPS_DB_PREFIX"] + service))
+
+
+def execute(suite: Suite, service: str, sql: str, **params) -> int:
+    """Run one writing statement on a service's database of `suite` (a test's poke); rows affected."""
+    from sqlalchemy import text
+
+    engine = _engine(suite, service)
+    try:
+        with engine.begin() as conn:
+            return conn.execute(text(sql), params).rowcount
+    finally:
+        engine.dispose()
+
+
 def commit_tickets_directly(suite: Suite, tenant: Tenant, customer: dict, n: int, label: str) -> list[str]:
     """Open `n` tickets with the tickets service's own store code, in its database, without any RPC —
     as its mail import or clock would commit them, e.g. while the broker is down: their ticket.created
     events wait in the outbox for the relay. Returns their ids."""
     from datetime import datetime, timezone
 
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
     from custops import db
     from tickets import ticket_store
 
-    server = suite.env.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
-    engine = create_engine(make_url(server).set(drivername="postgresql+psycopg",
-                                                database=suite.env["CUSTOPS_DB_PREFIX"] + "tickets"))
+    engine = _engine(suite, "tickets")
     ids = []
     try:
         for i in range(n):

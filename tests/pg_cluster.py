@@ -96,8 +96,16 @@ class PgCluster:
         if down_for <= 0:
             self._pg_ctl("restart", "-m", "fast")
             return
-        self._pg_ctl("stop", "-m", "fast")
+        self.stop_server()
         time.sleep(down_for)
+        self.start_server()
+
+    def stop_server(self) -> None:
+        """`pg_ctl stop -m fast`: every session terminated; returns once the server is down."""
+        self._pg_ctl("stop", "-m", "fast")
+
+    def start_server(self) -> None:
+        """Start it again; returns once it accepts connections."""
         self._pg_ctl("start", "-o", self._options)
 
     def stop(self) -> None:

@@ -17,9 +17,12 @@ Surviving the broker and the database (issue 13):
   and skipped (the broker redelivers the message; the inbox absorbs a repeat) instead of escaping
   the worker, which kills the container.
 - An event handler failing because something it needs is unreachable (its database, or a service
-  it asks: `ServiceUnavailable`/`ServiceTimeout`) is not a poison message: it waits for the database
-  to answer (at most `TRANSIENT_WAIT_SECONDS`) and requeues the message, never dead-letters it, so
-  a database restart spends one delivery per message in flight, not the whole delivery limit.
+  it asks: `ServiceUnavailable`/`ServiceTimeout`) is not a poison message: the message is held,
+  unacked, outside the worker pool until the database answers again (a second for a dependency; at
+  most `TRANSIENT_WAIT_SECONDS`), then requeued — never dead-lettered by us — so a database restart
+  spends one delivery per message in flight, not the whole delivery limit, and the held messages
+  (at most the prefetch per queue) never starve the RPC and HTTP workers. The broker's own limit
+  (ours + 2) still ends an outage that outlasts every retry.
 - `/readyz` is 503 while the database does not answer or any of the service's consumers has no
   live broker connection; `/healthz` only says the process runs.
 """
@@ -121,6 +124,49 @@ class DeadLetteringQueueConsumer(ReconnectingQueueConsumer):
             self.ack_message(message)
 
 
+class DatabaseWatch:
+    """One greenthread per service pinging its database until it answers; any number of waiters."""
+
+    _watches: dict[str, "DatabaseWatch"] = {}
+
+    def __init__(self, service: str):
+        self.service = service
+        self._back = None  # an eventlet Event while a watch runs
+
+    @classmethod
+    def of(cls, service: str) -> "DatabaseWatch":
+        return cls._watches.setdefault(service, cls(service))
+
+    def wait(self, timeout: float) -> bool:
+        import eventlet
+        from eventlet.event import Event
+
+        if self._back is None:
+            self._back = Event()
+            eventlet.spawn_n(self._watch, self._back)
+        with eventlet.Timeout(timeout, False):
+            self._back.wait()
+            return True
+        return False
+
+    def _watch(self, back) -> None:
+        import eventlet
+
+        from custops import db
+
+        engine = db.engine_for(self.service)
+        pause = 0.25
+        while True:
+            eventlet.sleep(pause)
+            try:
+                db.ping(engine)
+                break
+            except Exception:  # noqa: BLE001 - still unreachable: keep watching
+                pause = min(pause * 2, 1.0)
+        self._back = None
+        back.send(True)
+
+
 class EventHandler(NamekoEventHandler):
     # its own consumer (and connection), separate from the RPC entrypoints'
     queue_consumer = DeadLetteringQueueConsumer()
@@ -145,8 +191,9 @@ class EventHandler(NamekoEventHandler):
         delivery = int((message.headers or {}).get("x-delivery-count", 0)) + 1
         if isinstance(exc, TRANSIENT):
             log.warning("%s not handled, %s; requeued once it can be", self.event_type, exc)
-            self._wait_for_database()
-            self.queue_consumer.requeue_message(message)
+            # held (unacked) in a thread of its own: the worker slot is free at once, so a database
+            # outage never starves the service's RPC and HTTP workers (its health probes among them)
+            self.container.spawn_managed_thread(functools.partial(self._requeue_later, message, exc))
         elif isinstance(exc, PoisonMessage) or delivery >= self.delivery_limit:
             try:
                 self.dead_letter(message, f"{type(exc).__name__}: {exc}",
@@ -160,25 +207,19 @@ class EventHandler(NamekoEventHandler):
             self.queue_consumer.requeue_message(message)
         return result, exc_info
 
-    def _wait_for_database(self) -> None:
-        """Hold the message (unacked) until the service's database answers, or a while at most, so a
-        requeue is not spent while it is certainly down."""
+    def _requeue_later(self, message, exc: BaseException) -> None:
+        """Requeue once what failed can work again: the database answers (one shared watch per
+        process pings it), or after a pause for an unavailable dependency; never later than
+        `TRANSIENT_WAIT_SECONDS`, so a requeue is not spent while the cause certainly persists."""
         import eventlet
 
         from custops import db
 
-        engine = db.engine_for(self.container.service_name)
-        deadline = time.monotonic() + TRANSIENT_WAIT_SECONDS
-        pause = 0.25
-        while True:
-            eventlet.sleep(pause)
-            try:
-                db.ping(engine)
-                return
-            except Exception:  # noqa: BLE001 - still down: keep waiting, within the bound
-                if time.monotonic() > deadline:
-                    return
-            pause = min(pause * 2, 2.0)
+        if db.is_unavailable(exc.__cause__ or exc):
+            DatabaseWatch.of(self.container.service_name).wait(TRANSIENT_WAIT_SECONDS)
+        else:
+            eventlet.sleep(1.0)
+        self.queue_consumer.requeue_message(message)
 
     def dead_letter(self, message, error: str, trace: str, delivery: int) -> None:
         """Publish the message, with its error, to this queue's dead-letter queue (confirmed)."""

@@ -37,12 +37,22 @@ def probe(url: str) -> int:
         return 0
 
 
+def statuses(suite, path: str) -> dict[str, int]:
+    """Every process's answer, asked at once (one look at one instant, not spread over seconds)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(suite.procs)) as pool:
+        answers = {name: pool.submit(probe, f"http://127.0.0.1:{proc.port}{path}")
+                   for name, proc in suite.procs.items()}
+        return {name: f.result() for name, f in answers.items()}
+
+
 def ready_statuses(suite) -> dict[str, int]:
-    return {name: probe(f"http://127.0.0.1:{proc.port}/readyz") for name, proc in suite.procs.items()}
+    return statuses(suite, "/readyz")
 
 
 def live_statuses(suite) -> dict[str, int]:
-    return {name: probe(f"http://127.0.0.1:{proc.port}/healthz") for name, proc in suite.procs.items()}
+    return statuses(suite, "/healthz")
 
 
 def test_the_suite_survives_a_broker_restart_under_load(own_broker_suite):
