@@ -39,7 +39,8 @@ def test_the_running_api_answers_as_its_openapi_document_says(suite, tenant, tmp
         "--report", "json", "--report-json-path", str(report),
     ]
     env = dict(os.environ, PATH=os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]))
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=BUDGET + 180)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=BUDGET + 180,
+                            cwd=tmp_path)  # its crash cache (.schemathesis/) stays out of the tree
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     (LOG_DIR / "schemathesis.log").write_text(result.stdout + result.stderr)  # the whole story, reproducers too
     doc = json.loads(report.read_text()) if report.exists() else {}
