@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 BROKER_ERRORS = (OSError, socket.error, ConnectionError, KombuOperationalError, AMQPError)
 RECONNECT_MAX_SECONDS = 1.0
 TRANSIENT_WAIT_SECONDS = 30.0
+DEPENDENCY_PAUSE_SECONDS = 1.0  # before requeueing a message whose handler's dependency was unavailable
 # a failure of something the handler needs, not of the message itself
 TRANSIENT = (ServiceUnavailable, ServiceTimeout)
 
@@ -218,7 +219,7 @@ class EventHandler(NamekoEventHandler):
         if db.is_unavailable(exc.__cause__ or exc):
             DatabaseWatch.of(self.container.service_name).wait(TRANSIENT_WAIT_SECONDS)
         else:
-            eventlet.sleep(1.0)
+            eventlet.sleep(DEPENDENCY_PAUSE_SECONDS)
         self.queue_consumer.requeue_message(message)
 
     def dead_letter(self, message, error: str, trace: str, delivery: int) -> None:
