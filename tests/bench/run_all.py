@@ -9,6 +9,10 @@
     RPC, tickets service) against a Flask app under the gateway's gunicorn settings that runs the
     same SQL with psycopg directly.
 
+(c) Broker restart under load (tests/bench/broker_recovery.py): the recovery time after RabbitMQ
+    returns (goal <= 10 s) and the failed requests by status during the outage, on a broker node of
+    its own.
+
 Bounded: fixed request/message counts, a time cap per run; prints numbers and ratios to stdout.
 """
 from __future__ import annotations
@@ -16,7 +20,6 @@ from __future__ import annotations
 import os
 import re
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -245,7 +248,8 @@ def bench_reads() -> None:
             load(url, headers, WARMUP)
             rate, latencies = load(url, headers, REQUESTS)
             results[label] = (rate, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000)
-            say(f"    {label:<12} {rate:8.0f} req/s   p50 {results[label][1]:7.2f} ms   p99 {results[label][2]:7.2f} ms")
+            say(f"    {label:<12} {rate:8.0f} req/s   p50 {results[label][1]:7.2f} ms   "
+                f"p99 {results[label][2]:7.2f} ms")
     finally:
         suite.stop_all()
     (g_rate, g50, g99), (b_rate, b50, b99) = results["gateway"], results["bare Flask"]
@@ -258,8 +262,13 @@ def main() -> int:
     bench_publishing()
     say()
     bench_reads()
+    say()
+    say("(c) broker restart under load")
+    import broker_recovery
+
+    failed = broker_recovery.main([])
     say(f"\ntotal {time.monotonic() - started:.0f}s")
-    return 0
+    return failed
 
 
 if __name__ == "__main__":
