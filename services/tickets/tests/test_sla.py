@@ -257,3 +257,12 @@ def test_at_the_deadline_exactly_the_target_elapsed_outside_pauses(cal, start, t
                  timedelta(0))
     assert business_time_between(cal, start, deadline) == timedelta(minutes=target) + paused
     assert state.warning_at is not None and state.warning_at <= deadline
+
+
+def test_a_timer_that_starts_paused_has_no_warning_until_it_has_a_deadline():
+    # a tiny lead put the warning at the very start of a timer paused from its start, with no
+    # deadline to announce: the SLA clock died emitting it (found by schemathesis)
+    state = compute_timer(UTC_9_TO_5, T0, 60, [(T0, None)], now=at(1), warning_fraction=0.01)
+    assert (state.deadline, state.warning_at, state.state) == (None, None, "paused")
+    with pytest.raises(ValueError):
+        compute_timer(UTC_9_TO_5, T0, 60, now=at(1), warning_fraction=1e-9)

@@ -4,6 +4,7 @@ iCalendar imports and public holidays by region, and the directory events the ti
 consumes (a customer's tier, a tenant's timezone)."""
 import contextlib
 import json
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -288,3 +289,25 @@ def test_a_directory_event_with_an_unknown_zone_or_tier_is_dead_lettered_not_app
     with db.engine_for("tickets").connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM directory_tenants WHERE tenant_id = :t"),
                             {"t": tenant_id}).scalar() == 0
+
+
+def test_a_warning_lead_of_almost_nothing_is_refused(tickets_service, rpc, tenant_id):
+    for fraction in (5e-324, 1e-9, 0.009):
+        assert _refused(rpc.call, "tickets", "put_sla_settings", str(tenant_id),
+                        {"warning_fraction": fraction})["field"] == "warning_fraction"
+
+
+def test_the_clock_claims_no_warning_without_a_deadline_and_keeps_running(tickets_service, rpc, tenant_id):
+    from tickets import sla_clock
+
+    ticket = _ticket(rpc, tenant_id, _customer(rpc, tenant_id))
+    with db.engine_for("tickets").begin() as conn:  # what a tiny lead on a paused timer stored before
+        conn.execute(text("UPDATE ticket_sla_timers SET warn_at = now() - interval '1 minute', deadline = NULL "
+                          "WHERE ticket_id = :t"), {"t": uuid.UUID(ticket["id"])})
+        conn.execute(text("NOTIFY custops_sla"))
+    with db.transaction(db.engine_for("tickets"), "tickets") as session:
+        sla_clock.fire_due(session)  # raised (a warning event needs its deadline) and killed the clock
+    time.sleep(1.0)  # the service's own clock has looked too
+    assert all(r["warned_at"] is None for r in _timer_rows(ticket["id"]).values())
+    clock = next(e for e in tickets_service.extensions if type(e).__name__ == "SlaClockProvider")
+    assert not clock.thread.dead

@@ -22,6 +22,8 @@ from .business_hours import UTC, BeyondHorizon, Calendar, add_business_minutes, 
 # The largest target a tenant may set: a year of business minutes. With the calendar's minimum of
 # business time a week (business_hours.MIN_WEEK_MINUTES) it keeps every deadline within ~170 years.
 MAX_TARGET_MINUTES = 525_600
+# The smallest warning lead: a share of a target that rounds to nothing is no warning.
+MIN_WARNING_FRACTION = 0.01
 TimerName = Literal["first_response", "next_response", "resolution"]
 TIMER_NAMES: tuple[TimerName, ...] = ("first_response", "next_response", "resolution")
 DEFAULT_WARNING_FRACTION = 0.8
@@ -221,8 +223,8 @@ def compute_timer(calendar: Calendar, started_at: datetime, target_minutes: int,
     met_at = _utc(met_at, "met_at") if met_at is not None else None
     if not isinstance(target_minutes, int) or isinstance(target_minutes, bool) or target_minutes <= 0:
         raise ValueError("target_minutes must be a positive integer")
-    if not 0 < warning_fraction <= 1:
-        raise ValueError("warning_fraction must be in (0, 1]")
+    if not MIN_WARNING_FRACTION <= warning_fraction <= 1:
+        raise ValueError(f"warning_fraction must be in [{MIN_WARNING_FRACTION}, 1]")
     if met_at is not None and met_at < started_at:
         raise ValueError("met_at is before the timer started")
     evaluated_at = met_at if met_at is not None else now
@@ -231,7 +233,10 @@ def compute_timer(calendar: Calendar, started_at: datetime, target_minutes: int,
     merged = _merge_pauses(_as_intervals(pauses), started_at, until=met_at)
     target = timedelta(minutes=target_minutes)
     deadline = _within_horizon(deadline_with_pauses, calendar, started_at, target, merged)
-    warning_at = _within_horizon(deadline_with_pauses, calendar, started_at, target * warning_fraction, merged)
+    # a warning announces its deadline: none while the deadline is unknown (a tiny lead on a timer
+    # that starts paused would otherwise fall due at its start, with no deadline to tell)
+    warning_at = None if deadline is None else _within_horizon(
+        deadline_with_pauses, calendar, started_at, target * warning_fraction, merged)
     paused_each = [business_time_between(calendar, p.start, p.end or evaluated_at) for p in merged]
     paused_so_far = sum((business_time_between(calendar, p.start, min(p.end or evaluated_at, evaluated_at))
                          for p in merged), timedelta(0))

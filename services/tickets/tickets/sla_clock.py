@@ -32,7 +32,7 @@ BATCH = 500
 _NEXT_DUE = text("""
     SELECT EXTRACT(EPOCH FROM (LEAST(
         (SELECT min(warn_at) FROM ticket_sla_timers
-          WHERE warned_at IS NULL AND met_at IS NULL AND warn_at IS NOT NULL),
+          WHERE warned_at IS NULL AND met_at IS NULL AND warn_at IS NOT NULL AND deadline IS NOT NULL),
         (SELECT min(deadline) FROM ticket_sla_timers
           WHERE breached_at IS NULL AND met_at IS NULL AND deadline IS NOT NULL)) - now()))
 """)
@@ -50,7 +50,8 @@ _CLAIM = """
      FOR UPDATE OF t, k SKIP LOCKED
 """
 _DUE_WARNINGS = text(_CLAIM.format(
-    due="t.warned_at IS NULL AND t.met_at IS NULL AND t.warn_at IS NOT NULL AND t.warn_at <= now()",
+    due="t.warned_at IS NULL AND t.met_at IS NULL AND t.warn_at IS NOT NULL AND t.deadline IS NOT NULL "
+        "AND t.warn_at <= now()",
     column="t.warn_at"))
 _DUE_BREACHES = text(_CLAIM.format(
     due="t.breached_at IS NULL AND t.met_at IS NULL AND t.deadline IS NOT NULL AND t.deadline <= now()",
@@ -180,6 +181,10 @@ class DeadlineClock:
             except (psycopg.Error, DBAPIError, OSError) as exc:
                 log.warning("SLA clock: %s; retrying in %.1fs", exc, backoff)
                 self.close()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10)
+            except Exception:  # noqa: BLE001 - the clock must outlive any one bad batch (it rolled back)
+                log.exception("SLA clock: a batch failed; retrying in %.1fs", backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10)
 

@@ -26,7 +26,7 @@ from tickets import sla_store
 from tickets.business_hours import MAX_HOLIDAYS, Calendar, check_bounds
 from tickets.holiday_sources import MAX_REGION_YEARS, HolidaySourceError, parse_ics_holidays, public_holidays
 from tickets.models import sla_policies, sla_settings, ticket_sla_pauses, ticket_sla_timers, tickets
-from tickets.sla import MAX_TARGET_MINUTES, PauseRules, Policy, Targets
+from tickets.sla import MAX_TARGET_MINUTES, MIN_WARNING_FRACTION, PauseRules, Policy, Targets
 
 Minutes = Field(default=None, gt=0, le=MAX_TARGET_MINUTES)  # at most a year of business minutes
 
@@ -61,7 +61,7 @@ class PutSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     pause_statuses: list[Status] | None = None
-    warning_fraction: float | None = Field(default=None, gt=0, le=1)
+    warning_fraction: float | None = Field(default=None, ge=MIN_WARNING_FRACTION, le=1)
     escalation: dict | None = None
 
 

@@ -31,8 +31,8 @@ from custops.contracts.tickets import OPEN_STATUSES, PRIORITIES
 from tickets.business_hours import Calendar
 from tickets.models import (business_calendars, directory_tenants, sla_policies, sla_settings, ticket_sla_pauses,
                             ticket_sla_timers, tickets)
-from tickets.sla import (DEFAULT_WARNING_FRACTION, PauseInterval, PauseRules, Policy, Targets, compute_timer,
-                         select_policy)
+from tickets.sla import (DEFAULT_WARNING_FRACTION, MIN_WARNING_FRACTION, PauseInterval, PauseRules, Policy,
+                         Targets, compute_timer, select_policy)
 
 NOTIFY_CHANNEL = "custops_sla"
 DEFAULT_SLOTS = ("09:00-17:00",)  # Monday to Friday
@@ -201,7 +201,9 @@ def load_settings(session: Session, tenant_id) -> Settings:
     row = session.execute(select(sla_settings).where(sla_settings.c.tenant_id == tenant_id)).mappings().first()
     if row is None:
         return Settings(PauseRules(frozenset(DEFAULT_PAUSE_STATUSES)), DEFAULT_WARNING_FRACTION, {})
-    return Settings(PauseRules(frozenset(row["pause_statuses"])), row["warning_fraction"], dict(row["escalation"]))
+    # a lead stored before MIN_WARNING_FRACTION was the bound counts as the smallest one allowed
+    return Settings(PauseRules(frozenset(row["pause_statuses"])), max(row["warning_fraction"], MIN_WARNING_FRACTION),
+                    dict(row["escalation"]))
 
 
 def load_tenant(session: Session, tenant_id) -> TenantSla:
