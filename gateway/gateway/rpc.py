@@ -5,6 +5,11 @@ process, so gunicorn workers forked from a master (even with `--preload`) each b
 `tenant_call` is how routes reach services: the tenant always comes from the token's identity.
 Every call carries the request's caller (`flask.g.caller`, set by `gateway.auth`), bound for that
 call only, so a pooled worker thread never carries one request's caller into the next.
+
+The client survives the broker (issue 13; `custops.rpc`): dead pooled connections are replaced
+before use, and while the broker is unreachable a one-second circuit makes every call fail at once
+with `ServiceUnavailable` — the 503 with `Retry-After` of `gateway.problems` — instead of a 504 after
+the full RPC timeout; `client().circuit.is_open` says whether it is open.
 """
 from __future__ import annotations
 
