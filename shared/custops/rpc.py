@@ -241,8 +241,15 @@ class RpcClient:
         if not self.circuit.admit():
             metrics.RPC_CLIENT_CALLS.labels(service, method, "unavailable").inc()
             raise self._unavailable(self.circuit.reason or "circuit open")
+        probing = self.circuit.is_open  # admitted while open: this call is the probe
+        try:
+            return self._call(service, method, args, kwargs, context)
+        finally:
+            if probing:  # whatever happened, the next caller may probe (a no-op once it succeeded/failed)
+                self.circuit.release_probe()
+
+    def _call(self, service: str, method: str, args, kwargs, context: dict):
         if not self._slots.acquire(timeout=self.timeout):
-            self.circuit.release_probe()
             metrics.RPC_CLIENT_CALLS.labels(service, method, "timeout").inc()
             raise ServiceTimeout(f"no free RPC connection within {self.timeout}s")
         conn = None

@@ -90,6 +90,21 @@ def test_a_probe_that_said_nothing_about_the_broker_lets_the_next_caller_probe()
     assert circuit.admit()
 
 
+def test_a_probe_that_failed_unexpectedly_does_not_leave_the_circuit_open_for_good(monkeypatch):
+    clock = FakeClock()
+    client = RpcClient(f"amqp://guest:guest@127.0.0.1:{closed_port()}//", timeout=1, circuit=Circuit(clock=clock))
+    client.circuit.failed("refused")
+    clock.now += 2
+
+    def broken_checkout():
+        raise ValueError("not a broker error")
+
+    monkeypatch.setattr(client, "_checkout", broken_checkout)
+    with pytest.raises(ValueError):
+        client.call("outageprobe", "echo", 1)
+    assert client.circuit.admit(), "the next caller may probe"
+
+
 # --------------------------------------------------------------------- the client, broker unreachable
 
 
