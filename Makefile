@@ -32,7 +32,7 @@ setup: venv infra
 run: setup
 	$(BIN)/python scripts/run.py
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv

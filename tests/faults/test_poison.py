@@ -68,7 +68,8 @@ def test_poison_messages_are_dead_lettered_at_once_and_events_still_flow(suite, 
         publish_raw(suite_broker, body)
 
     for what, (marker, _) in poison.items():
-        item = eventually(lambda: dead_letter_for(queue, marker), DEADLINE, f"the message that {what} in {queue}")
+        item = eventually(lambda marker=marker: dead_letter_for(queue, marker), DEADLINE,
+                          f"the message that {what} in {queue}")
         assert "PoisonMessage" in item["error"], item
         assert item["deliveries"] == 1, item  # not retried: it can never succeed
 
@@ -86,7 +87,7 @@ def test_an_event_whose_handler_keeps_failing_is_dead_lettered_after_the_deliver
     queue = consumer_queue("timeline", "tickets", "ticket.created")
     marker = uuid.uuid4().hex
     publish_raw(suite_broker, json.dumps(valid_envelope(f"{marker}\x00", tenant.id)).encode())
-    item = eventually(lambda: dead_letter_for(queue, marker), DEADLINE, f"the failing event in {queue}")
+    item = eventually(lambda marker=marker: dead_letter_for(queue, marker), DEADLINE, f"the failing event in {queue}")
     assert item["error"] and "PoisonMessage" not in item["error"], item
     assert item["deliveries"] == config.delivery_limit(), item  # retried, but not forever
 
