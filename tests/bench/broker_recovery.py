@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Broker restart under load: how long the suite takes to serve again, and what the outage costs.
 
-Starts a RabbitMQ node of its own (tests/broker_node.py: its own ports, never the machine's main
-node) and every Procfile process on it, with databases of its own (`custops_bench_brk_*`) on the
-configured PostgreSQL. A steady load of ticket creates, replies and time entries runs through the
+Starts a RabbitMQ node and a PostgreSQL cluster of its own (tests/broker_node.py,
+tests/pg_cluster.py: their own ports, never the machine's main node or shared server) and every
+Procfile process on them. A steady load of ticket creates, replies and time entries runs through the
 gateway (tests/fault_load.py, ~9 requests/s); after a warm-up the node's applications are stopped
 (`rabbitmqctl stop_app`) for `--outage` seconds, meanwhile tickets are committed straight to the
 tickets database so their events wait in its outbox, then started again. Prints:
@@ -43,6 +43,7 @@ from broker_node import BrokerNode  # noqa: E402
 from fault_load import (KINDS, SteadyLoad, check_answers, check_nothing_left_over, check_stored_once,  # noqa: E402
                         commit_tickets_directly)
 from harness import LOG_DIR, ROOT, Suite  # noqa: E402
+from pg_cluster import PgCluster  # noqa: E402
 
 GOAL_SECONDS = 10.0
 DB_PREFIX = "custops_bench_brk_"
@@ -95,8 +96,9 @@ def run(outage: float, warm_up: float, after: float, committed: int) -> int:
     os.chdir(ROOT)
     say(f"broker restart under load: warm-up {warm_up:.0f}s, broker stopped {outage:.0f}s, "
         f"then {after:.0f}s; {committed} tickets committed to the outbox during the outage")
+    cluster = PgCluster.start_new()
     node = BrokerNode.start_new()
-    suite = Suite(amqp_uri=node.amqp_uri, extra_env={"CUSTOPS_DB_PREFIX": DB_PREFIX},
+    suite = Suite(amqp_uri=node.amqp_uri, extra_env={"DATABASE_URL": cluster.url, "CUSTOPS_DB_PREFIX": DB_PREFIX},
                   log_dir=LOG_DIR / "bench-broker", gateway_port=18580)
     try:
         suite.setup_broker_and_databases()
@@ -172,6 +174,7 @@ def run(outage: float, warm_up: float, after: float, committed: int) -> int:
         suite.stop_all()
         suite.dispose_engines()
         node.stop()
+        cluster.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,8 +55,8 @@ def live_statuses(suite) -> dict[str, int]:
     return statuses(suite, "/healthz")
 
 
-def test_the_suite_survives_a_broker_restart_under_load(own_broker_suite):
-    suite, node = own_broker_suite, own_broker_suite.broker
+def test_the_suite_survives_a_broker_restart_under_load(own_suite):
+    suite, node = own_suite, own_suite.broker
     tenant = suite.new_tenant()
     before = pids(suite)
     load = SteadyLoad(suite, tenant).start()

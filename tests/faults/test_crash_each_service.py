@@ -17,15 +17,15 @@ BEFORE, DOWN, AFTER = 2.5, 2.0, 3.0
 
 
 @pytest.fixture(autouse=True)
-def _every_process_running_after_each_test(own_broker_suite):
+def _every_process_running_after_each_test(own_suite):
     """On its own suite: a test that failed with its service down leaves it running for the next."""
     yield
-    own_broker_suite.revive()
+    own_suite.revive()
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_a_service_killed_under_load_loses_and_doubles_nothing(own_broker_suite, service):
-    suite = own_broker_suite
+def test_a_service_killed_under_load_loses_and_doubles_nothing(own_suite, service):
+    suite = own_suite
     tenant = suite.new_tenant()
     before = pids(suite)
     load = SteadyLoad(suite, tenant).start()

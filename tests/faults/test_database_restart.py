@@ -45,8 +45,8 @@ def statuses(suite, path: str) -> dict[str, int]:
         return {name: f.result() for name, f in answers.items()}
 
 
-def test_the_suite_survives_a_database_restart_under_load(own_database_suite):
-    suite, cluster = own_database_suite, own_database_suite.database
+def test_the_suite_survives_a_database_restart_under_load(own_suite):
+    suite, cluster = own_suite, own_suite.database
     tenant = suite.new_tenant()
     before = pids(suite)
     load = SteadyLoad(suite, tenant).start()
