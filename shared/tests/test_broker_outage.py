@@ -343,3 +343,23 @@ def test_the_relay_resumes_after_the_broker_comes_back_and_publishes_each_event_
             relay.stop()
             thread.join(timeout=5)
             queue.bind(conn.channel()).delete()
+
+
+# ------------------------------------------------------------------------------------ the services
+
+
+@pytest.mark.parametrize("service", config.SERVICES)
+def test_every_rpc_entrypoint_of_every_service_is_custops_own(service):
+    """nameko's own `rpc` beside ours would add a second consumer of the service's queue, one that
+    dies with the broker; every service imports `custops.rpc_entrypoint.rpc` only."""
+    from nameko.containers import ServiceContainer
+    from nameko.rpc import Rpc
+
+    from custops.rpc_entrypoint import ResilientRpc
+    from custops.runtime import load_service_class
+
+    container = ServiceContainer(load_service_class(service), {"AMQP_URI": "memory://"})
+    rpcs = [ep for ep in container.entrypoints if isinstance(ep, Rpc)]
+    assert rpcs, f"{service} has no RPC entrypoint"
+    foreign = sorted(ep.method_name for ep in rpcs if not isinstance(ep, ResilientRpc))
+    assert not foreign, f"{service}: nameko's own rpc on {foreign}"
