@@ -149,6 +149,8 @@ sla_settings = Table(
     Column("warning_fraction", Float, nullable=False, server_default="0.8"),
     Column("escalation", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # the defaults (no row) are version 1; a stored row starts at 2 and each change moves it on
+    Column("version", Integer, nullable=False, server_default="2"),
 )
 
 # Each timer of each ticket: what tickets.sla.compute_timer said, the versions it used, and which
@@ -218,3 +220,37 @@ directory_customers = Table(
     Column("tier", String(20), nullable=False),
     Column("as_of", DateTime(timezone=True), nullable=False),
 )
+
+
+# --- SLA recompute jobs (issue 14, tickets.sla_recompute) ---
+
+# One recompute of a tenant's open tickets' unmet timers after a calendar, policy, settings, timezone
+# or tier change, created in the change's transaction and worked through in keyset batches by the
+# service's recompute worker. `customer_id` set: only that customer's tickets (a tier change).
+# `after_ticket_id` is the keyset cursor: every ticket up to it is recomputed. `seq` orders the
+# jobs of a tenant as their changes committed (a newer covering job supersedes an older one).
+sla_recompute_jobs = Table(
+    "sla_recompute_jobs",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("seq", BigInteger, Identity(), nullable=False, unique=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("customer_id", UUID(as_uuid=True)),
+    Column("reason", String(20), nullable=False),  # calendar | holidays | policy | settings | timezone | tier
+    Column("calendar_version", Integer, nullable=False),
+    Column("settings_version", Integer, nullable=False),
+    Column("policy_versions", JSONB, nullable=False, server_default=text("'{}'::jsonb")),  # {policy id: version}
+    Column("status", String(12), nullable=False, server_default="queued"),  # queued|running|done|failed|superseded
+    Column("total", Integer),  # tickets to recompute, counted when the job starts
+    Column("done", Integer, nullable=False, server_default="0"),
+    Column("after_ticket_id", UUID(as_uuid=True)),
+    Column("superseded_by", UUID(as_uuid=True)),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+)
+Index("ix_sla_recompute_jobs_active", sla_recompute_jobs.c.seq,
+      postgresql_where=text("status IN ('queued', 'running')"))
+Index("ix_sla_recompute_jobs_tenant", sla_recompute_jobs.c.tenant_id, sla_recompute_jobs.c.created_at,
+      sla_recompute_jobs.c.id)
