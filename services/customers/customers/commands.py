@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone as dt_timezone
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from customers import domains, timezones
+from custops.contracts.customers import WeekStart
+from customers import domains, locales, timezones
 
 Role = Literal["owner", "admin", "member", "contractor", "portal", "read_only"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -41,6 +43,16 @@ def _iana_zone(v: str) -> str:
 TimeZone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_iana_zone)]
 
 
+def _bcp47(v: str) -> str:
+    tag = locales.canonical(v)
+    if tag is None:
+        raise ValueError("not a BCP 47 language tag (e.g. en, en-GB, de-CH, pt-BR, zh-Hant-TW)")
+    return tag
+
+
+Locale = Annotated[str, Field(min_length=2, max_length=locales.MAX_LENGTH), AfterValidator(_bcp47)]
+
+
 class CreateTenant(_Input):
     name: str = Field(min_length=1, max_length=200)
     owner_email: str = Field(max_length=320)
@@ -55,6 +67,8 @@ class UpdateTenantSettings(_Input):
 
     name: str = Field(default=None, min_length=1, max_length=200)
     timezone: TimeZone = None
+    locale: Locale = None
+    week_start: WeekStart = None
 
     def changes(self) -> dict:
         return {field: getattr(self, field) for field in self.model_fields_set}
@@ -64,6 +78,7 @@ class CreateMember(_Input):
     email: str = Field(max_length=320)
     name: str = Field(min_length=1, max_length=200)
     role: Role
+    timezone: TimeZone | None = None  # null: the tenant's
     # validate_default: the rule below must also run when customer_id is left out
     customer_id: uuid.UUID | None = Field(default=None, validate_default=True)
 
@@ -80,8 +95,34 @@ class CreateMember(_Input):
         return v
 
 
+class UpdateMember(_Input):
+    """Only the fields present change; `timezone: null` makes the member follow the tenant's zone."""
+
+    name: str = Field(default=None, min_length=1, max_length=200)
+    timezone: TimeZone | None = None
+    role: Role = None
+
+    def changes(self) -> dict:
+        return {field: getattr(self, field) for field in self.model_fields_set}
+
+
+class MemberFilters(_Input):
+    role: Role | None = None
+    active: bool | None = None  # None: active and deactivated members
+    q: str | None = Field(default=None, min_length=1, max_length=200)  # in names and addresses
+
+
 class IssueToken(_Input):
     label: str = Field(min_length=1, max_length=100)
+    expires_at: AwareDatetime | None = None
+    read_only: bool = False
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_the_future(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v <= datetime.now(dt_timezone.utc):
+            raise ValueError("must lie in the future")
+        return v
 
 
 class CreateCustomer(_Input):

@@ -17,7 +17,12 @@ tenants = Table(
     # the tenant's IANA zone: its business days and weeks (SLA calendars' default, "this week" in
     # reports); told to other services by tenant.created / tenant.updated
     Column("timezone", String(64), nullable=False, server_default="UTC"),
+    # a BCP 47 language tag (`en`, `de-CH`): how dates and numbers are written for the tenant
+    Column("locale", String(35), nullable=False, server_default="en"),
+    # the first day of the tenant's week (timesheets, "this week" in reports)
+    Column("week_start", String(10), nullable=False, server_default="monday"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("week_start IN ('monday', 'sunday', 'saturday')", name="week_start"),
 )
 Index("uq_tenants_demo_name", tenants.c.name, unique=True, postgresql_where=tenants.c.demo)
 
@@ -31,11 +36,17 @@ members = Table(
     Column("role", String(20), nullable=False),
     # the customer a portal user belongs to (the gateway scopes them to it); null for team users
     Column("customer_id", UUID(as_uuid=True), ForeignKey("customers.id")),
+    # the member's own IANA zone (their "today"); null: the tenant's
+    Column("timezone", String(64)),
+    # a deactivated member keeps their history but cannot sign in: their tokens were revoked
+    Column("deactivated_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("role IN ('owner', 'admin', 'member', 'contractor', 'portal', 'read_only')", name="role"),
     CheckConstraint("(role = 'portal') = (customer_id IS NOT NULL)", name="portal_customer"),
 )
 Index("uq_members_tenant_email", members.c.tenant_id, members.c.email, unique=True)
+Index("ix_members_tenant_created", members.c.tenant_id, members.c.created_at, members.c.id)
 
 api_tokens = Table(
     "api_tokens",
@@ -43,11 +54,16 @@ api_tokens = Table(
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), nullable=False),
     Column("member_id", UUID(as_uuid=True), ForeignKey("members.id"), nullable=False),
-    Column("label", String(100), nullable=False),
+    Column("label", String(100), nullable=False),  # the token's name (`name` in the API)
     Column("prefix", String(20), nullable=False),  # non-secret, for display
     Column("token_hash", String(64), nullable=False),  # sha256 hex of the token; never the token
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),  # null: until revoked
+    # a read-only token may only read (GET), whatever its member's role (enforced by the gateway)
+    Column("read_only", Boolean, nullable=False, server_default="false"),
+    # written at most once a minute per token (`store.authenticate`), not on every request
+    Column("last_used_at", DateTime(timezone=True)),
 )
 # authenticate() is one lookup on this index per request
 Index("uq_api_tokens_hash", api_tokens.c.token_hash, unique=True)

@@ -1,7 +1,7 @@
 """Customers service entrypoints: thin wiring over `store` (tables) and the pure rules.
 
-Tenants, members and API tokens are the directory the gateway authenticates against; customers
-and contacts are the accounts every other service refers to.
+Tenants, members and API tokens (`customers.access_service`) are the directory the gateway
+authenticates against; customers and contacts are the accounts every other service refers to.
 """
 from __future__ import annotations
 
@@ -17,13 +17,12 @@ from custops.entrypoints import HealthEndpoints, Telemetry
 from custops.errors import EXPECTED, Conflict
 from custops.validation import parse, parse_id
 from customers import store
-from customers.commands import (ContactFilters, CreateContact, CreateCustomer, CreateMember, CreateTenant,
-                                CustomerFilters, IssueToken, UpdateCustomer, UpdateTenantSettings)
-from customers.demo import DEMO_CUSTOMERS
-from customers.models import api_tokens, customer_domains, customers, members, tenants
+from customers.access_service import AccessEntrypoints
+from customers.commands import ContactFilters, CreateContact, CreateCustomer, CustomerFilters, UpdateCustomer
+from customers.models import customer_domains, customers
 
 
-class CustomersService(HealthEndpoints):
+class CustomersService(AccessEntrypoints, HealthEndpoints):
     name = "customers"
 
     db = Database()
@@ -42,110 +41,6 @@ class CustomersService(HealthEndpoints):
             if getattr(exc.orig, "sqlstate", None) == "23505":  # unique_violation
                 raise Conflict("a concurrent change took the same unique value; retry") from None
             raise
-
-    # --- tenants, members, tokens (no tenant_id: these create tenants or find one from a token) ---
-
-    @rpc(expected_exceptions=EXPECTED)
-    def create_tenant(self, name, owner_email, owner_name=None, timezone=None):
-        """A tenant (in `timezone`, an IANA zone; UTC when left out) with its owner and a first token."""
-        given = {"name": name, "owner_email": owner_email, "owner_name": owner_name}
-        if timezone is not None:
-            given["timezone"] = timezone
-        cmd = parse(CreateTenant, given)
-        with self._transaction() as session:
-            return store.create_tenant(session, cmd.name, cmd.owner_email, cmd.owner_name,
-                                       timezone_name=cmd.timezone)
-
-    @rpc(expected_exceptions=EXPECTED)
-    def get_tenant(self, tenant_id):
-        """The tenant's settings: `{id, name, timezone, created_at}`."""
-        with self.db.read() as session:
-            return store.tenant_shape(store.load_tenant(session, parse_id(tenant_id, "tenant")))
-
-    @rpc(expected_exceptions=EXPECTED)
-    def update_tenant_settings(self, tenant_id, payload):
-        """Change the tenant's `name` and/or `timezone`; tells `tenant.updated`."""
-        tenant_id = parse_id(tenant_id, "tenant")
-        cmd = parse(UpdateTenantSettings, payload)
-        with self._transaction() as session:
-            return store.update_tenant_settings(session, tenant_id, cmd)
-
-    @rpc(expected_exceptions=EXPECTED)
-    def seed_demo_tenant(self, name, owner_email):
-        """The demo tenant called `name`, created with demo customers on first call; every call
-        returns a new token for its owner."""
-        cmd = parse(CreateTenant, {"name": name, "owner_email": owner_email})
-        try:
-            return self._seed_demo_tenant(cmd)
-        except Conflict:  # a concurrent first seed of the same name won: now it is found
-            return self._seed_demo_tenant(cmd)
-
-    def _seed_demo_tenant(self, cmd: CreateTenant) -> dict:
-        with self._transaction() as session:
-            tenant_id = session.execute(select(tenants.c.id).where(
-                tenants.c.name == cmd.name, tenants.c.demo.is_(True))).scalar()
-            if tenant_id is not None:
-                owner_id = session.execute(
-                    select(members.c.id).where(members.c.tenant_id == tenant_id, members.c.role == "owner")
-                    .order_by(members.c.created_at).limit(1)).scalar_one()
-                issued = store.issue_token(session, tenant_id, owner_id, "demo")
-                return {"tenant_id": str(tenant_id), "member_id": str(owner_id), "token": issued["token"]}
-            created = store.create_tenant(session, cmd.name, cmd.owner_email, None, demo=True)
-            tenant_id = parse_id(created["tenant_id"], "tenant")
-            for customer_cmd, contact_cmd in DEMO_CUSTOMERS:
-                customer = store.create_customer(session, tenant_id, customer_cmd)
-                store.create_contact(session, tenant_id, parse_id(customer["id"], "customer"), contact_cmd)
-            return created
-
-    @rpc(expected_exceptions=EXPECTED)
-    def create_member(self, tenant_id, payload):
-        tenant_id = parse_id(tenant_id, "tenant")
-        cmd = parse(CreateMember, payload)
-        with self._transaction() as session:
-            return store.create_member(session, tenant_id, cmd)
-
-    @rpc(expected_exceptions=EXPECTED)
-    def get_member(self, tenant_id, member_id):
-        with self.db.read() as session:
-            return store.member_shape(store.load_member(
-                session, parse_id(tenant_id, "tenant"), parse_id(member_id, "member")))
-
-    @rpc(expected_exceptions=EXPECTED)
-    def list_members(self, tenant_id):
-        tenant_id = parse_id(tenant_id, "tenant")
-        with self.db.read() as session:
-            rows = session.execute(select(members).where(members.c.tenant_id == tenant_id)
-                                   .order_by(members.c.created_at, members.c.id)).mappings().all()
-        return {"items": [store.member_shape(r) for r in rows]}
-
-    @rpc(expected_exceptions=EXPECTED)
-    def issue_token(self, tenant_id, member_id, label):
-        tenant_id, member_id = parse_id(tenant_id, "tenant"), parse_id(member_id, "member")
-        cmd = parse(IssueToken, {"label": label})
-        with self._transaction() as session:
-            return store.issue_token(session, tenant_id, member_id, cmd.label)
-
-    @rpc(expected_exceptions=EXPECTED)
-    def list_tokens(self, tenant_id, member_id):
-        """A member's tokens for display: prefix and label, never the token or its hash."""
-        tenant_id, member_id = parse_id(tenant_id, "tenant"), parse_id(member_id, "member")
-        with self.db.read() as session:
-            store.load_member(session, tenant_id, member_id)
-            rows = session.execute(select(api_tokens).where(
-                api_tokens.c.tenant_id == tenant_id, api_tokens.c.member_id == member_id)
-                .order_by(api_tokens.c.created_at, api_tokens.c.id)).mappings().all()
-        return {"items": [store.token_shape(r) for r in rows]}
-
-    @rpc(expected_exceptions=EXPECTED)
-    def revoke_token(self, tenant_id, token_id):
-        tenant_id, token_id = parse_id(tenant_id, "tenant"), parse_id(token_id, "token")
-        with self._transaction() as session:
-            return store.revoke_token(session, tenant_id, token_id)
-
-    @rpc(expected_exceptions=EXPECTED)
-    def authenticate(self, token):
-        with self.db.read() as session:
-            return store.authenticate(session, token)
 
     # --- customers ---
 

@@ -1,4 +1,5 @@
-"""Reads and writes on the customers service's tables, inside the caller's session.
+"""Reads and writes of the customer directory — customers and contacts — inside the caller's session
+(tenants, members and tokens: `customers.access_store`).
 
 The entrypoints are thin wiring over these; `seed_demo_tenant` goes through the same create paths
 as the RPC commands, so demo data writes the same rows and outbox events. Every query is scoped
@@ -13,12 +14,12 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from custops import outbox
-from custops.contracts.customers import (ContactArchived, ContactCreated, CustomerCreated, CustomerUpdated,
-                                         TenantCreated, TenantUpdated)
+from custops.contracts.customers import ContactArchived, ContactCreated, CustomerCreated, CustomerUpdated
 from custops.errors import Conflict, InvalidInput, NotFound
-from customers import domains, tokens
-from customers.commands import CreateContact, CreateCustomer, CreateMember, UpdateCustomer, UpdateTenantSettings
-from customers.models import api_tokens, contacts, customer_domains, customers, members, tenants
+from customers import domains
+from customers.access_store import load_member, require_tenant
+from customers.commands import CreateContact, CreateCustomer, UpdateCustomer
+from customers.models import contacts, customer_domains, customers
 
 
 def now() -> datetime:
@@ -35,17 +36,6 @@ def _str(value) -> str | None:
     return str(value) if value is not None else None
 
 
-def member_shape(row) -> dict:
-    return {"id": str(row["id"]), "email": row["email"], "name": row["name"], "role": row["role"],
-            "customer_id": _str(row["customer_id"]), "created_at": _iso(row["created_at"])}
-
-
-def token_shape(row) -> dict:
-    return {"id": str(row["id"]), "member_id": str(row["member_id"]), "label": row["label"],
-            "prefix": row["prefix"], "created_at": _iso(row["created_at"]),
-            "revoked_at": _iso(row["revoked_at"])}
-
-
 def customer_shape(row, domain_names: list[str]) -> dict:
     return {"id": str(row["id"]), "name": row["name"], "tier": row["tier"], "domains": domain_names,
             "owner_id": _str(row["owner_id"]), "created_at": _iso(row["created_at"]),
@@ -56,116 +46,6 @@ def contact_shape(row) -> dict:
     return {"id": str(row["id"]), "customer_id": str(row["customer_id"]), "name": row["name"],
             "email": row["email"], "phone": row["phone"], "portal_access": row["portal_access"],
             "created_at": _iso(row["created_at"]), "archived_at": _iso(row["archived_at"])}
-
-
-def tenant_shape(row) -> dict:
-    return {"id": str(row["id"]), "name": row["name"], "timezone": row["timezone"],
-            "created_at": _iso(row["created_at"])}
-
-
-# --- tenants, members, tokens ---
-
-def create_tenant(session: Session, name: str, owner_email: str, owner_name: str | None,
-                  demo: bool = False, timezone_name: str = "UTC") -> dict:
-    """A tenant, its owner and a first token for the owner: `{tenant_id, member_id, token}`.
-    `tenant.created` (with the tenant's settings) is told in the same transaction."""
-    tenant_id = uuid.uuid4()
-    session.execute(insert(tenants).values(id=tenant_id, name=name, demo=demo, timezone=timezone_name,
-                                           created_at=now()))
-    owner = create_member(session, tenant_id, CreateMember(
-        email=owner_email, name=owner_name or owner_email.partition("@")[0], role="owner"))
-    issued = issue_token(session, tenant_id, uuid.UUID(owner["id"]), "initial")
-    outbox.add(session, tenant_id, TenantCreated(tenant_id=tenant_id, name=name, timezone=timezone_name))
-    return {"tenant_id": str(tenant_id), "member_id": owner["id"], "token": issued["token"]}
-
-
-def load_tenant(session: Session, tenant_id: uuid.UUID, for_update: bool = False) -> dict:
-    stmt = select(tenants).where(tenants.c.id == tenant_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    row = session.execute(stmt).mappings().first()
-    if row is None:
-        raise NotFound(f"tenant {tenant_id} not found")
-    return dict(row)
-
-
-def update_tenant_settings(session: Session, tenant_id: uuid.UUID, cmd: UpdateTenantSettings) -> dict:
-    """Change the tenant's name and/or timezone; `tenant.updated` carries the full settings (so a
-    consumer can upsert them whatever it saw before) and the changes. Nothing changed: no event."""
-    current = load_tenant(session, tenant_id, for_update=True)
-    changes = {field: value for field, value in cmd.changes().items() if current[field] != value}
-    if not changes:
-        return tenant_shape(current)
-    session.execute(update(tenants).where(tenants.c.id == tenant_id).values(**changes))
-    updated = {**current, **changes}
-    outbox.add(session, tenant_id, TenantUpdated(
-        tenant_id=tenant_id, name=updated["name"], timezone=updated["timezone"], changes=changes))
-    return tenant_shape(updated)
-
-
-def require_tenant(session: Session, tenant_id: uuid.UUID) -> None:
-    if session.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).first() is None:
-        raise NotFound(f"tenant {tenant_id} not found")
-
-
-def create_member(session: Session, tenant_id: uuid.UUID, cmd: CreateMember) -> dict:
-    require_tenant(session, tenant_id)
-    if cmd.customer_id is not None:
-        load_customer(session, tenant_id, cmd.customer_id, missing=InvalidInput(
-            "unknown customer", [{"field": "customer_id", "message": "no such customer in this tenant"}]))
-    taken = session.execute(select(members.c.id).where(
-        members.c.tenant_id == tenant_id, members.c.email == cmd.email)).first()
-    if taken:
-        raise Conflict(f"a member with email {cmd.email} already exists",
-                       [{"field": "email", "message": "already a member of this tenant"}])
-    row = {"id": uuid.uuid4(), "tenant_id": tenant_id, "email": cmd.email, "name": cmd.name,
-           "role": cmd.role, "customer_id": cmd.customer_id, "created_at": now()}
-    session.execute(insert(members).values(**row))
-    return member_shape(row)
-
-
-def load_member(session: Session, tenant_id: uuid.UUID, member_id: uuid.UUID, missing=None) -> dict:
-    row = session.execute(select(members).where(
-        members.c.tenant_id == tenant_id, members.c.id == member_id)).mappings().first()
-    if row is None:
-        raise missing or NotFound(f"member {member_id} not found")
-    return dict(row)
-
-
-def issue_token(session: Session, tenant_id: uuid.UUID, member_id: uuid.UUID, label: str) -> dict:
-    load_member(session, tenant_id, member_id)
-    issued = tokens.generate()
-    token_id = uuid.uuid4()
-    session.execute(insert(api_tokens).values(
-        id=token_id, tenant_id=tenant_id, member_id=member_id, label=label, prefix=issued.prefix,
-        token_hash=issued.token_hash, created_at=now()))
-    return {"token": issued.token, "token_id": str(token_id), "prefix": issued.prefix}
-
-
-def revoke_token(session: Session, tenant_id: uuid.UUID, token_id: uuid.UUID) -> dict:
-    row = session.execute(select(api_tokens).where(
-        api_tokens.c.tenant_id == tenant_id, api_tokens.c.id == token_id).with_for_update()).mappings().first()
-    if row is None:
-        raise NotFound(f"token {token_id} not found")
-    row = dict(row)
-    if row["revoked_at"] is None:  # revoking twice keeps the first revocation time
-        row["revoked_at"] = now()
-        session.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=row["revoked_at"]))
-    return token_shape(row)
-
-
-def authenticate(session: Session, token) -> dict | None:
-    if not tokens.well_formed(token):
-        return None
-    row = session.execute(
-        select(members.c.tenant_id, members.c.id, members.c.role, members.c.customer_id, members.c.email)
-        .join(api_tokens, api_tokens.c.member_id == members.c.id)
-        .where(api_tokens.c.token_hash == tokens.hash_token(token), api_tokens.c.revoked_at.is_(None))
-    ).mappings().first()
-    if row is None:
-        return None
-    return {"tenant_id": str(row["tenant_id"]), "member_id": str(row["id"]), "role": row["role"],
-            "customer_id": _str(row["customer_id"]), "email": row["email"]}
 
 
 # --- customers ---

@@ -34,7 +34,8 @@ def _customer(rpc, tenant, **fields):
 def test_a_new_tenants_token_authenticates_as_its_owner(rpc, tenant):
     who = rpc.call("customers", "authenticate", tenant["token"])
     assert who == {"tenant_id": tenant["tenant_id"], "member_id": tenant["member_id"], "role": "owner",
-                   "customer_id": None, "email": "owner@us.example"}
+                   "customer_id": None, "email": "owner@us.example", "token_id": tenant["token_id"],
+                   "read_only": False, "expires_at": None}
 
 
 def test_unknown_malformed_and_revoked_tokens_do_not_authenticate(rpc, tenant):
@@ -298,7 +299,7 @@ def test_a_new_tenant_is_told_with_its_timezone(rpc, customers_service):
     assert rpc.call("customers", "get_tenant", plain["tenant_id"])["timezone"] == "UTC"
     [told] = _outbox("tenant.created", berlin["tenant_id"])
     assert told["envelope"]["data"] == {"tenant_id": berlin["tenant_id"], "name": "Berlin GmbH",
-                                        "timezone": "Europe/Berlin"}
+                                        "timezone": "Europe/Berlin", "locale": "en", "week_start": "monday"}
     assert [r["envelope"]["data"]["timezone"] for r in _outbox("tenant.created", plain["tenant_id"])] == ["UTC"]
 
 
@@ -316,7 +317,8 @@ def test_a_tenant_in_no_real_timezone_is_refused_and_not_created(rpc, customers_
 def test_tenant_settings_change_and_tell_the_whole_settings(rpc, tenant):
     tenant_id = tenant["tenant_id"]
     before = rpc.call("customers", "get_tenant", tenant_id)
-    assert set(before) == {"id", "name", "timezone", "created_at"} and before["timezone"] == "UTC"
+    assert set(before) == {"id", "name", "timezone", "locale", "week_start", "created_at"}
+    assert (before["timezone"], before["locale"], before["week_start"]) == ("UTC", "en", "monday")
 
     after = rpc.call("customers", "update_tenant_settings", tenant_id, {"timezone": "Europe/Berlin"})
     assert after == {**before, "timezone": "Europe/Berlin"} == rpc.call("customers", "get_tenant", tenant_id)
@@ -328,13 +330,22 @@ def test_tenant_settings_change_and_tell_the_whole_settings(rpc, tenant):
     told = [r["envelope"]["data"] for r in _outbox("tenant.updated", tenant_id)]
     assert told == [
         {"tenant_id": tenant_id, "name": before["name"], "timezone": "Europe/Berlin",
-         "changes": {"timezone": "Europe/Berlin"}},
-        {"tenant_id": tenant_id, "name": "Renamed", "timezone": "Europe/Berlin", "changes": {"name": "Renamed"}},
+         "changes": {"timezone": "Europe/Berlin"}, "locale": "en", "week_start": "monday"},
+        {"tenant_id": tenant_id, "name": "Renamed", "timezone": "Europe/Berlin", "changes": {"name": "Renamed"},
+         "locale": "en", "week_start": "monday"},
     ]
+    # locale (canonical case) and week start are settings too, told whole
+    localised = rpc.call("customers", "update_tenant_settings", tenant_id, {"locale": "de-ch", "week_start": "sunday"})
+    assert (localised["locale"], localised["week_start"]) == ("de-CH", "sunday")
+    assert _outbox("tenant.updated", tenant_id)[-1]["envelope"]["data"] == {
+        "tenant_id": tenant_id, "name": "Renamed", "timezone": "Europe/Berlin", "locale": "de-CH",
+        "week_start": "sunday", "changes": {"locale": "de-CH", "week_start": "sunday"}}
 
 
 @pytest.mark.parametrize("payload", [{"timezone": "Nowhere/Land"}, {"timezone": None}, {"name": None},
-                                     {"name": ""}, {"name": "x" * 201}, {"locale": "de"}])
+                                     {"name": ""}, {"name": "x" * 201}, {"locale": "de_DE"}, {"locale": "x-klingon"},
+                                     {"locale": None}, {"locale": "en-" + "a" * 40}, {"week_start": "friday"},
+                                     {"week_start": None}, {"colour": "blue"}])
 def test_bad_tenant_settings_are_refused_and_change_nothing(rpc, tenant, payload):
     before = rpc.call("customers", "get_tenant", tenant["tenant_id"])
     with pytest.raises(InvalidInput):
@@ -352,14 +363,19 @@ def test_an_unknown_tenant_has_no_settings(rpc, customers_service, tenant_id):
 
 # --- demo seed ---
 
-def test_seed_demo_tenant_is_idempotent_and_issues_a_new_token_each_time(rpc, customers_service):
+def test_seed_demo_tenant_is_idempotent_and_never_hands_out_a_new_owner_token(rpc, customers_service):
     name = f"Demo {uuid.uuid4()}"
     first = rpc.call("customers", "seed_demo_tenant", name, "demo@us.example")
-    second = rpc.call("customers", "seed_demo_tenant", name, "demo@us.example")
-    assert (second["tenant_id"], second["member_id"]) == (first["tenant_id"], first["member_id"])
-    assert second["token"] != first["token"]
-    for token in (first["token"], second["token"]):
-        assert rpc.call("customers", "authenticate", token)["role"] == "owner"
+    assert rpc.call("customers", "authenticate", first["token"])["role"] == "owner"
+    # asked again without the first token: refused, and no token was made
+    for known in (None, "cst_" + "x" * 43, rpc.call("customers", "create_tenant", "Else", "e@else.example")["token"]):
+        with pytest.raises(Conflict):
+            rpc.call("customers", "seed_demo_tenant", name, "demo@us.example", known)
+    assert len(rpc.call("customers", "list_tokens", first["tenant_id"], first["member_id"])["items"]) == 1
+    # with it (what var/demo.env keeps): the same tenant and token again
+    again = rpc.call("customers", "seed_demo_tenant", name, "demo@us.example", first["token"])
+    assert again == first
+    assert len(_outbox("tenant.created", first["tenant_id"])) == 1
 
     listed = rpc.call("customers", "list_customers", first["tenant_id"])["items"]
     assert sorted((c["name"], c["tier"], tuple(c["domains"])) for c in listed) == [

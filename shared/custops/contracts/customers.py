@@ -14,6 +14,9 @@ TIERS: tuple[str, ...] = get_args(Tier)
 # assigned customers; portal: a contact's own company; read_only: reads, writes nothing
 Role = Literal["owner", "admin", "member", "contractor", "portal", "read_only"]
 ROLES: tuple[str, ...] = get_args(Role)
+# the first day of a tenant's week
+WeekStart = Literal["monday", "sunday", "saturday"]
+WEEK_STARTS: tuple[str, ...] = get_args(WeekStart)
 
 
 @contract("customers", "customer.created")
@@ -64,6 +67,8 @@ class TenantCreated(EventData):
     tenant_id: uuid.UUID
     name: str
     timezone: str = "UTC"  # IANA zone: "this week" in reports, the SLA calendar's default zone
+    locale: str = "en"  # BCP 47 language tag
+    week_start: WeekStart = "monday"
 
 
 @contract("customers", "tenant.updated")
@@ -75,3 +80,84 @@ class TenantUpdated(EventData):
     name: str
     timezone: str
     changes: dict[str, object] = {}
+    locale: str = "en"  # BCP 47 language tag
+    week_start: WeekStart = "monday"
+
+
+# --- access: members (team users) and their API tokens. The actor who made each change (and the
+# request it came from) is on the envelope; these carry what an audit record and a gateway need.
+
+
+@contract("customers", "member.created")
+class MemberCreated(EventData):
+    """A member (a team user, or a portal user of a customer) was added to the tenant."""
+
+    member_id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    timezone: str | None = None  # IANA zone; null: the tenant's
+    customer_id: uuid.UUID | None = None  # a portal user's company
+
+
+@contract("customers", "member.updated")
+class MemberUpdated(EventData):
+    """A member's name or timezone changed; `changes` maps each changed field to its new value
+    (role changes are `member.role_changed`)."""
+
+    member_id: uuid.UUID
+    changes: dict[str, object]
+
+
+@contract("customers", "member.role_changed")
+class MemberRoleChanged(EventData):
+    """A member's role changed. Gateways drop what they cached about the member's tokens."""
+
+    member_id: uuid.UUID
+    email: str
+    previous_role: Role
+    role: Role
+
+
+@contract("customers", "member.deactivated")
+class MemberDeactivated(EventData):
+    """A member was deactivated: none of their tokens works any more (`revoked_token_ids` are the
+    ones this revoked; gateways drop every cached token of the member). History keeps naming them."""
+
+    member_id: uuid.UUID
+    email: str
+    role: Role
+    deactivated_at: AwareDatetime
+    revoked_token_ids: list[uuid.UUID] = []
+
+
+@contract("customers", "member.reactivated")
+class MemberReactivated(EventData):
+    """A deactivated member was reactivated; their old tokens stay revoked (they need new ones)."""
+
+    member_id: uuid.UUID
+    email: str
+    role: Role
+
+
+@contract("customers", "token.created")
+class TokenCreated(EventData):
+    """An API token was issued to a member (never the token itself: its display prefix only)."""
+
+    token_id: uuid.UUID
+    member_id: uuid.UUID
+    name: str
+    prefix: str
+    read_only: bool = False
+    expires_at: AwareDatetime | None = None
+
+
+@contract("customers", "token.revoked")
+class TokenRevoked(EventData):
+    """An API token was revoked. Gateways drop it from their caches at once."""
+
+    token_id: uuid.UUID
+    member_id: uuid.UUID
+    name: str
+    prefix: str
+    revoked_at: AwareDatetime
