@@ -30,17 +30,18 @@ def _setup(args) -> None:
             print(f"{service}: {len(queues) // 2} event queues (+ dead-letter queues) declared")
 
 
-def _seed_demo(args) -> None:
-    import os
+def _seed_demo(args) -> int:
+    from pathlib import Path
 
-    from custops.rpc import RpcClient
+    from custops import tenant_commands
 
-    client = RpcClient(timeout=15)
-    result = client.call("customers", "seed_demo_tenant", args.tenant, args.email)
-    port = os.environ.get("CUSTOPS_GATEWAY_PORT", "8080")
-    print(f"CUSTOPS_URL=http://127.0.0.1:{port}/api/v1")
-    print(f"CUSTOPS_TOKEN={result['token']}")
-    client.close()
+    return tenant_commands.seed_demo(args.tenant, args.email, Path(args.env_file))
+
+
+def _tenant(args) -> int:
+    from custops import tenant_commands
+
+    return tenant_commands.create_tenant(args.name, args.owner_email, args.owner_name, args.timezone)
 
 
 def _catalog(args) -> int:
@@ -90,6 +91,13 @@ def main(argv=None) -> int:
     p = sub.add_parser("seed-demo", help="create the demo tenant and print its owner token")
     p.add_argument("--tenant", default="Demo Co")
     p.add_argument("--email", default="owner@demo.example")
+    p.add_argument("--env-file", default="var/demo.env", help="keeps the demo owner's token (made once)")
+    p = sub.add_parser("tenant", help="tenants: `tenant create` makes one and prints its owner's token once")
+    p.add_argument("action", choices=["create"])
+    p.add_argument("--name", required=True)
+    p.add_argument("--owner-email", required=True)
+    p.add_argument("--owner-name")
+    p.add_argument("--timezone", help="IANA zone, e.g. Europe/Berlin (default UTC)")
     p = sub.add_parser("catalog", help="generate docs/events.md from the contracts")
     p.add_argument("--output", default="docs/events.md")
     p.add_argument("--check", action="store_true")
@@ -109,7 +117,9 @@ def main(argv=None) -> int:
     elif args.command == "setup":
         _setup(args)
     elif args.command == "seed-demo":
-        _seed_demo(args)
+        return _seed_demo(args)
+    elif args.command == "tenant":
+        return _tenant(args)
     elif args.command == "catalog":
         return _catalog(args)
     elif args.command == "dlq":
