@@ -9,7 +9,7 @@ DISTRIBUTIONS := shared services/customers services/tickets services/timeline se
                  services/mailsync services/reports gateway
 PYTEST_ARGS  ?=
 
-.PHONY: venv infra setup run test lint bench clean
+.PHONY: venv infra setup run test lint bench bench-load clean
 
 venv: $(VENV)/.installed
 
@@ -40,6 +40,11 @@ lint: venv
 
 bench: setup
 	$(BIN)/python tests/bench/run_all.py
+	$(BIN)/python tests/bench/load.py
+
+# the open-loop load benchmark alone (docs/performance.md); e.g. LOAD_ARGS="--rates 25,50 --seconds 10"
+bench-load: setup
+	$(BIN)/python tests/bench/load.py $(LOAD_ARGS)
 
 clean:
 	rm -rf var $(VENV)

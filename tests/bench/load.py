@@ -129,6 +129,13 @@ def group_usage(pgid: int) -> tuple[float, int]:
     return cpu, rss
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values) - idle) / CLK_TCK, sum(values) / CLK_TCK
+
+
 def usage(suite: Suite) -> dict[str, tuple[float, int]]:
     found = {name: group_usage(p.popen.pid) for name, p in suite.procs.items() if p.alive()}
     t = os.times()
@@ -138,7 +145,7 @@ def usage(suite: Suite) -> dict[str, tuple[float, int]]:
 
 # ---------------------------------------------------------------------------------- resetting
 
-def reset_state(suite: Suite) -> None:
+def reset_state(suite: Suite, vhost: str, db_prefix: str) -> None:
     """Empty the bench databases (kept, schema and all) and purge the bench vhost's queues, so a
     run starts from nothing whatever the previous one left behind."""
     import psycopg
@@ -151,7 +158,7 @@ def reset_state(suite: Suite) -> None:
     with psycopg.connect(server.set(database="postgres").render_as_string(hide_password=False),
                          autocommit=True) as conn:
         existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
-                                               (DB_PREFIX + "%",))}
+                                               (db_prefix.replace("_", r"\_") + "%",))}
     for database in sorted(existing):
         with psycopg.connect(server.set(database=database).render_as_string(hide_password=False),
                              autocommit=True) as conn:
@@ -161,12 +168,12 @@ def reset_state(suite: Suite) -> None:
                 conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(
                     sql.SQL(", ").join(sql.Identifier(t) for t in tables)))
     ctl = shutil.which("rabbitmqctl") or shutil.which("rabbitmqctl", path="/usr/sbin:/sbin")
-    listed = subprocess.run([ctl, "-q", "list_queues", "-p", VHOST, "name", "messages"], capture_output=True,
+    listed = subprocess.run([ctl, "-q", "list_queues", "-p", vhost, "name", "messages"], capture_output=True,
                             text=True, timeout=60)
     for line in listed.stdout.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit() and int(parts[1]) > 0:
-            subprocess.run([ctl, "-q", "purge_queue", "-p", VHOST, parts[0]], capture_output=True, timeout=60)
+            subprocess.run([ctl, "-q", "purge_queue", "-p", vhost, parts[0]], capture_output=True, timeout=60)
 
 
 # ------------------------------------------------------------------------------------ the client
@@ -325,6 +332,9 @@ class Step:
     lags: list[float] = field(default_factory=list)
     not_on_timeline: int = 0
     drain_seconds: float = 0.0
+    machine_busy: float = 0.0  # share of all cores busy during the step, whoever used them
+    suite_share: float = 0.0  # of which the suite and this client
+    loadavg: str = ""
 
     def by_kind(self, kind: str | None = None) -> list[Result]:
         return [r for r in self.results if kind is None or r.kind == kind]
@@ -416,36 +426,52 @@ def start_profiles(suite: Suite, out_dir: Path, seconds: float) -> list[tuple[st
     return running
 
 
+OWN_PACKAGES = ("custops", "gateway", "customers", "tickets", "timeline", "billing", "mailsync", "reports")
+
+
 def frame_name(frame: str) -> str:
     """`create_ticket (tickets/service.py:88)` -> `create_ticket (tickets/service.py)`: lines merged."""
-    if frame.endswith(")") and "(" in frame:
+    if frame.endswith(")") and " (" in frame:
         head, _, where = frame.rpartition(" (")
         return f"{head} ({where.rsplit(':', 1)[0].split('site-packages/')[-1]})"
     return frame
 
 
-def top_frames(path: Path, count: int = 15) -> list[str]:
-    """The frames with the largest inclusive share of the samples (a frame counted once per stack),
-    with their self share, from py-spy's raw (collapsed stacks) output."""
+def frame_package(frame: str) -> str:
+    """The top-level package (or stdlib module) of a frame: `sqlalchemy`, `tickets`, `threading`."""
+    where = frame.rpartition(" (")[2].rstrip(")")
+    return where.split("/", 1)[0].removesuffix(".py") if where else "?"
+
+
+def top_frames(path: Path, count: int = 12) -> list[str]:
+    """From py-spy's raw output (collapsed stacks): our own code's frames with the largest
+    inclusive share of the samples (a frame counted once per stack), and where the samples were
+    spent by the package of the innermost frame."""
     inclusive: Counter = Counter()
     own: Counter = Counter()
+    leaf_package: Counter = Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
         if not n.isdigit():
             continue
-        frames = [frame_name(f) for f in stack.split(";") if f]
+        frames = [frame_name(f) for f in stack.split(";") if f and not f.startswith("process ")]
         samples = int(n)
         total += samples
         for f in set(frames):
-            inclusive[f] += samples
+            if frame_package(f) in OWN_PACKAGES:
+                inclusive[f] += samples
         if frames:
             own[frames[-1]] += samples
-    lines = [f"    {total} samples (active only)", "    | incl. % | self % | frame |", "    |---:|---:|---|"]
+            leaf_package[frame_package(frames[-1])] += samples
+    lines = [f"    {total} samples (active threads only); our frames by inclusive share:",
+             "    | incl. % | self % | frame |", "    |---:|---:|---|"]
     for f, n in inclusive.most_common(count):
         lines.append(f"    | {100 * n / total:.1f} | {100 * own[f] / total:.1f} | `{f}` |")
+    lines.append("    innermost frame's package: " + ", ".join(
+        f"{pkg} {100 * n / total:.0f} %" for pkg, n in leaf_package.most_common(8)))
     lines.append("    top self frames: " + "; ".join(
-        f"`{f}` {100 * n / total:.1f} %" for f, n in own.most_common(8)))
+        f"`{f}` {100 * n / total:.1f} %" for f, n in own.most_common(6)))
     return lines
 
 
@@ -479,6 +505,8 @@ def print_step(step: Step) -> None:
     say("    CPU s in the step (% of one core): " + ", ".join(
         f"{name} {cpu:.1f} ({100 * cpu / elapsed:.0f} %)" for name, cpu in busiest if cpu >= 0.05))
     service_cpu = sum(cpu for name, cpu in step.cpu.items() if name != "(load client)")
+    say(f"    machine: {100 * step.machine_busy:.0f} % of all cores busy, {100 * step.suite_share:.0f} % of that "
+        f"the suite and this client; load average {step.loadavg}")
     say(f"    CPU per created ticket: tickets {1000 * step.cpu.get('tickets', 0) / created:.1f} ms, "
         f"all suite processes {1000 * service_cpu / created:.1f} ms; per request "
         f"{1000 * service_cpu / max(answered, 1):.1f} ms")
@@ -487,8 +515,8 @@ def print_step(step: Step) -> None:
 def summary(steps: list[Step]) -> None:
     say("summary (latency from the due time; errors: non-2xx or no answer)")
     say("| offered /s | achieved ok/s | POST /tickets p50 / p95 / p99 ms | all routes p99 ms | errors "
-        "| commit -> timeline p50 / p99 ms | tickets CPU ms/ticket | suite CPU ms/request |")
-    say("|---:|---:|---|---:|---:|---|---:|---:|")
+        "| commit -> timeline p50 / p99 ms | tickets CPU ms/ticket | suite CPU ms/request | machine busy (suite) |")
+    say("|---:|---:|---|---:|---:|---|---:|---:|---:|")
     for s in steps:
         elapsed = max(s.ended - s.started, 1e-9)
         ok = sum(1 for r in s.results if r.status == OK[r.kind])
@@ -499,7 +527,8 @@ def summary(steps: list[Step]) -> None:
             f"{ms(pct(creates, 95))} / {ms(pct(creates, 99))} | {ms(s.p99())} | {errors} | "
             f"{ms(pct(s.lags, 50))} / {ms(pct(s.lags, 99))} | "
             f"{1000 * s.cpu.get('tickets', 0) / max(len(s.created), 1):.1f} | "
-            f"{1000 * service_cpu / max(len(s.results), 1):.1f} |")
+            f"{1000 * service_cpu / max(len(s.results), 1):.1f} | "
+            f"{100 * s.machine_busy:.0f} % ({100 * s.machine_busy * s.suite_share:.0f} %) |")
     if any(s.stopped_early for s in steps):
         say("(* stopped early, the backlog exploded)")
     knee = next((s.rate for s in steps if s.p99() > KNEE_P99), None)
@@ -518,28 +547,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="seconds per rate")
     parser.add_argument("--profile", type=Path, help="run py-spy on tickets and the gateway, raw output here")
     parser.add_argument("--profile-rate", type=float, help="the rate to profile at (default: the first)")
+    parser.add_argument("--vhost", default=VHOST, help="the RabbitMQ virtual host (made when missing, kept)")
+    parser.add_argument("--db-prefix", default=DB_PREFIX,
+                        help="the databases' prefix (another tree's schema needs its own: a baseline checkout)")
     parser.add_argument("--traces", default="none", help="OTEL_TRACES_EXPORTER of the suite (make run: none)")
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     if args.profile and py_spy() is None:
         raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
     os.chdir(ROOT)
-    amqp_uri = local_vhost_uri(VHOST)
+    amqp_uri = local_vhost_uri(args.vhost)
     if amqp_uri is None:
         raise SystemExit("the load bench needs a broker on this machine and rabbitmqctl, for a vhost of its own")
     suite = Suite(amqp_uri=amqp_uri, log_dir=LOG_DIR,
-                  extra_env={"CUSTOPS_DB_PREFIX": DB_PREFIX, "OTEL_TRACES_EXPORTER": args.traces})
+                  extra_env={"CUSTOPS_DB_PREFIX": args.db_prefix, "OTEL_TRACES_EXPORTER": args.traces})
     missing = suite.missing()
     if missing:
         say("skipped: the suite is not complete yet: " + "; ".join(missing))
         return 0
-    say(f"load: {len(suite.procs)} processes on vhost {VHOST}, databases {DB_PREFIX}*, logs in "
+    say(f"load: {len(suite.procs)} processes on vhost {args.vhost}, databases {args.db_prefix}*, logs in "
         f"{LOG_DIR.relative_to(ROOT)}; {os.cpu_count()} CPUs; rates {', '.join(f'{r:g}' for r in rates)} /s, "
         f"{args.seconds:g} s each; mix {', '.join(f'{ROUTES[k]} {100 * MIX.count(k) // len(MIX)} %' for k in ROUTES)}")
     steps: list[Step] = []
     client = None
     try:
-        reset_state(suite)
+        reset_state(suite, args.vhost, args.db_prefix)
         suite.setup_broker_and_databases()
         started = time.monotonic()
         suite.start_all()
@@ -569,10 +601,14 @@ def main(argv: list[str] | None = None) -> int:
             step = Step(rate, args.seconds)
             if args.profile and rate == profile_rate:
                 profiles = start_profiles(suite, args.profile, args.seconds)
-            before = usage(suite)
+            before, machine_before = usage(suite), machine_cpu()
             run_step(client, step, deadline)
-            after = usage(suite)
+            after, machine_after = usage(suite), machine_cpu()
             step.cpu = {name: after[name][0] - before[name][0] for name in after if name in before}
+            busy, total = (a - b for a, b in zip(machine_after, machine_before))
+            step.machine_busy = busy / max(total, 1e-9)
+            step.suite_share = sum(step.cpu.values()) / max(busy, 1e-9)
+            step.loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
             step.drain_seconds = wait_drained(suite, tenant.id, DRAIN_SECONDS)
             step.lags, step.not_on_timeline = ticket_lags(suite, tenant.id, step.created)
             steps.append(step)
