@@ -2,7 +2,12 @@
 
 Routes declare a permission (`permission="tickets:write"` in `gateway.api`); `PERMISSIONS` maps each
 permission to the roles allowed. Row-level rules that depend on the identity (a portal user sees
-their own company only) are here too, as functions the routes call.
+their own company only) are here too, as functions the routes call, and so is the token's own scope:
+a read-only token reads (GET) whatever its member's role (`token_allows`).
+
+Rules that depend on the member being changed — only an owner makes, changes or deactivates an
+owner, the last active owner stays — are the customers service's (`customers.membership`), which
+alone knows that member.
 """
 from __future__ import annotations
 
@@ -12,6 +17,10 @@ ROLES = ("owner", "admin", "member", "contractor", "portal", "read_only")
 
 _STAFF_READERS = frozenset({"owner", "admin", "member", "contractor", "read_only"})
 _MANAGERS = frozenset({"owner", "admin"})
+_EVERYONE = frozenset(ROLES)
+
+# what a read-only token may do: read
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     # customers and their contacts; assignment-scoped reads for member/contractor come with assignments
@@ -48,6 +57,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the tenant's settings (name, timezone): staff read them, managers change them
     "tenant:read": _STAFF_READERS,
     "tenant:write": _MANAGERS,
+    # the team: staff see who is on it; managers add members, change roles, deactivate
+    "members:read": _STAFF_READERS,
+    "members:write": _MANAGERS,
+    # who am I (`/me`): everyone with a token
+    "me:read": _EVERYONE,
+    # one's own API tokens (issue, list, revoke); a manager's for any member (`token_member_scope`)
+    "tokens:own": _STAFF_READERS,
+    "tokens:others": _MANAGERS,
     # money: rates, invoices, exports (owner only; read_only sees everything but billing)
     "billing:read": frozenset({"owner"}),
     "billing:write": frozenset({"owner"}),
@@ -57,6 +74,22 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 def allowed(role: str | None, permission: str) -> bool:
     """Unknown roles and unknown permissions are denied."""
     return role in PERMISSIONS.get(permission, frozenset())
+
+
+def token_allows(identity, method: str) -> bool:
+    """Whether the token itself (not its role) allows `method`: a read-only token only reads."""
+    return not getattr(identity, "read_only", False) or method.upper() in READ_METHODS
+
+
+def permissions_of(role: str | None) -> list[str]:
+    """Every permission `role` has, sorted (`GET /me`)."""
+    return sorted(p for p, granted in PERMISSIONS.items() if role in granted)
+
+
+def token_member_scope(identity) -> str | None:
+    """The one member whose tokens this identity may revoke (its own), or None when it may revoke
+    any member's (`tokens:others`)."""
+    return None if allowed(identity.role, "tokens:others") else identity.member_id
 
 
 def customer_scope(identity) -> str | None:
