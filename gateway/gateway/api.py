@@ -166,6 +166,8 @@ def _handler(endpoint: Endpoint, prefix: str):
             identity = auth.authenticate(current_app.extensions["custops_auth_cache"])
             if not roles.allowed(identity.role, endpoint.permission):
                 raise Problem(403, f"the role '{identity.role}' does not have '{endpoint.permission}'")
+            if not roles.token_allows(identity, endpoint.method):
+                raise Problem(403, "this token is read-only: it may only read (GET)")
         kwargs = parse_path(path)
         query = parse_query(endpoint.query)  # also refuses parameters on endpoints that take none
         if endpoint.query is not None:
