@@ -1,7 +1,8 @@
 """RPC with a timeout, for the gateway and for service-to-service queries.
 
-nameko's in-service `RpcProxy` waits forever. `RpcClient` keeps a small pool of started standalone
-proxies (they are not thread-safe: one caller at a time each), gives every call a reply timeout and
+nameko's in-service `RpcProxy` waits forever. `RpcClient` keeps a small pool of AMQP links (each
+with its own reply queue, lent to one caller at a time; see `_Link` for what one call costs —
+it speaks nameko's wire format, on py-amqp directly), gives every call a reply timeout and
 a message expiration of the same length — so a request to a dead service is dropped by the broker
 instead of being executed long after the caller gave up — and turns failures into
 `ServiceUnavailable` / `ServiceTimeout`. The caller's `traceparent` and the current caller
@@ -20,9 +21,10 @@ Surviving the broker (issue 13):
   the interval one caller probes by building a new connection; success closes the circuit.
 - Connects and publishes retry once, at once (kombu's defaults sleep 2 s and more between tries,
   which is how a broker outage used to turn into a timeout on every request).
-- Which error: a failure before the request was confirmed by the broker is `ServiceUnavailable`
-  (the request was certainly not executed); a failure while waiting for the reply is
-  `ServiceTimeout` (the request may have been executed, exactly like a timeout).
+- Which error: a failure while publishing the request is `ServiceUnavailable` (the request was
+  certainly not executed); a failure while waiting for the reply is `ServiceTimeout` (the request
+  may have been executed, exactly like a timeout). Requests are not confirmed (issue 14): a request
+  the broker took and lost is the caller's timeout, as a lost reply is.
 """
 from __future__ import annotations
 
@@ -32,13 +34,16 @@ import select
 import socket
 import threading
 import time
+import uuid
 
+import amqp
 from amqp.exceptions import AMQPError
+from kombu import Connection
 from kombu.exceptions import OperationalError as KombuOperationalError
-from nameko.amqp.publish import Publisher
-from nameko.exceptions import RpcTimeout, UnknownService
-from nameko.rpc import MethodProxy, ServiceProxy
-from nameko.standalone.rpc import ClusterRpcProxy, PollingQueueConsumer, SingleThreadedReplyListener
+from kombu.utils.json import dumps as json_dumps
+from kombu.utils.json import loads as json_loads
+from nameko.constants import HEADER_PREFIX
+from nameko.exceptions import RpcTimeout, UnknownService, deserialize
 
 from custops import caller, config, metrics, tracing
 from custops.errors import ServiceTimeout, ServiceUnavailable
@@ -51,13 +56,13 @@ CIRCUIT_OPEN_SECONDS = 1.0
 # one immediate retry: enough for a stale pooled connection, never seconds of sleeping
 FAST_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CONNECT_TIMEOUT = 2.0
+RPC_EXCHANGE = "nameko-rpc"  # nameko's default: where services consume `<service>.<method>`
+TRANSIENT = 1  # AMQP delivery mode: a request only matters while its caller waits
 
 
 def broker_reachable(amqp_uri: str, timeout: float = CONNECT_TIMEOUT) -> None:
     """Open and close one AMQP connection; raises when the broker cannot be reached in time (a
     readiness probe: the gateway's and the relays')."""
-    from kombu import Connection
-
     with Connection(amqp_uri, connect_timeout=timeout) as conn:
         conn.ensure_connection(timeout=timeout, **FAST_RETRY)
 
@@ -66,92 +71,108 @@ class BrokerLost(Exception):
     """The reply connection broke while a call was waiting for its answer."""
 
 
-class _ReplyConsumer(PollingQueueConsumer):
-    """nameko's polling reply consumer, connecting fast and never re-waiting on a broken connection.
+class _Link:
+    """One AMQP connection of the client, lent to one caller at a time.
 
-    nameko reconnects and waits again when the connection breaks mid-wait; the reply (transient)
-    died with the broker, so that wait always ended in a full timeout."""
+    Set up once, then two frames' worth of work per call (issue 14): the link declares its own
+    exclusive reply queue when it connects and consumes it without acks; a call publishes one
+    transient request (no publisher confirm) and reads its own socket until the reply with its
+    correlation id arrives. No kombu producer pool, no connection object, no confirm round trip per
+    call (nameko's standalone proxy cost all three).
 
-    def _setup_consumer(self):
-        # nameko's channel() would connect with kombu's slow retry defaults (2 s sleeps)
-        self.connection.ensure_connection(timeout=CONNECT_TIMEOUT, **FAST_RETRY)
-        super()._setup_consumer()
+    - A service that is not running: the request is published `mandatory`, so the broker returns
+      it at once (basic.return) when nothing consumes the service's routing key: `UnknownService`.
+    - A late reply (of a call that timed out on this link) carries another correlation id and is
+      discarded, never taken for the answer of the next call.
+    """
 
-    def get_message(self, correlation_id):
-        try:
-            while correlation_id not in self.replies:
-                self.consumer.connection.drain_events(timeout=self.timeout)
-        except socket.timeout:
-            self.provider._reply_events.pop(correlation_id, None)
-            raise RpcTimeout(self.timeout) from None
-        except BROKER_ERRORS as exc:
-            self.provider._reply_events.pop(correlation_id, None)
-            raise BrokerLost(f"{type(exc).__name__}: {exc}") from exc
-        body, message = self.replies.pop(correlation_id)
-        self.provider.handle_message(body, message)
-
-    def idle_and_open(self) -> bool:
-        """True when this connection can be lent: connected, and nothing waiting on its socket (an
-        idle reply connection gets nothing; readable means closed by the broker, or a stray)."""
-        conn = self.connection
-        if self.stopped or not conn.connected:
-            return False
-        try:
-            sock = conn.connection.sock
-            readable, _, _ = select.select([sock], [], [], 0)
-        except (OSError, ValueError, AttributeError):
-            return False
-        return not readable
-
-
-class _ReplyListener(SingleThreadedReplyListener):
-    def __init__(self, timeout=None):
-        super().__init__(timeout=timeout)
-        self.queue_consumer = _ReplyConsumer(timeout=timeout)
-
-
-class _RequestPublisher(Publisher):
-    retry_policy = FAST_RETRY
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # per instance (nameko mutates a class-level dict per publish); connect fast, fail fast
-        self.transport_options = {"confirm_publish": True, "connect_timeout": CONNECT_TIMEOUT, **FAST_RETRY}
-
-
-class _MethodProxy(MethodProxy):
-    publisher_cls = _RequestPublisher
-
-
-class _ServiceProxy(ServiceProxy):
-    def __getattr__(self, name):
-        return _MethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener, **self.options)
-
-
-class _Connection:
     def __init__(self, amqp_uri: str, timeout: float):
         self.timeout = timeout
-        self.base = ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=timeout, reply_listener_cls=_ReplyListener)
+        self.expiration = str(max(1, int(timeout * 1000)))  # ms: the broker drops what nobody waits for
+        self._kombu = Connection(amqp_uri, connect_timeout=CONNECT_TIMEOUT)
+        self._waiting: str | None = None  # the correlation id of the call in progress
+        self._reply: bytes | None = None
+        self._returned = False
         try:
-            self.base.start()
+            self._kombu.ensure_connection(timeout=CONNECT_TIMEOUT, **FAST_RETRY)
+            self.connection = self._kombu.connection  # py-amqp's own connection underneath
+            self.channel = self.connection.channel()
+            self.channel.exchange_declare(RPC_EXCHANGE, "topic", durable=True, auto_delete=False)
+            self.reply_to = f"rpc.reply-custops-{uuid.uuid4().hex}"
+            self.channel.queue_declare(self.reply_to, exclusive=True, auto_delete=True)
+            self.channel.queue_bind(self.reply_to, RPC_EXCHANGE, routing_key=self.reply_to)
+            self.channel.basic_consume(self.reply_to, no_ack=True, callback=self._on_reply)
+            self.channel.events["basic_return"].add(self._on_return)
         except BaseException:
             self.close()
             raise
 
+    def _on_reply(self, message) -> None:
+        if message.properties.get("correlation_id") == self._waiting:
+            self._reply = message.body
+        # else: the answer to a call that gave up already (a timeout); nobody wants it
+
+    def _on_return(self, exc, exchange, routing_key, message) -> None:
+        if message.properties.get("correlation_id") == self._waiting:
+            self._returned = True
+
     def usable(self) -> bool:
-        return self.base._reply_listener.queue_consumer.idle_and_open()
+        """True when this link can be lent: connected, and nothing waiting on its socket (an idle
+        link gets nothing but late replies, which are read and dropped here; EOF or an error means
+        the broker closed it or it is dead)."""
+        conn = getattr(self, "connection", None)
+        if conn is None or not conn.connected:
+            return False
+        try:
+            while select.select([conn.sock], [], [], 0)[0]:
+                conn.drain_events(timeout=0.05)
+        except (socket.timeout, TimeoutError):
+            return True  # a partial frame: py-amqp keeps it and reads on with the next call
+        except (*BROKER_ERRORS, ValueError, AttributeError):
+            return False
+        return True
 
     def call(self, service: str, method: str, args, kwargs, context: dict):
-        ctx = self.base._worker_ctx
-        ctx.data.clear()
-        ctx.data.update(context)
-        proxy = _ServiceProxy(ctx, service, self.base._reply_listener, expiration=self.timeout)
-        reply = getattr(proxy, method)._call(*args, **kwargs)  # published and confirmed
-        return reply.result
+        """Publish the request; returns the function that waits for its result."""
+        correlation_id = uuid.uuid4().hex
+        self._waiting, self._reply, self._returned = correlation_id, None, False
+        message = amqp.Message(
+            json_dumps({"args": args, "kwargs": kwargs}).encode(),
+            content_type="application/json", content_encoding="utf-8", delivery_mode=TRANSIENT,
+            reply_to=self.reply_to, correlation_id=correlation_id, expiration=self.expiration,
+            application_headers={f"{HEADER_PREFIX}.{key}": value for key, value in context.items()
+                                 if value is not None})
+        self.channel.basic_publish(message, exchange=RPC_EXCHANGE, routing_key=f"{service}.{method}",
+                                   mandatory=True)
+        return lambda: self._result(service)
+
+    def _result(self, service: str):
+        deadline = time.monotonic() + self.timeout
+        try:
+            while self._reply is None:
+                if self._returned:
+                    raise UnknownService(service)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise RpcTimeout(self.timeout)
+                try:
+                    self.connection.drain_events(timeout=remaining)
+                except (socket.timeout, TimeoutError):
+                    raise RpcTimeout(self.timeout) from None
+                except BROKER_ERRORS as exc:
+                    raise BrokerLost(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self._waiting = None
+        body, self._reply = self._reply, None
+        reply = json_loads(body)
+        error = reply.get("error")
+        if error:
+            raise deserialize(error)
+        return reply["result"]
 
     def close(self) -> None:
         try:
-            self.base.stop()
+            self._kombu.release()
         except Exception:  # noqa: BLE001 - the connection may already be dead
             pass
 
@@ -209,21 +230,22 @@ class RpcClient:
         self.amqp_uri = amqp_uri or config.amqp_uri()
         self.timeout = timeout if timeout is not None else config.rpc_timeout()
         self.circuit = circuit or Circuit()
-        self._idle: queue.LifoQueue[_Connection] = queue.LifoQueue()
+        self._idle: queue.LifoQueue[_Link] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
 
     def _unavailable(self, reason: str) -> ServiceUnavailable:
         return ServiceUnavailable(f"message broker unreachable ({reason}); retry shortly")
 
-    def _checkout(self) -> _Connection:
-        """An idle connection that still works, else a new one (dead ones are closed on the way)."""
+    def _checkout(self) -> tuple[_Link, bool]:
+        """(an idle link that still works, True), else (a new one, False); dead ones are closed on
+        the way."""
         while True:
             try:
                 conn = self._idle.get_nowait()
             except queue.Empty:
-                return _Connection(self.amqp_uri, self.timeout)
+                return _Link(self.amqp_uri, self.timeout), False
             if conn.usable():
-                return conn
+                return conn, True
             conn.close()
 
     def _broker_failed(self, reason: str) -> None:
@@ -257,29 +279,34 @@ class RpcClient:
         outcome = "remote_error"
         try:
             try:
-                conn = self._checkout()
-            except BROKER_ERRORS as exc:
+                conn, pooled = self._checkout()
+                try:
+                    wait = conn.call(service, method, args, kwargs, context)
+                except BROKER_ERRORS:
+                    if not pooled:
+                        raise
+                    # a pooled link the broker closed after it was checked: once more on a new one
+                    conn.close()
+                    conn = None
+                    conn = _Link(self.amqp_uri, self.timeout)
+                    wait = conn.call(service, method, args, kwargs, context)
+            except BROKER_ERRORS as exc:  # not published: certainly not executed
                 outcome = "unavailable"
                 reason = f"{type(exc).__name__}: {exc}"
                 self._broker_failed(reason)
                 raise self._unavailable(reason) from None
             self.circuit.succeeded()
             try:
-                wait = conn.call(service, method, args, kwargs, context)
+                result = wait()
             except UnknownService:
                 outcome, keep = "unavailable", True
                 raise ServiceUnavailable(f"service {service} is not running") from None
-            except BROKER_ERRORS as exc:  # not published: certainly not executed
-                outcome = "unavailable"
-                reason = f"{type(exc).__name__}: {exc}"
-                self._broker_failed(reason)
-                raise self._unavailable(reason) from None
-            try:
-                result = wait()
             except RpcTimeout:
-                outcome = "timeout"  # the connection is closed: a late reply must not answer the next caller
+                # the link would discard the late reply, but a timeout may also be a connection that
+                # died silently: a fresh one for the next caller (timeouts are rare)
+                outcome = "timeout"
                 raise ServiceTimeout(f"{service}.{method} did not answer within {self.timeout}s") from None
-            except (BrokerLost, RuntimeError) as exc:  # published: it may have run
+            except BrokerLost as exc:  # published: it may have run
                 outcome = "timeout"
                 self._broker_failed(str(exc))
                 raise ServiceTimeout(f"{service}.{method}: the broker connection broke before the answer "
