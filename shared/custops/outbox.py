@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import select
+import threading
 import time
+from typing import NamedTuple
 
 import amqp
 import psycopg
@@ -95,23 +97,38 @@ def published_form(seq: int, envelope: dict) -> dict:
     `seq` is handed out at insert, and a producer's writes about one thing (a ticket, a customer)
     are serialised by that thing's row lock, so among its events sharing an `occurred_at` the
     sequence is the order they happened in. Sequences of different producers are not comparable.
+    The relay has PostgreSQL build the same document (`_CLAIM`), so it never decodes an envelope.
     """
     return {**envelope, "sequence": seq}
 
 
-def message_properties(envelope: dict) -> dict:
+def message_properties(message_id: str, event_type: str, producer: str, traceparent: str | None) -> dict:
     return {
         "content_type": "application/json",
         "content_encoding": "utf-8",
         "delivery_mode": 2,
-        "message_id": envelope["id"],
-        "type": envelope["type"],
+        "message_id": message_id,
+        "type": event_type,
         "application_headers": {
             # nameko turns `nameko.*` headers into worker context data
-            "nameko.traceparent": envelope.get("traceparent") or "",
-            "nameko.call_id_stack": [f"{envelope['producer']}.outbox.{envelope['id']}"],
+            "nameko.traceparent": traceparent or "",
+            "nameko.call_id_stack": [f"{producer}.outbox.{message_id}"],
         },
     }
+
+
+class Outgoing(NamedTuple):
+    """One message to publish: an envelope already serialised, with what routes and labels it."""
+    message_id: str
+    type: str
+    producer: str
+    traceparent: str | None
+    body: bytes
+
+    @classmethod
+    def of(cls, envelope: dict) -> "Outgoing":
+        return cls(envelope["id"], envelope["type"], envelope["producer"], envelope.get("traceparent"),
+                   json.dumps(envelope).encode())
 
 
 class Unconfirmed(Exception):
@@ -127,6 +144,9 @@ class Publisher:
         self.conn: amqp.Connection | None = None
         self.channel = None
         self._declared: set[str] = set()
+        self._pending: set[int] = set()
+        self._nacked: set[int] = set()
+        self._returned: set[str] = set()
 
     def connect(self) -> None:
         from kombu.utils.url import parse_url
@@ -179,21 +199,23 @@ class Publisher:
             self.channel.exchange_declare(name, "topic", durable=True, auto_delete=False)
             self._declared.add(name)
 
-    def publish_batch(self, envelopes: list[dict]) -> set[str]:
-        """Publish and wait for all confirms. Returns the ids the broker returned as unroutable."""
+    def publish(self, messages: list[Outgoing]) -> None:
+        """Send a batch, persistent and `mandatory`, without waiting: `wait_confirms()` next."""
         if self.conn is None:
             self.connect()
-        self._pending: set[int] = set()
-        self._nacked: set[int] = set()
-        self._returned: set[str] = set()
-        for env in envelopes:
-            exchange = f"{env['producer']}.events"
+        self._pending, self._nacked, self._returned = set(), set(), set()
+        publish = self.channel.basic_publish
+        for m in messages:
+            exchange = f"{m.producer}.events"
             self.declare_exchange(exchange)
-            body = json.dumps(env).encode()
-            msg = amqp.Message(body, **message_properties(env))
-            self.channel.basic_publish(msg, exchange=exchange, routing_key=env["type"], mandatory=True)
+            publish(amqp.Message(m.body, **message_properties(m.message_id, m.type, m.producer, m.traceparent)),
+                    exchange=exchange, routing_key=m.type, mandatory=True)
             self._next_tag += 1  # the broker numbers confirms per channel from 1
             self._pending.add(self._next_tag)
+
+    def wait_confirms(self) -> set[str]:
+        """Wait for every confirm of the batch `publish()` sent (Unconfirmed on a nack or timeout).
+        Returns the ids the broker returned as unroutable (a return precedes its message's ack)."""
         deadline = time.monotonic() + self.confirm_timeout
         while self._pending:
             remaining = deadline - time.monotonic()
@@ -204,12 +226,78 @@ class Publisher:
             raise Unconfirmed(f"{len(self._nacked)} messages nacked")
         return self._returned
 
+    def publish_batch(self, envelopes: list[dict]) -> set[str]:
+        """Publish and wait for all confirms. Returns the ids the broker returned as unroutable."""
+        self.publish([Outgoing.of(env) for env in envelopes])
+        return self.wait_confirms()
+
     def reset(self) -> None:
         self.close()
 
 
+# The pending rows a relay takes, locked. Only `seq` goes through the locking scan: PostgreSQL builds
+# the published form (`published_form`) for the taken rows alone, so the relay neither decodes nor
+# re-encodes an envelope. `enable_sort = off` keeps the scan on ix_outbox_pending in `seq` order even
+# when the table's statistics are stale (a fresh or suddenly grown outbox): otherwise the planner may
+# sort every pending row for each batch, a cost growing with the backlog. `LIMIT` is the relay's own
+# integer, so the statements go as one simple query with their `BEGIN` (one round trip, not two).
+_CLAIM = ("BEGIN; SET LOCAL enable_sort = off; "
+          "WITH claimed AS (SELECT seq FROM outbox WHERE published_at IS NULL "
+          "ORDER BY seq LIMIT {limit:d} FOR UPDATE SKIP LOCKED) "
+          "SELECT o.seq, o.id::text, o.type, o.envelope->>'producer', o.envelope->>'traceparent', "
+          "(o.envelope || jsonb_build_object('sequence', o.seq))::text, o.created_at "
+          "FROM claimed JOIN outbox o ON o.seq = claimed.seq")
+_SEQ, _ID, _TYPE, _PRODUCER, _TRACEPARENT, _BODY, _CREATED_AT = range(7)
+
+
+def _seq_array(seqs) -> str:
+    return "'{" + ",".join(str(int(s)) for s in seqs) + "}'::bigint[]"
+
+
+class _Batch(NamedTuple):
+    conn: psycopg.Connection  # whose open transaction holds the rows' locks
+    rows: list[tuple]
+
+    @property
+    def seqs(self) -> list[int]:
+        return [r[_SEQ] for r in self.rows]
+
+
+class _Helper:
+    """Runs one call in a thread (a green one in an eventlet process) while the relay publishes."""
+
+    def __init__(self, call, *args):
+        self.value = None
+        self.error: BaseException | None = None
+
+        def run():
+            try:
+                self.value = call(*args)
+            except BaseException as exc:  # noqa: BLE001 - handed to result()
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, name="outbox-helper", daemon=True)
+        self.thread.start()
+
+    def result(self):
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 class Relay:
-    """Moves a service's outbox rows to RabbitMQ. Run several at once if you like."""
+    """Moves a service's outbox rows to RabbitMQ. Run several at once if you like.
+
+    `relay_pending()` (what `run()` does) overlaps the database with the broker: while the broker
+    confirms a batch, the next one is claimed on a second connection (`SKIP LOCKED` passes over the
+    rows the first still holds), and while that next batch is published, a helper thread marks the
+    confirmed one sent in the transaction that locked it. Each batch is still published only after
+    the previous one was confirmed, and marked only after its own confirms.
+
+    The relay's connections commit asynchronously (`synchronous_commit = off`): a mark lost in a
+    database crash only means its rows are published again, which the consumers' inboxes absorb.
+    """
 
     def __init__(self, service: str, batch_size: int = 200, idle_wait: float = 1.0,
                  publisher: Publisher | None = None):
@@ -218,76 +306,172 @@ class Relay:
         self.idle_wait = idle_wait
         self.publisher = publisher or Publisher()
         self.dsn = config.database_url(service).replace("postgresql+psycopg://", "postgresql://")
-        self.conn: psycopg.Connection | None = None
+        self.conns: list[psycopg.Connection | None] = [None, None]  # batches alternate between them
         self.listener: psycopg.Connection | None = None
         self.stopping = False
         self.last_failure: str | None = None  # of the latest cycle; None once a cycle succeeds
+        self._claim_sql = _CLAIM.format(limit=int(batch_size))
+
+    @property
+    def conn(self) -> psycopg.Connection | None:
+        return self.conns[0]
 
     def _connect(self) -> None:
-        if self.conn is None or self.conn.closed:
-            self.conn = psycopg.connect(self.dsn, connect_timeout=CONNECT_TIMEOUT)
+        for i, c in enumerate(self.conns):
+            if c is None or c.closed:
+                # autocommit: the relay sends its own BEGIN/COMMIT, batched with its statements
+                c = psycopg.connect(self.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
+                                    options="-c synchronous_commit=off")
+                self.conns[i] = c
         if self.listener is None or self.listener.closed:
             self.listener = psycopg.connect(self.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
             self.listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
 
     def _close_database(self) -> None:
-        for c in (self.conn, self.listener):
+        for c in (*self.conns, self.listener):
             if c is not None:
                 try:
                     c.close()
                 except Exception:  # noqa: BLE001 - closing a broken connection
                     pass
-        self.conn = self.listener = None
+        self.conns = [None, None]
+        self.listener = None
 
-    def relay_once(self) -> int:
-        """Publish one batch; returns how many rows were handled."""
-        self._connect()
-        started = time.monotonic()
-        failure: Exception | None = None
-        unroutable: list[int] = []
-        with self.conn.transaction():
-            rows = self.conn.execute(
-                "SELECT seq, envelope, created_at FROM outbox WHERE published_at IS NULL "
-                "ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
-                (self.batch_size,),
-            ).fetchall()
-            if not rows:
-                return 0
-            seqs = [r[0] for r in rows]
-            try:
-                returned = self.publisher.publish_batch([published_form(r[0], r[1]) for r in rows])
-            except (OSError, amqp.exceptions.AMQPError, Unconfirmed) as exc:
-                # Record the failure and release the rows for the next attempt.
-                self.publisher.reset()
-                self.conn.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = %s WHERE seq = ANY(%s)",
-                    (repr(exc)[:2000], seqs),
-                )
-                metrics.OUTBOX_PUBLISH_ERRORS.labels(self.service).inc()
-                failure = exc
-            else:
-                self._before_mark(rows)
-                unroutable = [r[0] for r in rows if r[1]["id"] in returned]
-                self.conn.execute(
-                    "UPDATE outbox SET published_at = now(), attempts = attempts + 1, "
-                    "status = CASE WHEN seq = ANY(%s) THEN 'unroutable' ELSE 'sent' END, "
-                    "last_error = CASE WHEN seq = ANY(%s) THEN 'returned: no queue bound' END "
-                    "WHERE seq = ANY(%s)",
-                    (unroutable, unroutable, seqs),
-                )
-        if failure is not None:
-            raise failure
-        for r in rows:
-            if r[0] in unroutable:
-                log.error("outbox event %s (%s) was unroutable: no queue is bound for it",
-                          r[1]["id"], r[1]["type"])
-        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(rows) - len(unroutable))
+    # -------------------------------------------------------------------------- one batch's steps
+
+    def _claim(self, conn: psycopg.Connection) -> _Batch:
+        """Open a transaction on `conn` and lock up to `batch_size` pending rows in it."""
+        cur = conn.execute(self._claim_sql)
+        cur.nextset()  # past BEGIN's and SET's empty results
+        cur.nextset()
+        return _Batch(conn, sorted(cur.fetchall()))  # in outbox order (by seq)
+
+    @staticmethod
+    def _release(batch: _Batch | None) -> None:
+        """End the batch's transaction if it is still open (its rows stay pending)."""
+        if batch is None or batch.conn.closed:
+            return
+        try:
+            if batch.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                batch.conn.execute("ROLLBACK")
+        except psycopg.Error:  # a broken connection: its transaction is gone with it
+            batch.conn.close()
+
+    def _publish(self, batch: _Batch) -> None:
+        self.publisher.publish([Outgoing(r[_ID], r[_TYPE], r[_PRODUCER], r[_TRACEPARENT], r[_BODY].encode())
+                                for r in batch.rows])
+
+    def _failed(self, batch: _Batch, exc: Exception) -> None:
+        """The broker did not take the batch: count an attempt on its rows and release them."""
+        self.publisher.reset()
+        batch.conn.execute("UPDATE outbox SET attempts = attempts + 1, last_error = %s WHERE seq = ANY(%s)",
+                           (repr(exc)[:2000], batch.seqs))
+        batch.conn.execute("COMMIT")
+        metrics.OUTBOX_PUBLISH_ERRORS.labels(self.service).inc()
+
+    def _mark(self, batch: _Batch, returned: set[str], started: float) -> None:
+        """Mark a confirmed batch sent (unroutable for what the broker returned) and commit."""
+        unroutable = [r[_SEQ] for r in batch.rows if r[_ID] in returned]
+        if unroutable:
+            mark = ("UPDATE outbox SET published_at = now(), attempts = attempts + 1, "
+                    f"status = CASE WHEN seq = ANY({_seq_array(unroutable)}) THEN 'unroutable' ELSE 'sent' END, "
+                    f"last_error = CASE WHEN seq = ANY({_seq_array(unroutable)}) "
+                    "THEN 'returned: no queue bound' END ")
+        else:
+            mark = "UPDATE outbox SET published_at = now(), attempts = attempts + 1, status = 'sent' "
+        batch.conn.execute(f"{mark} WHERE seq = ANY({_seq_array(batch.seqs)}); COMMIT")
+        for r in batch.rows:
+            if r[_SEQ] in unroutable:
+                log.error("outbox event %s (%s) was unroutable: no queue is bound for it", r[_ID], r[_TYPE])
+        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(batch.rows) - len(unroutable))
         metrics.OUTBOX_UNROUTABLE.labels(self.service).inc(len(unroutable))
         now = time.time()
-        for r in rows:
-            metrics.OUTBOX_PUBLISH_LAG.labels(self.service).observe(max(0.0, now - r[2].timestamp()))
+        lag = metrics.OUTBOX_PUBLISH_LAG.labels(self.service)
+        for r in batch.rows:
+            lag.observe(max(0.0, now - r[_CREATED_AT].timestamp()))
         metrics.OUTBOX_BATCH_SECONDS.labels(self.service).observe(time.monotonic() - started)
-        return len(rows)
+
+    def _confirm(self, batch: _Batch) -> set[str]:
+        """Wait for the broker's confirms of `batch` (on failure: attempts counted, rows released)."""
+        try:
+            return self.publisher.wait_confirms()
+        except (OSError, amqp.exceptions.AMQPError, Unconfirmed) as exc:
+            self._failed(batch, exc)
+            raise
+
+    # ------------------------------------------------------------------------------------ relaying
+
+    def relay_once(self) -> int:
+        """Publish one batch and mark it; returns how many rows were handled."""
+        self._connect()
+        started = time.monotonic()
+        batch = self._claim(self.conns[0])
+        try:
+            if not batch.rows:
+                return 0
+            try:
+                self._publish(batch)
+            except (OSError, amqp.exceptions.AMQPError) as exc:
+                self._failed(batch, exc)
+                raise
+            returned = self._confirm(batch)
+            self._before_mark(batch.rows)
+            self._mark(batch, returned, started)
+            return len(batch.rows)
+        finally:
+            self._release(batch)
+
+    def relay_pending(self) -> int:
+        """Publish batches until one comes back short of `batch_size`; returns the rows handled.
+
+        The two connections take turns: while the broker takes batch k (claimed on one), a helper
+        thread marks batch k-1 sent on the other and then claims batch k+1 there (`SKIP LOCKED`
+        passes over batch k's rows, still locked). Batch k+1 is published only once batch k is
+        confirmed, and each batch is marked only after its own confirms.
+        """
+        self._connect()
+        handled = 0
+        started = time.monotonic()
+        current = self._claim(self.conns[0])
+        helper: _Helper | None = None  # claiming (after marking the batch before) the next batch
+        try:
+            if len(current.rows) == self.batch_size:
+                helper = _Helper(self._mark_and_claim, None, set(), started, self.conns[1])
+            while current.rows:
+                try:
+                    self._publish(current)
+                except (OSError, amqp.exceptions.AMQPError) as exc:
+                    self._failed(current, exc)
+                    raise
+                returned = self._confirm(current)
+                self._before_mark(current.rows)
+                following = helper.result() if helper is not None else None
+                helper = None
+                claim = following is not None and len(following.rows) == self.batch_size and not self.stopping
+                helper = _Helper(self._mark_and_claim, current, returned, started,
+                                 current.conn if claim else None)
+                handled += len(current.rows)
+                started = time.monotonic()
+                current = following or _Batch(current.conn, [])
+            if helper is not None:
+                helper.result()
+                helper = None
+        finally:
+            if helper is not None:  # after a failure: the helper's work ends, its claim is released
+                try:
+                    self._release(helper.result())
+                except Exception:  # noqa: BLE001 - the failure being raised is the first one
+                    pass
+            self._release(current)
+        return handled
+
+    def _mark_and_claim(self, batch: _Batch | None, returned: set[str], started: float,
+                        claim_on: psycopg.Connection | None) -> _Batch | None:
+        """The helper's turn: mark `batch` sent (if any), then claim the next batch on `claim_on`
+        (if given; the connection `batch` held, now free)."""
+        if batch is not None:
+            self._mark(batch, returned, started)
+        return self._claim(claim_on) if claim_on is not None else None
 
     def _before_mark(self, rows) -> None:
         """Fault-injection point for tests (CUSTOPS_RELAY_CRASH_AFTER_PUBLISH=1 dies here)."""
@@ -299,8 +483,7 @@ class Relay:
 
     def backlog(self) -> int:
         self._connect()
-        with self.conn.transaction():
-            return self.conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]
+        return self.conns[0].execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]
 
     def _wait_for_notify(self) -> None:
         ready, _, _ = select.select([self.listener.fileno()], [], [], self.idle_wait)
@@ -314,7 +497,7 @@ class Relay:
         last_backlog = 0.0
         while not self.stopping:
             try:
-                n = self.relay_once()
+                self.relay_pending()
                 backoff = RETRY_MIN_SECONDS
                 if self.last_failure is not None:
                     log.warning("relay %s: publishing again", self.service)
@@ -322,7 +505,7 @@ class Relay:
                 if time.monotonic() - last_backlog > 2:
                     metrics.OUTBOX_BACKLOG.labels(self.service).set(self.backlog())
                     last_backlog = time.monotonic()
-                if n < self.batch_size:
+                if not self.stopping:
                     self._wait_for_notify()
             except (psycopg.Error, OSError, ValueError, amqp.exceptions.AMQPError, Unconfirmed) as exc:
                 database = isinstance(exc, (psycopg.Error, ValueError))  # ValueError: select() on a closed fd

@@ -165,3 +165,69 @@ def test_the_relay_publishes_each_envelope_with_its_outbox_sequence(probe_engine
         seqs = dict(c.execute(select(OUTBOX.c.id, OUTBOX.c.seq).where(OUTBOX.c.tenant_id == tenant_id)).all())
     assert [b["sequence"] for b in bodies] == [seqs[e.id] for e in envelopes] == [e.sequence for e in envelopes]
     assert bodies[0]["sequence"] < bodies[1]["sequence"] < bodies[2]["sequence"]  # the order they were written
+
+
+# ------------------------------------------------------- relay_pending: batches overlapping (issue 14)
+
+
+def test_relaying_what_is_pending_publishes_every_batch_once_in_outbox_order(probe_engine, probe_queue, tenant_id):
+    conn, queue = probe_queue
+    envelopes = add_events(probe_engine, tenant_id, [f"e{i}" for i in range(53)])
+    relay = outbox.Relay(PROBE, batch_size=5)  # 11 batches, the last one short
+
+    assert relay.relay_pending() == 53
+    bodies = [json.loads(m.body) for m in drain(conn, queue, 53)]
+    assert [b["id"] for b in bodies] == [str(e.id) for e in envelopes]  # each once, in outbox order
+    assert [b["sequence"] for b in bodies] == [e.sequence for e in envelopes]
+    with probe_engine.connect() as c:
+        statuses = c.execute(select(OUTBOX.c.status).where(OUTBOX.c.tenant_id == tenant_id)).scalars().all()
+    assert statuses == ["sent"] * 53
+    assert relay.relay_pending() == 0
+    for c in relay.conns:  # no transaction left open, no lock held
+        assert c.info.transaction_status == c.info.transaction_status.IDLE
+
+
+def test_two_relays_relaying_what_is_pending_at_once_publish_each_event_once(probe_engine, probe_queue, tenant_id):
+    import eventlet
+
+    conn, queue = probe_queue
+    envelopes = add_events(probe_engine, tenant_id, [f"e{i}" for i in range(300)])
+    relays = [outbox.Relay(PROBE, batch_size=20), outbox.Relay(PROBE, batch_size=20)]
+
+    def relay_all(relay):
+        total = 0
+        while (n := relay.relay_pending()):
+            total += n
+            eventlet.sleep(0)
+        return total
+
+    totals = list(eventlet.GreenPool().imap(relay_all, relays))
+    assert sum(totals) == 300
+    ids = [json.loads(m.body)["id"] for m in drain(conn, queue, 300)]
+    assert sorted(ids) == sorted(str(e.id) for e in envelopes)  # all, and none twice
+
+
+def test_a_crash_after_a_batch_was_confirmed_republishes_that_batch_and_loses_nothing(probe_engine, probe_queue,
+                                                                                     tenant_id):
+    conn, queue = probe_queue
+    envelopes = add_events(probe_engine, tenant_id, [f"e{i}" for i in range(12)])
+    ids = [str(e.id) for e in envelopes]
+
+    class CrashingRelay(outbox.Relay):
+        batches = 0
+
+        def _before_mark(self, rows):
+            self.batches += 1
+            if self.batches == 2:  # the first batch is being marked; the third is claimed
+                raise SystemExit("killed after publishing the second batch, before marking it")
+
+    with pytest.raises(SystemExit):
+        CrashingRelay(PROBE, batch_size=4).relay_pending()
+    with probe_engine.connect() as c:
+        pending = c.execute(select(OUTBOX.c.id).where(OUTBOX.c.tenant_id == tenant_id,
+                                                      OUTBOX.c.published_at.is_(None))).scalars().all()
+    assert sorted(str(i) for i in pending) == sorted(ids[4:])  # the first batch was marked, no more
+
+    assert outbox.Relay(PROBE, batch_size=4).relay_pending() == 8
+    deliveries = [json.loads(m.body)["id"] for m in drain(conn, queue, 16)]
+    assert deliveries == ids[:8] + ids[4:]  # the second batch twice (the inboxes absorb it), nothing lost
