@@ -37,8 +37,8 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     assert api_rules == {(path, method) for path, method, _ in roles.endpoint_permissions()}
     # 18 resource endpoints + the OpenAPI document + 10 SLA endpoints + 13 help-desk endpoints
     # + get/correct/delete one time entry + get/change the tenant's settings + archive a contact
-    # + archive a team, remove a category
-    assert len(api_rules) == 19 + 10 + 13 + 3 + 2 + 1 + 2
+    # + archive a team, remove a category + 12 access endpoints (me, members, tokens)
+    assert len(api_rules) == 19 + 10 + 13 + 3 + 2 + 1 + 2 + 12
 
 
 def test_every_route_permission_is_in_the_table():
@@ -52,11 +52,16 @@ def test_the_table_follows_the_role_rules():
     assert granted["owner"] == everything
     assert granted["admin"] == {p for p in everything if not p.startswith("billing:")}
     assert granted["read_only"] == {p for p in everything if p.endswith(":read") and not p.startswith(
-        ("billing:", "mailboxes:"))} | {"timeline:internal", "tickets:internal"}
-    assert granted["portal"] == {"tickets:read", "tickets:write"}
+        ("billing:", "mailboxes:"))} | {"timeline:internal", "tickets:internal", "tokens:own"}
+    assert granted["portal"] == {"tickets:read", "tickets:write", "me:read"}
     assert "customers:write" not in granted["member"] and "tickets:write" in granted["member"]
     assert granted["contractor"] == {"customers:read", "tickets:read", "timeline:read", "time:write",
-                                     "tickets:status", "helpdesk:read", "tenant:read"}
+                                     "tickets:status", "helpdesk:read", "tenant:read", "members:read", "me:read",
+                                     "tokens:own"}
+    # the team is managed by owners and admins; everyone has a /me, staff manage their own tokens
+    for permission in ("members:write", "tokens:others"):
+        assert {r for r in roles.ROLES if permission in granted[r]} == {"owner", "admin"}
+    assert all("me:read" in granted[r] for r in roles.ROLES)
     assert "tenant:write" not in granted["member"] and "tenant:read" not in granted["portal"]
     assert "tickets:internal" not in granted["contractor"] and "tickets:manage" in granted["member"]
     assert not roles.allowed("superuser", "customers:read")  # unknown roles get nothing
@@ -76,6 +81,8 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
                                  "render_canned_response", "add_category", "list_categories",
                                  "archive_team", "remove_category")] + [
         ("customers", "get_member")] + [
+        ("customers", m) for m in ("whoami", "list_tokens", "issue_token", "revoke_token", "list_members",
+                                   "create_member", "update_member", "deactivate_member", "reactivate_member")] + [
         ("tickets", m) for m in ("list_sla_policies", "put_sla_policy", "delete_sla_policy", "get_business_calendar",
                                  "put_business_calendar", "import_holidays_ics", "load_public_holidays",
                                  "get_sla_settings", "put_sla_settings", "get_ticket_sla")] + [

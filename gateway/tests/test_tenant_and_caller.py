@@ -71,9 +71,14 @@ def test_tenant_settings_are_read_by_staff_and_changed_by_managers(client, servi
         assert client.get("/api/v1/tenant", headers=bearer(role)).status_code == 200
         problem(client.patch("/api/v1/tenant", json={"name": "x"}, headers=bearer(role)), 403)
     problem(client.get("/api/v1/tenant", headers=bearer("portal")), 403)
-    for body in ({"timezone": None}, {"name": ""}, {"timezone": "x" * 65}, {"locale": "de"}, {"name": 5}):
+    for body in ({"timezone": None}, {"name": ""}, {"timezone": "x" * 65}, {"locale": None}, {"locale": "x" * 36},
+                 {"week_start": "friday"}, {"colour": "blue"}, {"name": 5}):
         assert 400 <= client.patch("/api/v1/tenant", json=body, headers=bearer("owner")).status_code < 500, body
     assert len(services.calls_to("customers", "update_tenant_settings")) == 1
+    # locale and week start travel to the service as given (it validates and canonicalises the tag)
+    client.patch("/api/v1/tenant", json={"locale": "de-CH", "week_start": "sunday"}, headers=bearer("owner"))
+    assert services.calls_to("customers", "update_tenant_settings")[-1] == (
+        ids["tenant"], {"locale": "de-CH", "week_start": "sunday"})
 
 
 def test_contacts_are_archived_and_listed_with_or_without_the_archived(client, services, bearer, ids, problem):
