@@ -60,7 +60,7 @@ from harness import ROOT, Suite, create_customer, local_vhost_uri  # noqa: E402
 VHOST = "custops_bench_load"
 DB_PREFIX = "custops_bench_load_"
 LOG_DIR = ROOT / "var" / "bench-load-logs"
-DEFAULT_RATES = (25, 50, 100, 150, 200, 300)
+DEFAULT_RATES = (10, 25, 50, 100, 150, 200, 300)
 DEFAULT_SECONDS = 15.0
 RUN_CAP_SECONDS = 300.0  # the load steps together, drains included
 CLIENT_THREADS = 64
@@ -136,8 +136,35 @@ def machine_cpu() -> tuple[float, float]:
     return (sum(values) - idle) / CLK_TCK, sum(values) / CLK_TCK
 
 
-def usage(suite: Suite) -> dict[str, tuple[float, int]]:
+class PgBackends:
+    """The CPU of the PostgreSQL backends serving this suite's databases (the server is shared with
+    other work; a backend's CPU is its own). Pooled connections live through a step; one that ends
+    within it takes its CPU along."""
+
+    def __init__(self, server_url: str, db_prefix: str):
+        import psycopg
+
+        self.conn = psycopg.connect(server_url, autocommit=True)
+        self.pattern = db_prefix.replace("_", r"\_") + "%"
+
+    def usage(self) -> tuple[float, int]:
+        pids = [r[0] for r in self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname LIKE %s", (self.pattern,))]
+        cpu = 0.0
+        for pid in pids:
+            fields = _stat(pid)
+            if fields:
+                cpu += (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return cpu, 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def usage(suite: Suite, pg: PgBackends | None = None) -> dict[str, tuple[float, int]]:
     found = {name: group_usage(p.popen.pid) for name, p in suite.procs.items() if p.alive()}
+    if pg is not None:
+        found["(postgres backends)"] = pg.usage()
     t = os.times()
     found["(load client)"] = (t.user + t.system, int(_stat(os.getpid())[21]) * PAGE)
     return found
@@ -145,23 +172,26 @@ def usage(suite: Suite) -> dict[str, tuple[float, int]]:
 
 # ---------------------------------------------------------------------------------- resetting
 
+def pg_server_url(suite: Suite, database: str = "postgres") -> str:
+    from sqlalchemy.engine import make_url
+
+    from custops import config
+
+    server = make_url(suite.env.get("DATABASE_URL") or config.server_url())
+    return server.set(drivername="postgresql", database=database).render_as_string(hide_password=False)
+
+
 def reset_state(suite: Suite, vhost: str, db_prefix: str) -> None:
     """Empty the bench databases (kept, schema and all) and purge the bench vhost's queues, so a
     run starts from nothing whatever the previous one left behind."""
     import psycopg
     from psycopg import sql
-    from sqlalchemy.engine import make_url
 
-    from custops import config
-
-    server = make_url(suite.env.get("DATABASE_URL") or config.server_url()).set(drivername="postgresql")
-    with psycopg.connect(server.set(database="postgres").render_as_string(hide_password=False),
-                         autocommit=True) as conn:
+    with psycopg.connect(pg_server_url(suite), autocommit=True) as conn:
         existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
                                                (db_prefix.replace("_", r"\_") + "%",))}
     for database in sorted(existing):
-        with psycopg.connect(server.set(database=database).render_as_string(hide_password=False),
-                             autocommit=True) as conn:
+        with psycopg.connect(pg_server_url(suite, database), autocommit=True) as conn:
             tables = [r[0] for r in conn.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
             if tables:
@@ -333,7 +363,7 @@ class Step:
     not_on_timeline: int = 0
     drain_seconds: float = 0.0
     machine_busy: float = 0.0  # share of all cores busy during the step, whoever used them
-    suite_share: float = 0.0  # of which the suite and this client
+    suite_share: float = 0.0  # of which ours: the suite, its postgres backends, this client
     loadavg: str = ""
 
     def by_kind(self, kind: str | None = None) -> list[Result]:
@@ -504,30 +534,33 @@ def print_step(step: Step) -> None:
     busiest = sorted(step.cpu.items(), key=lambda kv: -kv[1])
     say("    CPU s in the step (% of one core): " + ", ".join(
         f"{name} {cpu:.1f} ({100 * cpu / elapsed:.0f} %)" for name, cpu in busiest if cpu >= 0.05))
-    service_cpu = sum(cpu for name, cpu in step.cpu.items() if name != "(load client)")
+    service_cpu = sum(cpu for name, cpu in step.cpu.items() if not name.startswith("("))
     say(f"    machine: {100 * step.machine_busy:.0f} % of all cores busy, {100 * step.suite_share:.0f} % of that "
-        f"the suite and this client; load average {step.loadavg}")
+        f"ours (the suite, its postgres backends, this client); load average {step.loadavg}")
     say(f"    CPU per created ticket: tickets {1000 * step.cpu.get('tickets', 0) / created:.1f} ms, "
-        f"all suite processes {1000 * service_cpu / created:.1f} ms; per request "
-        f"{1000 * service_cpu / max(answered, 1):.1f} ms")
+        f"all suite processes {1000 * service_cpu / created:.1f} ms; per request: suite "
+        f"{1000 * service_cpu / max(answered, 1):.1f} ms, postgres "
+        f"{1000 * step.cpu.get('(postgres backends)', 0) / max(answered, 1):.1f} ms")
 
 
 def summary(steps: list[Step]) -> None:
     say("summary (latency from the due time; errors: non-2xx or no answer)")
     say("| offered /s | achieved ok/s | POST /tickets p50 / p95 / p99 ms | all routes p99 ms | errors "
-        "| commit -> timeline p50 / p99 ms | tickets CPU ms/ticket | suite CPU ms/request | machine busy (suite) |")
-    say("|---:|---:|---|---:|---:|---|---:|---:|---:|")
+        "| commit -> timeline p50 / p99 ms | tickets CPU ms/ticket | suite CPU ms/request | postgres CPU ms/request "
+        "| machine busy (ours) |")
+    say("|---:|---:|---|---:|---:|---|---:|---:|---:|---:|")
     for s in steps:
         elapsed = max(s.ended - s.started, 1e-9)
         ok = sum(1 for r in s.results if r.status == OK[r.kind])
         creates = s.latencies("create")
         errors = sum(1 for r in s.results if r.status != OK[r.kind])
-        service_cpu = sum(cpu for name, cpu in s.cpu.items() if name != "(load client)")
+        service_cpu = sum(cpu for name, cpu in s.cpu.items() if not name.startswith("("))
         say(f"| {s.rate:g}{'*' if s.stopped_early else ''} | {ok / elapsed:.1f} | {ms(pct(creates, 50))} / "
             f"{ms(pct(creates, 95))} / {ms(pct(creates, 99))} | {ms(s.p99())} | {errors} | "
             f"{ms(pct(s.lags, 50))} / {ms(pct(s.lags, 99))} | "
             f"{1000 * s.cpu.get('tickets', 0) / max(len(s.created), 1):.1f} | "
             f"{1000 * service_cpu / max(len(s.results), 1):.1f} | "
+            f"{1000 * s.cpu.get('(postgres backends)', 0) / max(len(s.results), 1):.1f} | "
             f"{100 * s.machine_busy:.0f} % ({100 * s.machine_busy * s.suite_share:.0f} %) |")
     if any(s.stopped_early for s in steps):
         say("(* stopped early, the backlog exploded)")
@@ -569,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{LOG_DIR.relative_to(ROOT)}; {os.cpu_count()} CPUs; rates {', '.join(f'{r:g}' for r in rates)} /s, "
         f"{args.seconds:g} s each; mix {', '.join(f'{ROUTES[k]} {100 * MIX.count(k) // len(MIX)} %' for k in ROUTES)}")
     steps: list[Step] = []
-    client = None
+    client = pg = None
     try:
         reset_state(suite, args.vhost, args.db_prefix)
         suite.setup_broker_and_databases()
@@ -586,7 +619,8 @@ def main(argv: list[str] | None = None) -> int:
             seeded.append((response.json()["id"], customers[i % len(customers)]))
         wait_drained(suite, tenant.id, DRAIN_SECONDS)
         time.sleep(2.0)  # let the seeding's after-effects (relays, reports) settle before "at rest"
-        at_rest = usage(suite)
+        pg = PgBackends(pg_server_url(suite), args.db_prefix)
+        at_rest = usage(suite, pg)
         client = Client(Workload(suite.gateway_port, tenant.token, customers, seeded))
         deadline = time.monotonic() + RUN_CAP_SECONDS
         profile_rate = args.profile_rate or rates[0]
@@ -601,9 +635,9 @@ def main(argv: list[str] | None = None) -> int:
             step = Step(rate, args.seconds)
             if args.profile and rate == profile_rate:
                 profiles = start_profiles(suite, args.profile, args.seconds)
-            before, machine_before = usage(suite), machine_cpu()
+            before, machine_before = usage(suite, pg), machine_cpu()
             run_step(client, step, deadline)
-            after, machine_after = usage(suite), machine_cpu()
+            after, machine_after = usage(suite, pg), machine_cpu()
             step.cpu = {name: after[name][0] - before[name][0] for name in after if name in before}
             busy, total = (a - b for a, b in zip(machine_after, machine_before))
             step.machine_busy = busy / max(total, 1e-9)
@@ -621,16 +655,18 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     say(f"    no profile: {err.strip()[-300:]}")
             profiles = []
-        at_end = usage(suite)
+        at_end = usage(suite, pg)
         say()
         summary(steps)
         say()
         say("RSS MB per process (gunicorn: master + workers): at rest -> at the end")
         say("    " + ", ".join(f"{name} {at_rest[name][1] / 2**20:.0f} -> {at_end.get(name, (0, 0))[1] / 2**20:.0f}"
-                               for name in at_rest))
+                               for name in at_rest if at_rest[name][1]))
     finally:
         if client is not None:
             client.close()
+        if pg is not None:
+            pg.close()
         suite.stop_all()
         suite.dispose_engines()
     return 0
