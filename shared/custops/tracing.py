@@ -7,6 +7,7 @@ envelope and headers. Log lines are JSON and carry `trace_id`/`span_id`.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ def setup(service_name: str) -> None:
     if exporter_name == "console":
         # one compact JSON object per line, so logs stay line-oriented and greppable
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(
-            out=sys.stdout, formatter=lambda span: span.to_json(indent=None) + "\n")))
+            out=sys.stdout, formatter=functools.partial(span_line, service_name))))
     elif exporter_name == "otlp":
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -45,6 +46,30 @@ def setup(service_name: str) -> None:
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     setup_logging(service_name)
+
+
+def span_line(service: str, span) -> str:
+    """A finished span as one JSON line: OpenTelemetry's own `to_json` keys (trace and span ids as
+    `0x…`), except the resource (only its service name) and times as Unix nanoseconds. `to_json`
+    serialised and re-parsed the whole resource and formatted two ISO timestamps for every span:
+    it was a tenth of a service's CPU per RPC with the console exporter on (issue 14)."""
+    ctx, parent, status = span.context, span.parent, span.status
+    doc = {
+        "name": span.name,
+        "context": {"trace_id": f"0x{ctx.trace_id:032x}", "span_id": f"0x{ctx.span_id:016x}"},
+        "kind": str(span.kind),
+        "parent_id": f"0x{parent.span_id:016x}" if parent is not None else None,
+        "start_time_unix_nano": span.start_time,
+        "end_time_unix_nano": span.end_time,
+        "status": {"status_code": status.status_code.name, **(
+            {"description": status.description} if status.description else {})},
+        "attributes": dict(span.attributes or {}),
+        "service": service,
+    }
+    if span.events:
+        doc["events"] = [{"name": e.name, "timestamp_unix_nano": e.timestamp, "attributes": dict(e.attributes or {})}
+                         for e in span.events]
+    return json.dumps(doc, default=str) + "\n"
 
 
 def tracer():
