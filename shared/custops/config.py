@@ -68,6 +68,17 @@ def delivery_limit() -> int:
     return int(os.environ.get("CUSTOPS_DELIVERY_LIMIT", "5"))
 
 
+def event_batch_size() -> int:
+    """At most this many deliveries an event consumer handles in one transaction (issue 14)."""
+    return max(1, int(os.environ.get("CUSTOPS_EVENT_BATCH", "100")))
+
+
+def event_prefetch() -> int:
+    """Unacknowledged deliveries per event queue: twice a batch, so the next batch arrives while one
+    is handled."""
+    return max(event_batch_size(), int(os.environ.get("CUSTOPS_EVENT_PREFETCH", str(2 * event_batch_size()))))
+
+
 def nameko_config(service: str) -> dict:
     return {
         "AMQP_URI": amqp_uri(),

@@ -5,7 +5,11 @@
   effect commit in one transaction, and the message is acked only after that commit. A failing
   message is requeued until its last allowed delivery, then published to the dead-letter queue
   with its error; a message that breaks the envelope or its contract goes there at once.
-- `Telemetry`: one span per worker (child of the caller's `traceparent`), metrics and a log line;
+  The deliveries waiting on a queue are handled in batches, one worker and one transaction each
+  (issue 14, `custops.event_batches`); a failing message is split out of its batch and takes the
+  path above alone.
+- `Telemetry`: one span per worker (child of the caller's `traceparent`; an event batch's span links
+  to each event's trace), metrics and a log line;
   it also restores the caller (`custops.caller`) the RPC context carried, for the worker's lifetime.
 - `HealthEndpoints`: mixin with `/healthz`, `/readyz` and `/metrics` on the service's HTTP port.
 
@@ -28,12 +32,15 @@ Surviving the broker and the database (issue 13):
 """
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import logging
 import socket
+import sys
 import time
 import traceback
+from collections import deque
 from contextlib import contextmanager
 
 from amqp.exceptions import AMQPError
@@ -47,7 +54,7 @@ from nameko.web.handlers import http
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from custops import caller, config, inbox, metrics, topology, tracing
+from custops import caller, config, event_batches, metrics, topology, tracing
 from custops.errors import ServiceTimeout, ServiceUnavailable
 from custops.events import Envelope, UnknownContract
 
@@ -105,8 +112,20 @@ class ReconnectingQueueConsumer(QueueConsumer):
 
 
 class DeadLetteringQueueConsumer(ReconnectingQueueConsumer):
-    """The reconnecting queue consumer, except that a body that cannot even be decoded (not JSON) is
-    dead-lettered; kombu's default logs it and acks it, dropping it silently."""
+    """The reconnecting queue consumer of event handlers: a body that cannot even be decoded (not
+    JSON) is dead-lettered (kombu's default logs it and acks it, dropping it silently); deliveries
+    are handed to their `EventHandler` directly (it batches them), not in a greenthread each; a
+    queue's prefetch is `config.event_prefetch()`, not the worker pool's size."""
+
+    @property
+    def prefetch_count(self):
+        return config.event_prefetch()
+
+    def handle_message(self, provider, body, message):
+        if isinstance(provider, EventHandler):
+            provider.handle_message(body, message)
+        else:
+            super().handle_message(provider, body, message)
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
@@ -169,33 +188,108 @@ class DatabaseWatch:
 
 
 class EventHandler(NamekoEventHandler):
+    """A custops event consumer: the deliveries waiting on its queue are handled in batches, one
+    worker and one transaction per batch (`custops.event_batches`), one batch at a time, so the
+    order of a queue is kept. A batch takes what has arrived (at most `config.event_batch_size()`)
+    and never waits for more: at a low rate a batch is one message, handled as it arrives."""
+
     # its own consumer (and connection), separate from the RPC entrypoints'
     queue_consumer = DeadLetteringQueueConsumer()
 
     def __init__(self, source_service, event_type, **kwargs):
         kwargs["requeue_on_error"] = True
         super().__init__(source_service, event_type, **kwargs)
+        self._pending: deque[event_batches.Delivery] = deque()
+        self._driver = None  # the greenthread handing out batches while there are deliveries
 
     def setup(self):
         self.queue = topology.event_queue(
             self.source_service, self.event_type, self.container.service_name, self.method_name)
         self.delivery_limit = config.delivery_limit()
+        self.batch_size = config.event_batch_size()
+        self.consumed = {result: metrics.EVENTS_CONSUMED.labels(
+            self.container.service_name, self.method_name, self.event_type, result)
+            for result in (event_batches.NEW, event_batches.DUPLICATE, "dead_lettered")}
         # skip nameko's EventHandler.setup (it would build a classic queue); register as a consumer
         super(NamekoEventHandler, self).setup()
 
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
-        if exc_info is None:
-            self.queue_consumer.ack_message(message)
-            return result, exc_info
+    def stop(self):
+        super().stop()  # no more deliveries once the queue consumer has cancelled ours
+        driver = self._driver
+        if driver is not None:  # let the batches already received finish (graceful, like a worker)
+            try:
+                driver.wait()
+            except Exception:  # noqa: BLE001 - its messages go back to the queue with the connection
+                log.exception("%s: a batch failed while stopping", self.method_name)
+
+    def handle_message(self, body, message):
+        """Called in the queue consumer's thread for each delivery: queue it, never block."""
+        self._pending.append(event_batches.Delivery(body, message))
+        if self._driver is None:
+            self._driver = self.container.spawn_managed_thread(self._drive, identifier=f"{self.method_name}.batches")
+
+    def _drive(self) -> None:
+        from eventlet.event import Event
+        from nameko.exceptions import ContainerBeingKilled
+
+        try:
+            while self._pending:
+                batch = [self._pending.popleft() for _ in range(min(self.batch_size, len(self._pending)))]
+                done = Event()
+                try:
+                    self.container.spawn_worker(self, (batch,), {}, context_data=self._context_data(batch),
+                                                handle_result=functools.partial(self.handle_result, batch, done))
+                except ContainerBeingKilled:
+                    for delivery in batch + list(self._pending):
+                        self.queue_consumer.requeue_message(delivery.message)
+                    self._pending.clear()
+                    return
+                done.wait()
+        finally:
+            self._driver = None
+
+    def _context_data(self, batch) -> dict:
+        # a batch of one carries its message's context (its trace parent, as before batching); a
+        # larger batch's span links to each message's trace instead (`Telemetry`)
+        return self.unpack_message_headers(batch[0].message) if len(batch) == 1 else {}
+
+    def handle_result(self, batch, done, worker_ctx, result=None, exc_info=None):
+        try:
+            if exc_info is not None:  # the batch machinery itself failed: as if each message left had
+                for delivery in batch:
+                    if delivery.outcome is None:
+                        delivery.fail(exc_info)
+            held = []
+            for delivery in batch:
+                if delivery.outcome in (event_batches.NEW, event_batches.DUPLICATE):
+                    self.queue_consumer.ack_message(delivery.message)
+                elif isinstance(delivery.exc_info[1], TRANSIENT):
+                    held.append(delivery.message)
+                else:
+                    self._settle_failure(delivery.message, delivery.exc_info)
+            counts = collections.Counter(d.outcome for d in batch)
+            for outcome in (event_batches.NEW, event_batches.DUPLICATE):
+                if counts[outcome]:
+                    self.consumed[outcome].inc(counts[outcome])
+            if held:
+                exc = next(d.exc_info[1] for d in batch if d.outcome == event_batches.FAILED
+                           and isinstance(d.exc_info[1], TRANSIENT))
+                log.warning("%d %s not handled, %s; requeued once they can be", len(held), self.event_type, exc)
+                # held (unacked) in a thread of its own: the worker slot is free at once, so a database
+                # outage never starves the service's RPC and HTTP workers (its health probes among them)
+                self.container.spawn_managed_thread(functools.partial(self._requeue_later, held, exc))
+            failed = next((d.exc_info for d in batch if d.outcome == event_batches.FAILED), None)
+            return result, failed  # the worker's span and log line say whether any message failed
+        finally:
+            done.send(None)
+
+    def _settle_failure(self, message, exc_info) -> None:
+        """A message whose handler failed: requeued, or dead-lettered when it is poison or this was
+        its last allowed delivery."""
         exc = exc_info[1]
         # quorum queues count earlier deliveries in x-delivery-count (absent on the first)
         delivery = int((message.headers or {}).get("x-delivery-count", 0)) + 1
-        if isinstance(exc, TRANSIENT):
-            log.warning("%s not handled, %s; requeued once it can be", self.event_type, exc)
-            # held (unacked) in a thread of its own: the worker slot is free at once, so a database
-            # outage never starves the service's RPC and HTTP workers (its health probes among them)
-            self.container.spawn_managed_thread(functools.partial(self._requeue_later, message, exc))
-        elif isinstance(exc, PoisonMessage) or delivery >= self.delivery_limit:
+        if isinstance(exc, PoisonMessage) or delivery >= self.delivery_limit:
             try:
                 self.dead_letter(message, f"{type(exc).__name__}: {exc}",
                                  "".join(traceback.format_exception(*exc_info)), delivery)
@@ -205,13 +299,14 @@ class EventHandler(NamekoEventHandler):
             else:
                 self.queue_consumer.ack_message(message)
         else:
+            log.warning("%s failed (delivery %d of %d); requeued", self.event_type, delivery, self.delivery_limit,
+                        exc_info=exc_info)
             self.queue_consumer.requeue_message(message)
-        return result, exc_info
 
-    def _requeue_later(self, message, exc: BaseException) -> None:
-        """Requeue once what failed can work again: the database answers (one shared watch per
-        process pings it), or after a pause for an unavailable dependency; never later than
-        `TRANSIENT_WAIT_SECONDS`, so a requeue is not spent while the cause certainly persists."""
+    def _requeue_later(self, messages, exc: BaseException) -> None:
+        """Requeue (in order) once what failed can work again: the database answers (one shared
+        watch per process pings it), or after a pause for an unavailable dependency; never later
+        than `TRANSIENT_WAIT_SECONDS`, so a requeue is not spent while the cause certainly persists."""
         import eventlet
 
         from custops import db
@@ -220,7 +315,8 @@ class EventHandler(NamekoEventHandler):
             DatabaseWatch.of(self.container.service_name).wait(TRANSIENT_WAIT_SECONDS)
         else:
             eventlet.sleep(DEPENDENCY_PAUSE_SECONDS)
-        self.queue_consumer.requeue_message(message)
+        for message in messages:
+            self.queue_consumer.requeue_message(message)
 
     def dead_letter(self, message, error: str, trace: str, delivery: int) -> None:
         """Publish the message, with its error, to this queue's dead-letter queue (confirmed)."""
@@ -245,9 +341,30 @@ class EventHandler(NamekoEventHandler):
                 retry=True,
                 retry_policy={"max_retries": 3},
             )
-        metrics.EVENTS_CONSUMED.labels(
-            self.container.service_name, self.method_name, self.event_type, "dead_lettered").inc()
+        self.consumed["dead_lettered"].inc()
         log.error("dead-lettered %s after %d deliveries: %s", self.event_type, delivery, error)
+
+
+def handled_events(worker_ctx) -> list[tuple[str | None, BaseException | None]]:
+    """What an event worker did with each message of its batch, in order: (event id, the exception
+    its handler failed with, or None when it committed, new or duplicate). For tests waiting on an
+    event (`nameko.testing.services.entrypoint_waiter` callbacks)."""
+    return [(d.event_id, d.exc_info[1] if d.outcome == event_batches.FAILED else None)
+            for d in worker_ctx.args[0]]
+
+
+def _parse(delivery: event_batches.Delivery, event_type: str) -> bool:
+    body = delivery.body
+    try:
+        delivery.envelope = Envelope.model_validate(body if isinstance(body, dict) else json.loads(body))
+        delivery.data = delivery.envelope.payload()
+    except (ValidationError, UnknownContract, ValueError, TypeError) as exc:
+        try:
+            raise PoisonMessage(f"not a valid {event_type} event: {exc}") from exc
+        except PoisonMessage:
+            delivery.fail(sys.exc_info())
+        return False
+    return True
 
 
 def consumes(source_service: str, event_type: str):
@@ -255,23 +372,14 @@ def consumes(source_service: str, event_type: str):
 
     def decorator(fn):
         @functools.wraps(fn)
-        def handle(self, body):
-            service = self.name
-            try:
-                envelope = Envelope.model_validate(body if isinstance(body, dict) else json.loads(body))
-                data = envelope.payload()
-            except (ValidationError, UnknownContract, ValueError, TypeError) as exc:
-                raise PoisonMessage(f"not a valid {event_type} event: {exc}") from exc
-            consumer = self.db.consumer
-            with self.db.transaction() as session:
-                if not inbox.claim(session, consumer, envelope.id, envelope.type):
-                    metrics.EVENTS_CONSUMED.labels(service, fn.__name__, event_type, "duplicate").inc()
-                    log.info("duplicate event ignored", extra={"event_id": str(envelope.id),
-                                                                "event_type": envelope.type})
-                    return None
-                result = fn(self, session, envelope, data)
-            metrics.EVENTS_CONSUMED.labels(service, fn.__name__, event_type, "new").inc()
-            return result
+        def handle(self, batch):
+            parsed = [delivery for delivery in batch if _parse(delivery, event_type)]
+            event_batches.handle(self.db, parsed, functools.partial(fn, self),
+                                 is_transient=lambda exc: isinstance(exc, TRANSIENT))
+            for delivery in batch:
+                if delivery.outcome == event_batches.DUPLICATE:
+                    log.info("duplicate event ignored", extra={"event_id": str(delivery.envelope.id),
+                                                                "event_type": delivery.envelope.type})
 
         return EventHandler.decorator(source_service, event_type)(handle)
 
@@ -289,12 +397,16 @@ class Telemetry(DependencyProvider):
         entrypoint = worker_ctx.entrypoint
         kind = type(entrypoint).__name__
         traceparent = worker_ctx.data.get("traceparent") or None
-        span, token = tracing.start_span(
-            f"{self.container.service_name}.{entrypoint.method_name}",
-            traceparent=traceparent,
-            kind=trace.SpanKind.CONSUMER if isinstance(entrypoint, NamekoEventHandler) else trace.SpanKind.SERVER,
-            attributes={"custops.entrypoint": kind},
-        )
+        attributes, links = {"custops.entrypoint": kind}, None
+        if isinstance(entrypoint, EventHandler):
+            batch = worker_ctx.args[0]
+            attributes["messaging.batch.message_count"] = len(batch)
+            if len(batch) > 1:  # one span for the batch, linked to the trace of each of its events
+                links = [link for d in batch if (link := _link(d.body))]
+        span, token = _start_span(
+            f"{self.container.service_name}.{entrypoint.method_name}", traceparent,
+            trace.SpanKind.CONSUMER if isinstance(entrypoint, NamekoEventHandler) else trace.SpanKind.SERVER,
+            attributes, links)
         worker_ctx._custops = {"span": span, "token": token, "t0": time.perf_counter(), "kind": kind,
                                "caller_token": caller_token}
 
@@ -318,6 +430,29 @@ class Telemetry(DependencyProvider):
                     extra={"entrypoint": method, "outcome": outcome, "duration_ms": round(elapsed * 1000, 2)})
         tracing.end_span(state["span"], state["token"], exc if outcome == "error" else None)
         caller.unbind(state["caller_token"])
+
+
+def _start_span(name, traceparent, kind, attributes, links):
+    if links is None:
+        return tracing.start_span(name, traceparent=traceparent, kind=kind, attributes=attributes)
+    from opentelemetry import context
+
+    span = tracing.tracer().start_span(name, kind=kind, attributes=attributes, links=links)
+    return span, context.attach(trace.set_span_in_context(span))
+
+
+def _link(body) -> trace.Link | None:
+    """A link to the trace an event's envelope names (`00-<trace id>-<span id>-<flags>`), parsed by
+    hand: a batch links up to a hundred of them."""
+    value = body.get("traceparent") if isinstance(body, dict) else None
+    if not isinstance(value, str) or len(value) != 55:
+        return None
+    try:
+        ctx = trace.SpanContext(int(value[3:35], 16), int(value[36:52], 16), is_remote=True,
+                                trace_flags=trace.TraceFlags(int(value[53:55], 16)))
+    except ValueError:
+        return None
+    return trace.Link(ctx) if ctx.is_valid else None
 
 
 def _consuming(consumer: QueueConsumer) -> bool:

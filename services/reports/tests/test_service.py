@@ -3,7 +3,6 @@
 Events are published into the broker as the tickets and customers services would publish them;
 the reports service runs in-process (one container per test, so no other consumer splits its queues).
 """
-import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -15,6 +14,7 @@ from custops.contracts.customers import TenantCreated, TenantUpdated
 from custops.contracts.reports import MAX_REPORT_WEEKS
 from custops.contracts.tickets import TicketCreated, TicketStatusChanged
 from custops.errors import InvalidInput, NotFound
+from custops.entrypoints import handled_events
 from custops.events import envelope_for
 from reports.service import ReportsService
 from reports.weeks import iso_week_of
@@ -33,12 +33,11 @@ def publish_and_wait(container, method, envelopes, timeout=15):
     failures = []
 
     def callback(worker_ctx, result, exc_info):
-        body = worker_ctx.args[0]
-        event_id = (body if isinstance(body, dict) else json.loads(body)).get("id")
-        if event_id in waiting:
-            waiting.remove(event_id)
-            if exc_info:
-                failures.append(exc_info)
+        for event_id, failure in handled_events(worker_ctx):
+            if event_id in waiting:
+                waiting.remove(event_id)
+                if failure:
+                    failures.append(failure)
         return not waiting
 
     publisher = outbox.Publisher()
@@ -234,7 +233,7 @@ def test_a_tenant_event_with_no_real_zone_is_dead_lettered_not_applied(reports, 
     publisher = outbox.Publisher()
     try:
         with entrypoint_waiter(reports, "on_tenant_created", timeout=15,
-                               callback=lambda ctx, result, exc_info: ctx.args[0]["id"] == str(bad.id)):
+                               callback=lambda ctx, result, exc_info: str(bad.id) in dict(handled_events(ctx))):
             publisher.publish_batch([bad.model_dump(mode="json")])
     finally:
         publisher.close()

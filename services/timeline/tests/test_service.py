@@ -6,7 +6,6 @@ asks the customers service whether the customer exists, so the real customers se
 in-process too: each test gets a tenant of its own and real customers in it.
 """
 import contextlib
-import json
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -19,6 +18,7 @@ from custops.contracts.billing import TimeDeleted, TimeLogged, TimeUpdated
 from custops.contracts.customers import ContactArchived, ContactCreated, CustomerCreated, CustomerUpdated
 from custops.contracts.tickets import (TicketCreated, TicketCustomerReplied, TicketNoteAdded, TicketReplied,
                                        TicketStatusChanged, TicketUpdated)
+from custops.entrypoints import handled_events
 from custops.errors import InvalidInput, NotFound
 from custops.events import SYSTEM, Actor, envelope_for
 from timeline.models import activities
@@ -67,10 +67,9 @@ def handled(container, method, envelope, times=1, timeout=15):
     outcomes = []
 
     def callback(worker_ctx, result, exc_info):
-        body = worker_ctx.args[0]
-        body = body if isinstance(body, dict) else json.loads(body)
-        if body.get("id") == str(envelope.id):
-            outcomes.append(exc_info)
+        for event_id, failure in handled_events(worker_ctx):
+            if event_id == str(envelope.id):
+                outcomes.append(failure)
         return len(outcomes) >= times
 
     @contextlib.contextmanager
@@ -329,7 +328,7 @@ def test_bad_queries_are_refused(timeline, rpc, tenant_id):
 def test_an_event_without_a_tenant_is_dead_lettered_not_logged(timeline, tenant_id):
     event = envelope_for(ticket_created(uuid.uuid4()), None)
     with entrypoint_waiter(timeline, "on_ticket_created", timeout=15,
-                           callback=lambda ctx, result, exc_info: ctx.args[0]["id"] == str(event.id)):
+                           callback=lambda ctx, result, exc_info: str(event.id) in dict(handled_events(ctx))):
         publish(event)
     assert activity_rows(source_event_id=event.id) == []
 
