@@ -3,7 +3,6 @@ errors and nothing changed, writes that change nothing are no-ops (no version bu
 iCalendar imports and public holidays by region, and the directory events the tickets service
 consumes (a customer's tier, a tenant's timezone)."""
 import contextlib
-import json
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -14,6 +13,7 @@ from sqlalchemy import select, text
 
 from custops import db, outbox
 from custops.contracts.customers import CustomerUpdated, TenantCreated, TenantUpdated
+from custops.entrypoints import handled_events
 from custops.errors import InvalidInput
 from custops.events import envelope_for
 from tickets.business_hours import Calendar, add_business_minutes
@@ -187,10 +187,10 @@ def handled(container, method, *envelopes, timeout=15):
     wanted, outcomes = {str(e.id) for e in envelopes}, {}
 
     def callback(worker_ctx, result, exc_info):
-        body = worker_ctx.args[0]
-        body = body if isinstance(body, dict) else json.loads(body)
-        if body.get("id") in wanted:
-            outcomes[body["id"]] = exc_info
+        # an event worker handles a batch of messages (issue 14): each message's own outcome
+        for event_id, failure in handled_events(worker_ctx):
+            if event_id in wanted:
+                outcomes[event_id] = failure
         return set(outcomes) == wanted
 
     with entrypoint_waiter(container, method, callback=callback, timeout=timeout):
