@@ -60,6 +60,23 @@ def _calendar(rpc, tenant_id) -> dict:
     return rpc.call("tickets", "get_business_calendar", str(tenant_id))
 
 
+def _stored(calendar: dict) -> dict:
+    """A calendar answer without the recompute job a change queued (what GET answers)."""
+    return {k: v for k, v in calendar.items() if k != "recompute"}
+
+
+def _recomputed(rpc, tenant_id, timeout=15.0) -> list[dict]:
+    """Wait until the tenant's SLA recompute jobs (queued by configuration changes) have finished;
+    returns the jobs, newest first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = rpc.call("tickets", "list_sla_recompute_jobs", str(tenant_id))["items"]
+        if all(j["status"] not in ("queued", "running") for j in jobs):
+            return jobs
+        assert time.monotonic() < deadline, f"recompute jobs still active: {jobs}"
+        time.sleep(0.05)
+
+
 def _refused(call, *args) -> dict:
     """The single field error of an InvalidInput."""
     with pytest.raises(InvalidInput) as refused:
@@ -72,7 +89,7 @@ def _refused(call, *args) -> dict:
 
 def test_calendars_out_of_bounds_are_refused_naming_the_field_and_change_nothing(tickets_service, rpc, tenant_id):
     put = lambda calendar: rpc.call("tickets", "put_business_calendar", str(tenant_id), calendar)  # noqa: E731
-    before = put(BERLIN_CALENDAR)
+    before = _stored(put(BERLIN_CALENDAR))
     one_minute = {"timezone": "UTC", "weekly_slots": {"0": [["09:00", "09:01"]]}}
     assert _refused(put, one_minute)["field"] == "weekly_slots"
     crowded = {"weekly_slots": {"0": [[f"{h:02d}:00", f"{h:02d}:30"] for h in range(13)]}}
@@ -87,7 +104,7 @@ def test_calendars_out_of_bounds_are_refused_naming_the_field_and_change_nothing
 
 
 def test_an_ics_event_spanning_too_many_days_or_a_daily_rule_is_refused(tickets_service, rpc, tenant_id):
-    before = rpc.call("tickets", "put_business_calendar", str(tenant_id), BERLIN_CALENDAR)
+    before = _stored(rpc.call("tickets", "put_business_calendar", str(tenant_id), BERLIN_CALENDAR))
     shutdown = CHRISTMAS.replace(f"DTEND;VALUE=DATE:{THIS_YEAR}1227", f"DTEND;VALUE=DATE:{THIS_YEAR + 1}0301")
     assert "at most 31" in _refused(rpc.call, "tickets", "import_holidays_ics", str(tenant_id), shutdown)["message"]
     daily = CHRISTMAS.replace("SUMMARY:Christmas", "RRULE:FREQ=DAILY")
@@ -104,7 +121,7 @@ def test_an_ics_event_spanning_too_many_days_or_a_daily_rule_is_refused(tickets_
     "BEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261225\r\nEND:VEVENT\r\n",  # no VCALENDAR
 ])
 def test_a_garbage_calendar_body_is_refused_and_changes_nothing(tickets_service, rpc, tenant_id, body):
-    before = rpc.call("tickets", "put_business_calendar", str(tenant_id), BERLIN_CALENDAR)
+    before = _stored(rpc.call("tickets", "put_business_calendar", str(tenant_id), BERLIN_CALENDAR))
     error = _refused(rpc.call, "tickets", "import_holidays_ics", str(tenant_id), body)
     assert error["field"] == "ics"
     assert _calendar(rpc, tenant_id) == before
@@ -114,9 +131,11 @@ def test_reimporting_the_same_holidays_bumps_nothing_and_recomputes_nothing(tick
     rpc.call("tickets", "put_business_calendar", str(tenant_id), BERLIN_CALENDAR)
     first = rpc.call("tickets", "import_holidays_ics", str(tenant_id), CHRISTMAS)
     ticket = _ticket(rpc, tenant_id, _customer(rpc, tenant_id))
+    _recomputed(rpc, tenant_id)
     timers = _timer_rows(ticket["id"])
 
     again = rpc.call("tickets", "import_holidays_ics", str(tenant_id), CHRISTMAS)
+    assert again["recompute"] is None and first["recompute"]["reason"] == "holidays"
 
     assert (again["version"], again["holidays"]) == (first["version"], first["holidays"])
     assert _timer_rows(ticket["id"]) == timers  # not recomputed (updated_at unchanged)
@@ -158,12 +177,17 @@ def test_identical_calendar_policy_and_settings_writes_are_no_ops(tickets_servic
     policy = {"tier": "enterprise", "priority": "normal", "first_response_minutes": 30, "resolution_minutes": 600}
     changed = rpc.call("tickets", "put_sla_policy", str(tenant_id), policy)
     settings = rpc.call("tickets", "put_sla_settings", str(tenant_id), {"warning_fraction": 0.5})
+    jobs = _recomputed(rpc, tenant_id)
     timers = _timer_rows(ticket["id"])
 
-    assert rpc.call("tickets", "put_business_calendar", str(tenant_id), BERLIN_CALENDAR) == stored
-    assert rpc.call("tickets", "put_sla_policy", str(tenant_id), policy) == changed
-    assert rpc.call("tickets", "put_sla_settings", str(tenant_id), {"warning_fraction": 0.5}) == settings
-    assert rpc.call("tickets", "put_sla_settings", str(tenant_id), {}) == settings
+    # the same answers, with no recompute job queued
+    assert rpc.call("tickets", "put_business_calendar", str(tenant_id), BERLIN_CALENDAR) == \
+        {**stored, "recompute": None}
+    assert rpc.call("tickets", "put_sla_policy", str(tenant_id), policy) == {**changed, "recompute": None}
+    assert rpc.call("tickets", "put_sla_settings", str(tenant_id), {"warning_fraction": 0.5}) == \
+        {**settings, "recompute": None}
+    assert rpc.call("tickets", "put_sla_settings", str(tenant_id), {}) == {**settings, "recompute": None}
+    assert _recomputed(rpc, tenant_id) == jobs
     assert _timer_rows(ticket["id"]) == timers  # nothing was recomputed
 
     # a real change still is one
@@ -211,6 +235,8 @@ def test_a_tier_change_moves_the_customers_open_tickets_to_the_new_tiers_policy(
     with handled(tickets_service, "on_customer_updated", changed):
         publish(changed)
 
+    [job] = _recomputed(rpc, tenant_id)
+    assert (job["reason"], job["customer_id"], job["status"], job["done"]) == ("tier", customer, "done", 1)
     after = _timer_rows(open_ticket["id"])
     assert (after["first_response"]["target_minutes"], after["resolution"]["target_minutes"]) == (1440, 240)
     assert after["first_response"]["policy_id"] != before["first_response"]["policy_id"]  # smb/urgent
@@ -228,6 +254,7 @@ def test_a_tier_change_moves_the_customers_open_tickets_to_the_new_tiers_policy(
                              tenant_id)
     with handled(tickets_service, "on_customer_updated", changed, late, unrelated):
         publish(changed, late, unrelated)
+    assert _recomputed(rpc, tenant_id) == [job]  # no new job
     assert _timer_rows(open_ticket["id"]) == after
 
 
@@ -257,6 +284,7 @@ def test_the_default_calendar_follows_the_tenants_timezone(tickets_service, rpc,
     with handled(tickets_service, "on_tenant_created", created), handled(tickets_service, "on_tenant_updated", moved):
         publish(created, moved)
 
+    assert [j["reason"] for j in _recomputed(rpc, tenant_id)] == ["timezone"]
     calendar = _calendar(rpc, tenant_id)
     assert (calendar["timezone"], calendar["version"], calendar["weekly_slots"]["0"]) == \
         ("Europe/Berlin", 2, [["09:00", "17:00"]])
@@ -268,7 +296,8 @@ def test_the_default_calendar_follows_the_tenants_timezone(tickets_service, rpc,
 
     # a calendar the tenant stores names its own zone (or takes the tenant's); the tenant's later moves
     # leave it alone
-    stored = rpc.call("tickets", "put_business_calendar", str(tenant_id), {"weekly_slots": {"0": [["08:00", "16:00"]]}})
+    stored = _stored(rpc.call("tickets", "put_business_calendar", str(tenant_id),
+                              {"weekly_slots": {"0": [["08:00", "16:00"]]}}))
     assert (stored["timezone"], stored["version"]) == ("Europe/Berlin", 3)
     later = envelope_for(TenantUpdated(tenant_id=tenant_id, name="T", timezone="America/New_York",
                                        changes={"timezone": "America/New_York"}), tenant_id)

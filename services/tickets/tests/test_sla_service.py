@@ -52,6 +52,18 @@ def _ticket(rpc, tenant_id, customer_id, **fields) -> dict:
                     {"customer_id": customer_id, "subject": "Down", **fields})
 
 
+def _recomputed(rpc, tenant_id, timeout=15.0) -> list[dict]:
+    """Wait until the tenant's SLA recompute jobs (queued by configuration changes) have finished;
+    returns the jobs, newest first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = rpc.call("tickets", "list_sla_recompute_jobs", str(tenant_id))["items"]
+        if all(j["status"] not in ("queued", "running") for j in jobs):
+            return jobs
+        assert time.monotonic() < deadline, f"recompute jobs still active: {jobs}"
+        time.sleep(0.05)
+
+
 def _timers(rpc, tenant_id, ticket_id) -> dict:
     return {t["timer"]: t for t in rpc.call("tickets", "get_ticket_sla", str(tenant_id), ticket_id)["timers"]}
 
@@ -93,6 +105,7 @@ def _wait_for(tenant_id, count, timeout) -> list[dict]:
 
 def _always_open(rpc, tenant_id):
     rpc.call("tickets", "put_business_calendar", str(tenant_id), {"timezone": "UTC", "always_open": True})
+    _recomputed(rpc, tenant_id)  # before the test moves deadlines: a recompute would move them back
 
 
 def _assert_once_each_on_time(events, ticket_ids, warn_at, deadline, timer="first_response"):
@@ -155,6 +168,7 @@ def test_policy_change_recomputes_open_tickets_and_bumps_the_policy_version(tick
         "tier": "enterprise", "priority": "normal", "first_response_minutes": 15, "resolution_minutes": 600})
 
     assert policy["version"] == 2
+    _recomputed(rpc, tenant_id)
     timers = _timers(rpc, tenant_id, ticket["id"])
     started = datetime.fromisoformat(timers["first_response"]["started_at"])
     assert timers["first_response"]["policy_version"] == 2
@@ -278,8 +292,9 @@ def test_calendar_holidays_import_and_settings(tickets_service, rpc, tenant_id):
         rpc.call("tickets", "import_holidays_ics", str(tenant_id), "BEGIN:VEVENT\nRRULE:FREQ=YEARLY\n")
 
     assert rpc.call("tickets", "get_sla_settings", str(tenant_id)) == {
-        "pause_statuses": ["waiting_on_customer"], "warning_fraction": 0.8, "escalation": {}}
-    assert rpc.call("tickets", "put_sla_settings", str(tenant_id), {"warning_fraction": 0.5})["warning_fraction"] == 0.5
+        "pause_statuses": ["waiting_on_customer"], "warning_fraction": 0.8, "escalation": {}, "version": 1}
+    changed = rpc.call("tickets", "put_sla_settings", str(tenant_id), {"warning_fraction": 0.5})
+    assert (changed["warning_fraction"], changed["version"], changed["recompute"]["reason"]) == (0.5, 2, "settings")
     with pytest.raises(InvalidInput):
         rpc.call("tickets", "put_sla_settings", str(tenant_id), {"pause_statuses": ["lunch"]})
     default = next(p for p in rpc.call("tickets", "list_sla_policies", str(tenant_id))

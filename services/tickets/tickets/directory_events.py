@@ -1,12 +1,14 @@
 """What the tickets service keeps of the customers service's directory, told by its events (a
 mixin `TicketsService` inherits), and the SLA consequences.
 
-- `customer.updated` with a `tier` change: every ticket of that customer takes the new tier, and the
-  unmet timers of its open ones are recomputed with the policy the new tier selects, in the same
-  transaction -- as a policy change recomputes them. (Met timers keep the policy they ran under.)
+- `customer.updated` with a `tier` change: every ticket of that customer takes the new tier, and a
+  recompute job for that customer's open tickets is queued in the same transaction
+  (`tickets.sla_recompute`, reason `tier`): their unmet timers are recomputed in the background with
+  the policy the new tier selects, as a policy change's are. (Met timers keep the policy they ran under.)
 - `tenant.created` / `tenant.updated`: the tenant's timezone, the zone of its default business
   calendar (Monday to Friday 09:00-17:00) while it has not stored its own; a change moves the default
-  calendar's version on and recomputes the open tickets. A calendar the tenant stored names its zone.
+  calendar's version on and queues a recompute of the tenant's open tickets (reason `timezone`). A
+  calendar the tenant stored names its zone.
 
 Events can arrive late or twice: the inbox makes a repeat a no-op, and each copy keeps the
 `occurred_at` of the event it applied last, so an older event arriving after a newer one changes
@@ -17,7 +19,7 @@ tier change told in the last minute (`TIER_RACE_WINDOW`) that the ask may have m
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, text, update
@@ -25,9 +27,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from custops.contracts.customers import TIERS
-from custops.contracts.tickets import OPEN_STATUSES
 from custops.entrypoints import PoisonMessage, consumes
-from tickets import sla_store
+from tickets import sla_recompute, sla_store
 from tickets.models import directory_customers, directory_tenants, tickets
 
 log = logging.getLogger(__name__)
@@ -65,10 +66,10 @@ def lock_customer(session: Session, tenant_id, customer_id) -> None:
 
 
 def apply_customer_tier(session: Session, tenant_id, customer_id, tier, as_of: datetime) -> int:
-    """The customer's tickets take `tier`, their open timers recomputed; returns how many tickets
-    changed (0 for an event older than the one applied last).
+    """The customer's tickets take `tier` and a recompute job of their open timers is queued; returns
+    how many tickets changed (0 for an event older than the one applied last).
 
-    Lock order: first the customer's tickets (in id order, as `recompute_tenant` does), then the
+    Lock order: first the customer's tickets (in id order, as the recompute's batches do), then the
     customer lock, then the tickets committed meanwhile. A ticket being opened holds its own rows
     (e.g. the closed ticket it follows) before it takes the customer lock, so taking the customer
     lock first here could deadlock with it."""
@@ -88,14 +89,9 @@ def apply_customer_tier(session: Session, tenant_id, customer_id, tier, as_of: d
     ids |= set(_lock_tickets(session, tenant_id, customer_id, tier))  # opened while we waited
     if not ids:
         return 0
-    changed = session.execute(update(tickets).where(tickets.c.id.in_(ids)).values(customer_tier=tier)
-                              .returning(tickets)).mappings().all()
-    now = datetime.now(timezone.utc)
-    sla = sla_store.load_tenant(session, tenant_id)
-    for ticket in sorted(changed, key=lambda t: t["id"]):
-        if ticket["status"] in OPEN_STATUSES:
-            sla_store.recompute_ticket(session, dict(ticket), sla, now)  # re-selects the policy
-    return len(changed)
+    changed = session.execute(update(tickets).where(tickets.c.id.in_(ids)).values(customer_tier=tier)).rowcount
+    sla_recompute.enqueue(session, tenant_id, "tier", customer_id=customer_id)  # re-selects the policy
+    return changed
 
 
 def _lock_tickets(session: Session, tenant_id, customer_id, tier) -> list:
@@ -117,7 +113,7 @@ def recent_tier(session: Session, ticket: dict, at: datetime) -> str | None:
 
 def apply_tenant_timezone(session: Session, tenant_id, zone: str, as_of: datetime) -> bool:
     """Keep the tenant's timezone; when it changes and the tenant has no stored calendar, the default
-    calendar's version moves on and the open tickets are recomputed. Returns whether it changed."""
+    calendar's version moves on and a recompute of the open tickets is queued. Returns whether it changed."""
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -138,5 +134,5 @@ def apply_tenant_timezone(session: Session, tenant_id, zone: str, as_of: datetim
             timezone=zone, as_of=as_of,
             calendar_version=current["calendar_version"] + (1 if moved else 0)))
     if moved and sla_store.stored_calendar_row(session, tenant_id) is None:
-        sla_store.recompute_tenant(session, tenant_id, datetime.now(timezone.utc))
+        sla_recompute.enqueue(session, tenant_id, "timezone")
     return moved

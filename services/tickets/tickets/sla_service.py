@@ -1,11 +1,13 @@
 """SLA entrypoints of the tickets service (a mixin `TicketsService` inherits) and the deadline clock
 as a nameko dependency.
 
-Each configuration change bumps its version and recomputes the unmet timers of the tenant's open
-tickets in the same transaction; a write that changes nothing (the same policy targets, calendar or
-settings, holidays already there) is a no-op: no version bump, no recompute. The input bounds are
-those of `tickets.business_hours` (calendars), `tickets.sla` (targets) and `tickets.holiday_sources`
-(imports), listed in docs/sla.md.
+Each configuration change bumps its version and, in the same transaction, queues a recompute job
+of the tenant's open tickets (`tickets.sla_recompute`): the answer carries the job as `recompute`
+(additive: the documents are those of before, plus that field) and returns at once; the process's
+recompute worker (`SlaRecomputeProvider`) does the work in batches. A write that changes nothing
+(the same policy targets, calendar or settings, holidays already there) is a no-op: no version bump,
+no job (`recompute: null`). The input bounds are those of `tickets.business_hours` (calendars),
+`tickets.sla` (targets) and `tickets.holiday_sources` (imports), listed in docs/sla.md.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from datetime import datetime, timezone
 
 from nameko.extensions import DependencyProvider
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from custops.contracts.customers import Tier
@@ -22,7 +24,8 @@ from custops.contracts.tickets import DONE_STATUSES, Priority, Status
 from custops.errors import EXPECTED, Conflict, InvalidInput, NotFound
 from custops.rpc_entrypoint import rpc
 from custops.validation import parse, parse_id
-from tickets import sla_store
+from custops import pagination
+from tickets import sla_recompute, sla_store
 from tickets.business_hours import MAX_HOLIDAYS, Calendar, check_bounds
 from tickets.holiday_sources import MAX_REGION_YEARS, HolidaySourceError, parse_ics_holidays, public_holidays
 from tickets.models import sla_policies, sla_settings, ticket_sla_pauses, ticket_sla_timers, tickets
@@ -84,6 +87,11 @@ def _settings_doc(settings: sla_store.Settings) -> dict:
             "escalation": settings.escalation}
 
 
+def _settings_answer(session, tenant_id) -> dict:
+    return {**_settings_doc(sla_store.load_settings(session, tenant_id)),
+            "version": sla_recompute.settings_version(session, tenant_id)}
+
+
 def _iso(value):
     return value.isoformat() if value is not None else None
 
@@ -109,10 +117,31 @@ class SlaClockProvider(DependencyProvider):
         return None
 
 
+class SlaRecomputeProvider(DependencyProvider):
+    """Runs the SLA recompute worker (`tickets.sla_recompute.RecomputeWorker`) in a managed thread
+    while the container runs; every tickets process runs one, and they share the jobs."""
+
+    def start(self):
+        self.worker = sla_recompute.RecomputeWorker(self.container.service_name)
+        self.thread = self.container.spawn_managed_thread(self.worker.run)
+
+    def stop(self):
+        self.worker.stop()
+        self.thread.kill()  # wakes it from its wait; a batch in progress rolls back and is redone
+        self.worker.close()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return None
+
+
 class SlaEntrypoints:
     """Policies, calendar, settings and per-ticket SLA state. Needs `self.db`."""
 
     sla_clock = SlaClockProvider()
+    sla_recompute_worker = SlaRecomputeProvider()
 
     # --- policies ---
 
@@ -144,7 +173,7 @@ class SlaEntrypoints:
                 sla_policies.c.tenant_id == tenant_id, sla_policies.c.tier.is_not_distinct_from(cmd.tier),
                 sla_policies.c.priority.is_not_distinct_from(cmd.priority)).with_for_update()).mappings().first()
             if current is not None and all(current[k] == v for k, v in targets.items()):
-                return _policy_doc(current)  # the same targets: nothing to bump or recompute
+                return {**_policy_doc(current), "recompute": None}  # the same targets: nothing to bump or recompute
             row = session.execute(
                 insert(sla_policies).values(id=uuid.uuid4(), tenant_id=tenant_id, tier=cmd.tier,
                                             priority=cmd.priority, **targets)
@@ -152,8 +181,8 @@ class SlaEntrypoints:
                                                        sla_policies.c.priority],
                                        set_={**targets, "version": sla_policies.c.version + 1, "updated_at": now})
                 .returning(sla_policies)).mappings().one()
-            sla_store.recompute_tenant(session, tenant_id, now)
-            return _policy_doc(row)
+            job = sla_recompute.enqueue(session, tenant_id, "policy")
+            return {**_policy_doc(row), "recompute": job}
 
     @rpc(expected_exceptions=EXPECTED)
     def delete_sla_policy(self, tenant_id, policy_id):
@@ -166,8 +195,8 @@ class SlaEntrypoints:
             if row["tier"] is None and row["priority"] is None:
                 raise Conflict("the tenant default policy cannot be deleted (edit it instead)")
             session.execute(delete(sla_policies).where(sla_policies.c.id == policy_id))
-            sla_store.recompute_tenant(session, tenant_id, datetime.now(timezone.utc))
-        return {"deleted": str(policy_id)}
+            job = sla_recompute.enqueue(session, tenant_id, "policy")
+        return {"deleted": str(policy_id), "recompute": job}
 
     # --- calendar ---
 
@@ -189,9 +218,10 @@ class SlaEntrypoints:
             zone = cmd.timezone or sla_store.default_calendar(session, tenant_id).timezone
             calendar = _valid_calendar(zone, cmd.weekly_slots, cmd.holidays, cmd.always_open,
                                        existing=current.holidays)
+            job = None
             if sla_store.save_calendar(session, tenant_id, calendar, now):
-                sla_store.recompute_tenant(session, tenant_id, now)
-            return sla_store.calendar_fields(sla_store.load_calendar(session, tenant_id))
+                job = sla_recompute.enqueue(session, tenant_id, "calendar")
+            return {**sla_store.calendar_fields(sla_store.load_calendar(session, tenant_id)), "recompute": job}
 
     @rpc(expected_exceptions=EXPECTED)
     def import_holidays_ics(self, tenant_id, ics_text):
@@ -224,29 +254,30 @@ class SlaEntrypoints:
 
     def _add_holidays(self, tenant_id, days, now: datetime, field: str) -> tuple[dict, int]:
         """Merge `days` into the stored calendar's holidays under the calendar lock (so concurrent
-        imports both count); nothing new is a no-op."""
+        imports both count); nothing new is a no-op. The fields carry `recompute`."""
         with self.db.transaction() as session:
             sla_store.lock_calendar(session, tenant_id)
             current = sla_store.load_calendar(session, tenant_id)
             if current.always_open:
                 raise Conflict("a 24/7 calendar has no holidays; set working slots first")
             new = set(days) - current.holidays
+            job = None
             if new:
                 fields = sla_store.calendar_fields(current)
                 calendar = _valid_calendar(fields["timezone"], fields["weekly_slots"],
                                            sorted(d.isoformat() for d in current.holidays | new), False,
                                            field=field, existing=current.holidays)
                 sla_store.save_calendar(session, tenant_id, calendar, now)
-                sla_store.recompute_tenant(session, tenant_id, now)
+                job = sla_recompute.enqueue(session, tenant_id, "holidays")
                 current = sla_store.load_calendar(session, tenant_id)
-            return sla_store.calendar_fields(current), len(new)
+            return {**sla_store.calendar_fields(current), "recompute": job}, len(new)
 
     # --- settings ---
 
     @rpc(expected_exceptions=EXPECTED)
     def get_sla_settings(self, tenant_id):
         with self.db.read() as session:
-            return _settings_doc(sla_store.load_settings(session, parse_id(tenant_id, "tenant")))
+            return _settings_answer(session, parse_id(tenant_id, "tenant"))
 
     @rpc(expected_exceptions=EXPECTED)
     def put_sla_settings(self, tenant_id, payload):
@@ -270,13 +301,14 @@ class SlaEntrypoints:
                 raise InvalidInput("done statuses stop the clocks anyway", [
                     {"field": "pause_statuses", "message": "resolved/closed cannot be pause statuses"}])
             if values == _settings_doc(current):
-                return _settings_doc(current)  # nothing changes: no recompute
+                return {**_settings_answer(session, tenant_id), "recompute": None}  # nothing changes
             session.execute(insert(sla_settings).values(tenant_id=tenant_id, **values)
                             .on_conflict_do_update(index_elements=[sla_settings.c.tenant_id],
-                                                   set_={**values, "updated_at": now}))
+                                                   set_={**values, "updated_at": now,
+                                                         "version": sla_settings.c.version + 1}))
             # new pause statuses apply from now on; the intervals already recorded stay as they were
-            sla_store.recompute_tenant(session, tenant_id, now)
-            return _settings_doc(sla_store.load_settings(session, tenant_id))
+            job = sla_recompute.enqueue(session, tenant_id, "settings")
+            return {**_settings_answer(session, tenant_id), "recompute": job}
 
     # --- per ticket ---
 
@@ -284,9 +316,9 @@ class SlaEntrypoints:
     def get_ticket_sla(self, tenant_id, ticket_id):
         tenant_id, ticket_id = parse_id(tenant_id, "tenant"), parse_id(ticket_id, "ticket")
         with self.db.read() as session:
-            exists = session.execute(select(func.count()).select_from(tickets).where(
-                tickets.c.tenant_id == tenant_id, tickets.c.id == ticket_id)).scalar()
-            if not exists:
+            ticket = session.execute(select(tickets.c.id, tickets.c.tenant_id, tickets.c.customer_id).where(
+                tickets.c.tenant_id == tenant_id, tickets.c.id == ticket_id)).mappings().first()
+            if ticket is None:
                 raise NotFound(f"ticket {ticket_id} not found")
             timers = session.execute(select(ticket_sla_timers).where(
                 ticket_sla_timers.c.tenant_id == tenant_id, ticket_sla_timers.c.ticket_id == ticket_id)
@@ -294,6 +326,9 @@ class SlaEntrypoints:
             pauses = session.execute(select(ticket_sla_pauses).where(
                 ticket_sla_pauses.c.tenant_id == tenant_id, ticket_sla_pauses.c.ticket_id == ticket_id)
                 .order_by(ticket_sla_pauses.c.started_at, ticket_sla_pauses.c.id)).mappings().all()
+            # a job that has still to reach this ticket: its unmet timers show the previous computation
+            pending = (sla_recompute.pending_for(session, ticket)
+                       if any(t["met_at"] is None for t in timers) else None)
         return {
             "ticket_id": str(ticket_id),
             "timers": [{
@@ -306,7 +341,28 @@ class SlaEntrypoints:
             } for t in timers],
             "pauses": [{"status": p["status"], "started_at": _iso(p["started_at"]), "ended_at": _iso(p["ended_at"])}
                        for p in pauses],
+            "recompute_pending": pending is not None,
+            "recompute_job_id": pending["id"] if pending is not None else None,
         }
+
+    # --- recompute jobs ---
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_sla_recompute_job(self, tenant_id, job_id):
+        tenant_id, job_id = parse_id(tenant_id, "tenant"), parse_id(job_id, "recompute job")
+        with self.db.read() as session:
+            return sla_recompute.get(session, tenant_id, job_id)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_sla_recompute_jobs(self, tenant_id, status=None, limit=50, cursor=None):
+        """Newest first, keyset-paged; `status` one of queued, running, done, failed, superseded."""
+        tenant_id = parse_id(tenant_id, "tenant")
+        if status is not None and status not in sla_recompute.STATUSES:
+            raise InvalidInput("unknown status", [
+                {"field": "status", "message": f"must be one of {', '.join(sla_recompute.STATUSES)}"}])
+        limit = pagination.clamp(limit)
+        with self.db.read() as session:
+            return sla_recompute.list_page(session, tenant_id, limit, cursor, status)
 
 
 def _breached(timer) -> bool:
