@@ -78,11 +78,17 @@ def _dlq(args) -> None:
 
 
 def main(argv=None) -> int:
+    from custops.runtime import RELAY_MODES
+
     parser = argparse.ArgumentParser(prog="custops")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("service", help="run one service (nameko) in this process")
+    p = sub.add_parser("service", help="run one service (nameko) in this process, with its outbox relay")
     p.add_argument("name")
+    p.add_argument("--relay", choices=RELAY_MODES, default=None,
+                   help="inprocess: relay this service's outbox in this process too (the default, "
+                        "or CUSTOPS_RELAY); standalone: leave it to `custops relay` processes")
+    p.add_argument("--batch-size", type=int, default=200, help="of the in-process relay")
     p = sub.add_parser("relay", help="run the outbox relay of one service")
     p.add_argument("name")
     p.add_argument("--batch-size", type=int, default=200)
@@ -109,7 +115,7 @@ def main(argv=None) -> int:
     if args.command == "service":
         from custops.runtime import run_service
 
-        run_service(args.name)
+        run_service(args.name, args.relay, args.batch_size)
     elif args.command == "relay":
         from custops.runtime import run_relay
 

@@ -538,3 +538,7 @@ class Relay:
     def stop(self) -> None:
         self.stopping = True
 
+    def close(self) -> None:
+        """Close its database and broker connections (after `stop()`)."""
+        self._close_database()
+        self.publisher.close()

@@ -16,7 +16,21 @@ def load_service_class(name: str):
     raise LookupError(f"{name}.service defines no service class named {name!r}")
 
 
-def run_service(name: str) -> None:
+RELAY_MODES = ("inprocess", "standalone")
+
+
+def relay_mode(explicit: str | None = None) -> str:
+    """Where a service's outbox relay runs: `inprocess` (default: in the service's own process) or
+    `standalone` (not there: `custops relay <name>` processes publish its outbox)."""
+    import os
+
+    mode = explicit or os.environ.get("CUSTOPS_RELAY") or "inprocess"
+    if mode not in RELAY_MODES:
+        raise SystemExit(f"CUSTOPS_RELAY={mode!r}: expected one of {', '.join(RELAY_MODES)}")
+    return mode
+
+
+def run_service(name: str, relay: str | None = None, batch_size: int = 200) -> None:
     import eventlet
 
     eventlet.monkey_patch()
@@ -26,9 +40,14 @@ def run_service(name: str) -> None:
 
     from custops import config, db, tracing
 
+    mode = relay_mode(relay)
     db.cooperative_psycopg()
     tracing.setup(name)
     service_cls = load_service_class(name)
+    if mode == "inprocess":
+        from custops.service_relay import with_relay
+
+        service_cls = with_relay(service_cls, batch_size)
     run([service_cls], config.nameko_config(name))
 
 
