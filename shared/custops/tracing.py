@@ -26,7 +26,7 @@ _configured = False
 
 def setup(service_name: str) -> None:
     """Install the tracer provider and the JSON log format for this process (idempotent)."""
-    global _configured
+    global _configured, _tracer
     if _configured:
         return
     _configured = True
@@ -45,6 +45,7 @@ def setup(service_name: str) -> None:
         else:
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    _tracer = trace.get_tracer("custops")  # the provider in force (the first one set wins)
     setup_logging(service_name)
 
 
@@ -72,14 +73,20 @@ def span_line(service: str, span) -> str:
     return json.dumps(doc, default=str) + "\n"
 
 
+_tracer = None  # the process's tracer, once `setup` installed the provider
+
+
 def tracer():
-    return trace.get_tracer("custops")
+    # `get_tracer` builds a new Tracer (and its instrumentation scope) on every call: once is enough
+    return _tracer or trace.get_tracer("custops")
 
 
 def current_traceparent() -> str | None:
-    carrier: dict[str, str] = {}
-    _propagator.inject(carrier)
-    return carrier.get("traceparent")
+    """The W3C `traceparent` of the current span (None outside one), as the propagator writes it."""
+    span_ctx = trace.get_current_span().get_span_context()
+    if not span_ctx.is_valid:
+        return None
+    return f"00-{span_ctx.trace_id:032x}-{span_ctx.span_id:016x}-{span_ctx.trace_flags:02x}"
 
 
 def context_from(traceparent: str | None):
@@ -109,11 +116,20 @@ class JsonFormatter(logging.Formatter):
         super().__init__()
         self.service = service
 
+    _second = (0, "")  # (a whole second, its formatted text): strftime once per second, not per line
+
+    def _timestamp(self, record: logging.LogRecord) -> str:
+        whole = int(record.created)
+        second, text = self._second
+        if second != whole:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+            self._second = (whole, text)
+        return f"{text}.{int(record.msecs):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
         span_ctx = trace.get_current_span().get_span_context()
         doc = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": self._timestamp(record),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,

@@ -35,3 +35,37 @@ def test_a_span_line_carries_ids_parent_status_attributes_and_exceptions():
 
     root = json.loads(span_line("gateway", parent))
     assert root["parent_id"] is None and root["kind"] == "SpanKind.SERVER" and "events" not in root
+
+
+def test_the_current_traceparent_is_what_the_w3c_propagator_writes_and_none_outside_a_span():
+    from opentelemetry import context
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    from custops import tracing
+
+    assert tracing.current_traceparent() is None
+    span = TracerProvider().get_tracer("test").start_span("work")
+    token = context.attach(trace.set_span_in_context(span))
+    try:
+        carrier: dict = {}
+        TraceContextTextMapPropagator().inject(carrier)
+        assert tracing.current_traceparent() == carrier["traceparent"]
+    finally:
+        context.detach(token)
+        span.end()
+
+
+def test_log_lines_are_json_with_a_utc_timestamp_to_the_millisecond():
+    import logging
+    import time
+
+    from custops.tracing import JsonFormatter
+
+    formatter = JsonFormatter("gateway")
+    for created in (1_700_000_000.123, 1_700_000_000.999, 1_700_000_001.5):
+        record = logging.LogRecord("custops.access", logging.INFO, __file__, 1, "GET %s", ("/x",), None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        doc = json.loads(formatter.format(record))
+        expected = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(created))) + f".{int(record.msecs):03d}Z"
+        assert doc["ts"] == expected
+        assert (doc["msg"], doc["service"], doc["level"]) == ("GET /x", "gateway", "info")
