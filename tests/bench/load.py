@@ -564,6 +564,13 @@ def summary(steps: list[Step]) -> None:
             f"{100 * s.machine_busy:.0f} % ({100 * s.machine_busy * s.suite_share:.0f} %) |")
     if any(s.stopped_early for s in steps):
         say("(* stopped early, the backlog exploded)")
+    sustained = [s for s in steps if not s.stopped_early and s.results] or steps
+    if sustained:
+        ours = sum(sum(cpu for name, cpu in s.cpu.items() if name != "(load client)") for s in sustained)
+        per_request = ours / max(sum(len(s.results) for s in sustained), 1)
+        say(f"CPU per request, suite + its postgres backends: {1000 * per_request:.1f} ms -> a CPU ceiling of "
+            f"~{os.cpu_count() / per_request:.0f} requests/s on {os.cpu_count()} idle cores "
+            "(RabbitMQ's CPU not counted)")
     knee = next((s.rate for s in steps if s.p99() > KNEE_P99), None)
     knee_create = next((s.rate for s in steps if s.p99("create") > KNEE_P99), None)
     say(f"knee (lowest offered rate where p99 > {KNEE_P99:g} s): all routes "
