@@ -1,12 +1,15 @@
 """The SLA deadline clock: emits `ticket.sla_warning` / `ticket.sla_breached` when they fall due.
 
-It sleeps until the next due `warn_at` / `deadline` (the minimum over the two partial indexes), is
-woken early by `NOTIFY custops_sla` (sent by every transaction that changes a timer), and never
-sleeps longer than `MAX_SLEEP` seconds as a safety net. Due rows are claimed with
-`FOR UPDATE SKIP LOCKED`; `warned_at` / `breached_at` and the outbox row commit in one transaction,
-so each event is emitted exactly once per ticket and timer, with any number of instances running
-and across restarts (a row that fell due while no instance ran is due at once on start). A breach
-also applies the tenant's escalation rule in that transaction.
+It sleeps until the next due `warn_at` / `deadline` (the minimum over the two partial indexes) and
+never longer than `MAX_SLEEP` seconds as a safety net. A transaction that makes a timer due sends
+`NOTIFY custops_sla` with the earliest instant it made due: the clock keeps its next wake-up in
+memory and only moves it earlier when told of an earlier instant (`wake_time`), so a burst of new
+tickets, each due in hours, costs it no query at all; a NOTIFY without an instant makes it look now.
+
+Due rows are claimed with `FOR UPDATE SKIP LOCKED`; `warned_at` / `breached_at` and the outbox row
+commit in one transaction, so each event is emitted exactly once per ticket and timer, with any
+number of instances running and across restarts (a row that fell due while no instance ran is due
+at once on start). A breach also applies the tenant's escalation rule in that transaction.
 """
 from __future__ import annotations
 
@@ -135,6 +138,21 @@ def escalate(session: Session, row: dict, now: datetime) -> None:
     log.info("escalated ticket %s on an SLA breach: %s", row["ticket_id"], values)
 
 
+def wake_time(wake_at: float, told: list[str], now: float, utc_now: datetime) -> float:
+    """The clock's next wake-up (on the `time.monotonic()` scale, `now` being that instant and
+    `utc_now` the same instant in UTC) after NOTIFY payloads `told`: the earliest of `wake_at` and
+    the due instants told; at once for a payload that names no instant (look again)."""
+    for payload in told:
+        try:
+            due = datetime.fromisoformat(payload)
+        except ValueError:  # no instant (or not one this clock reads): look now
+            return now
+        if due.tzinfo is None:
+            return now
+        wake_at = min(wake_at, now + (due - utc_now).total_seconds())
+    return wake_at
+
+
 class DeadlineClock:
     """The loop; `run()` until `stop()`. Blocking calls are select()-based (cooperative under eventlet)."""
 
@@ -164,12 +182,17 @@ class DeadlineClock:
         return min(MAX_SLEEP, max(0.0, float(until_next)))
 
     def _wait(self, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        ready, _, _ = select.select([self.listener.fileno()], [], [], seconds)
-        if ready:
-            for _ in self.listener.notifies(timeout=0, stop_after=10_000):
-                pass
+        """Sleep `seconds` (until the due instant the last look found), less when told of an earlier one."""
+        wake_at = time.monotonic() + seconds
+        while True:
+            remaining = wake_at - time.monotonic()
+            if remaining <= 0:
+                return
+            ready, _, _ = select.select([self.listener.fileno()], [], [], remaining)
+            if not ready:
+                return
+            told = [n.payload for n in self.listener.notifies(timeout=0, stop_after=10_000)]
+            wake_at = wake_time(wake_at, told, time.monotonic(), datetime.now(timezone.utc))
 
     def run(self) -> None:
         backoff = 0.5

@@ -10,9 +10,15 @@ nothing:
   event, `tickets.directory_events`; UTC until it has), not stored until the tenant sets one. Its
   version is 1, and moves on each time the tenant's timezone changes;
 - settings: `waiting_on_customer` pauses the clock, warning at 80 % of the target, no escalation.
-Every timer change sends `NOTIFY custops_sla` (delivered on commit) so the deadline clock re-reads
-the next due instant. A configuration write that changes nothing writes nothing: no version bump,
-no recompute.
+A timer change that makes something due sends `NOTIFY custops_sla` (delivered on commit) carrying
+the earliest instant it made due, so the deadline clock wakes earlier only when that is before its
+next wake-up (an empty payload: look again). A configuration write that changes nothing writes
+nothing: no version bump, no recompute.
+
+The configuration is read on every ticket command; `load_tenant` keeps it per process and checks it
+with one statement (`config_fingerprint`: the content of the policy and settings rows, the calendar's
+and the default calendar's versions), so a change committed by any process is seen by the next
+command, and a change rolled back leaves nothing behind that could be mistaken for the stored one.
 """
 from __future__ import annotations
 
@@ -23,8 +29,8 @@ from datetime import datetime
 
 from functools import lru_cache
 
-from sqlalchemy import and_, delete, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Text, and_, cast, delete, func, literal, literal_column, select, text, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.orm import Session
 
 from custops.contracts.tickets import OPEN_STATUSES, PRIORITIES
@@ -206,16 +212,87 @@ def load_settings(session: Session, tenant_id) -> Settings:
                     dict(row["escalation"]))
 
 
-def load_tenant(session: Session, tenant_id) -> TenantSla:
-    return TenantSla(load_policies(session, tenant_id), load_calendar(session, tenant_id),
-                     load_settings(session, tenant_id))
+def config_fingerprint(tenant_id) -> list:
+    """Columns (for a SELECT of the caller's) that change whenever the tenant's SLA configuration
+    does: a digest of its policy rows and of its settings row (the whole rows: no writer has to
+    remember a version bump), the stored calendar's version and update time (every save moves both),
+    the tenant's timezone and default calendar version. The same values mean the same configuration."""
+    def digest(table, where, order_by=None):
+        row_text = cast(literal_column(table.name), Text)  # the whole row as text
+        if order_by is not None:
+            row_text = func.string_agg(row_text, aggregate_order_by(literal(","), order_by))
+        return select(func.md5(row_text)).select_from(table).where(where).scalar_subquery()
+
+    calendars, tenants = business_calendars.c, directory_tenants.c
+    return [
+        digest(sla_policies, sla_policies.c.tenant_id == tenant_id, order_by=sla_policies.c.id).label("policies"),
+        digest(sla_settings, sla_settings.c.tenant_id == tenant_id).label("settings"),
+        select(func.concat(calendars.version, "@", calendars.updated_at)).where(calendars.tenant_id == tenant_id)
+        .scalar_subquery().label("calendar"),
+        select(func.concat(tenants.timezone, "@", tenants.calendar_version)).where(tenants.tenant_id == tenant_id)
+        .scalar_subquery().label("default_calendar"),
+    ]
+
+
+def load_tenant(session: Session, tenant_id, fingerprint: tuple | None = None) -> TenantSla:
+    """The tenant's configuration: from this process's cache when `fingerprint` (read now with
+    `config_fingerprint`, or passed in by a caller that read it in a statement of its own) is the
+    one it was cached under, else read from its rows."""
+    if fingerprint is None:
+        fingerprint = tuple(session.execute(select(*config_fingerprint(tenant_id))).one())
+    cached = _TENANTS.get(tenant_id)
+    if cached is not None and cached[0] == fingerprint:
+        _TENANTS.move_to_end(tenant_id)
+        return cached[1]
+    # read after the fingerprint, so what is cached is never older than the fingerprint it is kept under
+    sla = TenantSla(load_policies(session, tenant_id), load_calendar(session, tenant_id),
+                    load_settings(session, tenant_id))
+    if fingerprint[0] is not None:  # (none: the starter policies were seeded just now; the next look caches)
+        _TENANTS[tenant_id] = (fingerprint, sla)
+        if len(_TENANTS) > 1024:
+            _TENANTS.popitem(last=False)
+    return sla
+
+
+_TENANTS: OrderedDict = OrderedDict()  # tenant id -> (fingerprint, TenantSla)
 
 
 # --- timers --------------------------------------------------------------------------------------
 
-def notify(session: Session) -> None:
-    """Wake the deadline clock(s) once this transaction commits."""
-    session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+def wake(due: datetime | None):
+    """A `pg_notify` for the deadline clock(s), delivered on commit: `due` is the earliest instant
+    the change made due (None: no instant known, the clock looks again)."""
+    return func.pg_notify(NOTIFY_CHANNEL, due.isoformat() if due is not None else "")
+
+
+def notify(session: Session, due: datetime | None = None) -> None:
+    """Wake the deadline clock(s) once this transaction commits (see `wake`)."""
+    session.execute(select(wake(due)))
+
+
+def earliest_due(rows) -> datetime | None:
+    """The first instant at which any of these timer rows falls due (its warning, else its deadline)."""
+    return min((r[k] for r in rows for k in ("warn_at", "deadline") if r.get(k) is not None), default=None)
+
+
+def new_ticket_timers(ticket: dict, sla: TenantSla, at: datetime) -> tuple[list[dict], list[dict]]:
+    """The timer rows and the pause row (when the ticket is created straight into a pausing status)
+    of a ticket created at `at`: first response and resolution with the policy its tier and priority
+    select, a timer without a target left out. Nothing is read: a new ticket has no timers or pauses."""
+    pause_rows, pauses = [], []
+    if ticket["status"] in sla.settings.pause_rules.statuses:
+        pause_rows.append({"tenant_id": ticket["tenant_id"], "ticket_id": ticket["id"], "status": ticket["status"],
+                           "started_at": at})
+        pauses.append(PauseInterval(at, None, ticket["status"]))
+    stored = sla.policy_for(ticket["customer_tier"], ticket["priority"])
+    timer_rows = []
+    for timer in ("first_response", "resolution"):
+        target = stored.policy.targets.for_timer(timer)
+        if target is not None:
+            values = timer_values(sla, stored, target, at, pauses, at)
+            timer_rows.append({"ticket_id": ticket["id"], "timer": timer, "tenant_id": ticket["tenant_id"], **values,
+                               "warned_at": None, "breached_at": None, "breach_minutes": None})
+    return timer_rows, pause_rows
 
 
 def timer_rows(session: Session, ticket_id, for_update: bool = False) -> dict[str, dict]:
@@ -259,7 +336,8 @@ def start_timer(session: Session, ticket: dict, timer: str, sla: TenantSla, at: 
                     .values(ticket_id=ticket["id"], timer=timer, tenant_id=ticket["tenant_id"], **values)
                     .on_conflict_do_update(index_elements=[ticket_sla_timers.c.ticket_id,
                                                            ticket_sla_timers.c.timer], set_=values))
-    notify(session)
+    if earliest_due([values]) is not None:
+        notify(session, earliest_due([values]))
     return True
 
 
@@ -270,9 +348,9 @@ def meet_timer(session: Session, ticket: dict, row: dict, sla: TenantSla, at: da
                           pauses_of(session, ticket["id"]), at, met_at=max(at, row["started_at"]))
     # the policy the timer ran under stays recorded; only the outcome is written
     values = {k: values[k] for k in ("met_at", "breach_minutes", "updated_at")}
+    # no NOTIFY: a met timer makes nothing due (a clock waking for it finds nothing and looks again)
     session.execute(update(ticket_sla_timers).where(ticket_sla_timers.c.ticket_id == row["ticket_id"],
                                                     ticket_sla_timers.c.timer == row["timer"]).values(**values))
-    notify(session)
 
 
 def recompute_ticket(session: Session, ticket: dict, sla: TenantSla, at: datetime, reselect: bool = True) -> int:
@@ -282,6 +360,7 @@ def recompute_ticket(session: Session, ticket: dict, sla: TenantSla, at: datetim
     if not rows:
         return 0
     pauses = pauses_of(session, ticket["id"])
+    written = []
     for row in rows:
         stored = (sla.policy_for(ticket["customer_tier"], ticket["priority"]) if reselect
                   else _row_policy(sla, ticket, row))
@@ -293,7 +372,11 @@ def recompute_ticket(session: Session, ticket: dict, sla: TenantSla, at: datetim
         values = timer_values(sla, stored, target, row["started_at"], pauses, at)
         del values["met_at"]
         session.execute(update(ticket_sla_timers).where(where).values(**values))
-    notify(session)
+        # a warning or breach already announced is not due again
+        written.append({"warn_at": values["warn_at"] if row["warned_at"] is None else None,
+                        "deadline": values["deadline"] if row["breached_at"] is None else None})
+    if earliest_due(written) is not None:
+        notify(session, earliest_due(written))
     return len(rows)
 
 

@@ -11,32 +11,45 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 
 from custops.contracts.tickets import DONE_STATUSES
 from tickets import directory_events, sla_store
-from tickets.models import tickets
+from tickets.models import ticket_sla_pauses, ticket_sla_timers
 
 _DONE = DONE_STATUSES
 
 
-def on_ticket_created(session: Session, ticket: dict, at: datetime) -> None:
-    """Start first-response and resolution timers with the policy matched by tier and priority.
-
-    The tier came from asking the customers service before this transaction; a tier change told
-    since (`directory_events`) wins, so a ticket opened while its customer's tier changes does not
-    keep the old one (``ticket`` is updated in place)."""
+def settle_tier(session: Session, ticket: dict, at: datetime) -> None:
+    """Before a new ticket is written: take the customer lock and let a tier change told since the
+    customers service was asked (`directory_events`) win, so a ticket opened while its customer's
+    tier changes does not keep the old one (``ticket`` is updated in place)."""
     directory_events.lock_customer(session, ticket["tenant_id"], ticket["customer_id"])
     tier = directory_events.recent_tier(session, ticket, at)
     if tier is not None:
-        session.execute(update(tickets).where(tickets.c.id == ticket["id"]).values(customer_tier=tier))
         ticket["customer_tier"] = tier
-    sla = sla_store.load_tenant(session, ticket["tenant_id"])
-    if ticket["status"] in sla.settings.pause_rules.statuses:  # created straight into a pausing status
-        sla_store.open_pause(session, ticket, ticket["status"], at)
-    for timer in ("first_response", "resolution"):
-        sla_store.start_timer(session, ticket, timer, sla, at)
+
+
+def on_ticket_created(ticket: dict, sla: sla_store.TenantSla, at: datetime) -> tuple[list, datetime | None]:
+    """First-response and resolution timers with the policy matched by tier and priority (and the
+    pause of a ticket created straight into a pausing status): the INSERTs, as CTEs for the
+    statement that inserts the ticket, and the earliest instant they make due (for the clock)."""
+    timer_rows, pause_rows = sla_store.new_ticket_timers(ticket, sla, at)
+    writes = []
+    if timer_rows:
+        writes.append(_insert_rows(ticket_sla_timers, timer_rows).cte("new_timers"))
+    for pause in pause_rows:
+        writes.append(ticket_sla_pauses.insert().values(**pause).cte("new_pause"))
+    return writes, sla_store.earliest_due(timer_rows)
+
+
+def _insert_rows(table, rows: list[dict]):
+    """A multi-row INSERT as INSERT ... SELECT ... UNION ALL SELECT: unlike a multi-row VALUES, the
+    compiled statement is cached (compiling it costs more than running it)."""
+    names = list(rows[0])
+    selects = [select(*[literal(row[name], table.c[name].type).label(name) for name in names]) for row in rows]
+    return table.insert().from_select(names, selects[0] if len(selects) == 1 else union_all(*selects))
 
 
 def on_status_changed(session: Session, ticket: dict, old: str, new: str, at: datetime) -> None:

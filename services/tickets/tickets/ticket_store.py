@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,7 @@ from custops.contracts.tickets import (TicketAssigned, TicketClosed, TicketCreat
                                        TicketNoteAdded, TicketReopened, TicketReplied, TicketResolved,
                                        TicketStatusChanged, TicketUpdated)
 from custops.errors import InvalidInput, NotFound
-from tickets import sla_tracking, workflow
+from tickets import sla_store, sla_tracking, workflow
 from tickets.commands import TicketFilters
 from tickets.models import teams, ticket_counters, ticket_sla_timers, tickets
 
@@ -85,28 +85,39 @@ def _filter_conditions(f: TicketFilters, now: datetime) -> list:
     return conditions
 
 
-def next_number(session: Session, tenant_id) -> int:
-    stmt = (
+def _next_number(tenant_id):
+    """The tenant's next ticket number (a CTE: the counter row stays locked until commit, so numbers
+    have no gaps from concurrent inserts racing each other)."""
+    return (
         insert(ticket_counters)
         .values(tenant_id=tenant_id, last_number=1)
         .on_conflict_do_update(index_elements=[ticket_counters.c.tenant_id],
                                set_={"last_number": ticket_counters.c.last_number + 1})
         .returning(ticket_counters.c.last_number)
+        .cte("next_number")
     )
-    return session.execute(stmt).scalar_one()
 
 
 def open_ticket(session: Session, tenant_id, fields: dict, at: datetime) -> dict:
     """Insert a `new` ticket from `fields` (customer_id, customer_tier, subject, description, priority,
     source, contact_id, category, assignee_id, team_id, tags, follows_ticket_id, last_customer_message_at);
-    a team and no assignee assigns round-robin. Emits ticket.created (+ ticket.assigned)."""
+    a team and no assignee assigns round-robin. Emits ticket.created (+ ticket.assigned).
+
+    The hot path (issue 14), in as few statements as the rules allow: the customer lock, then the
+    tier told meanwhile (a statement after the lock, to see what committed before it), then the
+    number with the SLA configuration's fingerprint, then the ticket with its timers and the clock's
+    wake-up in one statement, then the outbox."""
     row = {
-        "id": uuid.uuid4(), "tenant_id": tenant_id, "number": next_number(session, tenant_id),
-        "status": "new", "created_at": at, "updated_at": at, "description": "", "contact_id": None,
+        "id": uuid.uuid4(), "tenant_id": tenant_id, "number": None, "status": "new", "created_at": at,
+        "updated_at": at, "description": "", "contact_id": None,
         "category": "general", "assignee_id": None, "team_id": None, "tags": [], "follows_ticket_id": None,
         "first_responded_at": None, "last_customer_message_at": None, "resolved_at": None, "closed_at": None,
         **fields,
     }
+    sla_tracking.settle_tier(session, row, at)
+    number = _next_number(tenant_id)
+    row["number"], *fingerprint = session.execute(
+        select(number.c.last_number, *sla_store.config_fingerprint(tenant_id))).one()
     if row["team_id"] is not None and row["assignee_id"] is None:
         row["assignee_id"] = next_team_member(session, tenant_id, row["team_id"])
         method = "round_robin"
@@ -114,8 +125,10 @@ def open_ticket(session: Session, tenant_id, fields: dict, at: datetime) -> dict
         if row["team_id"] is not None:
             require_team(session, tenant_id, row["team_id"])
         method = "manual"
-    session.execute(tickets.insert().values(**row))
-    sla_tracking.on_ticket_created(session, row, at)
+    sla = sla_store.load_tenant(session, tenant_id, tuple(fingerprint))
+    sla_writes, due = sla_tracking.on_ticket_created(row, sla, at)
+    session.execute(select(sla_store.wake(due) if due is not None else literal(None))
+                    .add_cte(tickets.insert().values(**row).cte("new_ticket"), *sla_writes))
     outbox.add(session, tenant_id, TicketCreated(
         ticket_id=row["id"], number=row["number"], customer_id=row["customer_id"], subject=row["subject"],
         priority=row["priority"], status="new", source=row["source"], created_at=at,
