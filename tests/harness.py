@@ -27,7 +27,8 @@ from typing import Callable, TypeVar
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-PROCFILE = ROOT / "deploy" / "Procfile"
+# CUSTOPS_PROCFILE (as for `make run`): e.g. a layout with standalone relays
+PROCFILE = Path(os.environ.get("CUSTOPS_PROCFILE", ROOT / "deploy" / "Procfile"))
 VENV_BIN = ROOT / ".venv" / "bin"
 LOG_DIR = ROOT / "var" / "test-logs"
 READY_TIMEOUT = 60.0
