@@ -17,13 +17,19 @@ def customer(rpc_client, tenant_id, customer_id, field: str = "customer_id") -> 
     try:
         return rpc_client.call("customers", "get_customer", str(tenant_id), str(customer_id))
     except NotFound:
-        raise InvalidInput("unknown customer", [
-            {"field": field, "message": "no such customer in this tenant"}]) from None
+        raise _unknown_customer(field) from None
+
+
+def _unknown_customer(field: str) -> InvalidInput:
+    return InvalidInput("unknown customer", [{"field": field, "message": "no such customer in this tenant"}])
 
 
 def check_contact(rpc_client, tenant_id, customer_id, contact_id, field: str = "contact_id") -> None:
-    """The contact exists and belongs to this customer."""
-    contacts = rpc_client.call("customers", "list_contacts", str(tenant_id), str(customer_id))["items"]
+    """The contact exists and belongs to this customer (itself one of this tenant)."""
+    try:
+        contacts = rpc_client.call("customers", "list_contacts", str(tenant_id), str(customer_id))["items"]
+    except NotFound:
+        raise _unknown_customer("customer_id") from None
     if str(contact_id) not in {c["id"] for c in contacts}:
         raise InvalidInput("unknown contact", [{"field": field, "message": "no such contact of this customer"}])
 

@@ -11,14 +11,15 @@ from custops.errors import EXPECTED, InvalidInput
 from custops.rpc import ServiceRpc
 from custops.shapes import utc_now
 from custops.validation import parse, parse_id
-from tickets import customer_directory, helpdesk_store, statuses, ticket_store
+from tickets import customer_copies, customer_directory, helpdesk_store, statuses, ticket_store
 from tickets.commands import CreateTicket, TicketFilters
+from tickets.customer_copies import CustomerCopies
 from tickets.directory_events import DirectoryEvents
 from tickets.helpdesk_service import HelpDeskEntrypoints
 from tickets.sla_service import SlaEntrypoints
 
 
-class TicketsService(HelpDeskEntrypoints, SlaEntrypoints, DirectoryEvents, HealthEndpoints):
+class TicketsService(HelpDeskEntrypoints, SlaEntrypoints, DirectoryEvents, CustomerCopies, HealthEndpoints):
     name = "tickets"
 
     db = Database()
@@ -29,21 +30,30 @@ class TicketsService(HelpDeskEntrypoints, SlaEntrypoints, DirectoryEvents, Healt
     def create_ticket(self, tenant_id, payload):
         tenant_id = parse_id(tenant_id, "tenant")
         cmd = parse(CreateTicket, payload)
-        # Ask (never tell) the customers service: the customer, contact and assignee must exist here.
-        customer = customer_directory.customer(self.rpc_client, tenant_id, cmd.customer_id)
+        # Ask (never tell) the customers service: the contact and assignee must exist there. The
+        # customer and its tier come from the copy its events keep here (`customer_copies`); one
+        # not copied yet is asked about too.
         if cmd.contact_id is not None:
             customer_directory.check_contact(self.rpc_client, tenant_id, cmd.customer_id, cmd.contact_id)
         if cmd.assignee_id is not None:
             customer_directory.check_member(self.rpc_client, tenant_id, cmd.assignee_id)
+        try:
+            row = self._open_ticket(tenant_id, cmd, customer_tier=None)
+        except customer_copies.NotCopied:
+            customer = customer_directory.customer(self.rpc_client, tenant_id, cmd.customer_id)
+            row = self._open_ticket(tenant_id, cmd, customer_tier=customer["tier"])
+        return ticket_store.shape(row)
+
+    def _open_ticket(self, tenant_id, cmd: CreateTicket, customer_tier: str | None) -> dict:
+        """`customer_tier` None: the copy's (NotCopied, nothing written, when it has none)."""
         now = utc_now()
         with self.db.transaction() as session:
             helpdesk_store.check_category(session, tenant_id, cmd.category)
-            row = ticket_store.open_ticket(session, tenant_id, {
-                "customer_id": cmd.customer_id, "customer_tier": customer["tier"], "subject": cmd.subject,
+            return ticket_store.open_ticket(session, tenant_id, {
+                "customer_id": cmd.customer_id, "customer_tier": customer_tier, "subject": cmd.subject,
                 "description": cmd.description, "priority": cmd.priority, "source": cmd.source,
                 "contact_id": cmd.contact_id, "category": cmd.category, "assignee_id": cmd.assignee_id,
                 "team_id": cmd.team_id, "tags": cmd.tags}, now)
-        return ticket_store.shape(row)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_ticket(self, tenant_id, ticket_id):

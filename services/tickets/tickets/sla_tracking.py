@@ -15,20 +15,31 @@ from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 
 from custops.contracts.tickets import DONE_STATUSES
-from tickets import directory_events, sla_store
+from tickets import customer_copies, directory_events, sla_store
 from tickets.models import ticket_sla_pauses, ticket_sla_timers
 
 _DONE = DONE_STATUSES
 
 
 def settle_tier(session: Session, ticket: dict, at: datetime) -> None:
-    """Before a new ticket is written: take the customer lock and let a tier change told since the
-    customers service was asked (`directory_events`) win, so a ticket opened while its customer's
-    tier changes does not keep the old one (``ticket`` is updated in place)."""
-    directory_events.lock_customer(session, ticket["tenant_id"], ticket["customer_id"])
+    """Before a new ticket is written: take the customer lock, then the tier (``ticket`` is updated
+    in place). No tier given: the copy's (`customer_copies`; `NotCopied` when it has none), as of the
+    last event applied, which later tier changes update under this lock. A tier the customers
+    service answered: a tier change told since (`directory_events`) wins, so a ticket opened while
+    its customer's tier changes does not keep the old one; the answer is copied."""
+    tenant_id, customer_id = ticket["tenant_id"], ticket["customer_id"]
+    directory_events.lock_customer(session, tenant_id, customer_id)
+    if ticket["customer_tier"] is None:
+        row = customer_copies.copied(session, tenant_id, customer_id)
+        if row is None:
+            raise customer_copies.NotCopied(customer_id)
+        ticket["customer_tier"] = row.tier
+        return
     tier = directory_events.recent_tier(session, ticket, at)
     if tier is not None:
         ticket["customer_tier"] = tier
+    else:
+        customer_copies.remember_asked(session, tenant_id, customer_id, ticket["customer_tier"])
 
 
 def on_ticket_created(ticket: dict, sla: sla_store.TenantSla, at: datetime) -> tuple[list, datetime | None]:
