@@ -20,17 +20,20 @@ import logging
 import select
 import threading
 import time
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import amqp
 import psycopg
 from sqlalchemy import (BigInteger, Column, DateTime, Identity, Index, Integer, MetaData, String,
                         Table, Text, func, text)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import Session
 
 from custops import config, metrics
-from custops.events import Envelope, EventData, envelope_for
+
+if TYPE_CHECKING:  # a standalone relay never loads the contracts (pydantic) nor the ORM
+    from sqlalchemy.orm import Session
+
+    from custops.events import Envelope, EventData
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,7 @@ def add(session: Session, tenant_id, data: EventData) -> Envelope:
     written before the database hands out the number.
     """
     from custops import caller, tracing
+    from custops.events import envelope_for
 
     envelope = envelope_for(data, tenant_id, traceparent=tracing.current_traceparent(),
                             actor=caller.current_actor())
