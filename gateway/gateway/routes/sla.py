@@ -1,17 +1,22 @@
-"""`/sla`: SLA policies, the business-hours calendar and SLA settings (tickets service), and a
-ticket's SLA timers. Staff read them; only owners and admins change them."""
+"""`/sla`: SLA policies, the business-hours calendar and SLA settings (tickets service), a ticket's
+SLA timers, and the recompute jobs a change queues. Staff read them; only owners and admins change them.
+
+A change answers at once (same status codes and documents as before, plus `recompute`: the job that
+recomputes the open tickets' timers in the background, or null when the write changed nothing); the
+job's progress is `GET /sla/recompute-jobs/{id}`. Reading a job is `sla:read`, as reading the
+configuration it follows."""
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from custops.contracts.customers import Tier
 from custops.contracts.tickets import Priority, SlaTimer, Status
 from custops.validation import Date
-from gateway.api import API, Body, Resource, page_of, payload
+from gateway.api import API, Body, Paged, Resource, page_of, payload
 from gateway.rpc import tenant_call
 
 Minutes = Annotated[int, Field(gt=0, le=525_600, description="business minutes, 1..525,600 (a year's worth)")]
@@ -89,6 +94,39 @@ class PutSettings(Body):
 
 # --- what the routes answer ---
 
+JobStatus = Literal["queued", "running", "done", "failed", "superseded"]
+
+
+class RecomputeJob(Resource):
+    """A recompute of the open tickets' SLA timers after a configuration change, in the background.
+    Until it reaches a ticket, the ticket's timers show the versions they were computed with."""
+
+    id: uuid.UUID
+    reason: Literal["calendar", "holidays", "policy", "settings", "timezone", "tier"] = Field(
+        description="what changed: `timezone` the tenant's (the default calendar's), `tier` a customer's")
+    status: JobStatus = Field(description=(
+        "queued, running, done; failed (`error` says why; a later change recomputes again); superseded: a "
+        "newer change's job (`superseded_by`) recomputes the same tickets"))
+    customer_id: uuid.UUID | None = Field(description="a tier change: only this customer's tickets")
+    calendar_version: int = Field(description="the calendar version when the job was queued")
+    settings_version: int = Field(description="the settings version when the job was queued")
+    policy_versions: dict[str, int] = Field(description="each policy's id and version when the job was queued")
+    total: int | None = Field(description="tickets to recompute, counted when the job starts (null while queued)")
+    done: int = Field(description="tickets recomputed so far")
+    superseded_by: uuid.UUID | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+RECOMPUTE = Field(description="the job recomputing the open tickets' timers (null: nothing changed, no job)")
+
+
+class RecomputeJobQuery(Paged):
+    status: JobStatus | None = Field(default=None, description="only jobs in this status")
+
+
 class Policy(Resource):
     id: uuid.UUID
     tier: Tier | None
@@ -99,6 +137,10 @@ class Policy(Resource):
     version: int
 
 
+class PolicyChanged(Policy):
+    recompute: RecomputeJob | None = RECOMPUTE
+
+
 class Calendar(Resource):
     timezone: str
     weekly_slots: dict[str, list[list[str]]] = Field(description=WEEKLY_SLOTS)
@@ -107,7 +149,11 @@ class Calendar(Resource):
     version: int
 
 
-class CalendarImported(Calendar):
+class CalendarChanged(Calendar):
+    recompute: RecomputeJob | None = RECOMPUTE
+
+
+class CalendarImported(CalendarChanged):
     imported: int = Field(description="how many dates the file held within the windows")
     added: int = Field(description="how many of them were not holidays yet (0: nothing changed, same version)")
     ignored: int = Field(description="dates of one-off events outside the holiday window, not imported")
@@ -118,7 +164,7 @@ class PublicHoliday(Resource):
     name: str
 
 
-class PublicHolidaysLoaded(Calendar):
+class PublicHolidaysLoaded(CalendarChanged):
     region: str = Field(description="the region code, upper-cased")
     added: int = Field(description="how many of them were not holidays yet (0: nothing changed, same version)")
     public_holidays: list[PublicHoliday] = Field(description="the region's public holidays in the years asked for")
@@ -128,6 +174,11 @@ class Settings(Resource):
     pause_statuses: list[Status]
     warning_fraction: float
     escalation: dict
+    version: int = Field(description="1 for the defaults; each change moves it on")
+
+
+class SettingsChanged(Settings):
+    recompute: RecomputeJob | None = RECOMPUTE
 
 
 class Timer(Resource):
@@ -156,10 +207,15 @@ class TicketSla(Resource):
     ticket_id: uuid.UUID
     timers: list[Timer]
     pauses: list[Pause]
+    recompute_pending: bool = Field(description=(
+        "a recompute job has still to reach this ticket: its unmet timers show the previous computation "
+        "(their `policy_version` / `calendar_version`)"))
+    recompute_job_id: uuid.UUID | None = Field(description="that job")
 
 
 class PolicyDeleted(Resource):
     deleted: uuid.UUID = Field(description="the id of the deleted policy")
+    recompute: RecomputeJob | None = RECOMPUTE
 
 
 @API.route("/sla/policies", "GET", permission="sla:read", summary="List the SLA policies", tag="sla",
@@ -169,9 +225,9 @@ def list_policies():
 
 
 @API.route("/sla/policies", "PUT", permission="sla:write", tag="sla", body=PutPolicy,
-           summary="Create or replace the SLA policy for a tier and/or priority (open tickets are recomputed; "
-                   "the same targets again change nothing)",
-           response=Policy)
+           summary="Create or replace the SLA policy for a tier and/or priority (open tickets are recomputed "
+                   "in the background: `recompute`; the same targets again change nothing)",
+           response=PolicyChanged)
 def put_policy(body: PutPolicy):
     return tenant_call("tickets", "put_sla_policy", payload(body))
 
@@ -189,8 +245,8 @@ def get_calendar():
 
 
 @API.route("/sla/calendar", "PUT", permission="sla:write", tag="sla", body=PutCalendar,
-           summary="Replace the business-hours calendar (open tickets are recomputed; the stored calendar "
-                   "again changes nothing)", response=Calendar)
+           summary="Replace the business-hours calendar (open tickets are recomputed in the background: "
+                   "`recompute`; the stored calendar again changes nothing)", response=CalendarChanged)
 def put_calendar(body: PutCalendar):
     return tenant_call("tickets", "put_business_calendar", payload(body))
 
@@ -205,7 +261,7 @@ def import_holidays(body: ImportHolidays):
 
 @API.route("/sla/calendar/public-holidays", "POST", permission="sla:write", tag="sla", body=LoadPublicHolidays,
            summary="Add a country's or region's public holidays (e.g. DE-BY, US-NY, FR) for some years to the "
-                   "calendar's holidays (open tickets are recomputed when any is new)",
+                   "calendar's holidays (open tickets are recomputed in the background when any is new)",
            response=PublicHolidaysLoaded, statuses=(409,))
 def load_public_holidays(body: LoadPublicHolidays):
     return tenant_call("tickets", "load_public_holidays", payload(body))
@@ -218,9 +274,9 @@ def get_settings():
 
 
 @API.route("/sla/settings", "PUT", permission="sla:write", tag="sla", body=PutSettings,
-           summary="Change pause statuses, warning lead or breach escalation (open tickets are recomputed; "
-                   "the same settings again change nothing)",
-           response=Settings)
+           summary="Change pause statuses, warning lead or breach escalation (open tickets are recomputed in "
+                   "the background: `recompute`; the same settings again change nothing)",
+           response=SettingsChanged)
 def put_settings(body: PutSettings):
     return tenant_call("tickets", "put_sla_settings", payload(body))
 
@@ -230,3 +286,16 @@ def put_settings(body: PutSettings):
            response=TicketSla)
 def get_ticket_sla(ticket_id: str):
     return tenant_call("tickets", "get_ticket_sla", ticket_id)
+
+
+@API.route("/sla/recompute-jobs", "GET", permission="sla:read", tag="sla", query=RecomputeJobQuery,
+           summary="List the SLA recompute jobs configuration changes queued, newest first",
+           response=page_of(RecomputeJob))
+def list_recompute_jobs(query: RecomputeJobQuery):
+    return tenant_call("tickets", "list_sla_recompute_jobs", query.status, query.limit, query.cursor)
+
+
+@API.route("/sla/recompute-jobs/<uuid:job_id>", "GET", permission="sla:read", tag="sla",
+           summary="An SLA recompute job: its status and progress (tickets done of total)", response=RecomputeJob)
+def get_recompute_job(job_id: str):
+    return tenant_call("tickets", "get_sla_recompute_job", job_id)
