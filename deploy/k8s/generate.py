@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Write deploy/k8s/apps/*.yaml: one Deployment per service and per relay, the gateway Deployment + Service.
+"""Write deploy/k8s/apps/*.yaml: one Deployment per service, the gateway Deployment + Service.
 
-The manifests are plain files (review and apply them as they are); this script only keeps the
-thirteen near-identical Deployments consistent.  Run it after changing the template:
+Each service's pods also relay its outbox (`custops service` runs the relay in its process; any number
+of relays at once is safe). The manifests are plain files (review and apply them as they are); this
+script only keeps the seven near-identical Deployments consistent.  Run it after changing the template:
     python3 deploy/k8s/generate.py
 """
 from pathlib import Path
@@ -122,9 +123,7 @@ def main():
     for svc in SERVICES:
         docs = [
             deployment(svc, f'["service", "{svc}"]', 8000, 2,
-                       replicas_note="                # instances share the service's RPC and event queues"),
-            deployment(f"{svc}-relay", f'["relay", "{svc}"]', 8000, 1,
-                       replicas_note="                # publishes the outbox; serves /metrics on every path"),
+                       replicas_note="                # instances share the service's queues; each relays its outbox"),
         ]
         (out / f"{svc}.yaml").write_text(header + "---\n".join(docs))
     gateway = deployment(
