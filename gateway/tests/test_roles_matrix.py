@@ -35,10 +35,10 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     api_rules = {(r.rule, m) for r in app.url_map.iter_rules() if r.rule.startswith("/api/")
                  for m in r.methods - {"HEAD", "OPTIONS"}}
     assert api_rules == {(path, method) for path, method, _ in roles.endpoint_permissions()}
-    # 18 resource endpoints + the OpenAPI document + 10 SLA endpoints + 13 help-desk endpoints
+    # 18 resource endpoints + the OpenAPI document + 12 SLA endpoints + 13 help-desk endpoints
     # + get/correct/delete one time entry + get/change the tenant's settings + archive a contact
     # + archive a team, remove a category + 12 access endpoints (me, members, tokens)
-    assert len(api_rules) == 19 + 10 + 13 + 3 + 2 + 1 + 2 + 12
+    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12
 
 
 def test_every_route_permission_is_in_the_table():
@@ -85,7 +85,8 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
                                    "create_member", "update_member", "deactivate_member", "reactivate_member")] + [
         ("tickets", m) for m in ("list_sla_policies", "put_sla_policy", "delete_sla_policy", "get_business_calendar",
                                  "put_business_calendar", "import_holidays_ics", "load_public_holidays",
-                                 "get_sla_settings", "put_sla_settings", "get_ticket_sla")] + [
+                                 "get_sla_settings", "put_sla_settings", "get_ticket_sla",
+                                 "list_sla_recompute_jobs", "get_sla_recompute_job")] + [
         ("timeline", "list_activities"), ("timeline", "log_interaction"), ("billing", "log_time"),
         ("billing", "list_time_entries"), ("billing", "get_time_entry"), ("billing", "correct_time_entry"),
         ("billing", "delete_time_entry"), ("reports", "ticket_volume"), ("mailsync", "create_mailbox"),
