@@ -180,3 +180,21 @@ def test_the_cache_is_not_trusted_while_revocations_cannot_be_heard(services, be
         listener = app.extensions.get("custops_revocations")
         if listener is not None:
             listener.stop()
+
+
+def test_every_event_the_customers_service_tells_has_a_taker():
+    """An event no queue takes is a deployment error (marked `unroutable`): each customers event is
+    consumed by a service or, for the access events, by the gateways' revocation listeners."""
+    import importlib.util
+
+    from custops import config, topology
+    from custops.catalog import published_contracts
+    from custops.runtime import load_service_class
+    from gateway import revocations
+
+    taken = {(source, kind) for service in config.SERVICES if importlib.util.find_spec(service)
+             for source, kind, _ in topology.subscriptions(load_service_class(service))}
+    taken |= {("customers", key) for key in revocations.ROUTING_KEYS}
+    told = {(c.PRODUCER, c.TYPE) for c in published_contracts() if c.PRODUCER == "customers"}
+    assert told - taken == set()
+    assert {("customers", "token.revoked"), ("customers", "member.deactivated")} <= told

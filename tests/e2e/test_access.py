@@ -10,7 +10,7 @@ import uuid
 
 import requests
 
-from harness import PROCFILE, ROOT, VENV_BIN, Api, free_port, problem
+from harness import PROCFILE, ROOT, VENV_BIN, Api, eventually, free_port, problem
 
 WITHIN = 1.0  # seconds from a revocation to every gateway process refusing the token
 WARM_REQUESTS = 16  # each on a new connection, so both workers of a gateway cache the login
@@ -136,6 +136,15 @@ def test_a_team_is_set_up_by_cli_and_api_and_revocation_reaches_every_gateway(su
     assert owner.patch(f"/api/v1/members/{me['id']}", json={"role": "admin"}).json()["role"] == "admin"
     problem(admin_api.post(f"/api/v1/members/{admin['id']}/deactivate"), 409)  # now Ada is the last one
     problem(Api(suite.url, "cst_" + "x" * 43).get("/api/v1/me"), 401)
+
+    # every access event told was taken (none unroutable) and published
+    def all_sent():
+        rows = suite.query("customers", "SELECT type, status FROM outbox WHERE tenant_id = :t AND status <> 'sent'",
+                           t=uuid.UUID(me["tenant"]["id"]))
+        assert rows == [], rows
+        return True
+
+    eventually(all_sent, 15, "every customers event of the tenant sent")
 
 
 def test_the_demo_seed_hands_out_its_owner_token_once(suite, tmp_path):

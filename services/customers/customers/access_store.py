@@ -1,9 +1,13 @@
 """Reads and writes of the access domain — tenants, members, API tokens — inside the caller's session.
 
-Every change tells its event in the same transaction (`tenant.*`, `member.*`, `token.*`); the actor
-and the request it came from are on the envelope (`custops.caller`), so an audit record needs
-nothing more. Ownership changes of a tenant are serialised on its row (`FOR UPDATE`), so two
-owners demoting each other at once cannot leave it without one. Every query is scoped by `tenant_id`.
+Every change that somebody takes is told in the same transaction (`tenant.*`; `token.revoked`,
+`member.deactivated`, `member.role_changed`, which gateways take to drop cached logins); the actor and
+the request it came from are on the envelope (`custops.caller`), so an audit record needs nothing
+more. Additions, profile edits, reactivations and new tokens are told once something takes them
+(the audit log): an event no queue takes is a deployment error.
+
+Ownership changes of a tenant are serialised on its row (`FOR UPDATE`), so two owners demoting each
+other at once cannot leave it without one. Every query is scoped by `tenant_id`.
 """
 from __future__ import annotations
 
@@ -14,8 +18,8 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from custops import caller, outbox, pagination
-from custops.contracts.customers import (MemberCreated, MemberDeactivated, MemberReactivated, MemberRoleChanged,
-                                         MemberUpdated, TenantCreated, TenantUpdated, TokenCreated, TokenRevoked)
+from custops.contracts.customers import (MemberDeactivated, MemberRoleChanged, TenantCreated, TenantUpdated,
+                                         TokenRevoked)
 from custops.errors import Conflict, Forbidden, InvalidInput, NotFound
 from custops.shapes import utc_now as now
 from customers import membership, tokens
@@ -141,7 +145,7 @@ def require_tenant(session: Session, tenant_id: uuid.UUID, for_update: bool = Fa
 # --- members ---
 
 def create_member(session: Session, tenant_id: uuid.UUID, cmd: CreateMember, checked: bool = True) -> dict:
-    """A new member (`member.created`). `checked`: the actor must be allowed to add one with that
+    """A new member. `checked`: the actor must be allowed to add one with that
     role (not for a new tenant's first owner, whom nobody is there to add)."""
     from customers.store import load_customer  # the directory's table: a portal user's company
 
@@ -161,9 +165,6 @@ def create_member(session: Session, tenant_id: uuid.UUID, cmd: CreateMember, che
            "role": cmd.role, "customer_id": cmd.customer_id, "timezone": cmd.timezone, "deactivated_at": None,
            "created_at": created, "updated_at": created}
     session.execute(insert(members).values(**row))
-    outbox.add(session, tenant_id, MemberCreated(
-        member_id=row["id"], email=cmd.email, name=cmd.name, role=cmd.role, timezone=cmd.timezone,
-        customer_id=cmd.customer_id))
     return member_shape(row)
 
 
@@ -218,9 +219,6 @@ def update_member(session: Session, tenant_id: uuid.UUID, member_id: uuid.UUID, 
     if "role" in changes:
         outbox.add(session, tenant_id, MemberRoleChanged(
             member_id=member_id, email=current["email"], previous_role=current["role"], role=changes["role"]))
-    profile = {k: v for k, v in changes.items() if k != "role"}
-    if profile:
-        outbox.add(session, tenant_id, MemberUpdated(member_id=member_id, changes=profile))
     return member_shape(updated)
 
 
@@ -254,8 +252,6 @@ def reactivate_member(session: Session, tenant_id: uuid.UUID, member_id: uuid.UU
     _check_may_manage(session, tenant_id, current)
     at = now()
     session.execute(update(members).where(members.c.id == member_id).values(deactivated_at=None, updated_at=at))
-    outbox.add(session, tenant_id, MemberReactivated(member_id=member_id, email=current["email"],
-                                                     role=current["role"]))
     return member_shape({**current, "deactivated_at": None, "updated_at": at})
 
 
@@ -289,9 +285,6 @@ def issue_token(session: Session, tenant_id: uuid.UUID, member_id: uuid.UUID, cm
            "prefix": issued.prefix, "token_hash": issued.token_hash, "created_at": at, "revoked_at": None,
            "expires_at": cmd.expires_at, "read_only": cmd.read_only, "last_used_at": None}
     session.execute(insert(api_tokens).values(**row))
-    outbox.add(session, tenant_id, TokenCreated(
-        token_id=row["id"], member_id=member_id, name=cmd.label, prefix=issued.prefix, read_only=cmd.read_only,
-        expires_at=cmd.expires_at))
     return {**token_shape(row), "token": issued.token, "token_id": str(row["id"])}
 
 

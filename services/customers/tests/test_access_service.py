@@ -74,10 +74,8 @@ def test_members_are_added_listed_filtered_and_paged(rpc, tenant):
         with pytest.raises(InvalidInput):
             rpc.call("customers", "list_members", t, bad)
 
-    [told] = [e for e in _events("member.created", t) if e["data"]["member_id"] == admin["id"]]
-    assert told["data"] == {"member_id": admin["id"], "email": admin["email"], "name": "Ada Admin", "role": "admin",
-                            "timezone": "Europe/Berlin", "customer_id": None}
-    assert told["actor"] == {"type": "member", "id": tenant["member_id"]}
+    # nothing takes additions yet (the audit log will): none is told, none is left unroutable
+    assert _events("member.created", t) == []
 
 
 def test_admins_manage_members_but_not_owners_and_members_manage_nobody(rpc, tenant):
@@ -102,7 +100,6 @@ def test_admins_manage_members_but_not_owners_and_members_manage_nobody(rpc, ten
     assert role_changed["data"] == {"member_id": member["id"], "email": member["email"], "previous_role": "member",
                                     "role": "contractor"}
     assert role_changed["actor"] == {"type": "member", "id": admin["id"]}
-    assert [e["data"]["changes"] for e in _events("member.updated", t)] == [{"name": "Renamed"}]
 
 
 def test_the_last_active_owner_can_be_neither_demoted_nor_deactivated(rpc, tenant):
@@ -147,7 +144,6 @@ def test_deactivating_a_member_revokes_all_their_tokens_and_reactivating_keeps_t
     assert [_who(rpc, i["token"]) for i in issued] == [None, None, None]
     fresh = _token(rpc, tenant, member["id"])
     assert _who(rpc, fresh["token"])["member_id"] == member["id"]
-    assert len(_events("member.reactivated", t)) == 1
 
 
 def test_tokens_are_named_expire_carry_their_scope_and_show_once(rpc, tenant):
@@ -167,8 +163,9 @@ def test_tokens_are_named_expire_carry_their_scope_and_show_once(rpc, tenant):
         "id": ro["token_id"], "name": "laptop", "prefix": ro["prefix"], "read_only": True, "active": True}
     assert shown["last_used_at"] is not None  # authenticated once just now
 
-    [created] = [e for e in _events("token.created", t) if e["data"]["token_id"] == ro["token_id"]]
-    assert ro["token"] not in str(created) and created["data"]["prefix"] == ro["prefix"]
+    with db.engine_for("customers").connect() as conn:  # stored hashed, never as given
+        stored = conn.execute(select(api_tokens).where(api_tokens.c.id == uuid.UUID(ro["token_id"]))).mappings().one()
+    assert ro["token"] not in {str(v) for v in stored.values()}
 
     with db.engine_for("customers").begin() as conn:  # its expiry passes
         conn.execute(update(api_tokens).where(api_tokens.c.id == uuid.UUID(ro["token_id"]))
@@ -221,7 +218,8 @@ def test_revoking_is_for_the_token_owner_or_a_manager(rpc, tenant):
             rpc.call("customers", "revoke_token", t, tenant["token_id"])  # but not an owner's
     assert _who(rpc, tenant["token"]) is not None
     told = {e["data"]["token_id"]: e for e in _events("token.revoked", t)}
-    assert set(told) == {mine["token_id"], theirs["token_id"]}
+    assert set(told) == {mine["token_id"], theirs["token_id"]}  # once each, although revoked twice
+    assert told[mine["token_id"]]["data"]["prefix"] == mine["prefix"] and mine["token"] not in str(told)
     assert told[mine["token_id"]]["data"]["member_id"] == member["id"]
     assert told[theirs["token_id"]]["actor"] == {"type": "member", "id": admin["id"]}
 

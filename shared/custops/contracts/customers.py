@@ -86,27 +86,9 @@ class TenantUpdated(EventData):
 
 # --- access: members (team users) and their API tokens. The actor who made each change (and the
 # request it came from) is on the envelope; these carry what an audit record and a gateway need.
-
-
-@contract("customers", "member.created")
-class MemberCreated(EventData):
-    """A member (a team user, or a portal user of a customer) was added to the tenant."""
-
-    member_id: uuid.UUID
-    email: str
-    name: str
-    role: Role
-    timezone: str | None = None  # IANA zone; null: the tenant's
-    customer_id: uuid.UUID | None = None  # a portal user's company
-
-
-@contract("customers", "member.updated")
-class MemberUpdated(EventData):
-    """A member's name or timezone changed; `changes` maps each changed field to its new value
-    (role changes are `member.role_changed`)."""
-
-    member_id: uuid.UUID
-    changes: dict[str, object]
+# Only changes someone takes are told (an event no queue takes is a deployment error): gateways take
+# these three to drop cached logins. member.created / token.created & co. come with their taker
+# (the audit log).
 
 
 @contract("customers", "member.role_changed")
@@ -129,27 +111,6 @@ class MemberDeactivated(EventData):
     role: Role
     deactivated_at: AwareDatetime
     revoked_token_ids: list[uuid.UUID] = []
-
-
-@contract("customers", "member.reactivated")
-class MemberReactivated(EventData):
-    """A deactivated member was reactivated; their old tokens stay revoked (they need new ones)."""
-
-    member_id: uuid.UUID
-    email: str
-    role: Role
-
-
-@contract("customers", "token.created")
-class TokenCreated(EventData):
-    """An API token was issued to a member (never the token itself: its display prefix only)."""
-
-    token_id: uuid.UUID
-    member_id: uuid.UUID
-    name: str
-    prefix: str
-    read_only: bool = False
-    expires_at: AwareDatetime | None = None
 
 
 @contract("customers", "token.revoked")
