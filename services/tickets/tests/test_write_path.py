@@ -24,7 +24,7 @@ from tickets.service import TicketsService
 
 # Statements per command in the steady state (the tenant's configuration cached), BEGIN/COMMIT aside.
 # Before issue 14: create 17, a customer message 7, a status change 8.
-CREATE_STATEMENTS = 6  # customer lock, tier told meanwhile, number + config fingerprint, ticket + timers, outbox (2)
+CREATE_STATEMENTS = 5  # customer lock, number + copied tier + config fingerprint, ticket + timers, outbox (2)
 INBOUND_MESSAGE_STATEMENTS = 7
 STATUS_CHANGE_STATEMENTS = 5
 

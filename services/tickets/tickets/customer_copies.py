@@ -56,8 +56,7 @@ def remember_asked(session: Session, tenant_id, customer_id, tier: str) -> None:
                                                        as_of=ASKED_AS_OF).on_conflict_do_nothing())
 
 
-def copied(session: Session, tenant_id, customer_id):
-    """The copy's row (`tier`, `as_of`) of a customer of this tenant, or None."""
+def copied_tier(tenant_id, customer_id):
+    """The copy's tier of a customer of this tenant (NULL: not copied), a column for a caller's SELECT."""
     c = directory_customers.c
-    return session.execute(select(c.tier, c.as_of).where(c.tenant_id == tenant_id,
-                                                         c.customer_id == customer_id)).first()
+    return select(c.tier).where(c.tenant_id == tenant_id, c.customer_id == customer_id).scalar_subquery()

@@ -21,19 +21,24 @@ from tickets.models import ticket_sla_pauses, ticket_sla_timers
 _DONE = DONE_STATUSES
 
 
-def settle_tier(session: Session, ticket: dict, at: datetime) -> None:
-    """Before a new ticket is written: take the customer lock, then the tier (``ticket`` is updated
-    in place). No tier given: the copy's (`customer_copies`; `NotCopied` when it has none), as of the
-    last event applied, which later tier changes update under this lock. A tier the customers
-    service answered: a tier change told since (`directory_events`) wins, so a ticket opened while
-    its customer's tier changes does not keep the old one; the answer is copied."""
+def lock_customer(session: Session, ticket: dict) -> None:
+    """Before a new ticket's tier is read: serialise it with the customer's tier changes
+    (`directory_events`) until commit. The tier must be read in a later statement (one that starts
+    after the lock is held sees what the change committed)."""
+    directory_events.lock_customer(session, ticket["tenant_id"], ticket["customer_id"])
+
+
+def settle_tier(session: Session, ticket: dict, copied_tier: str | None, at: datetime) -> None:
+    """The new ticket's tier, under the customer lock (``ticket`` is updated in place). No tier given:
+    the copy's, `copied_tier` (`customer_copies`; `NotCopied` when it has none), as of the last event
+    applied, which later tier changes update under this lock. A tier the customers service answered:
+    a tier change told since (`directory_events`) wins, so a ticket opened while its customer's tier
+    changes does not keep the old one; the answer is copied."""
     tenant_id, customer_id = ticket["tenant_id"], ticket["customer_id"]
-    directory_events.lock_customer(session, tenant_id, customer_id)
     if ticket["customer_tier"] is None:
-        row = customer_copies.copied(session, tenant_id, customer_id)
-        if row is None:
+        if copied_tier is None:
             raise customer_copies.NotCopied(customer_id)
-        ticket["customer_tier"] = row.tier
+        ticket["customer_tier"] = copied_tier
         return
     tier = directory_events.recent_tier(session, ticket, at)
     if tier is not None:

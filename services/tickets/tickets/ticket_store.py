@@ -16,7 +16,7 @@ from custops.contracts.tickets import (TicketAssigned, TicketClosed, TicketCreat
                                        TicketNoteAdded, TicketReopened, TicketReplied, TicketResolved,
                                        TicketStatusChanged, TicketUpdated)
 from custops.errors import InvalidInput, NotFound
-from tickets import sla_store, sla_tracking, workflow
+from tickets import customer_copies, sla_store, sla_tracking, workflow
 from tickets.commands import TicketFilters
 from tickets.models import teams, ticket_counters, ticket_sla_timers, tickets
 
@@ -103,10 +103,12 @@ def open_ticket(session: Session, tenant_id, fields: dict, at: datetime) -> dict
     source, contact_id, category, assignee_id, team_id, tags, follows_ticket_id, last_customer_message_at);
     a team and no assignee assigns round-robin. Emits ticket.created (+ ticket.assigned).
 
-    The hot path (issue 14), in as few statements as the rules allow: the customer lock, then the
-    tier told meanwhile (a statement after the lock, to see what committed before it), then the
-    number with the SLA configuration's fingerprint, then the ticket with its timers and the clock's
-    wake-up in one statement, then the outbox."""
+    `customer_tier` None: the copy's (`customer_copies.NotCopied` when the customer is not copied).
+
+    The hot path (issue 14), in as few statements as the rules allow: the customer lock; then, in a
+    statement after it (so that it sees what a tier change committed meanwhile), the number, the
+    customer's copied tier and the SLA configuration's fingerprint; then the ticket with its timers
+    and the clock's wake-up; then the outbox."""
     row = {
         "id": uuid.uuid4(), "tenant_id": tenant_id, "number": None, "status": "new", "created_at": at,
         "updated_at": at, "description": "", "contact_id": None,
@@ -114,10 +116,12 @@ def open_ticket(session: Session, tenant_id, fields: dict, at: datetime) -> dict
         "first_responded_at": None, "last_customer_message_at": None, "resolved_at": None, "closed_at": None,
         **fields,
     }
-    sla_tracking.settle_tier(session, row, at)
+    sla_tracking.lock_customer(session, row)
     number = _next_number(tenant_id)
-    row["number"], *fingerprint = session.execute(
-        select(number.c.last_number, *sla_store.config_fingerprint(tenant_id))).one()
+    row["number"], copied_tier, *fingerprint = session.execute(select(
+        number.c.last_number, customer_copies.copied_tier(tenant_id, row["customer_id"]),
+        *sla_store.config_fingerprint(tenant_id))).one()
+    sla_tracking.settle_tier(session, row, copied_tier, at)
     if row["team_id"] is not None and row["assignee_id"] is None:
         row["assignee_id"] = next_team_member(session, tenant_id, row["team_id"])
         method = "round_robin"
