@@ -23,10 +23,11 @@ from tickets.models import ticket_sla_timers
 from tickets.service import TicketsService
 
 # Statements per command in the steady state (the tenant's configuration cached), BEGIN/COMMIT aside.
-# Before issue 14: create 17, a customer message 7, a status change 8.
+# Before issue 14: create 17, a customer message 7, a status change 8, a public reply 21.
 CREATE_STATEMENTS = 5  # customer lock, number + copied tier + config fingerprint, ticket + timers, outbox (2)
 INBOUND_MESSAGE_STATEMENTS = 7
 STATUS_CHANGE_STATEMENTS = 5
+PUBLIC_REPLY_STATEMENTS = 14  # (was 21) moving a new ticket on and meeting its first response
 
 
 @pytest.fixture
@@ -112,6 +113,22 @@ def test_a_create_a_customer_message_and_a_status_change_cost_a_bounded_number_o
     timers = _timers(rpc, tenant_id, ticket["id"])
     assert {k: t["target_minutes"] for k, t in timers.items()} == {"first_response": 60, "resolution": 240}
     assert all(t["deadline"] and t["warn_at"] and t["policy_id"] for t in timers.values())
+
+
+def test_a_public_reply_costs_a_bounded_number_of_statements(tickets_service, rpc, new_tenant):
+    tenant = new_tenant()
+    tenant_id = uuid.UUID(tenant["tenant_id"])
+    customer_id = _customer(rpc, tenant_id)
+    for _ in range(2):
+        _create(rpc, tenant_id, customer_id)
+    ticket = _create(rpc, tenant_id, customer_id)
+
+    with statements_of_worker("INSERT INTO ticket_messages") as reply:
+        rpc.call("tickets", "add_message", str(tenant_id), ticket["id"],
+                 {"kind": "reply", "body": "On it.", "author_member_id": tenant["member_id"]})
+
+    assert len(reply) <= PUBLIC_REPLY_STATEMENTS, reply
+    assert _timers(rpc, tenant_id, ticket["id"])["first_response"]["met_at"] is not None
 
 
 def test_a_ticket_created_after_a_policy_change_through_the_api_runs_under_the_new_targets(
