@@ -60,6 +60,7 @@ from harness import ROOT, Suite, create_customer, local_vhost_uri  # noqa: E402
 VHOST = "custops_bench_load"
 DB_PREFIX = "custops_bench_load_"
 LOG_DIR = ROOT / "var" / "bench-load-logs"
+GATEWAY_PORT = 18480  # preferred, not the tests' 18080: another suite may take that one while this one starts
 DEFAULT_RATES = (10, 25, 50, 100, 150, 200, 300)
 DEFAULT_SECONDS = 15.0
 RUN_CAP_SECONDS = 300.0  # the load steps together, drains included
@@ -607,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     amqp_uri = local_vhost_uri(args.vhost)
     if amqp_uri is None:
         raise SystemExit("the load bench needs a broker on this machine and rabbitmqctl, for a vhost of its own")
-    suite = Suite(amqp_uri=amqp_uri, log_dir=LOG_DIR,
+    suite = Suite(amqp_uri=amqp_uri, log_dir=LOG_DIR, gateway_port=GATEWAY_PORT,
                   extra_env={"CUSTOPS_DB_PREFIX": args.db_prefix, "OTEL_TRACES_EXPORTER": args.traces})
     missing = suite.missing()
     if missing:
