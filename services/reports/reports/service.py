@@ -56,27 +56,36 @@ def _save_settings(session, envelope, data) -> None:
                   <= tuple_(stmt.excluded.settings_at, stmt.excluded.settings_seq))))
 
 
-def _ticket_created(session, envelope, data) -> None:
+def _fact_upsert(mark: str):
+    """Upsert a ticket's fact row: `created_at` as given; a move (`<mark>_at`, `<mark>_seq`) only when
+    it is newer than the one kept (see reports.facts)."""
     table = ticket_facts
-    stmt = insert(table).values(tenant_id=_tenant_of(envelope), ticket_id=data.ticket_id,
-                                customer_id=data.customer_id, created_at=data.created_at)
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=[table.c.tenant_id, table.c.ticket_id], set_={"created_at": stmt.excluded.created_at}))
+    stmt = insert(table)
+    if mark == "created":
+        return stmt.on_conflict_do_update(index_elements=[table.c.tenant_id, table.c.ticket_id],
+                                          set_={"created_at": stmt.excluded.created_at})
+    at, seq = table.c[f"{mark}_at"], table.c[f"{mark}_seq"]
+    given_at, given_seq = stmt.excluded[f"{mark}_at"], stmt.excluded[f"{mark}_seq"]
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.tenant_id, table.c.ticket_id],
+        set_={f"{mark}_at": given_at, f"{mark}_seq": given_seq},
+        where=or_(at.is_(None), tuple_(at, seq) < tuple_(given_at, given_seq)))
+
+
+# built once: a statement per event would cost more CPU than the upsert itself (issue 14)
+_UPSERTS = {mark: _fact_upsert(mark) for mark in ("created", "resolved", "closed", "reopened")}
+
+
+def _ticket_created(session, envelope, data) -> None:
+    session.execute(_UPSERTS["created"], {"tenant_id": _tenant_of(envelope), "ticket_id": data.ticket_id,
+                                          "customer_id": data.customer_id, "created_at": data.created_at})
 
 
 def _status_changed(session, envelope, data) -> None:
-    """Keep the move as its kind's latest when it is newer than the one kept (see reports.facts)."""
-    table = ticket_facts
     mark = mark_of(data.new_status)
-    at, seq = table.c[f"{mark}_at"], table.c[f"{mark}_seq"]
-    stmt = insert(table).values(
-        tenant_id=_tenant_of(envelope), ticket_id=data.ticket_id, customer_id=data.customer_id,
-        **{f"{mark}_at": data.changed_at, f"{mark}_seq": envelope.sequence or 0})
-    given_at, given_seq = stmt.excluded[f"{mark}_at"], stmt.excluded[f"{mark}_seq"]
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=[table.c.tenant_id, table.c.ticket_id],
-        set_={f"{mark}_at": given_at, f"{mark}_seq": given_seq},
-        where=or_(at.is_(None), tuple_(at, seq) < tuple_(given_at, given_seq))))
+    session.execute(_UPSERTS[mark], {"tenant_id": _tenant_of(envelope), "ticket_id": data.ticket_id,
+                                     "customer_id": data.customer_id, f"{mark}_at": data.changed_at,
+                                     f"{mark}_seq": envelope.sequence or 0})
 
 
 def _counts(kind: str):
