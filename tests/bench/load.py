@@ -371,8 +371,8 @@ class Step:
     def by_kind(self, kind: str | None = None) -> list[Result]:
         return [r for r in self.results if kind is None or r.kind == kind]
 
-    def latencies(self, kind: str | None = None, ok_only: bool = False) -> list[float]:
-        return [r.latency for r in self.by_kind(kind) if not ok_only or r.status == OK[r.kind]]
+    def latencies(self, kind: str | None = None) -> list[float]:
+        return [r.latency for r in self.by_kind(kind)]
 
     def p99(self, kind: str | None = None) -> float:
         return pct(self.latencies(kind), 99)
@@ -572,7 +572,8 @@ def summary(steps: list[Step]) -> None:
             f"{1000 * s.cpu.get('(postgres backends)', 0) / max(len(s.results), 1):.1f} | "
             f"{100 * s.machine_busy:.0f} % ({100 * s.machine_busy * s.suite_share:.0f} %) |")
     if any(s.stopped_early for s in steps):
-        say("(* stopped early, the backlog exploded)")
+        say("(* stopped early: " + "; ".join(f"{s.rate:g}/s {s.stopped_early}" for s in steps if s.stopped_early)
+            + ")")
     sustained = [s for s in steps if not s.stopped_early and s.results] or steps
     if sustained:
         ours = sum(sum(cpu for name, cpu in s.cpu.items() if name != "(load client)") for s in sustained)
@@ -646,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"rate {rate:g}/s: skipped, run cap reached")
                 continue
             if steps and steps[-1].stopped_early:
-                say(f"rate {rate:g}/s: skipped, the previous rate already exploded")
+                say(f"rate {rate:g}/s: skipped, the previous rate stopped early")
                 continue
             step = Step(rate, args.seconds)
             if args.profile and rate == profile_rate:
