@@ -43,16 +43,18 @@ def install(app: Flask) -> None:
     @app.before_request
     def _start():
         g.started = time.perf_counter()
+        g.route = route = _route()
+        method = request.method
         g.span, g.span_token = tracing.start_span(
-            f"{request.method} {_route()}", request.headers.get("traceparent"), kind=trace.SpanKind.SERVER,
-            attributes={"http.request.method": request.method, "http.route": _route()})
+            f"{method} {route}", request.headers.get("traceparent"), kind=trace.SpanKind.SERVER,
+            attributes={"http.request.method": method, "http.route": route})
 
     @app.after_request
     def _finish(response):
         span = g.get("span")
         if span is None:
             return response
-        route, status = _route(), response.status_code
+        route, status = g.route, response.status_code
         elapsed = time.perf_counter() - g.started
         span.set_attribute("http.response.status_code", status)
         if status >= 500:
