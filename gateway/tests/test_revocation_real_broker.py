@@ -140,3 +140,51 @@ def test_a_deactivated_members_tokens_and_a_changed_role_reach_every_gateway_wit
     for token in tokens:
         _until(gateways, token["token"], lambda r: r.status_code == 401, "deactivated member's token refused")
     assert [_me(app, tenant["token"]).status_code for app in gateways] == [200, 200]
+
+
+def _publish(event_type: str, data: dict) -> None:
+    """An event on the customers exchange, as the relay publishes it."""
+    from kombu import Connection, Exchange
+
+    with Connection(config.amqp_uri()) as conn:
+        exchange = Exchange("customers.events", type="topic", durable=True, auto_delete=False)
+        conn.Producer().publish({"id": str(uuid.uuid4()), "type": event_type, "version": 1, "data": data},
+                                exchange=exchange, routing_key=event_type, declare=[exchange],
+                                serializer="json")
+
+
+def _eventually(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_the_listener_outlives_the_broker_going_away_and_distrusts_its_cache_meanwhile(custops_setup):
+    from tcp_proxy import TcpProxy
+
+    from gateway.auth import Identity, TtlCache
+    from gateway.revocations import RevocationListener
+
+    cache = TtlCache(ttl=30)
+    proxy = TcpProxy("127.0.0.1", 5672).start()
+    listener = RevocationListener(proxy.uri_for(config.amqp_uri()), cache).start()
+    try:
+        assert listener.wait_live(10)
+        cache.put("a", Identity(tenant_id="t", member_id="m", role="member", token_id="tok-a"))
+        cache.put("b", Identity(tenant_id="t", member_id="m", role="member", token_id="tok-b"))
+        _publish("token.revoked", {"token_id": "tok-a", "member_id": "m"})
+        _eventually(lambda: not cache.get("a")[0], WITHIN, "the revoked token dropped")
+        assert cache.get("b")[0]
+
+        proxy.cut()  # the broker goes away for this listener: it stops trusting the cache at once
+        _eventually(lambda: not listener.live.is_set(), 5, "the listener noticed the broker gone")
+        proxy.restore()
+        assert listener.wait_live(15), "the listener did not reconnect"
+        assert cache.get("b") == (False, None)  # cleared on reconnection: events may have been missed
+        cache.put("c", Identity(tenant_id="t", member_id="m2", role="member", token_id="tok-c"))
+        _publish("member.deactivated", {"member_id": "m2"})
+        _eventually(lambda: not cache.get("c")[0], WITHIN, "a deactivated member's token dropped after reconnecting")
+    finally:
+        listener.stop()
+        proxy.close()

@@ -243,3 +243,31 @@ def test_whoami_names_the_member_and_the_tenant(rpc, tenant):
     me = rpc.call("customers", "whoami", tenant["tenant_id"], tenant["member_id"])
     assert (me["id"], me["role"], me["name"]) == (tenant["member_id"], "owner", "Olive Owner")
     assert me["tenant"]["id"] == tenant["tenant_id"] and me["tenant"]["name"]
+
+
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(rpc, tenant):
+    """Ownership changes are serialised on the tenant's row: of two concurrent demotions of the only
+    two owners, one wins and the other is refused (403 or 409), every time."""
+    import eventlet
+
+    t = tenant["tenant_id"]
+    for _ in range(5):
+        other = _add(rpc, tenant, "owner")
+        pairs = [(tenant["member_id"], other["id"]), (other["id"], tenant["member_id"])]
+
+        def demote(actor, target):
+            with _as(actor):
+                try:
+                    return rpc.call("customers", "update_member", t, target, {"role": "admin"})["role"]
+                except (Conflict, Forbidden) as exc:
+                    return type(exc).__name__
+
+        outcomes = sorted(eventlet.GreenPool(2).starmap(demote, pairs), key=lambda o: o != "admin")
+        owners = rpc.call("customers", "list_members", t, {"role": "owner", "active": True})["items"]
+        assert len(owners) == 1 and outcomes[0] == "admin" and outcomes[1] in ("Conflict", "Forbidden"), outcomes
+        survivor = owners[0]["id"]
+        if survivor != tenant["member_id"]:  # hand ownership back for the next round
+            with _as(survivor):
+                rpc.call("customers", "update_member", t, tenant["member_id"], {"role": "owner"})
+        with _as(tenant["member_id"]):
+            rpc.call("customers", "deactivate_member", t, other["id"])
