@@ -29,14 +29,21 @@ def _refused(exc) -> int:
     return 2
 
 
+def _unreachable(exc) -> int:
+    print(f"error: the customers service did not answer ({exc}); is it running on this AMQP_URI?", file=sys.stderr)
+    return 1
+
+
 def create_tenant(name: str, owner_email: str, owner_name: str | None, timezone: str | None) -> int:
-    from custops.errors import EXPECTED
+    from custops.errors import EXPECTED, ServiceTimeout, ServiceUnavailable
 
     client = _client()
     try:
         created = client.call("customers", "create_tenant", name, owner_email, owner_name, timezone)
     except EXPECTED as exc:
         return _refused(exc)
+    except (ServiceUnavailable, ServiceTimeout) as exc:
+        return _unreachable(exc)
     finally:
         client.close()
     print(f"tenant {created['tenant_id']} created; owner member {created['member_id']} ({owner_email})")
@@ -67,7 +74,7 @@ def write_env_file(path: Path, values: dict[str, str]) -> None:
 
 
 def seed_demo(tenant: str, email: str, env_file: Path = DEMO_ENV) -> int:
-    from custops.errors import EXPECTED, Conflict
+    from custops.errors import EXPECTED, Conflict, ServiceTimeout, ServiceUnavailable
 
     known = read_env_file(env_file).get("CUSTOPS_TOKEN") or None
     client = _client()
@@ -80,6 +87,8 @@ def seed_demo(tenant: str, email: str, env_file: Path = DEMO_ENV) -> int:
         return 1
     except EXPECTED as exc:
         return _refused(exc)
+    except (ServiceUnavailable, ServiceTimeout) as exc:
+        return _unreachable(exc)
     finally:
         client.close()
     port = os.environ.get("CUSTOPS_GATEWAY_PORT", "8080")
