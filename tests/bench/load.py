@@ -25,7 +25,7 @@ gunicorn's workers included) and CPU per ticket; then RSS per process at rest an
 the knee (the lowest rate where p99 passes 1 s). With `--profile` it also runs py-spy on the tickets
 service and the gateway during one step and prints their top frames by share.
 
-Bounded: ~4 min with the defaults (a run cap of 5 min for the load). Loopback only.
+Bounded: 1–4 min with the defaults (the load steps capped at 5 min together). Loopback only.
     .venv/bin/python tests/bench/load.py [--rates 25,50,100] [--seconds 15]
                                          [--profile var/profiles --profile-rate 50]
 """
@@ -676,9 +676,13 @@ def main(argv: list[str] | None = None) -> int:
         say()
         summary(steps)
         say()
-        say("RSS MB per process (gunicorn: master + workers): at rest -> at the end")
-        say("    " + ", ".join(f"{name} {at_rest[name][1] / 2**20:.0f} -> {at_end.get(name, (0, 0))[1] / 2**20:.0f}"
-                               for name in at_rest if at_rest[name][1]))
+        say("RSS MB per process group (summed over its processes, shared pages counted in each): "
+            "at rest -> at the end")
+        groups = {name: len(group_pids(p.popen.pid)) for name, p in suite.procs.items() if p.alive()}
+        say("    " + ", ".join(
+            f"{name}{f' ({groups[name]} processes)' if groups.get(name, 1) > 1 else ''} "
+            f"{at_rest[name][1] / 2**20:.0f} -> {at_end.get(name, (0, 0))[1] / 2**20:.0f}"
+            for name in at_rest if at_rest[name][1]))
     finally:
         if client is not None:
             client.close()
