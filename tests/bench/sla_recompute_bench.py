@@ -16,7 +16,8 @@ here); the real tickets service process (`custops service tickets`) is started, 
     change's transaction, one statement per timer) timed in this process, rolled back (`--no-old` skips it).
 
 Every timer is checked to carry the final calendar version. The scratch rows are deleted after.
-`AMQP_URI` selects the broker (a vhost of your own keeps a running demo's services out).
+`AMQP_URI` selects the broker (a vhost of your own keeps a running demo's services out); the service's
+log is var/test-logs/sla_recompute_bench.tickets.log.
 """
 from __future__ import annotations
 
@@ -78,12 +79,17 @@ def _seed(engine, tenant) -> None:
               FROM tickets WHERE tenant_id = :t AND number % 10 = 0"""), {"t": tenant})
 
 
+SERVICE_LOG = ROOT / "var" / "test-logs" / "sla_recompute_bench.tickets.log"
+
+
 def _start_service(port: int) -> subprocess.Popen:
     import requests
 
     env = {**os.environ, "CUSTOPS_HTTP_PORT": str(port)}
-    service = subprocess.Popen([str(ROOT / ".venv/bin/custops"), "service", "tickets"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    SERVICE_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with SERVICE_LOG.open("w") as log:  # a file, not a pipe nobody reads (a full pipe stalls the service)
+        service = subprocess.Popen([str(ROOT / ".venv/bin/custops"), "service", "tickets"], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
     started = time.monotonic()
     while True:
         try:
@@ -92,7 +98,8 @@ def _start_service(port: int) -> subprocess.Popen:
         except requests.RequestException:
             pass
         if service.poll() is not None or time.monotonic() - started > 60:
-            raise SystemExit(f"tickets service did not start: {service.stderr.read()[-2000:]}")
+            service.kill()
+            raise SystemExit(f"tickets service did not start: {SERVICE_LOG.read_text()[-2000:]}")
         time.sleep(0.2)
 
 

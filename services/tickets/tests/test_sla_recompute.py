@@ -170,6 +170,30 @@ def test_a_recompute_writes_what_the_configuration_says_and_notifies_the_clock_o
     assert (first["calendar_version"], first["policy_version"]) == (2, 1) and first["policy_id"] is not None
 
 
+def test_a_ticket_opened_under_the_old_configuration_that_commits_after_the_scan_is_recomputed(drained):
+    tenant = uuid.uuid4()
+    ids = _seed(tenant, 3)
+    opening = _engine().connect()  # a ticket being opened: it read the configuration before the change
+    try:
+        raced = uuid.uuid4()
+        opening.execute(tickets.insert().values(
+            id=raced, tenant_id=tenant, number=next(_NUMBERS), customer_id=uuid.uuid4(), customer_tier="enterprise",
+            subject="s", priority="normal", status="new", source="api"))
+        opening.execute(ticket_sla_timers.insert().values(
+            ticket_id=raced, timer="first_response", tenant_id=tenant, started_at=datetime.now(timezone.utc),
+            target_minutes=60, policy_version=1, calendar_version=1))
+        job = _change_calendar(tenant)
+        scanned = _batch(limit=10)
+        assert (scanned["status"], scanned["done"]) == ("running", 3)  # through, waiting for the opening
+        assert _batch(limit=10)["status"] == "running"
+        opening.commit()  # after the scan: the job never saw it
+    finally:
+        opening.close()
+    done = _batch(limit=10)
+    assert (done["id"], done["status"]) == (job["id"], "done")
+    assert {v for i in ids + [raced] for v in _versions(ids + [raced])[i]} == {2}
+
+
 def test_a_newer_change_supersedes_the_older_job_and_recomputes_everything(drained):
     tenant = uuid.uuid4()
     ids = _seed(tenant, 5)

@@ -35,6 +35,15 @@ Decisions:
   `recompute_pending` (`pending_for`) on `get_ticket_sla`. A warning or breach falling due under the
   previous computation before the batch reaches the ticket is emitted (the window is the job's run
   time: ~1 s per 1,000 tickets).
+- **Tickets opened during the change.** A ticket being opened reads the configuration and writes its
+  timers in its own transaction; one that read the old configuration and commits after the scan went
+  past its id would keep the old deadlines (the in-request recompute had the same hole). So when the
+  scan is through, the job waits until every transaction older than its start has ended (at most
+  `SETTLE_SECONDS`: an idle-in-transaction session cannot hold a job forever), then recomputes once
+  more the tickets opened from `RACE_MARGIN_SECONDS` before the change to as long after the job
+  started (a few, bounded by the creation rate), and only then is done. Other ticket commands lock
+  the ticket before reading the configuration, as the batches do, so they need no such care; a ticket
+  command on a ticket of the current batch waits for the batch (a few hundred ms).
 - **Failure.** A batch that raises a database error is retried (backoff, the job stays active); any
   other error marks the job `failed` with the error (a defect: retrying would fail the same way) and
   the worker goes on with other jobs. A later change's job recomputes the tenant again.
@@ -67,6 +76,9 @@ NOTIFY_CHANNEL = "custops_sla_recompute"
 BATCH = 500  # tickets per transaction
 YIELD_EVERY = 25  # tickets computed between yields to the eventlet hub
 POLL_SECONDS = 5.0  # the worker looks for jobs at least this often without a NOTIFY
+SETTLE_SECONDS = 30  # the longest a finished scan waits for older transactions (see `_settled`)
+RACE_MARGIN_SECONDS = 5  # around the job's times: tickets opened then are recomputed once more
+SETTLE_POLL = 0.05  # seconds between looks while a job waits for older transactions
 ACTIVE = ("queued", "running")
 STATUSES = ("queued", "running", "done", "failed", "superseded")
 REASONS = ("calendar", "holidays", "policy", "settings", "timezone", "tier")
@@ -187,6 +199,20 @@ _COUNT_CUSTOMER = text("""
 
 _LOWEST_ID = uuid.UUID(int=0)
 
+# every transaction of this database older than the job's start has ended (or waiting is over)
+_SETTLED = text("""
+    SELECT clock_timestamp() > :since + make_interval(secs => :limit) OR NOT EXISTS (
+           SELECT 1 FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start < :since)""")
+
+# the tickets opened around the change (by creation time, the (tenant_id, created_at, id) index)
+_OPENED_MEANWHILE = text("""
+    SELECT k.id FROM tickets k
+     WHERE k.tenant_id = :tenant AND (CAST(:customer AS uuid) IS NULL OR k.customer_id = :customer)
+       AND k.created_at BETWEEN :created - make_interval(secs => :margin) AND :started + make_interval(secs => :margin)
+       AND EXISTS (SELECT 1 FROM ticket_sla_timers s WHERE s.ticket_id = k.id AND s.met_at IS NULL)
+     ORDER BY k.id""")
+
 _WRITE_TIMERS = text("""
     UPDATE ticket_sla_timers t
        SET target_minutes = v.target_minutes, deadline = v.deadline, warn_at = v.warn_at,
@@ -221,7 +247,9 @@ def advance(session: Session, job: dict, limit: int = BATCH, now: datetime | Non
     params = {"tenant": job["tenant_id"], "customer": job["customer_id"]}
     if job["status"] == "queued":
         counted = session.execute(_COUNT_TENANT if job["customer_id"] is None else _COUNT_CUSTOMER, params).scalar()
-        job.update(status="running", started_at=datetime.now(timezone.utc), total=counted)
+        # the database's clock (compared with its transactions' start times below): after the change committed
+        job.update(status="running", started_at=session.execute(text("SELECT clock_timestamp()")).scalar(),
+                   total=counted)
     # one more than the batch: whether this batch is the last one
     candidates = session.execute(_TENANT_CANDIDATES if job["customer_id"] is None else _CUSTOMER_CANDIDATES, {
         **params, "after": job["after_ticket_id"] or _LOWEST_ID, "limit": limit + 1}).scalars().all()
@@ -230,9 +258,16 @@ def advance(session: Session, job: dict, limit: int = BATCH, now: datetime | Non
         recompute_tickets(session, job["tenant_id"], batch, now or datetime.now(timezone.utc))
         job.update(after_ticket_id=batch[-1], done=job["done"] + len(batch))
         job["total"] = max(job["total"] or 0, job["done"])  # tickets opened since the count
-    if len(candidates) <= limit:
-        return _finish(session, job, status="done")
-    return _save(session, job)
+    if len(candidates) > limit:
+        return _save(session, job)
+    if not session.execute(_SETTLED, {"since": job["started_at"], "limit": SETTLE_SECONDS}).scalar():
+        return _save(session, job)  # the scan is through; a ticket opened under the old configuration may commit yet
+    raced = session.execute(_OPENED_MEANWHILE, {**params, "margin": RACE_MARGIN_SECONDS,
+                                                "created": job["created_at"], "started": job["started_at"]}
+                            ).scalars().all()
+    if raced:
+        recompute_tickets(session, job["tenant_id"], raced, now or datetime.now(timezone.utc))
+    return _finish(session, job, status="done")
 
 
 def run_batch(session: Session, limit: int = BATCH) -> dict | None:
@@ -336,14 +371,17 @@ class RecomputeWorker:
 
     def work(self) -> int:
         """Run batches until no job is free; returns how many ran."""
-        batches = 0
+        batches, last = 0, None
         while not self.stopping:
             with db.transaction(self.engine, self.service) as session:
                 job = run_batch(session, self.batch)
             if job is None:
                 break
             batches += 1
-            time.sleep(0)  # between transactions, let the other green threads run
+            progress = (job["id"], job["status"], job["done"])
+            # no progress: a job waiting for older transactions to end (`_SETTLED`)
+            time.sleep(SETTLE_POLL if progress == last else 0)
+            last = progress
         return batches
 
     def _wait(self, seconds: float) -> None:
@@ -361,6 +399,8 @@ class RecomputeWorker:
                 self._wait(POLL_SECONDS)
                 backoff = 0.5
             except (psycopg.Error, DBAPIError, OSError) as exc:
+                if self.stopping:  # killed while in a query: the batch rolled back
+                    break
                 log.warning("SLA recompute worker: %s; retrying in %.1fs", exc, backoff)
                 self.close()
                 time.sleep(backoff)
