@@ -221,6 +221,8 @@ def bare_app_command(gateway_command: str) -> str:
 
 
 def bench_reads() -> None:
+    from load import machine_cpu
+
     say(f"(b) gateway vs bare Flask: GET one ticket, {REQUESTS} requests from {CLIENT_THREADS} threads")
     suite = Suite()
     missing = suite.missing()
@@ -240,10 +242,17 @@ def bench_reads() -> None:
             "gateway": (f"{suite.url}/api/v1/tickets/{ticket['id']}", {"Authorization": f"Bearer {tenant.token}"}),
             "bare Flask": (f"http://127.0.0.1:{bare_port}/tickets/{ticket['id']}", {"X-Tenant-Id": tenant.id}),
         }
-        results = {}
+        # whose CPU serves each target: the suite's processes (gateway, tickets, customers...) or the bare app
+        serving = {"gateway": [n for n in suite.procs if n != "bench-bare-flask"], "bare Flask": ["bench-bare-flask"]}
+        results, cpu = {}, {}
         for label, (url, headers) in targets.items():
             load(url, headers, WARMUP)
+            before, machine_before = serving_cpu(suite, serving[label]), machine_cpu()[0]
             rate, latencies = load(url, headers, REQUESTS)
+            after, machine_after = serving_cpu(suite, serving[label]), machine_cpu()[0]
+            n = len(latencies)
+            cpu[label] = ({name: (after[name] - before[name]) * 1000 / n for name in after},
+                          (machine_after - machine_before) * 1000 / n)
             results[label] = (rate, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000)
             say(f"    {label:<12} {rate:8.0f} req/s   p50 {results[label][1]:7.2f} ms   "
                 f"p99 {results[label][2]:7.2f} ms")
@@ -251,6 +260,20 @@ def bench_reads() -> None:
         suite.stop_all()
     (g_rate, g50, g99), (b_rate, b50, b99) = results["gateway"], results["bare Flask"]
     say(f"    gateway / bare   {g_rate / b_rate:8.2f} x req/s   p50 {g50 / b50:7.2f} x   p99 {g99 / b99:7.2f} x")
+    # the machine is shared: CPU per request varies much less than requests/s
+    for label, (per_process, machine) in cpu.items():
+        busy = ", ".join(f"{name} {ms:.2f}" for name, ms in sorted(per_process.items(), key=lambda kv: -kv[1])
+                         if ms >= 0.01)
+        say(f"    CPU ms/request, {label}: {sum(per_process.values()):.2f} ({busy}); "
+            f"whole machine {machine:.2f} (client, broker, PostgreSQL and anything else running)")
+
+
+def serving_cpu(suite: Suite, names: list[str]) -> dict[str, float]:
+    """CPU seconds so far of each named process's group (gunicorn: master and workers)."""
+    from load import group_usage
+
+    return {name: group_usage(suite.procs[name].popen.pid)[0] for name in names
+            if suite.procs[name].popen is not None}
 
 
 def main(argv: list[str] | None = None) -> int:
