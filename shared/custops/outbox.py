@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import select
+import struct
 import threading
 import time
 from typing import TYPE_CHECKING, NamedTuple
@@ -121,6 +122,41 @@ def message_properties(message_id: str, event_type: str, producer: str, tracepar
     }
 
 
+# `message_properties` in AMQP's encoding, built directly (py-amqp's generic encoder took most of
+# the relay's per-message time after the body): a test holds the two byte for byte equal.
+_PROPERTY_FLAGS = (1 << 15) | (1 << 14) | (1 << 13) | (1 << 12) | (1 << 7) | (1 << 5)  # the six set
+_U32 = struct.Struct(">I").pack
+
+
+def _shortstr(value: bytes) -> bytes:
+    return bytes((len(value),)) + value
+
+
+_PROPERTIES_HEAD = (struct.pack(">H", _PROPERTY_FLAGS) + _shortstr(b"application/json") + _shortstr(b"utf-8"))
+_TRACEPARENT_KEY = _shortstr(b"nameko.traceparent") + b"S"
+_CALL_ID_STACK_KEY = _shortstr(b"nameko.call_id_stack") + b"A"
+
+
+def encode_properties(message_id: str, event_type: str, producer: str, traceparent: str | None) -> bytes:
+    """`message_properties(...)` as the AMQP content header's property flags and list."""
+    mid, kind, trace = message_id.encode(), event_type.encode(), (traceparent or "").encode()
+    call_id = f"{producer}.outbox.{message_id}".encode()
+    call_ids = b"S" + _U32(len(call_id)) + call_id
+    headers = _TRACEPARENT_KEY + _U32(len(trace)) + trace + _CALL_ID_STACK_KEY + _U32(len(call_ids)) + call_ids
+    return b"".join((_PROPERTIES_HEAD, _U32(len(headers)), headers, b"\x02", _shortstr(mid), _shortstr(kind)))
+
+
+class _EncodedMessage(amqp.Message):
+    """A message whose properties are already encoded (`encode_properties`)."""
+
+    def __init__(self, body: bytes, properties: bytes):
+        super().__init__(body)
+        self._encoded_properties = properties
+
+    def _serialize_properties(self) -> bytes:
+        return self._encoded_properties
+
+
 class Outgoing(NamedTuple):
     """One message to publish: an envelope already serialised, with what routes and labels it."""
     message_id: str
@@ -212,7 +248,7 @@ class Publisher:
         for m in messages:
             exchange = f"{m.producer}.events"
             self.declare_exchange(exchange)
-            publish(amqp.Message(m.body, **message_properties(m.message_id, m.type, m.producer, m.traceparent)),
+            publish(_EncodedMessage(m.body, encode_properties(m.message_id, m.type, m.producer, m.traceparent)),
                     exchange=exchange, routing_key=m.type, mandatory=True)
             self._next_tag += 1  # the broker numbers confirms per channel from 1
             self._pending.add(self._next_tag)

@@ -231,3 +231,13 @@ def test_a_crash_after_a_batch_was_confirmed_republishes_that_batch_and_loses_no
     assert outbox.Relay(PROBE, batch_size=4).relay_pending() == 8
     deliveries = [json.loads(m.body)["id"] for m in drain(conn, queue, 16)]
     assert deliveries == ids[:8] + ids[4:]  # the second batch twice (the inboxes absorb it), nothing lost
+
+
+@pytest.mark.parametrize("traceparent", ["00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "", None])
+def test_the_relays_own_property_encoding_is_byte_for_byte_py_amqps(traceparent):
+    import amqp
+
+    message_id = str(uuid.uuid4())
+    standard = amqp.Message(b"{}", **outbox.message_properties(message_id, "ticket.created", "tickets", traceparent))
+    assert outbox.encode_properties(message_id, "ticket.created", "tickets", traceparent) \
+        == standard._serialize_properties()
