@@ -76,7 +76,7 @@ NOTIFY_CHANNEL = "custops_sla_recompute"
 BATCH = 500  # tickets per transaction
 YIELD_EVERY = 25  # tickets computed between yields to the eventlet hub
 POLL_SECONDS = 5.0  # the worker looks for jobs at least this often without a NOTIFY
-SETTLE_SECONDS = 30  # the longest a finished scan waits for older transactions (see `_settled`)
+SETTLE_SECONDS = 30  # the longest a finished scan waits for older transactions (see `_SETTLED`)
 RACE_MARGIN_SECONDS = 5  # around the job's times: tickets opened then are recomputed once more
 SETTLE_POLL = 0.05  # seconds between looks while a job waits for older transactions
 ACTIVE = ("queued", "running")
@@ -348,7 +348,9 @@ def recompute_tickets(session: Session, tenant_id, ticket_ids: list, now: dateti
     if dropped["ticket_ids"]:
         session.execute(_DELETE_TIMERS, dropped)
     if written["ticket_ids"] or dropped["ticket_ids"]:
-        sla_store.notify(session)
+        # the clock wakes earlier only if this batch made something due before its next wake-up
+        due = min((t for t in written["warn_ats"] + written["deadlines"] if t is not None), default=None)
+        sla_store.notify(session, due)
     return len(written["ticket_ids"]) + len(dropped["ticket_ids"])
 
 
@@ -403,6 +405,10 @@ class RecomputeWorker:
                     break
                 log.warning("SLA recompute worker: %s; retrying in %.1fs", exc, backoff)
                 self.close()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10)
+            except Exception:  # noqa: BLE001 - a managed thread that dies takes the container with it
+                log.exception("SLA recompute worker: a look for jobs failed; retrying in %.1fs", backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10)
 
