@@ -29,8 +29,8 @@ from datetime import datetime
 
 from functools import lru_cache
 
-from sqlalchemy import Text, and_, cast, delete, func, literal, literal_column, select, text, update
-from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
+from sqlalchemy import Text, and_, bindparam, cast, delete, func, literal, literal_column, select, text, update
+from sqlalchemy.dialects.postgresql import UUID, aggregate_order_by, insert
 from sqlalchemy.orm import Session
 
 from custops.contracts.tickets import OPEN_STATUSES, PRIORITIES
@@ -239,7 +239,7 @@ def load_tenant(session: Session, tenant_id, fingerprint: tuple | None = None) -
     `config_fingerprint`, or passed in by a caller that read it in a statement of its own) is the
     one it was cached under, else read from its rows."""
     if fingerprint is None:
-        fingerprint = tuple(session.execute(select(*config_fingerprint(tenant_id))).one())
+        fingerprint = tuple(session.execute(_FINGERPRINT, {"tenant_id": tenant_id}).one())
     cached = _TENANTS.get(tenant_id)
     if cached is not None and cached[0] == fingerprint:
         _TENANTS.move_to_end(tenant_id)
@@ -255,6 +255,7 @@ def load_tenant(session: Session, tenant_id, fingerprint: tuple | None = None) -
 
 
 _TENANTS: OrderedDict = OrderedDict()  # tenant id -> (fingerprint, TenantSla)
+_FINGERPRINT = select(*config_fingerprint(bindparam("tenant_id", type_=UUID(as_uuid=True))))
 
 
 # --- timers --------------------------------------------------------------------------------------

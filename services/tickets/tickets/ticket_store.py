@@ -7,8 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import and_, bindparam, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.orm import Session
 
 from custops import outbox, pagination, shapes
@@ -85,17 +85,22 @@ def _filter_conditions(f: TicketFilters, now: datetime) -> list:
     return conditions
 
 
-def _next_number(tenant_id):
-    """The tenant's next ticket number (a CTE: the counter row stays locked until commit, so numbers
-    have no gaps from concurrent inserts racing each other)."""
-    return (
-        insert(ticket_counters)
-        .values(tenant_id=tenant_id, last_number=1)
-        .on_conflict_do_update(index_elements=[ticket_counters.c.tenant_id],
-                               set_={"last_number": ticket_counters.c.last_number + 1})
-        .returning(ticket_counters.c.last_number)
-        .cte("next_number")
-    )
+def _number_tier_and_config():
+    """The statement that hands out the tenant's next ticket number (the counter row stays locked
+    until commit, so numbers have no gaps from concurrent inserts racing each other) and reads the
+    customer's copied tier and the tenant's SLA configuration fingerprint. Built once: building
+    it costs more than running it (parameters `tenant_id`, `customer_id`)."""
+    tenant_id, customer_id = bindparam("tenant_id", type_=UUID(as_uuid=True)), bindparam("customer_id",
+                                                                                         type_=UUID(as_uuid=True))
+    number = (insert(ticket_counters).values(tenant_id=tenant_id, last_number=1)
+              .on_conflict_do_update(index_elements=[ticket_counters.c.tenant_id],
+                                     set_={"last_number": ticket_counters.c.last_number + 1})
+              .returning(ticket_counters.c.last_number).cte("next_number"))
+    return select(number.c.last_number, customer_copies.copied_tier(tenant_id, customer_id),
+                  *sla_store.config_fingerprint(tenant_id))
+
+
+_NUMBER_TIER_AND_CONFIG = _number_tier_and_config()
 
 
 def open_ticket(session: Session, tenant_id, fields: dict, at: datetime) -> dict:
@@ -117,10 +122,8 @@ def open_ticket(session: Session, tenant_id, fields: dict, at: datetime) -> dict
         **fields,
     }
     sla_tracking.lock_customer(session, row)
-    number = _next_number(tenant_id)
-    row["number"], copied_tier, *fingerprint = session.execute(select(
-        number.c.last_number, customer_copies.copied_tier(tenant_id, row["customer_id"]),
-        *sla_store.config_fingerprint(tenant_id))).one()
+    row["number"], copied_tier, *fingerprint = session.execute(
+        _NUMBER_TIER_AND_CONFIG, {"tenant_id": tenant_id, "customer_id": row["customer_id"]}).one()
     sla_tracking.settle_tier(session, row, copied_tier, at)
     if row["team_id"] is not None and row["assignee_id"] is None:
         row["assignee_id"] = next_team_member(session, tenant_id, row["team_id"])
