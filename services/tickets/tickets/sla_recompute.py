@@ -203,7 +203,8 @@ _LOWEST_ID = uuid.UUID(int=0)
 _SETTLED = text("""
     SELECT clock_timestamp() > :since + make_interval(secs => :limit) OR NOT EXISTS (
            SELECT 1 FROM pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start < :since)""")
+            WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+              AND xact_start < :since)""")
 
 # the tickets opened around the change (by creation time, the (tenant_id, created_at, id) index)
 _OPENED_MEANWHILE = text("""
