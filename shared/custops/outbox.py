@@ -281,8 +281,12 @@ class Publisher:
 # when the table's statistics are stale (a fresh or suddenly grown outbox): otherwise the planner may
 # sort every pending row for each batch, a cost growing with the backlog. `LIMIT` is the relay's own
 # integer, so the statements go as one simple query with their `BEGIN` (one round trip, not two).
+# `after`: within one drain, each batch starts past the previous one's last `seq`, so a long backlog
+# costs each claim only its own rows, not a walk over every row marked so far (whose old versions
+# stay in the index until vacuum). A row of a lower `seq` committed later than its neighbours is
+# taken by the next drain, which starts from the bottom (its NOTIFY wakes the relay for it).
 _CLAIM = ("BEGIN; SET LOCAL enable_sort = off; "
-          "WITH claimed AS (SELECT seq FROM outbox WHERE published_at IS NULL "
+          "WITH claimed AS (SELECT seq FROM outbox WHERE published_at IS NULL AND seq > {after:d} "
           "ORDER BY seq LIMIT {limit:d} FOR UPDATE SKIP LOCKED) "
           "SELECT o.seq, o.id::text, o.type, o.envelope->>'producer', o.envelope->>'traceparent', "
           "(o.envelope || jsonb_build_object('sequence', o.seq))::text, o.created_at "
@@ -350,13 +354,13 @@ class Relay:
         self.listener: psycopg.Connection | None = None
         self.stopping = False
         self.last_failure: str | None = None  # of the latest cycle; None once a cycle succeeds
-        self._claim_sql = _CLAIM.format(limit=int(batch_size))
 
     @property
     def conn(self) -> psycopg.Connection | None:
         return self.conns[0]
 
-    def _connect(self) -> None:
+    def connect(self) -> None:
+        """Open what is not open yet: its two connections for batches and its LISTEN connection."""
         for i, c in enumerate(self.conns):
             if c is None or c.closed:
                 # autocommit: the relay sends its own BEGIN/COMMIT, batched with its statements
@@ -379,9 +383,9 @@ class Relay:
 
     # -------------------------------------------------------------------------- one batch's steps
 
-    def _claim(self, conn: psycopg.Connection) -> _Batch:
-        """Open a transaction on `conn` and lock up to `batch_size` pending rows in it."""
-        cur = conn.execute(self._claim_sql)
+    def _claim(self, conn: psycopg.Connection, after: int = 0) -> _Batch:
+        """Open a transaction on `conn` and lock in it up to `batch_size` pending rows past `after`."""
+        cur = conn.execute(_CLAIM.format(limit=int(self.batch_size), after=int(after)))
         cur.nextset()  # past BEGIN's and SET's empty results
         cur.nextset()
         return _Batch(conn, sorted(cur.fetchall()))  # in outbox order (by seq)
@@ -443,7 +447,7 @@ class Relay:
 
     def relay_once(self) -> int:
         """Publish one batch and mark it; returns how many rows were handled."""
-        self._connect()
+        self.connect()
         started = time.monotonic()
         batch = self._claim(self.conns[0])
         try:
@@ -469,14 +473,14 @@ class Relay:
         passes over batch k's rows, still locked). Batch k+1 is published only once batch k is
         confirmed, and each batch is marked only after its own confirms.
         """
-        self._connect()
+        self.connect()
         handled = 0
         started = time.monotonic()
         current = self._claim(self.conns[0])
         helper: _Helper | None = None  # claiming (after marking the batch before) the next batch
         try:
             if len(current.rows) == self.batch_size:
-                helper = _Helper(self._mark_and_claim, None, set(), started, self.conns[1])
+                helper = _Helper(self._mark_and_claim, None, set(), started, self.conns[1], current.seqs[-1])
             while current.rows:
                 try:
                     self._publish(current)
@@ -489,7 +493,7 @@ class Relay:
                 helper = None
                 claim = following is not None and len(following.rows) == self.batch_size and not self.stopping
                 helper = _Helper(self._mark_and_claim, current, returned, started,
-                                 current.conn if claim else None)
+                                 current.conn if claim else None, following.seqs[-1] if claim else 0)
                 handled += len(current.rows)
                 started = time.monotonic()
                 current = following or _Batch(current.conn, [])
@@ -506,12 +510,12 @@ class Relay:
         return handled
 
     def _mark_and_claim(self, batch: _Batch | None, returned: set[str], started: float,
-                        claim_on: psycopg.Connection | None) -> _Batch | None:
-        """The helper's turn: mark `batch` sent (if any), then claim the next batch on `claim_on`
-        (if given; the connection `batch` held, now free)."""
+                        claim_on: psycopg.Connection | None, after: int) -> _Batch | None:
+        """The helper's turn: mark `batch` sent (if any), then claim the next batch past `after` on
+        `claim_on` (if given; the connection `batch` held, now free)."""
         if batch is not None:
             self._mark(batch, returned, started)
-        return self._claim(claim_on) if claim_on is not None else None
+        return self._claim(claim_on, after) if claim_on is not None else None
 
     def _before_mark(self, rows) -> None:
         """Fault-injection point for tests (CUSTOPS_RELAY_CRASH_AFTER_PUBLISH=1 dies here)."""
@@ -522,7 +526,7 @@ class Relay:
             os._exit(137)
 
     def backlog(self) -> int:
-        self._connect()
+        self.connect()
         return self.conns[0].execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]
 
     def _wait_for_notify(self) -> None:

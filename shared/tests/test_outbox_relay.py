@@ -241,3 +241,24 @@ def test_the_relays_own_property_encoding_is_byte_for_byte_py_amqps(traceparent)
     standard = amqp.Message(b"{}", **outbox.message_properties(message_id, "ticket.created", "tickets", traceparent))
     assert outbox.encode_properties(message_id, "ticket.created", "tickets", traceparent) \
         == standard._serialize_properties()
+
+
+def test_a_row_committed_after_later_rows_were_relayed_is_relayed_by_the_next_drain(probe_engine, probe_queue,
+                                                                                    tenant_id):
+    conn, queue = probe_queue
+    from sqlalchemy.orm import Session
+
+    late = Session(probe_engine)
+    late.info["service"] = PROBE
+    early_seq = outbox.add(late, tenant_id, ProbeHappened(n=99, label="late")).sequence  # not committed yet
+    later = add_events(probe_engine, tenant_id, [f"e{i}" for i in range(12)])
+    assert all(e.sequence > early_seq for e in later)
+    relay = outbox.Relay(PROBE, batch_size=4)
+    try:
+        assert relay.relay_pending() == 12  # each batch past the last: the drain went beyond early_seq
+        late.commit()
+    finally:
+        late.close()
+    assert relay.relay_pending() == 1  # the next drain starts from the bottom
+    bodies = [json.loads(m.body) for m in drain(conn, queue, 13)]
+    assert [b["sequence"] for b in bodies] == [e.sequence for e in later] + [early_seq]

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """`make bench`: what the reliability machinery costs, measured on this machine (loopback only).
 
-(a) Outbox relay vs raw publishing: N outbox rows relayed by `custops.outbox.Relay("tickets")` from a
-    scratch database (`custops_bench_tickets`), against publishing the same N envelopes with py-amqp
-    and batched confirms (publish a batch, wait for its confirms once). Both persistent, into one
-    durable queue of a throwaway virtual host, which is deleted afterwards.
+(a) Outbox relay vs raw publishing: N outbox rows relayed by `custops.outbox.Relay("tickets")`
+    (`relay_pending()`, what its run loop does) from a scratch database (`custops_bench_tickets`),
+    against publishing the same N envelopes with py-amqp and batched confirms (publish a batch, wait
+    for its confirms once). Both persistent, into one durable queue of a throwaway virtual host,
+    which is deleted afterwards; connections opened before the clock starts; several alternating
+    rounds, the best of each reported (the machine's other load only ever slows a round down).
 (b) Gateway reads vs a bare Flask app: `GET /api/v1/tickets/{id}` through the whole suite (auth,
     RPC, tickets service) against a Flask app under the gateway's gunicorn settings that runs the
     same SQL with psycopg directly.
@@ -42,6 +44,7 @@ from harness import (ROOT, Suite, create_customer, create_ticket, delete_local_v
 
 EVENTS = 5000
 BATCH = 200
+PUBLISH_ROUNDS = 5
 REQUESTS = 2000
 WARMUP = 100
 CLIENT_THREADS = 8
@@ -101,6 +104,8 @@ def relay_rate(amqp_uri: str) -> float:
     from custops.outbox import Publisher, Relay
 
     relay = Relay("tickets", batch_size=BATCH, publisher=Publisher(amqp_uri))
+    relay.connect()  # connections opened before the clock starts, as raw_rate's
+    relay.publisher.connect()
     started = time.perf_counter()
     handled = relay.relay_pending()  # what `Relay.run()` does on each wake-up
     elapsed = time.perf_counter() - started
@@ -141,30 +146,39 @@ def raw_rate(amqp_uri: str, envelopes: list[dict], exchange: str) -> float:
 def bench_publishing() -> None:
     from custops import config
 
-    say(f"(a) outbox relay vs raw publishing: {EVENTS} persistent events, confirms per {BATCH}")
+    say(f"(a) outbox relay vs raw publishing: {EVENTS} persistent events, confirms per {BATCH}, "
+        f"{PUBLISH_ROUNDS} rounds of each, alternating")
     scratch = config.database_url("tickets").rsplit("/", 1)[0] + "/" + BENCH_DATABASE
     os.environ["DATABASE_URL_TICKETS"] = scratch.replace("postgresql+psycopg://", "postgresql://")
+    rounds: list[tuple[float, float]] = []
     try:
         # a throwaway vhost, so the benchmark's events reach no real subscriber
         amqp_uri = local_vhost_uri(BENCH_VHOST)
         if amqp_uri is None:
             raise SystemExit("bench (a) needs a broker on this machine and rabbitmqctl, for a vhost of its own")
         try:
-            envelopes = fill_outbox(EVENTS)
-            relay_sink = bind_sink(amqp_uri, "tickets.events", "ticket.created")
-            relayed = relay_rate(amqp_uri)
-            assert queue_depth(amqp_uri, relay_sink) == EVENTS
-            raw_exchange = f"bench-raw-{uuid.uuid4().hex[:8]}"
-            raw_sink = bind_sink(amqp_uri, raw_exchange, "#")
-            raw = raw_rate(amqp_uri, envelopes, raw_exchange)
-            assert queue_depth(amqp_uri, raw_sink) == EVENTS
+            for _ in range(PUBLISH_ROUNDS):
+                envelopes = fill_outbox(EVENTS)
+                relay_sink = bind_sink(amqp_uri, "tickets.events", "ticket.created")
+                relayed = relay_rate(amqp_uri)
+                assert queue_depth(amqp_uri, relay_sink) == EVENTS
+                raw_exchange = f"bench-raw-{uuid.uuid4().hex[:8]}"
+                raw_sink = bind_sink(amqp_uri, raw_exchange, "#")
+                raw = raw_rate(amqp_uri, envelopes, raw_exchange)
+                assert queue_depth(amqp_uri, raw_sink) == EVENTS
+                rounds.append((relayed, raw))
+                say(f"    round {len(rounds)}: relay {relayed:7.0f} events/s, raw {raw:7.0f} events/s, "
+                    f"relay / raw {relayed / raw:5.2f}")
         finally:
             delete_local_vhost(BENCH_VHOST)
     finally:
         os.environ.pop("DATABASE_URL_TICKETS")
-    say(f"    outbox relay      {relayed:10.0f} events/s   (read rows FOR UPDATE, publish, confirm, mark sent)")
-    say(f"    raw py-amqp       {raw:10.0f} events/s   (publish, confirm)")
-    say(f"    relay / raw       {relayed / raw:10.2f}")
+    # Best of each: on shared cores, a round's rate mostly says how much CPU the others left it.
+    relayed, raw = max(r[0] for r in rounds), max(r[1] for r in rounds)
+    say(f"    outbox relay      {relayed:10.0f} events/s   (claim rows FOR UPDATE, publish, confirm, mark sent; best)")
+    say(f"    raw py-amqp       {raw:10.0f} events/s   (publish, confirm; best)")
+    say(f"    relay / raw       {relayed / raw:10.2f}   (best / best; median of the rounds' ratios "
+        f"{statistics.median(r[0] / r[1] for r in rounds):.2f})")
 
 
 # ---------------------------------------------------------------------------------------- (b) reads
