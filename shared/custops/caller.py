@@ -4,10 +4,10 @@ The gateway learns the caller when it authenticates a request (a member's token:
 portal user's token: their contact when known, else the member) and binds it for each RPC call it
 makes. `custops.rpc.RpcClient` sends it in nameko context data (AMQP header `nameko.custops_caller`,
 next to `nameko.traceparent`); the `Telemetry` dependency of every service restores it for the
-worker; `custops.outbox.add` stamps its actor on each event envelope. A worker nobody called (the
-SLA clock, an event consumer) has no caller, so its events carry the actor `{type: system}`; a
-consumer that emits events because of another event may act for that event's actor
-(`acting_for(envelope)`).
+worker; `custops.outbox.add` stamps its actor and its origin (request id, IP, user agent) on each
+event envelope. A worker nobody called (the SLA clock, an event consumer) has no caller, so its
+events carry the actor `{type: system}` and no origin; a consumer that emits events because of
+another event may act for that event's actor (`acting_for(envelope)`).
 
 Besides the actor, the caller carries what the audit log records about where a change came from:
 the request id, the client's IP address and user agent.
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from custops.events import SYSTEM, Actor
+from custops.events import SYSTEM, Actor, Origin
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,12 @@ class Caller:
         """The JSON string carried in nameko context data."""
         return json.dumps({"actor": self.actor.model_dump(mode="json"), "request_id": self.request_id,
                            "ip": self.ip, "user_agent": self.user_agent})
+
+    def origin(self) -> Origin | None:
+        """Where the request came from, for the event envelope; None when nothing is known."""
+        if self.request_id is None and self.ip is None and self.user_agent is None:
+            return None
+        return Origin(request_id=self.request_id, ip=self.ip, user_agent=self.user_agent)
 
     @classmethod
     def from_header(cls, value) -> "Caller | None":
@@ -90,6 +96,12 @@ def current_actor() -> Actor:
     return found.actor if found is not None else SYSTEM
 
 
+def current_origin() -> Origin | None:
+    """Where the change made now came from (the caller's request id, IP, user agent), or None."""
+    found = _current.get()
+    return found.origin() if found is not None else None
+
+
 def bind(caller: Caller | None) -> contextvars.Token:
     """Make `caller` current; pass the token to `unbind` when the request or worker ends."""
     return _current.set(caller)
@@ -111,11 +123,15 @@ def using(caller: Caller | None):
 
 def acting_for(envelope):
     """For a consumer that emits events because of `envelope`: act as that event's actor (the
-    system when it has none), keeping the request details of the current caller if any."""
+    system when it has none), keeping the request details of the current caller if any, else the
+    event's own origin (so the audit record of the follow-up names the request that started it)."""
     actor = envelope.actor or SYSTEM
     found = current()
-    return using(Caller(actor, found.request_id, found.ip, found.user_agent) if found else Caller(actor))
+    if found is not None:
+        return using(Caller(actor, found.request_id, found.ip, found.user_agent))
+    origin = getattr(envelope, "origin", None) or Origin()
+    return using(Caller(actor, origin.request_id, origin.ip, origin.user_agent))
 
 
-__all__ = ["CONTEXT_KEY", "Caller", "member", "contact", "current", "current_actor", "bind", "unbind",
+__all__ = ["CONTEXT_KEY", "Caller", "member", "contact", "current", "current_actor", "current_origin", "bind", "unbind",
            "using", "acting_for"]

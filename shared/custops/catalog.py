@@ -32,6 +32,7 @@ change additively only — ignore fields you do not know. A breaking change gets
 | `producer` | string | the service that published it |
 | `traceparent` | string or null | W3C trace context of the change |
 | `actor` | object or null | who made the change (see below) |
+| `origin` | object or null | where the change came from (see below) |
 | `sequence` | int or null | the producer's outbox position (see below) |
 | `data` | object | the payload described below |
 
@@ -39,8 +40,10 @@ change additively only — ignore fields you do not know. A breaking change gets
 customer's contact, e.g. a portal user) or `{"type": "system"}` (no id: a change nobody asked for,
 such as the SLA clock or a consumer reacting to another event). `sequence` is set when the event is
 published: among one producer's events with the same `occurred_at`, they happened in `sequence`
-order (sequences of different producers are not comparable). Both were added within the envelope's
-life: absent or null on older events.
+order (sequences of different producers are not comparable). `origin` is
+`{"request_id", "ip", "user_agent"}` of the API request that made the change (each may be null),
+null for a change nobody asked for; the audit log records it. All three were added within the
+envelope's life: absent or null on older events.
 
 """
 

@@ -46,6 +46,17 @@ class Actor(BaseModel):
 SYSTEM = Actor(type="system")
 
 
+class Origin(BaseModel):
+    """Where a change came from, as the gateway saw the request (`custops.caller`): what the audit
+    log records besides the actor. Each value is bounded and may be null (not known)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    request_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -59,6 +70,8 @@ class Envelope(BaseModel):
     # added to the envelope additively (absent on events published before them):
     # who made the change (the caller of the request or worker that wrote the event)
     actor: Actor | None = None
+    # where the change came from (the caller's request id, IP, user agent); null without a caller
+    origin: Origin | None = None
     # the producer's outbox position, set by the relay when it publishes: events of one producer
     # that share an `occurred_at` happened in this order
     sequence: int | None = None
@@ -115,7 +128,7 @@ def exchange_name(producer: str) -> str:
 
 def envelope_for(data: EventData, tenant_id, traceparent: str | None = None,
                  occurred_at: datetime | None = None, actor: Actor | None = None,
-                 sequence: int | None = None) -> Envelope:
+                 sequence: int | None = None, origin: Origin | None = None) -> Envelope:
     return Envelope(
         id=uuid.uuid4(),
         type=data.TYPE,
@@ -125,6 +138,7 @@ def envelope_for(data: EventData, tenant_id, traceparent: str | None = None,
         producer=data.PRODUCER,
         traceparent=traceparent,
         actor=actor,
+        origin=origin,
         sequence=sequence,
         data=data.model_dump(mode="json"),
     )

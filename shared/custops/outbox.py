@@ -71,15 +71,15 @@ def add(session: Session, tenant_id, data: EventData) -> Envelope:
     """Add an event to the outbox inside the caller's transaction; returns its envelope.
 
     The envelope carries the actor of the current caller (`custops.caller`; the system when the
-    change has no caller, e.g. a clock or a consumer). The returned envelope also has its
-    `sequence` (the outbox `seq`), which the relay sets on the published copy: the stored row is
-    written before the database hands out the number.
+    change has no caller, e.g. a clock or a consumer) and where its request came from (`origin`).
+    The returned envelope also has its `sequence` (the outbox `seq`), which the relay sets on the
+    published copy: the stored row is written before the database hands out the number.
     """
     from custops import caller, tracing
     from custops.events import envelope_for
 
     envelope = envelope_for(data, tenant_id, traceparent=tracing.current_traceparent(),
-                            actor=caller.current_actor())
+                            actor=caller.current_actor(), origin=caller.current_origin())
     producer = session.info.get("service")
     if producer and producer != envelope.producer:
         raise ValueError(f"{producer} may not publish {envelope.type} (owned by {envelope.producer})")

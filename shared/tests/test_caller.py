@@ -15,7 +15,7 @@ from sqlalchemy import select
 from custops import caller, outbox
 from custops.db import transaction
 from custops.entrypoints import Telemetry
-from custops.events import SYSTEM, Actor, Envelope
+from custops.events import SYSTEM, Actor, Envelope, Origin
 from custops.rpc import RpcClient, ServiceRpc
 from probe import PROBE, ProbeHappened, create_probe_database, metadata
 
@@ -56,6 +56,10 @@ def test_a_consumer_may_act_for_the_events_actor():
         assert caller.current_actor() == someone
     with caller.acting_for(env.model_copy(update={"actor": None})):
         assert caller.current_actor() == SYSTEM
+    # the follow-up's origin is the event's: its audit record names the request that started it
+    started = env.model_copy(update={"origin": Origin(request_id="req-1", ip="198.51.100.2")})
+    with caller.acting_for(started):
+        assert caller.current_origin() == Origin(request_id="req-1", ip="198.51.100.2")
     assert caller.current() is None
 
 
@@ -65,7 +69,7 @@ def probe_engine(custops_setup):
 
 
 def test_outbox_stamps_the_callers_actor_and_the_system_when_nobody_called(probe_engine, tenant_id):
-    who = caller.member(uuid.uuid4())
+    who = caller.member(uuid.uuid4(), request_id="req-7", ip="203.0.113.9", user_agent="curl/8")
     with transaction(probe_engine, PROBE) as session:
         with caller.using(who):
             by_member = outbox.add(session, tenant_id, ProbeHappened(n=1))
@@ -77,6 +81,9 @@ def test_outbox_stamps_the_callers_actor_and_the_system_when_nobody_called(probe
     assert stored[by_member.id]["actor"] == {"type": "member", "id": str(who.actor.id)}
     assert stored[by_nobody.id]["actor"] == {"type": "system", "id": None}
     assert Envelope.model_validate(stored[by_member.id]).actor == who.actor
+    # and where the request came from (what the audit log records); nothing for the system
+    assert stored[by_member.id]["origin"] == {"request_id": "req-7", "ip": "203.0.113.9", "user_agent": "curl/8"}
+    assert stored[by_nobody.id]["origin"] is None
 
 
 class WhoAmIService:
