@@ -153,6 +153,12 @@ class CustomerFilters(_Input):
     tier: Tier | None = None
     owner_id: uuid.UUID | None = None
     q: str | None = Field(default=None, max_length=200)
+    # only these customers (the gateway's scope of a member: the customers they own or work on)
+    customer_ids: list[uuid.UUID] | None = Field(default=None, max_length=10_000)
+
+
+class PutTeamMember(_Input):
+    internal_access: bool = False
 
 
 class ContactFilters(_Input):

@@ -112,3 +112,19 @@ contacts = Table(
 # an address is one person at one customer: match_sender's first, exact lookup
 Index("uq_contacts_tenant_email", contacts.c.tenant_id, contacts.c.email, unique=True)
 Index("ix_contacts_customer", contacts.c.customer_id, contacts.c.created_at)
+
+# A customer's account team: the members (besides its owner, `customers.owner_id`) who work on it.
+# Membership scopes what members, contractors and read-only users see (`customers.account_teams`);
+# `internal_access` lets a contractor see the customer's internal notes and timeline entries.
+account_team = Table(
+    "account_team",
+    metadata,
+    Column("customer_id", UUID(as_uuid=True), ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", UUID(as_uuid=True), ForeignKey("members.id"), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("internal_access", Boolean, nullable=False, server_default="false"),
+    Column("added_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+# scope_of(member): one lookup on this index
+Index("ix_account_team_tenant_member", account_team.c.tenant_id, account_team.c.member_id)
+Index("ix_customers_tenant_owner", customers.c.tenant_id, customers.c.owner_id)

@@ -18,11 +18,12 @@ from custops.errors import EXPECTED, Conflict
 from custops.validation import parse, parse_id
 from customers import store
 from customers.access_service import AccessEntrypoints
+from customers.account_team_service import AccountTeamEntrypoints
 from customers.commands import ContactFilters, CreateContact, CreateCustomer, CustomerFilters, UpdateCustomer
 from customers.models import customer_domains, customers
 
 
-class CustomersService(AccessEntrypoints, HealthEndpoints):
+class CustomersService(AccessEntrypoints, AccountTeamEntrypoints, HealthEndpoints):
     name = "customers"
 
     db = Database()
@@ -75,6 +76,8 @@ class CustomersService(AccessEntrypoints, HealthEndpoints):
             stmt = stmt.where(customers.c.tier == f.tier)
         if f.owner_id:
             stmt = stmt.where(customers.c.owner_id == f.owner_id)
+        if f.customer_ids is not None:
+            stmt = stmt.where(customers.c.id.in_(f.customer_ids))
         if f.q:  # a case-insensitive substring of the name or of one of the domains
             domain_hit = select(customer_domains.c.customer_id).where(
                 customer_domains.c.tenant_id == tenant_id, customer_domains.c.domain.icontains(f.q, autoescape=True))

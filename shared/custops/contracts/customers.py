@@ -86,9 +86,53 @@ class TenantUpdated(EventData):
 
 # --- access: members (team users) and their API tokens. The actor who made each change (and the
 # request it came from) is on the envelope; these carry what an audit record and a gateway need.
-# Only changes someone takes are told (an event no queue takes is a deployment error): gateways take
-# these three to drop cached logins. member.created / token.created & co. come with their taker
-# (the audit log).
+# The audit log (customers.audit) takes every event; gateways also take member.role_changed,
+# member.deactivated and token.revoked to drop cached logins. Never a token or its hash.
+
+
+@contract("customers", "member.created")
+class MemberCreated(EventData):
+    """A member was added to the tenant (a team user, or a portal user of `customer_id`)."""
+
+    member_id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    customer_id: uuid.UUID | None = None
+    timezone: str | None = None
+
+
+@contract("customers", "member.updated")
+class MemberUpdated(EventData):
+    """A member's profile changed (name, timezone): `changes` maps each changed field to its new
+    value, `previous` to its old one. A role change is told by `member.role_changed`."""
+
+    member_id: uuid.UUID
+    email: str
+    changes: dict[str, object]
+    previous: dict[str, object] = {}
+
+
+@contract("customers", "member.reactivated")
+class MemberReactivated(EventData):
+    """A deactivated member may sign in again (the tokens revoked with the deactivation stay revoked)."""
+
+    member_id: uuid.UUID
+    email: str
+    role: Role
+
+
+@contract("customers", "token.created")
+class TokenCreated(EventData):
+    """An API token was issued to a member. Carries its display fields only (never the token or its
+    hash)."""
+
+    token_id: uuid.UUID
+    member_id: uuid.UUID
+    name: str
+    prefix: str
+    read_only: bool = False
+    expires_at: AwareDatetime | None = None
 
 
 @contract("customers", "member.role_changed")
@@ -122,3 +166,15 @@ class TokenRevoked(EventData):
     name: str
     prefix: str
     revoked_at: AwareDatetime
+
+
+@contract("customers", "customer.team_changed")
+class CustomerTeamChanged(EventData):
+    """A member joined or left a customer's account team, or their access to its internal notes and
+    timeline entries changed (`internal_access`, for contractors). Gateways drop the member's cached
+    customer scope at once."""
+
+    customer_id: uuid.UUID
+    member_id: uuid.UUID
+    change: Literal["added", "updated", "removed"]
+    internal_access: bool = False
