@@ -108,6 +108,8 @@ class TicketFilters(_Input):
     tag: str | None = Field(default=None, min_length=1, max_length=50)
     breached: bool | None = None  # any SLA timer past its deadline unmet, or recorded as breached
     due_before: AwareDatetime | None = None  # an unmet SLA deadline before this instant
+    # only these customers' tickets (the gateway's scope of a member: the customers they own or work on)
+    customer_ids: list[uuid.UUID] | None = Field(default=None, max_length=10_000)
 
     @model_validator(mode="after")
     def _lower_tag(self):

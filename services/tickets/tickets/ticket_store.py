@@ -61,6 +61,8 @@ def _filter_conditions(f: TicketFilters, now: datetime) -> list:
         conditions.append(tickets.c.priority == f.priority)
     if f.customer_id:
         conditions.append(tickets.c.customer_id == f.customer_id)
+    if f.customer_ids is not None:
+        conditions.append(tickets.c.customer_id.in_(f.customer_ids))
     if f.assignee == "none":
         conditions.append(tickets.c.assignee_id.is_(None))
     elif f.assignee is not None:
