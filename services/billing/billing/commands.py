@@ -99,6 +99,8 @@ class DateRange(BaseModel):
 class TimeEntryFilters(DateRange):
     customer_id: uuid.UUID | None = None
     member_id: uuid.UUID | None = None
+    # only these customers' entries (the gateway's scope of a member: the customers they own or work on)
+    customer_ids: list[uuid.UUID] | None = Field(default=None, max_length=10_000)
 
 
 class SummaryRange(DateRange):

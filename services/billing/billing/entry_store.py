@@ -73,6 +73,8 @@ def page(session: Session, tenant_id: uuid.UUID, f, limit: int, cursor: str | No
     stmt = in_range(select(time_entries).where(time_entries.c.tenant_id == tenant_id), f)
     if f.customer_id:
         stmt = stmt.where(time_entries.c.customer_id == f.customer_id)
+    if f.customer_ids is not None:
+        stmt = stmt.where(time_entries.c.customer_id.in_(f.customer_ids))
     if f.member_id:
         stmt = stmt.where(time_entries.c.member_id == f.member_id)
     stmt = pagination.page(stmt, time_entries.c.created_at, time_entries.c.id, cursor, limit)
