@@ -143,3 +143,34 @@ def test_a_created_event_without_a_tenant_is_dead_lettered_not_copied(tickets_se
     with db.engine_for("tickets").connect() as conn:
         assert conn.execute(select(directory_customers).where(
             directory_customers.c.customer_id == customer_id)).all() == []
+
+
+def test_a_follow_up_of_a_copied_customer_takes_the_copys_tier_without_asking(tickets_service, rpc):
+    # no customers service runs here
+    tenant_id, customer_id = uuid.uuid4(), uuid.uuid4()
+    _publish_and_wait(tickets_service, "on_customer_created", _created(tenant_id, customer_id, "mid_market"))
+    old = _create(rpc, tenant_id, customer_id)
+    rpc.call("tickets", "change_status", str(tenant_id), old["id"], "closed")
+
+    new = rpc.call("tickets", "add_message", str(tenant_id), old["id"], {"kind": "inbound", "body": "Again"})["ticket"]
+
+    assert new["follows_ticket_id"] == old["id"]
+    assert _stored(new["id"]) == ("mid_market", {"first_response": 480, "resolution": 1440})
+
+
+def test_a_follow_up_of_a_customer_not_copied_asks_its_tier(tickets_service, customers_service, rpc, new_tenant):
+    tenant_id = new_tenant()["tenant_id"]
+    customer_id = rpc.call("customers", "create_customer", tenant_id, {
+        "name": "Acme", "tier": "enterprise", "domains": [f"{uuid.uuid4().hex[:12]}.example"]})["id"]
+    old = _create(rpc, tenant_id, customer_id)
+    rpc.call("tickets", "change_status", tenant_id, old["id"], "closed")
+    with db.engine_for("tickets").begin() as conn:  # as for a ticket opened before the copy existed
+        conn.execute(directory_customers.delete().where(directory_customers.c.customer_id == uuid.UUID(customer_id)))
+
+    new = rpc.call("tickets", "add_message", tenant_id, old["id"], {"kind": "inbound", "body": "Again"})["ticket"]
+
+    assert new["follows_ticket_id"] == old["id"]
+    assert _stored(new["id"])[0] == "enterprise"
+    with db.engine_for("tickets").connect() as conn:
+        assert len(conn.execute(select(tickets.c.id).where(tickets.c.follows_ticket_id == uuid.UUID(old["id"])))
+                   .all()) == 1  # the attempt without a tier wrote nothing

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from custops.errors import EXPECTED, Conflict, InvalidInput, NotFound
 from custops.shapes import utc_now
 from custops.validation import parse, parse_id
-from tickets import canned, customer_directory, helpdesk_store, ticket_store, workflow
+from tickets import canned, customer_copies, customer_directory, helpdesk_store, ticket_store, workflow
 from tickets.commands import (AddMessage, AssignTicket, CreateCannedResponse, CreateTeam, TeamFilters,
                               UpdateTeam, UpdateTicket)
 
@@ -65,11 +65,19 @@ class HelpDeskEntrypoints:
         if author_contact_id is not None:  # the ticket's customer never changes, so this holds for its follow-up
             customer_directory.check_contact(self.rpc_client, tenant_id, before["customer_id"], author_contact_id,
                                              "author_contact_id")
-        # a closed ticket stays closed, so whether a follow-up is needed is known before the transaction
-        # and the customer's current tier can be asked for outside it
-        follow_up_tier = None
-        if cmd.kind == "inbound" and before["status"] == "closed":
-            follow_up_tier = customer_directory.customer(self.rpc_client, tenant_id, before["customer_id"])["tier"]
+        authors = (author_member_id, author_contact_id)
+        try:
+            message, ticket = self._store_message(tenant_id, ticket_id, cmd, authors, follow_up_tier=None)
+        except customer_copies.NotCopied:  # a follow-up for a customer not copied yet: ask its tier
+            tier = customer_directory.customer(self.rpc_client, tenant_id, before["customer_id"])["tier"]
+            message, ticket = self._store_message(tenant_id, ticket_id, cmd, authors, follow_up_tier=tier)
+        return {"message": helpdesk_store.message_shape(message), "ticket": ticket_store.shape(ticket)}
+
+    def _store_message(self, tenant_id, ticket_id, cmd: AddMessage, authors: tuple, follow_up_tier: str | None):
+        """The message and its effect in one transaction; a customer writing to a closed ticket opens
+        a follow-up with `follow_up_tier` (None: the customer copy's, `customer_copies.NotCopied`
+        when it has none). Returns (message, ticket)."""
+        author_member_id, author_contact_id = authors
         now = utc_now()
         with self.db.transaction() as session:
             ticket = ticket_store.load(session, tenant_id, ticket_id, for_update=True)
@@ -92,7 +100,7 @@ class HelpDeskEntrypoints:
                        "entered_by_member_id": cmd.entered_by_member_id, "body": cmd.body, "created_at": now}
             helpdesk_store.insert_message(session, message)
             ticket = ticket_store.record_message(session, ticket, message, effect, now)
-        return {"message": helpdesk_store.message_shape(message), "ticket": ticket_store.shape(ticket)}
+        return message, ticket
 
     @rpc(expected_exceptions=EXPECTED)
     def list_messages(self, tenant_id, ticket_id, include_internal=True):
