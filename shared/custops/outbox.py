@@ -185,6 +185,7 @@ class Publisher:
         self.channel = None
         self._declared: set[str] = set()
         self._pending: set[int] = set()
+        self._unsettled_from = 1
         self._nacked: set[int] = set()
         self._returned: set[str] = set()
 
@@ -224,7 +225,13 @@ class Publisher:
         self._settle(tag, multiple, ok=False)
 
     def _settle(self, tag, multiple, ok):
-        tags = [t for t in self._pending if t <= tag] if multiple else [tag]
+        # A batch's tags are consecutive; `_unsettled_from` is its lowest not covered by a `multiple`
+        # ack yet, so each tag is looked at once (scanning the pending set per ack was quadratic).
+        if multiple:
+            tags = range(self._unsettled_from, tag + 1)
+            self._unsettled_from = max(self._unsettled_from, tag + 1)
+        else:
+            tags = (tag,)
         for t in tags:
             if t in self._pending:
                 self._pending.discard(t)
@@ -244,6 +251,7 @@ class Publisher:
         if self.conn is None:
             self.connect()
         self._pending, self._nacked, self._returned = set(), set(), set()
+        self._unsettled_from = self._next_tag + 1
         publish = self.channel.basic_publish
         for m in messages:
             exchange = f"{m.producer}.events"

@@ -262,3 +262,15 @@ def test_a_row_committed_after_later_rows_were_relayed_is_relayed_by_the_next_dr
     assert relay.relay_pending() == 1  # the next drain starts from the bottom
     bodies = [json.loads(m.body) for m in drain(conn, queue, 13)]
     assert [b["sequence"] for b in bodies] == [e.sequence for e in later] + [early_seq]
+
+
+def test_confirms_settle_singly_and_by_multiple_acks_and_a_nack_is_kept():
+    publisher = outbox.Publisher("amqp://guest:guest@127.0.0.1:1//")  # never connects here
+    publisher._next_tag = 10  # a batch after ten earlier messages on the channel: tags 11..16
+    publisher._pending, publisher._nacked, publisher._unsettled_from = set(range(11, 17)), set(), 11
+    publisher._on_ack(12, False)
+    publisher._on_ack(13, True)  # 11 and 13 (12 is already settled)
+    assert publisher._pending == {14, 15, 16}
+    publisher._on_nack(15, False)
+    publisher._on_ack(16, True)
+    assert publisher._pending == set() and publisher._nacked == {15}
