@@ -1,10 +1,10 @@
 """Reads and writes of the access domain — tenants, members, API tokens — inside the caller's session.
 
-Every change that somebody takes is told in the same transaction (`tenant.*`; `token.revoked`,
-`member.deactivated`, `member.role_changed`, which gateways take to drop cached logins); the actor and
+Every change is told in the same transaction (`tenant.*`, `member.*`, `token.created`,
+`token.revoked`): the audit log (`customers.audit`) takes them all, gateways take
+`token.revoked`, `member.deactivated` and `member.role_changed` to drop cached logins. The actor and
 the request it came from are on the envelope (`custops.caller`), so an audit record needs nothing
-more. Additions, profile edits, reactivations and new tokens are told once something takes them
-(the audit log): an event no queue takes is a deployment error.
+more. Not told: a token's last use (`record_use`), bookkeeping rather than a change anyone made.
 
 Ownership changes of a tenant are serialised on its row (`FOR UPDATE`), so two owners demoting each
 other at once cannot leave it without one. Every query is scoped by `tenant_id`.
@@ -18,8 +18,8 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from custops import caller, outbox, pagination
-from custops.contracts.customers import (MemberDeactivated, MemberRoleChanged, TenantCreated, TenantUpdated,
-                                         TokenRevoked)
+from custops.contracts.customers import (MemberCreated, MemberDeactivated, MemberReactivated, MemberRoleChanged,
+                                         MemberUpdated, TenantCreated, TenantUpdated, TokenCreated, TokenRevoked)
 from custops.errors import Conflict, Forbidden, InvalidInput, NotFound
 from custops.shapes import utc_now as now
 from customers import membership, tokens
@@ -165,6 +165,9 @@ def create_member(session: Session, tenant_id: uuid.UUID, cmd: CreateMember, che
            "role": cmd.role, "customer_id": cmd.customer_id, "timezone": cmd.timezone, "deactivated_at": None,
            "created_at": created, "updated_at": created}
     session.execute(insert(members).values(**row))
+    outbox.add(session, tenant_id, MemberCreated(
+        member_id=row["id"], email=cmd.email, name=cmd.name, role=cmd.role, customer_id=cmd.customer_id,
+        timezone=cmd.timezone))
     return member_shape(row)
 
 
@@ -219,6 +222,11 @@ def update_member(session: Session, tenant_id: uuid.UUID, member_id: uuid.UUID, 
     if "role" in changes:
         outbox.add(session, tenant_id, MemberRoleChanged(
             member_id=member_id, email=current["email"], previous_role=current["role"], role=changes["role"]))
+    profile = {field: value for field, value in changes.items() if field != "role"}
+    if profile:
+        outbox.add(session, tenant_id, MemberUpdated(
+            member_id=member_id, email=current["email"], changes=profile,
+            previous={field: current[field] for field in profile}))
     return member_shape(updated)
 
 
@@ -252,6 +260,8 @@ def reactivate_member(session: Session, tenant_id: uuid.UUID, member_id: uuid.UU
     _check_may_manage(session, tenant_id, current)
     at = now()
     session.execute(update(members).where(members.c.id == member_id).values(deactivated_at=None, updated_at=at))
+    outbox.add(session, tenant_id, MemberReactivated(member_id=member_id, email=current["email"],
+                                                     role=current["role"]))
     return member_shape({**current, "deactivated_at": None, "updated_at": at})
 
 
@@ -285,6 +295,9 @@ def issue_token(session: Session, tenant_id: uuid.UUID, member_id: uuid.UUID, cm
            "prefix": issued.prefix, "token_hash": issued.token_hash, "created_at": at, "revoked_at": None,
            "expires_at": cmd.expires_at, "read_only": cmd.read_only, "last_used_at": None}
     session.execute(insert(api_tokens).values(**row))
+    outbox.add(session, tenant_id, TokenCreated(
+        token_id=row["id"], member_id=member_id, name=cmd.label, prefix=issued.prefix, read_only=cmd.read_only,
+        expires_at=cmd.expires_at))
     return {**token_shape(row), "token": issued.token, "token_id": str(row["id"])}
 
 

@@ -1,7 +1,8 @@
 """Customers service entrypoints: thin wiring over `store` (tables) and the pure rules.
 
 Tenants, members and API tokens (`customers.access_service`) are the directory the gateway
-authenticates against; customers and contacts are the accounts every other service refers to.
+authenticates against; customers and contacts are the accounts every other service refers to;
+the audit log (`customers.audit_service`) files every event of every service.
 """
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ from custops.validation import parse, parse_id
 from customers import store
 from customers.access_service import AccessEntrypoints
 from customers.account_team_service import AccountTeamEntrypoints
+from customers.audit_service import AuditEntrypoints
 from customers.commands import ContactFilters, CreateContact, CreateCustomer, CustomerFilters, UpdateCustomer
 from customers.models import customer_domains, customers
 
 
-class CustomersService(AccessEntrypoints, AccountTeamEntrypoints, HealthEndpoints):
+class CustomersService(AccessEntrypoints, AccountTeamEntrypoints, AuditEntrypoints, HealthEndpoints):
     name = "customers"
 
     db = Database()

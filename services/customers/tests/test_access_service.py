@@ -74,8 +74,10 @@ def test_members_are_added_listed_filtered_and_paged(rpc, tenant):
         with pytest.raises(InvalidInput):
             rpc.call("customers", "list_members", t, bad)
 
-    # nothing takes additions yet (the audit log will): none is told, none is left unroutable
-    assert _events("member.created", t) == []
+    # each addition is told (the audit log takes it), by the member who made it
+    added = _events("member.created", t)
+    assert [e["data"]["name"] for e in added] == ["Olive Owner", "Ada Admin", "Max Member", "Cody Contractor"]
+    assert added[1]["actor"] == {"type": "member", "id": tenant["member_id"]}
 
 
 def test_admins_manage_members_but_not_owners_and_members_manage_nobody(rpc, tenant):
