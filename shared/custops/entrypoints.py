@@ -354,17 +354,22 @@ def handled_events(worker_ctx) -> list[tuple[str | None, BaseException | None]]:
 
 
 def _parse(delivery: event_batches.Delivery, event_type: str) -> bool:
+    """Give the delivery its envelope and typed payload; one that has none fails as poison."""
     body = delivery.body
     try:
         delivery.envelope = Envelope.model_validate(body if isinstance(body, dict) else json.loads(body))
         delivery.data = delivery.envelope.payload()
     except (ValidationError, UnknownContract, ValueError, TypeError) as exc:
-        try:
+        try:  # raised, so that the dead letter carries its traceback
             raise PoisonMessage(f"not a valid {event_type} event: {exc}") from exc
         except PoisonMessage:
             delivery.fail(sys.exc_info())
         return False
     return True
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT)
 
 
 def consumes(source_service: str, event_type: str):
@@ -374,8 +379,7 @@ def consumes(source_service: str, event_type: str):
         @functools.wraps(fn)
         def handle(self, batch):
             parsed = [delivery for delivery in batch if _parse(delivery, event_type)]
-            event_batches.handle(self.db, parsed, functools.partial(fn, self),
-                                 is_transient=lambda exc: isinstance(exc, TRANSIENT))
+            event_batches.handle(self.db, parsed, functools.partial(fn, self), is_transient=_transient)
             for delivery in batch:
                 if delivery.outcome == event_batches.DUPLICATE:
                     log.info("duplicate event ignored", extra={"event_id": str(delivery.envelope.id),
