@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from flask import current_app, g, request
 
 from custops import caller, config
-from gateway import rpc
+from gateway import rpc, scope
 from gateway.problems import Problem
 from gateway.revocations import RevocationListener
 
@@ -181,7 +181,7 @@ def revocation_listener() -> RevocationListener | None:
             listener = app.extensions.get("custops_revocations")
             if listener is None or listener.pid != os.getpid():
                 listener = RevocationListener(app.config.get("AMQP_URI") or config.amqp_uri(),
-                                              app.extensions["custops_auth_cache"]).start()
+                                              app.extensions["custops_auth_cache"], scope.cache()).start()
                 app.extensions["custops_revocations"] = listener
     return listener
 

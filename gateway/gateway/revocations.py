@@ -24,10 +24,14 @@ import uuid
 
 from kombu import Connection, Exchange, Queue
 
+from gateway import scope
+
 log = logging.getLogger(__name__)
 
 EXCHANGE = "customers.events"
-ROUTING_KEYS = ("token.revoked", "member.deactivated", "member.role_changed")
+ROUTING_KEYS = ("token.revoked", "member.deactivated", "member.role_changed",
+                # a member's customer scope (`gateway.scope`): account teams and owners
+                "customer.team_changed", "customer.created", "customer.updated")
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 5.0)  # seconds before the 1st, 2nd, ... reconnection attempt
 DRAIN_TIMEOUT = 1.0  # seconds: how often the thread looks up from the socket (stop, heartbeats)
 HEARTBEAT = 30  # seconds; a dead connection is noticed within about twice that
@@ -46,9 +50,10 @@ def invalidation_of(envelope: dict) -> tuple[str, str] | None:
 
 
 class RevocationListener:
-    def __init__(self, amqp_uri: str, cache):
+    def __init__(self, amqp_uri: str, cache, scopes=None):
         self.amqp_uri = amqp_uri
         self.cache = cache
+        self.scopes = scopes  # the customer scopes of members (`gateway.scope`), dropped alike
         self.pid = os.getpid()
         self.live = threading.Event()  # set while the queue is bound and consumed
         self.invalidations = 0  # events applied (tests, metrics)
@@ -98,6 +103,8 @@ class RevocationListener:
         with conn.Consumer(queue, callbacks=[self._on_message], accept=["json"], no_ack=True, channel=channel):
             # bound: from now on no revocation passes unseen; what came before may have been missed
             self.cache.clear()
+            if self.scopes is not None:
+                self.scopes.clear()
             self.live.set()
             while not self._stop.is_set():
                 try:
@@ -109,10 +116,14 @@ class RevocationListener:
         try:
             envelope = body if isinstance(body, dict) else json.loads(body)
             found = invalidation_of(envelope)
+            scope_found = scope.invalidation_of(envelope) if self.scopes is not None else None
         except (ValueError, TypeError, AttributeError) as exc:
             log.warning("token revocation listener: ignoring an unreadable event: %s", exc)
             return
         if found is not None:
             field, value = found
             self.cache.invalidate(field, value)
+            self.invalidations += 1
+        if scope_found is not None:
+            self.scopes.invalidate(*scope_found)
             self.invalidations += 1

@@ -5,6 +5,13 @@ permission to the roles allowed. Row-level rules that depend on the identity (a 
 their own company only) are here too, as functions the routes call, and so is the token's own scope:
 a read-only token reads (GET) whatever its member's role (`token_allows`).
 
+Rows: owners and admins see the whole tenant; members, contractors and read-only users
+(`ACCOUNT_SCOPED`) see the customers they own or whose account team they are on (`gateway.scope`),
+and those customers' contacts, tickets, time and timeline only; a portal user their own company.
+Anything outside that does not exist for them: a customer, ticket or time entry named by id is a
+404, one named in a body a 422 "no such customer", exactly as another tenant's would be. Reports
+(`reports:read`: managers and read_only) stay tenant-wide figures.
+
 Rules that depend on the member being changed — only an owner makes, changes or deactivates an
 owner, the last active owner stays — are the customers service's (`customers.membership`), which
 alone knows that member.
@@ -12,6 +19,9 @@ alone knows that member.
 from __future__ import annotations
 
 import uuid
+
+from gateway import scope
+from gateway.problems import Problem
 
 ROLES = ("owner", "admin", "member", "contractor", "portal", "read_only")
 
@@ -92,6 +102,41 @@ def token_member_scope(identity) -> str | None:
     return None if allowed(identity.role, "tokens:others") else identity.member_id
 
 
+# the roles whose rows are their account teams' customers (owned or assigned)
+ACCOUNT_SCOPED = frozenset({"member", "contractor", "read_only"})
+
+
+def visible_customer_ids(identity) -> list[str] | None:
+    """The customers this identity may see, sorted, or None when it sees the whole tenant."""
+    if identity.role == "portal":
+        return [customer_scope(identity)]
+    if identity.role in ACCOUNT_SCOPED:
+        return sorted(scope.of(identity).customer_ids)
+    return None
+
+
+def may_see_internal(identity, customer_id, permission: str) -> bool:
+    """Whether the identity sees the internal notes (`tickets:internal`) or internal timeline entries
+    (`timeline:internal`) of a customer it may see: by its role, or a contractor by the
+    `internal_access` of their assignment to that customer."""
+    if allowed(identity.role, permission):
+        return True
+    return identity.role == "contractor" and str(customer_id) in scope.of(identity).internal_customer_ids
+
+
+def check_customer(identity, customer_id) -> None:
+    """404 for a customer (named in the path) that this identity may not see, as for another tenant's."""
+    if not may_see_customer(identity, customer_id):
+        raise Problem(404, f"customer {customer_id} not found")
+
+
+def check_customer_reference(identity, customer_id, field: str = "customer_id") -> None:
+    """422 for a customer named in a body that this identity may not see, worded as the services word
+    a customer of another tenant (`unknown customer`)."""
+    if customer_id is not None and not may_see_customer(identity, customer_id):
+        raise Problem(422, "unknown customer", [{"field": field, "message": "no such customer in this tenant"}])
+
+
 def customer_scope(identity) -> str | None:
     """The only customer this identity may see, or None when it is not limited to one."""
     if identity.role == "portal":
@@ -100,8 +145,8 @@ def customer_scope(identity) -> str | None:
 
 
 def may_see_customer(identity, customer_id) -> bool:
-    scope = customer_scope(identity)
-    return scope is None or str(customer_id) == scope
+    visible = visible_customer_ids(identity)
+    return visible is None or str(customer_id) in visible
 
 
 def time_member_scope(identity) -> str | None:

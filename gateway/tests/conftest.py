@@ -28,6 +28,7 @@ from gateway.app import create_app  # noqa: E402
 
 TENANT_ID = str(uuid.uuid4())
 PORTAL_CUSTOMER_ID = str(uuid.uuid4())
+ASSIGNED_CUSTOMER_ID = str(uuid.uuid4())  # every scoped member's account team's customer, by default
 MEMBER_IDS = {role: str(uuid.uuid4()) for role in roles.ROLES}
 
 
@@ -43,6 +44,12 @@ class InMemoryServices:
     def __init__(self):
         self.answers = {}
         self.calls: list[tuple] = []
+        # the customers whose account team every scoped member (member, contractor, read_only) is on,
+        # as `customers.scope_of` answers by default; `internal` those with internal access
+        self.assigned: set[str] = {ASSIGNED_CUSTOMER_ID}
+        self.internal: set[str] = set()
+        self.on("customers", "scope_of", lambda tenant, member: {
+            "customer_ids": sorted(self.assigned), "internal_customer_ids": sorted(self.internal)})
 
     def on(self, service: str, method: str, answer) -> None:
         """`answer`: a callable taking the call's arguments, or an exception instance to raise."""
@@ -113,4 +120,5 @@ def problem():
 
 @pytest.fixture
 def ids():
-    return {"tenant": TENANT_ID, "portal_customer": PORTAL_CUSTOMER_ID, "members": MEMBER_IDS}
+    return {"tenant": TENANT_ID, "portal_customer": PORTAL_CUSTOMER_ID, "members": MEMBER_IDS,
+            "assigned_customer": ASSIGNED_CUSTOMER_ID}

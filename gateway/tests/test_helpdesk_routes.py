@@ -18,6 +18,7 @@ def _messages(tenant, ticket_id, include_internal):
 
 def test_staff_see_notes_portal_users_and_contractors_do_not(client, services, bearer, ids):
     services.on("tickets", "get_ticket", _ticket_of(ids["portal_customer"]))
+    services.assigned.add(ids["portal_customer"])  # the member and the contractor work on that company
     services.on("tickets", "list_messages", _messages)
     url = f"/api/v1/tickets/{TICKET_ID}/messages"
     assert [m["kind"] for m in client.get(url, headers=bearer("member")).get_json()["items"]] == ["inbound", "note"]
@@ -47,6 +48,7 @@ def test_portal_users_post_only_customer_messages_on_their_own_company_tickets(c
 
 
 def test_staff_messages_carry_the_author_and_bad_kinds_are_422(client, services, bearer, ids, problem):
+    services.on("tickets", "get_ticket", _ticket_of(next(iter(services.assigned))))  # a customer of theirs
     services.on("tickets", "add_message", lambda tenant, ticket_id, msg: {"message": msg, "ticket": {}})
     url = f"/api/v1/tickets/{TICKET_ID}/messages"
     assert client.post(url, json={"kind": "note", "body": "psst"}, headers=bearer("member")).status_code == 201
@@ -68,6 +70,7 @@ def test_portal_users_cannot_assign_or_tag_when_opening_a_ticket(client, service
 
 
 def test_assign_to_a_member_or_round_robin_within_a_team(client, services, bearer, problem):
+    services.on("tickets", "get_ticket", _ticket_of(next(iter(services.assigned))))  # a customer of theirs
     services.on("tickets", "assign_ticket", lambda tenant, ticket_id, p: {"id": ticket_id, **p})
     services.on("tickets", "assign_round_robin", lambda tenant, ticket_id, team: {"id": ticket_id, "team": team})
     url = f"/api/v1/tickets/{TICKET_ID}/assign"
@@ -95,6 +98,7 @@ def test_list_filters_reach_the_service_and_portal_users_are_scoped(client, serv
 
 
 def test_render_signs_with_the_callers_name(client, services, bearer, ids):
+    services.on("tickets", "get_ticket", _ticket_of(next(iter(services.assigned))))  # a customer of theirs
     services.on("customers", "get_member", lambda tenant, member: {"id": member, "name": "Ada"})
     services.on("tickets", "render_canned_response", lambda tenant, cid, tid, agent: {"body": f"-- {agent}"})
     response = client.post(f"/api/v1/canned-responses/{uuid.uuid4()}/render", json={"ticket_id": TICKET_ID},
@@ -105,6 +109,7 @@ def test_render_signs_with_the_callers_name(client, services, bearer, ids):
 
 
 def test_an_agent_enters_a_customer_message_without_becoming_its_author(client, services, bearer, ids):
+    services.on("tickets", "get_ticket", _ticket_of(next(iter(services.assigned))))  # a customer of theirs
     services.on("tickets", "add_message", lambda tenant, ticket_id, msg: {"message": msg, "ticket": {}})
     contact = str(uuid.uuid4())
     response = client.post(f"/api/v1/tickets/{TICKET_ID}/messages", headers=bearer("member"),

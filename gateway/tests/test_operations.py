@@ -56,6 +56,8 @@ def test_metrics_count_requests_by_route(client, bearer, services):
 
 def test_mutations_are_audited_and_tokens_never_logged(client, bearer, services, ids, caplog):
     services.on("tickets", "change_status", lambda tenant, ticket_id, status: {"id": ticket_id, "status": status})
+    services.on("tickets", "get_ticket", lambda tenant, ticket_id: {"id": ticket_id,
+                                                                    "customer_id": ids["assigned_customer"]})
     with caplog.at_level(logging.INFO):
         client.post(f"/api/v1/tickets/{uuid.uuid4()}/status", json={"status": "open"}, headers=bearer("member"))
         client.post(f"/api/v1/tickets/{uuid.uuid4()}/status", json={"status": "open"}, headers=bearer("portal"))
@@ -77,6 +79,7 @@ def test_portal_users_see_their_own_company_only(client, bearer, services, ids, 
 
     services.on("tickets", "get_ticket", lambda tenant, ticket_id: {"id": ticket_id, "customer_id": other})
     problem(client.get(f"/api/v1/tickets/{uuid.uuid4()}", headers=bearer("portal")), 404)
+    services.assigned.add(other)  # a member on that company's account team sees it
     assert client.get(f"/api/v1/tickets/{uuid.uuid4()}", headers=bearer("member")).status_code == 200
 
     services.on("tickets", "create_ticket", lambda tenant, payload: {"id": str(uuid.uuid4()), **payload})
@@ -88,6 +91,7 @@ def test_portal_users_see_their_own_company_only(client, bearer, services, ids, 
 def test_internal_timeline_entries_are_for_staff_only(client, bearer, services):
     services.on("timeline", "list_activities", lambda *args: {"items": [], "next_cursor": None})
     customer = str(uuid.uuid4())
+    services.assigned.add(customer)  # both work on it; the contractor without internal access
     client.get(f"/api/v1/customers/{customer}/timeline?type=ticket.created&type=ticket.closed",
                headers=bearer("member"))
     client.get(f"/api/v1/customers/{customer}/timeline", headers=bearer("contractor"))

@@ -130,7 +130,7 @@ def test_a_created_ticket_is_a_201_with_its_location(client, bearer, services, i
 def test_time_is_logged_as_the_tokens_member(client, bearer, services, ids):
     services.on("billing", "log_time", lambda tenant, member, payload: {"id": str(uuid.uuid4()), "minutes": 5})
     response = client.post("/api/v1/time-entries", headers=bearer("contractor"),
-                           json={"customer_id": str(uuid.uuid4()), "minutes": 5})
+                           json={"customer_id": ids["assigned_customer"], "minutes": 5})
     assert response.status_code == 201
     (tenant, member, _payload), = services.calls_to("billing", "log_time")
     assert (tenant, member) == (ids["tenant"], ids["members"]["contractor"])

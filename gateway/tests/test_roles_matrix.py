@@ -23,7 +23,9 @@ def _concrete(path: str) -> str:
 
 def _answer(*args):
     return {"id": FIXED_ID, "customer_id": args[1] if len(args) > 1 and isinstance(args[1], str) else FIXED_ID,
-            "items": [], "next_cursor": None}
+            "items": [], "next_cursor": None,
+            # scope_of: every scoped member is on the team of the one customer the paths name
+            "customer_ids": [FIXED_ID], "internal_customer_ids": []}
 
 
 MATRIX = [(role, path, method, permission)
@@ -37,8 +39,9 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     assert api_rules == {(path, method) for path, method, _ in roles.endpoint_permissions()}
     # 18 resource endpoints + the OpenAPI document + 12 SLA endpoints + 13 help-desk endpoints
     # + get/correct/delete one time entry + get/change the tenant's settings + archive a contact
-    # + archive a team, remove a category + 12 access endpoints (me, members, tokens)
-    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12
+    # + archive a team, remove a category + 12 access endpoints (me, members, tokens) + 3 account-team ones
+    # + the audit log and its CSV export
+    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2
 
 
 def test_every_route_permission_is_in_the_table():
@@ -52,14 +55,14 @@ def test_the_table_follows_the_role_rules():
     assert granted["owner"] == everything
     assert granted["admin"] == {p for p in everything if not p.startswith("billing:")}
     assert granted["read_only"] == {p for p in everything if p.endswith(":read") and not p.startswith(
-        ("billing:", "mailboxes:"))} | {"timeline:internal", "tickets:internal", "tokens:own"}
+        ("billing:", "mailboxes:", "audit:"))} | {"timeline:internal", "tickets:internal", "tokens:own"}
     assert granted["portal"] == {"tickets:read", "tickets:write", "me:read"}
     assert "customers:write" not in granted["member"] and "tickets:write" in granted["member"]
     assert granted["contractor"] == {"customers:read", "tickets:read", "timeline:read", "time:write",
                                      "tickets:status", "helpdesk:read", "tenant:read", "members:read", "me:read",
                                      "tokens:own"}
     # the team is managed by owners and admins; everyone has a /me, staff manage their own tokens
-    for permission in ("members:write", "tokens:others"):
+    for permission in ("members:write", "tokens:others", "audit:read"):
         assert {r for r in roles.ROLES if permission in granted[r]} == {"owner", "admin"}
     assert all("me:read" in granted[r] for r in roles.ROLES)
     assert "tenant:write" not in granted["member"] and "tenant:read" not in granted["portal"]
@@ -80,7 +83,8 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
                                  "create_canned_response", "list_canned_responses", "delete_canned_response",
                                  "render_canned_response", "add_category", "list_categories",
                                  "archive_team", "remove_category")] + [
-        ("customers", "get_member")] + [
+        ("customers", "get_member"), ("customers", "scope_of"), ("customers", "get_account_team"),
+        ("customers", "put_account_team_member"), ("customers", "remove_account_team_member")] + [
         ("customers", m) for m in ("whoami", "list_tokens", "issue_token", "revoke_token", "list_members",
                                    "create_member", "update_member", "deactivate_member", "reactivate_member")] + [
         ("tickets", m) for m in ("list_sla_policies", "put_sla_policy", "delete_sla_policy", "get_business_calendar",
@@ -92,6 +96,8 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
         ("billing", "delete_time_entry"), ("reports", "ticket_volume"), ("mailsync", "create_mailbox"),
         ("mailsync", "list_mailboxes"), ("mailsync", "get_mailbox")]:
         services.on(service, method_name, _answer)
+    services.on("customers", "list_audit", _answer)
+    services.on("customers", "export_audit", lambda *args: {"columns": ["id"], "rows": [], "next_cursor": None})
     headers = bearer(role) if permission else {}
     response = client.open(_concrete(path), method=method, headers=headers, json={} if method != "GET" else None)
     refused = permission is not None and not roles.allowed(role, permission)

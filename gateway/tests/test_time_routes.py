@@ -7,12 +7,14 @@ import pytest
 
 from custops.errors import Conflict
 
+from gateway.tests.conftest import ASSIGNED_CUSTOMER_ID
+
 ENTRY_ID = str(uuid.uuid4())
 COLLEAGUE = str(uuid.uuid4())
 
 
 def _entry(*args):
-    return {"id": ENTRY_ID, "minutes": 30}
+    return {"id": ENTRY_ID, "minutes": 30, "customer_id": ASSIGNED_CUSTOMER_ID}  # a customer the agents work on
 
 
 @pytest.fixture
@@ -24,7 +26,7 @@ def billing(services):
 
 def _log(client, bearer, role, **fields):
     return client.post("/api/v1/time-entries", headers=bearer(role),
-                       json={"customer_id": str(uuid.uuid4()), "minutes": 30, **fields})
+                       json={"customer_id": ASSIGNED_CUSTOMER_ID, "minutes": 30, **fields})
 
 
 @pytest.mark.parametrize("role", ["member", "contractor"])

@@ -1,13 +1,17 @@
-"""`/customers`: the customer directory and contacts (customers service)."""
+"""`/customers`: the customer directory, contacts and account teams (customers service). Members,
+contractors and read-only users see the customers they own or are on the account team of
+(`roles.visible_customer_ids`); any other customer does not exist for them (404)."""
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from typing import Annotated
 
+from flask import g
 from pydantic import Field
 
 from custops.contracts.customers import Tier
+from gateway import roles
 from gateway.api import API, Body, Paged, Query, Resource, filters, page_of, payload
 from gateway.rpc import tenant_call
 
@@ -80,18 +84,24 @@ def create_customer(body: CreateCustomer):
 @API.route("/customers", "GET", permission="customers:read", summary="List customers", tag="customers",
            query=CustomerQuery, response=page_of(Customer))
 def list_customers(query: CustomerQuery):
-    return tenant_call("customers", "list_customers", filters(query), query.limit, query.cursor)
+    wanted = filters(query)
+    visible = roles.visible_customer_ids(g.identity)
+    if visible is not None:
+        wanted["customer_ids"] = visible
+    return tenant_call("customers", "list_customers", wanted, query.limit, query.cursor)
 
 
 @API.route("/customers/<uuid:customer_id>", "GET", permission="customers:read", summary="Get a customer",
            tag="customers", response=Customer)
 def get_customer(customer_id: str):
+    roles.check_customer(g.identity, customer_id)
     return tenant_call("customers", "get_customer", customer_id)
 
 
 @API.route("/customers/<uuid:customer_id>", "PATCH", permission="customers:write",
            summary="Change a customer", tag="customers", body=UpdateCustomer, response=Customer, statuses=(409,))
 def update_customer(customer_id: str, body: UpdateCustomer):
+    roles.check_customer(g.identity, customer_id)
     return tenant_call("customers", "update_customer", customer_id, payload(body))
 
 
@@ -99,6 +109,7 @@ def update_customer(customer_id: str, body: UpdateCustomer):
            summary="Add a contact to a customer", tag="customers", body=CreateContact, status=201,
            response=Contact, statuses=(409,))
 def create_contact(customer_id: str, body: CreateContact):
+    roles.check_customer(g.identity, customer_id)
     return tenant_call("customers", "create_contact", customer_id, payload(body))
 
 
@@ -106,6 +117,7 @@ def create_contact(customer_id: str, body: CreateContact):
            summary="List a customer's contacts (not archived ones, unless asked)", tag="customers",
            query=ContactQuery, response=page_of(Contact))
 def list_contacts(customer_id: str, query: ContactQuery):
+    roles.check_customer(g.identity, customer_id)
     return tenant_call("customers", "list_contacts", customer_id, filters(query))
 
 
@@ -115,4 +127,47 @@ def list_contacts(customer_id: str, query: ContactQuery):
            permission="customers:write", summary="Archive a contact (kept for history, out of lists)",
            tag="customers", response=Contact)
 def archive_contact(customer_id: str, contact_id: str):
+    roles.check_customer(g.identity, customer_id)
     return tenant_call("customers", "archive_contact", customer_id, contact_id)
+
+
+# --- account teams: who works on a customer (its owner is `owner_id`); they, and only they among
+# members, contractors and read-only users, see it ---
+
+class PutTeamMember(Body):
+    internal_access: bool = Field(default=False, description="a contractor on the team sees the customer's "
+                                                             "internal notes and timeline entries too")
+
+
+class TeamAssignment(Resource):
+    member_id: uuid.UUID
+    internal_access: bool
+    added_at: datetime
+
+
+class AccountTeam(Resource):
+    customer_id: uuid.UUID
+    owner_id: uuid.UUID | None = Field(description="the member who owns the account (in scope as well)")
+    members: list[TeamAssignment] = Field(description="oldest assignment first")
+
+
+@API.route("/customers/<uuid:customer_id>/team", "GET", permission="customers:read",
+           summary="A customer's account team", tag="customers", response=AccountTeam)
+def get_account_team(customer_id: str):
+    roles.check_customer(g.identity, customer_id)
+    return tenant_call("customers", "get_account_team", customer_id)
+
+
+@API.route("/customers/<uuid:customer_id>/team/<uuid:member_id>", "PUT", permission="customers:write",
+           summary="Put a member on a customer's account team (or change their internal access)",
+           tag="customers", body=PutTeamMember, response=AccountTeam)
+def put_account_team_member(customer_id: str, member_id: str, body: PutTeamMember):
+    roles.check_customer(g.identity, customer_id)
+    return tenant_call("customers", "put_account_team_member", customer_id, member_id, payload(body))
+
+
+@API.route("/customers/<uuid:customer_id>/team/<uuid:member_id>", "DELETE", permission="customers:write",
+           summary="Take a member off a customer's account team", tag="customers", response=AccountTeam)
+def remove_account_team_member(customer_id: str, member_id: str):
+    roles.check_customer(g.identity, customer_id)
+    return tenant_call("customers", "remove_account_team_member", customer_id, member_id)

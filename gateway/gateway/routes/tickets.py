@@ -11,6 +11,7 @@ from flask import g
 from pydantic import Field, model_validator
 
 from custops.contracts.tickets import STATUSES, TRANSITIONS, MessageKind, Priority, Source, Status
+from custops.errors import NotFound
 from custops.validation import Instant
 from gateway import roles
 from gateway.api import API, Body, Paged, Query, Resource, filters, page_of, payload
@@ -205,11 +206,18 @@ def _not_found(ticket_id: str) -> Problem:
 
 
 def _visible_ticket(ticket_id: str) -> dict:
-    """The ticket, if this identity may see it (another company's ticket does not exist for a portal user)."""
+    """The ticket, if this identity may see it (a ticket of a customer outside its scope does not exist
+    for it: another company's for a portal user, one of a customer not theirs for a scoped member)."""
     ticket = tenant_call("tickets", "get_ticket", ticket_id)
     if not roles.may_see_customer(g.identity, ticket["customer_id"]):
         raise _not_found(ticket_id)
     return ticket
+
+
+def _check_ticket(ticket_id: str) -> None:
+    """404 before a change to a ticket this identity may not see (one look-up, only when it is scoped)."""
+    if roles.visible_customer_ids(g.identity) is not None:
+        _visible_ticket(ticket_id)
 
 
 # --- tickets ---
@@ -217,8 +225,9 @@ def _visible_ticket(ticket_id: str) -> dict:
 @API.route("/tickets", "POST", permission="tickets:write", summary="Open a ticket", tag="tickets",
            body=CreateTicket, status=201, location="/tickets/{id}", response=Ticket)
 def create_ticket(body: CreateTicket):
-    if not roles.may_see_customer(g.identity, body.customer_id):
+    if roles.customer_scope(g.identity) is not None and not roles.may_see_customer(g.identity, body.customer_id):
         raise Problem(403, "portal users open tickets for their own company only")
+    roles.check_customer_reference(g.identity, body.customer_id)
     given = payload(body)
     if roles.customer_scope(g.identity) is not None:
         refused = sorted(set(given) - _PORTAL_CREATE_FIELDS)
@@ -238,6 +247,8 @@ def list_tickets(query: TicketQuery):
         if query.customer_id is not None and str(query.customer_id) != scope:
             raise Problem(403, "portal users see their own company's tickets only")
         wanted["customer_id"] = scope
+    elif (visible := roles.visible_customer_ids(g.identity)) is not None:
+        wanted["customer_ids"] = visible
     return tenant_call("tickets", "list_tickets", wanted, query.limit, query.cursor)
 
 
@@ -250,12 +261,14 @@ def get_ticket(ticket_id: str):
 @API.route("/tickets/<uuid:ticket_id>", "PATCH", permission="tickets:manage", tag="tickets", body=UpdateTicket,
            summary="Change a ticket's subject, priority, category, tags or contact", response=Ticket)
 def update_ticket(ticket_id: str, body: UpdateTicket):
+    _check_ticket(ticket_id)
     return tenant_call("tickets", "update_ticket", ticket_id, payload(body))
 
 
 @API.route("/tickets/<uuid:ticket_id>/status", "POST", permission="tickets:status",
            summary="Move a ticket to another status", tag="tickets", body=ChangeStatus, response=Ticket)
 def change_status(ticket_id: str, body: ChangeStatus):
+    _check_ticket(ticket_id)
     return tenant_call("tickets", "change_status", ticket_id, body.status)
 
 
@@ -273,10 +286,10 @@ def add_message(ticket_id: str, body: AddMessage):
         if body.author_contact_id is not None and str(body.author_contact_id) != own_contact:
             raise Problem(403, "portal users write as their own contact only",
                           [{"field": "author_contact_id", "message": "must be your own contact or left out"}])
-        _visible_ticket(ticket_id)
         message["source"] = "portal"
         if own_contact is not None:
             message["author_contact_id"] = own_contact
+    _check_ticket(ticket_id)
     if g.identity.member_id is not None:
         # the caller entered it; they wrote it only when it is theirs (a reply or note)
         message["entered_by_member_id"] = g.identity.member_id
@@ -289,14 +302,15 @@ def add_message(ticket_id: str, body: AddMessage):
            summary="A ticket's messages, oldest first (internal notes only for staff who may see them)",
            response=page_of(Message))
 def list_messages(ticket_id: str):
-    _visible_ticket(ticket_id)
-    include_internal = roles.allowed(g.identity.role, "tickets:internal")
+    ticket = _visible_ticket(ticket_id)
+    include_internal = roles.may_see_internal(g.identity, ticket["customer_id"], "tickets:internal")
     return tenant_call("tickets", "list_messages", ticket_id, include_internal)
 
 
 @API.route("/tickets/<uuid:ticket_id>/assign", "POST", permission="tickets:manage", tag="tickets", body=Assign,
            summary="Assign a ticket to a member, or round-robin within a team", response=Ticket)
 def assign_ticket(ticket_id: str, body: Assign):
+    _check_ticket(ticket_id)
     if "team_id" in body.model_fields_set:
         return tenant_call("tickets", "assign_round_robin", ticket_id, str(body.team_id))
     return tenant_call("tickets", "assign_ticket", ticket_id, payload(body))
@@ -353,6 +367,14 @@ def delete_canned_response(canned_id: str):
            body=RenderCannedResponse, summary="A canned response filled in for a ticket, signed by the caller",
            response=RenderedResponse)
 def render_canned_response(canned_id: str, body: RenderCannedResponse):
+    if roles.visible_customer_ids(g.identity) is not None:  # it names the ticket's customer
+        try:
+            visible = roles.may_see_customer(g.identity, tenant_call("tickets", "get_ticket", str(body.ticket_id))[
+                "customer_id"])
+        except NotFound:
+            visible = False
+        if not visible:  # worded as the tickets service words a ticket of another tenant
+            raise Problem(422, "unknown ticket", [{"field": "ticket_id", "message": "no such ticket in this tenant"}])
     agent_name = None
     if g.identity.member_id is not None:
         agent_name = call("customers", "get_member", g.identity.tenant_id, g.identity.member_id)["name"]

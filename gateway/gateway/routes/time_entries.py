@@ -81,6 +81,7 @@ def log_time(body: LogTime):
     if scope is not None and body.member_id is not None and str(body.member_id) != scope:
         raise Problem(403, "logging time for another member needs the 'time:others' permission",
                       [{"field": "member_id", "message": "must be your own member id"}])
+    roles.check_customer_reference(g.identity, body.customer_id)
     # the caller (from the token) is who entered it; the entry is `member_id`'s, else the caller's
     return tenant_call("billing", "log_time", g.identity.member_id, payload(body))
 
@@ -88,19 +89,34 @@ def log_time(body: LogTime):
 @API.route("/time-entries", "GET", permission="time:read", summary="List time entries, newest first",
            tag="time", query=TimeEntryQuery, response=page_of(TimeEntry))
 def list_time_entries(query: TimeEntryQuery):
-    return tenant_call("billing", "list_time_entries", filters(query), query.limit, query.cursor)
+    wanted = filters(query)
+    visible = roles.visible_customer_ids(g.identity)
+    if visible is not None:
+        wanted["customer_ids"] = visible
+    return tenant_call("billing", "list_time_entries", wanted, query.limit, query.cursor)
+
+
+def _visible_entry(entry_id: str) -> dict:
+    """The time entry, if this identity may see its customer (else it does not exist for it)."""
+    entry = tenant_call("billing", "get_time_entry", entry_id)
+    if not roles.may_see_customer(g.identity, entry["customer_id"]):
+        raise Problem(404, f"time entry {entry_id} not found")
+    return entry
 
 
 @API.route("/time-entries/<uuid:entry_id>", "GET", permission="time:read", summary="Get a time entry",
            tag="time", response=TimeEntry)
 def get_time_entry(entry_id: str):
-    return tenant_call("billing", "get_time_entry", entry_id)
+    return _visible_entry(entry_id)
 
 
 @API.route("/time-entries/<uuid:entry_id>", "PATCH", permission="time:write", tag="time", body=CorrectTime,
            summary="Correct a time entry (your own; anyone's with 'time:others'; never an invoiced one: 409)",
            response=TimeEntry, statuses=(409,))
 def correct_time_entry(entry_id: str, body: CorrectTime):
+    if roles.visible_customer_ids(g.identity) is not None:
+        _visible_entry(entry_id)
+        roles.check_customer_reference(g.identity, body.customer_id)
     return tenant_call("billing", "correct_time_entry", g.identity.member_id, entry_id, payload(body),
                        roles.time_member_scope(g.identity))
 
@@ -109,5 +125,7 @@ def correct_time_entry(entry_id: str, body: CorrectTime):
            summary="Delete a time entry (your own; anyone's with 'time:others'; never an invoiced one: 409)",
            response=DeletedEntry, statuses=(409,))
 def delete_time_entry(entry_id: str):
+    if roles.visible_customer_ids(g.identity) is not None:
+        _visible_entry(entry_id)
     return tenant_call("billing", "delete_time_entry", g.identity.member_id, entry_id,
                        roles.time_member_scope(g.identity))

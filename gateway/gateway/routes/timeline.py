@@ -56,7 +56,8 @@ class Activity(Resource):
            tag="timeline", query=TimelineQuery,
            response=page_of(Activity))
 def list_activities(customer_id: str, query: TimelineQuery):
-    wanted = {"include_internal": roles.allowed(g.identity.role, "timeline:internal")}
+    roles.check_customer(g.identity, customer_id)
+    wanted = {"include_internal": roles.may_see_internal(g.identity, customer_id, "timeline:internal")}
     if query.type:
         wanted["types"] = query.type
     return tenant_call("timeline", "list_activities", customer_id, wanted, query.limit, query.cursor)
@@ -66,5 +67,6 @@ def list_activities(customer_id: str, query: TimelineQuery):
            summary="Log an interaction (call, meeting, note...) on a customer's timeline", tag="timeline",
            body=LogInteraction, status=201, response=Activity)
 def log_interaction(customer_id: str, body: LogInteraction):
+    roles.check_customer(g.identity, customer_id)
     return tenant_call("timeline", "log_interaction", customer_id, payload(body))
 
