@@ -283,23 +283,32 @@ class Publisher:
         self.close()
 
 
-# The pending rows a relay takes, locked. Only `seq` goes through the locking scan: PostgreSQL builds
-# the published form (`published_form`) for the taken rows alone, so the relay neither decodes nor
-# re-encodes an envelope. `enable_sort = off` keeps the scan on ix_outbox_pending in `seq` order even
-# when the table's statistics are stale (a fresh or suddenly grown outbox): otherwise the planner may
-# sort every pending row for each batch, a cost growing with the backlog. `LIMIT` is the relay's own
-# integer, so the statements go as one simple query with their `BEGIN` (one round trip, not two).
+# The pending rows a relay takes, locked. Only `seq` goes through the locking scan; the taken rows'
+# envelopes come as PostgreSQL's text of them, which `_body` completes to the published form
+# (`published_form`), so the relay neither decodes nor re-encodes JSON. `enable_sort = off` keeps the
+# scan on ix_outbox_pending in `seq` order even when the table's statistics are stale (a fresh or
+# suddenly grown outbox): otherwise the planner may sort every pending row for each batch, a cost
+# growing with the backlog. The statement is prepared once per connection (planning it cost more
+# than running it) and executed in one simple query with its `BEGIN` (one round trip, not two).
 # `after`: within one drain, each batch starts past the previous one's last `seq`, so a long backlog
 # costs each claim only its own rows, not a walk over every row marked so far (whose old versions
 # stay in the index until vacuum). A row of a lower `seq` committed later than its neighbours is
 # taken by the next drain, which starts from the bottom (its NOTIFY wakes the relay for it).
-_CLAIM = ("BEGIN; SET LOCAL enable_sort = off; "
-          "WITH claimed AS (SELECT seq FROM outbox WHERE published_at IS NULL AND seq > {after:d} "
-          "ORDER BY seq LIMIT {limit:d} FOR UPDATE SKIP LOCKED) "
-          "SELECT o.seq, o.id::text, o.type, o.envelope->>'producer', o.envelope->>'traceparent', "
-          "(o.envelope || jsonb_build_object('sequence', o.seq))::text, o.created_at "
-          "FROM claimed JOIN outbox o ON o.seq = claimed.seq")
+_PREPARE_CLAIM = (
+    "PREPARE custops_outbox_claim(int, bigint) AS "
+    "WITH claimed AS (SELECT seq FROM outbox WHERE published_at IS NULL AND seq > $2 "
+    "ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) "
+    "SELECT o.seq, o.id::text, o.type, o.envelope->>'producer', o.envelope->>'traceparent', "
+    "o.envelope::text, o.created_at FROM claimed JOIN outbox o ON o.seq = claimed.seq")
+_CLAIM = "BEGIN; SET LOCAL enable_sort = off; EXECUTE custops_outbox_claim({limit:d}, {after:d})"
 _SEQ, _ID, _TYPE, _PRODUCER, _TRACEPARENT, _BODY, _CREATED_AT = range(7)
+
+
+def _body(seq: int, envelope_text: str) -> bytes:
+    """`published_form(seq, envelope)` from PostgreSQL's text of the stored envelope (an object)."""
+    if envelope_text == "{}":
+        return f'{{"sequence": {seq}}}'.encode()
+    return f'{envelope_text[:-1]}, "sequence": {seq}}}'.encode()
 
 
 def _seq_array(seqs) -> str:
@@ -374,6 +383,7 @@ class Relay:
                 # autocommit: the relay sends its own BEGIN/COMMIT, batched with its statements
                 c = psycopg.connect(self.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
                                     options="-c synchronous_commit=off")
+                c.execute(_PREPARE_CLAIM)
                 self.conns[i] = c
         if self.listener is None or self.listener.closed:
             self.listener = psycopg.connect(self.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
@@ -410,7 +420,7 @@ class Relay:
             batch.conn.close()
 
     def _publish(self, batch: _Batch) -> None:
-        self.publisher.publish([Outgoing(r[_ID], r[_TYPE], r[_PRODUCER], r[_TRACEPARENT], r[_BODY].encode())
+        self.publisher.publish([Outgoing(r[_ID], r[_TYPE], r[_PRODUCER], r[_TRACEPARENT], _body(r[_SEQ], r[_BODY]))
                                 for r in batch.rows])
 
     def _failed(self, batch: _Batch, exc: Exception) -> None:

@@ -274,3 +274,9 @@ def test_confirms_settle_singly_and_by_multiple_acks_and_a_nack_is_kept():
     publisher._on_nack(15, False)
     publisher._on_ack(16, True)
     assert publisher._pending == set() and publisher._nacked == {15}
+
+
+def test_the_published_body_is_the_published_form_of_the_stored_envelope():
+    envelope = {"id": "e1", "type": "probe.happened", "data": {"n": 1, "label": "a}"}, "traceparent": None}
+    assert json.loads(outbox._body(7, json.dumps(envelope))) == outbox.published_form(7, envelope)
+    assert json.loads(outbox._body(8, "{}")) == {"sequence": 8}
