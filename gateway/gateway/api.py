@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from werkzeug.routing import BaseConverter
 
@@ -82,6 +82,7 @@ class Endpoint:
     statuses: tuple[int, ...] = ()  # statuses beyond those the route's shape implies (e.g. 409)
     calls_services: bool = True  # False: answered by the gateway alone (no 502/503/504)
     text_bodies: tuple[tuple[str, str], ...] = ()  # (media type, body field): a text body taken as that field
+    produces: str = "application/json"  # another media type: the view answers a flask Response itself
 
     @property
     def name(self) -> str:
@@ -100,14 +101,15 @@ class Api:
     def route(self, rule: str, method: str, *, permission: str | None, summary: str, tag: str,
               body: type[Body] | None = None, query: type[Query] | None = None, status: int = 200,
               location: str | None = None, response: type[BaseModel] | None = None,
-              statuses: tuple[int, ...] = (), calls_services: bool = True, text_bodies: dict | None = None):
+              statuses: tuple[int, ...] = (), calls_services: bool = True, text_bodies: dict | None = None,
+              produces: str = "application/json"):
         if permission is not None and permission not in roles.PERMISSIONS:
             raise ValueError(f"{method} {rule}: unknown permission {permission!r}")
 
         def register(view):
             self.endpoints.append(Endpoint(rule, method.upper(), permission, summary, tag, view, body, query,
                                            status, location, response, tuple(statuses), calls_services,
-                                           tuple((text_bodies or {}).items())))
+                                           tuple((text_bodies or {}).items()), produces))
             return view
 
         return register
@@ -175,6 +177,8 @@ def _handler(endpoint: Endpoint, prefix: str):
         if endpoint.body is not None:
             kwargs["body"] = parse_body(endpoint.body, dict(endpoint.text_bodies))
         doc = endpoint.view(**kwargs)
+        if isinstance(doc, Response):  # a document that is not JSON (`produces`), e.g. a streamed CSV
+            return doc
         if endpoint.response is not None and issubclass(endpoint.response, Page):
             doc = as_page(doc, first_page=getattr(query, "cursor", None) is None)
         resp = jsonify(doc)

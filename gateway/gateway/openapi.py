@@ -187,8 +187,11 @@ def _links(api: Api, endpoint: Endpoint) -> dict:
 
 def _operation(spec: APISpec, api: Api, endpoint: Endpoint) -> dict:
     response = endpoint.response or Resource
-    success = {"description": "Created" if endpoint.status == 201 else "OK",
-               "content": {"application/json": {"schema": _register_model(spec, response, "serialization")}}}
+    if endpoint.produces == "application/json":
+        content = {"application/json": {"schema": _register_model(spec, response, "serialization")}}
+    else:
+        content = {endpoint.produces: {"schema": {"type": "string"}}}
+    success = {"description": "Created" if endpoint.status == 201 else "OK", "content": content}
     if endpoint.location:
         success["headers"] = {"Location": {"schema": {"type": "string"}, "description": "the new resource",
                                            "required": True}}

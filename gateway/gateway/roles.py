@@ -75,6 +75,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # one's own API tokens (issue, list, revoke); a manager's for any member (`token_member_scope`)
     "tokens:own": _STAFF_READERS,
     "tokens:others": _MANAGERS,
+    # the audit log (who changed what, from where): owners and admins only
+    "audit:read": _MANAGERS,
     # money: rates, invoices, exports (owner only; read_only sees everything but billing)
     "billing:read": frozenset({"owner"}),
     "billing:write": frozenset({"owner"}),
