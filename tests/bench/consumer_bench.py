@@ -326,8 +326,9 @@ def main() -> None:
         for engine in engines.values():
             engine.dispose()
         with Connection(amqp_uri) as conn:
-            for q in queues:
-                conn.default_channel.queue_delete(q.name)
+            # the event queues and dead-letter queues, and the RPC queues the services declared
+            for name in [q.name for q in queues] + [f"rpc-{service}" for service in SERVICES]:
+                conn.default_channel.queue_delete(name)
         for name in SERVICES:
             migrations.drop_database(name)
 
