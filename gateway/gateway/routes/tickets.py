@@ -214,7 +214,7 @@ def _visible_ticket(ticket_id: str) -> dict:
     return ticket
 
 
-def _check_ticket(ticket_id: str) -> None:
+def check_visible_ticket(ticket_id: str) -> None:
     """404 before a change to a ticket this identity may not see (one look-up, only when it is scoped)."""
     if roles.visible_customer_ids(g.identity) is not None:
         _visible_ticket(ticket_id)
@@ -261,14 +261,14 @@ def get_ticket(ticket_id: str):
 @API.route("/tickets/<uuid:ticket_id>", "PATCH", permission="tickets:manage", tag="tickets", body=UpdateTicket,
            summary="Change a ticket's subject, priority, category, tags or contact", response=Ticket)
 def update_ticket(ticket_id: str, body: UpdateTicket):
-    _check_ticket(ticket_id)
+    check_visible_ticket(ticket_id)
     return tenant_call("tickets", "update_ticket", ticket_id, payload(body))
 
 
 @API.route("/tickets/<uuid:ticket_id>/status", "POST", permission="tickets:status",
            summary="Move a ticket to another status", tag="tickets", body=ChangeStatus, response=Ticket)
 def change_status(ticket_id: str, body: ChangeStatus):
-    _check_ticket(ticket_id)
+    check_visible_ticket(ticket_id)
     return tenant_call("tickets", "change_status", ticket_id, body.status)
 
 
@@ -289,7 +289,7 @@ def add_message(ticket_id: str, body: AddMessage):
         message["source"] = "portal"
         if own_contact is not None:
             message["author_contact_id"] = own_contact
-    _check_ticket(ticket_id)
+    check_visible_ticket(ticket_id)
     if g.identity.member_id is not None:
         # the caller entered it; they wrote it only when it is theirs (a reply or note)
         message["entered_by_member_id"] = g.identity.member_id
@@ -310,7 +310,7 @@ def list_messages(ticket_id: str):
 @API.route("/tickets/<uuid:ticket_id>/assign", "POST", permission="tickets:manage", tag="tickets", body=Assign,
            summary="Assign a ticket to a member, or round-robin within a team", response=Ticket)
 def assign_ticket(ticket_id: str, body: Assign):
-    _check_ticket(ticket_id)
+    check_visible_ticket(ticket_id)
     if "team_id" in body.model_fields_set:
         return tenant_call("tickets", "assign_round_robin", ticket_id, str(body.team_id))
     return tenant_call("tickets", "assign_ticket", ticket_id, payload(body))
