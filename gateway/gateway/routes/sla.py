@@ -17,6 +17,7 @@ from custops.contracts.customers import Tier
 from custops.contracts.tickets import Priority, SlaTimer, Status
 from custops.validation import Date
 from gateway.api import API, Body, Paged, Resource, page_of, payload
+from gateway.routes.tickets import check_visible_ticket
 from gateway.rpc import tenant_call
 
 Minutes = Annotated[int, Field(gt=0, le=525_600, description="business minutes, 1..525,600 (a year's worth)")]
@@ -285,6 +286,7 @@ def put_settings(body: PutSettings):
            summary="A ticket's SLA timers (deadlines, met, breached, versions) and pause intervals",
            response=TicketSla)
 def get_ticket_sla(ticket_id: str):
+    check_visible_ticket(ticket_id)  # a ticket of a customer outside a scoped member's scope: 404
     return tenant_call("tickets", "get_ticket_sla", ticket_id)
 
 
