@@ -1,6 +1,7 @@
 """Mailsync service entrypoints: mailbox records with their secrets encrypted at rest.
 
-No RPC returns a password or its ciphertext: shapes say `has_password` instead.
+No RPC returns a password or its ciphertext: shapes say `has_password` instead. Each change tells
+`mailbox.*` in its transaction (the audit log takes them), naming fields, never their values.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from custops.rpc_entrypoint import rpc
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from custops import pagination, shapes
+from custops import outbox, pagination, shapes
+from custops.contracts.mailsync import MailboxCreated, MailboxDeleted, MailboxUpdated
 from custops.db import Database
 from custops.entrypoints import HealthEndpoints, Telemetry
 from custops.errors import EXPECTED, Conflict, NotFound
@@ -50,6 +52,7 @@ class MailsyncService(HealthEndpoints):
         }
         with _unique_email(cmd.email), self.db.transaction() as session:
             session.execute(mailboxes.insert().values(**row))
+            outbox.add(session, tenant_id, MailboxCreated(mailbox_id=row["id"], email=row["email"], name=row["name"]))
         return _shape(row)
 
     @rpc(expected_exceptions=EXPECTED)
@@ -85,6 +88,11 @@ class MailsyncService(HealthEndpoints):
             session.execute(update(mailboxes)
                             .where(mailboxes.c.tenant_id == tenant_id, mailboxes.c.id == mailbox_id)
                             .values(**values))
+            changed = sorted("password" if field == "password_encrypted" else field
+                             for field in values if field != "updated_at")
+            outbox.add(session, tenant_id, MailboxUpdated(mailbox_id=mailbox_id, email=values.get("email",
+                                                                                                  current["email"]),
+                                                          changed_fields=changed))
         return _shape({**current, **values})
 
     @rpc(expected_exceptions=EXPECTED)
@@ -93,7 +101,9 @@ class MailsyncService(HealthEndpoints):
         with self.db.transaction() as session:
             deleted = session.execute(
                 delete(mailboxes).where(mailboxes.c.tenant_id == tenant_id, mailboxes.c.id == mailbox_id)
-                .returning(mailboxes.c.id)).first()
+                .returning(mailboxes.c.id, mailboxes.c.email)).first()
+            if deleted is not None:
+                outbox.add(session, tenant_id, MailboxDeleted(mailbox_id=mailbox_id, email=deleted.email))
         if deleted is None:
             raise NotFound(f"mailbox {mailbox_id} not found")
         return {"id": str(mailbox_id), "deleted": True}

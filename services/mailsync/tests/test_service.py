@@ -127,3 +127,25 @@ def test_production_without_a_key_does_not_start(container_factory, nameko_confi
     container = container_factory(MailsyncService, nameko_config)
     with pytest.raises(SecretKeyError):
         container.start()
+
+
+def _told(tenant_id) -> list[dict]:
+    from custops import outbox
+
+    table = outbox._TABLE
+    with db.engine_for("mailsync").connect() as conn:
+        return list(conn.execute(select(table.c.envelope).where(table.c.tenant_id == tenant_id)
+                                 .order_by(table.c.seq)).scalars())
+
+
+def test_each_change_tells_its_event_naming_fields_never_secrets(mailsync, rpc, tenant_id):
+    created = rpc.call("mailsync", "create_mailbox", str(tenant_id), _payload())
+    rpc.call("mailsync", "update_mailbox", str(tenant_id), created["id"], {"smtp_port": 465, "password": "n3w-s3cret"})
+    rpc.call("mailsync", "update_mailbox", str(tenant_id), created["id"], {})  # nothing changed: nothing told
+    rpc.call("mailsync", "delete_mailbox", str(tenant_id), created["id"])
+    told = _told(tenant_id)
+    assert [e["type"] for e in told] == ["mailbox.created", "mailbox.updated", "mailbox.deleted"]
+    assert {e["data"]["mailbox_id"] for e in told} == {created["id"]}
+    assert told[1]["data"]["changed_fields"] == ["password", "smtp_port"]
+    for secret in (PASSWORD, "n3w-s3cret", "password_encrypted", "imap.example.com"):
+        assert secret not in repr(told), secret
