@@ -53,7 +53,8 @@ def cache():
     found = app.extensions.get("custops_scope_cache")
     if found is None:
         with _cache_lock:
-            found = app.extensions.setdefault("custops_scope_cache", TtlCache(ttl=SCOPE_SECONDS))
+            found = app.extensions.setdefault("custops_scope_cache", TtlCache(
+                ttl=app.config.get("SCOPE_CACHE_SECONDS", SCOPE_SECONDS)))
     return found
 
 
