@@ -4,7 +4,10 @@ Each gateway process (each gunicorn worker) runs one daemon thread that consumes
 auto-delete queue of its own, bound to the customers events exchange for `token.revoked`,
 `member.deactivated` and `member.role_changed`. Each such event drops the matching entries of the
 process's login cache (`auth.TtlCache`), so the next request with that token asks the customers
-service again — within the relay's publish latency (milliseconds), not the cache's TTL.
+service again — within the relay's publish latency (milliseconds), not the cache's TTL. The same
+queue takes what changes a member's customer scope (`customer.team_changed`, a customer's owner set
+by `customer.created` / `customer.updated`) and drops the matching entries of the scope cache
+(`gateway.scope.invalidation_of`), which is cleared and distrusted with the login cache.
 
 The queue is the process's own (every process must see every event, unlike a service queue that
 instances share) and disappears with it; events published while a process is not consuming are
