@@ -43,7 +43,7 @@ def test_the_log_is_a_page_and_takes_its_filters(client, services, bearer, ids):
 
 def test_bad_filters_are_refused_before_any_call(client, services, bearer, problem):
     services.on("customers", "list_audit", lambda *args: {"items": [], "next_cursor": None})
-    for query in ("actor_type=robot", "actor_id=nope", "from=yesterday", "from=2026-01-01T00:00:00",
+    for query in ("actor_type=robot", "actor_id=nope", "from=yesterday", "from=2026-01-01T00:00:00", "to=0.5",
                   "colour=red", "limit=0", "action="):
         problem(client.get(f"/api/v1/audit?{query}", headers=bearer("owner")), 422 if "colour" not in query else 400)
     assert services.calls_to("customers", "list_audit") == []

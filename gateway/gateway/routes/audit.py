@@ -20,7 +20,9 @@ from datetime import datetime
 from typing import Literal
 
 from flask import Response, stream_with_context
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
+
+from custops.validation import Instant
 
 from gateway.api import API, Paged, Query, Resource, filters, page_of
 from gateway.rpc import tenant_call
@@ -40,8 +42,8 @@ class AuditFilters(BaseModel):
     target_id: str | None = Field(default=None, min_length=1, max_length=80)
     request_id: str | None = Field(default=None, min_length=1, max_length=200,
                                    description="the `X-Request-Id` of the request that made the change")
-    occurred_from: AwareDatetime | None = Field(default=None, alias="from", description="inclusive")
-    occurred_to: AwareDatetime | None = Field(default=None, alias="to", description="exclusive")
+    occurred_from: Instant | None = Field(default=None, alias="from", description="inclusive")
+    occurred_to: Instant | None = Field(default=None, alias="to", description="exclusive")
 
 
 class AuditQuery(AuditFilters, Paged):

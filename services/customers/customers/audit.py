@@ -21,7 +21,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from custops.validation import Instant
 
 # fields whose value is a secret, by exact name (lower case) ...
 SECRET_FIELDS = frozenset({"token", "token_hash", "password", "secret", "api_key", "credentials",
@@ -109,5 +111,5 @@ class AuditFilters(BaseModel):
     target_type: str | None = Field(default=None, min_length=1, max_length=40)
     target_id: str | None = Field(default=None, min_length=1, max_length=80)
     request_id: str | None = Field(default=None, min_length=1, max_length=200)
-    from_: AwareDatetime | None = Field(default=None, alias="from")
-    to: AwareDatetime | None = None
+    from_: Instant | None = Field(default=None, alias="from")
+    to: Instant | None = None

@@ -68,7 +68,7 @@ def test_mailbox_events_record_no_payload_and_long_text_is_cut():
 def test_filters_are_validated():
     f = parse(AuditFilters, {"actor_type": "member", "from": "2026-01-01T00:00:00Z", "action": "ticket."})
     assert f.from_.year == 2026 and f.action == "ticket."
-    for bad in ({"actor_type": "robot"}, {"actor_id": "nope"}, {"from": "2026-01-01"}, {"colour": "red"},
+    for bad in ({"actor_type": "robot"}, {"actor_id": "nope"}, {"from": "2026-01-01"}, {"to": 0.5}, {"colour": "red"},
                 {"action": ""}):
         with pytest.raises(InvalidInput):
             parse(AuditFilters, bad)
