@@ -175,7 +175,7 @@ class HelpDeskEntrypoints:
             customer_directory.check_members(self.rpc_client, tenant_id, changes["member_ids"])
         try:
             with self.db.transaction() as session:
-                return helpdesk_store.update_team(session, tenant_id, team_id, changes)
+                return helpdesk_store.update_team(session, tenant_id, team_id, changes, utc_now())
         except IntegrityError:  # a concurrent rename took the name first
             raise Conflict(f"a team named {changes.get('name')!r} exists") from None
 
@@ -202,7 +202,7 @@ class HelpDeskEntrypoints:
     def delete_canned_response(self, tenant_id, canned_id):
         tenant_id, canned_id = parse_id(tenant_id, "tenant"), parse_id(canned_id, "canned response")
         with self.db.transaction() as session:
-            helpdesk_store.delete_canned_response(session, tenant_id, canned_id)
+            helpdesk_store.delete_canned_response(session, tenant_id, canned_id, utc_now())
         return {"id": str(canned_id), "deleted": True}
 
     @rpc(expected_exceptions=EXPECTED)
@@ -232,7 +232,7 @@ class HelpDeskEntrypoints:
         except workflow.RuleBroken as exc:
             raise InvalidInput(str(exc), [{"field": "name", "message": str(exc)}]) from None
         with self.db.transaction() as session:
-            helpdesk_store.add_category(session, tenant_id, name)
+            helpdesk_store.add_category(session, tenant_id, name, utc_now())
         return {"name": name, "built_in": False}
 
     @rpc(expected_exceptions=EXPECTED)
@@ -245,7 +245,7 @@ class HelpDeskEntrypoints:
         except workflow.RuleBroken:
             raise NotFound(f"category {name} not found") from None  # no such name can exist
         with self.db.transaction() as session:
-            helpdesk_store.remove_category(session, tenant_id, name)
+            helpdesk_store.remove_category(session, tenant_id, name, utc_now())
         return {"name": name, "deleted": True}
 
     @rpc(expected_exceptions=EXPECTED)

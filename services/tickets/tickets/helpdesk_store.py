@@ -1,6 +1,9 @@
 """Reads and writes of the help-desk setup and of ticket messages, inside the caller's session:
 teams, canned responses, tenant categories, messages. Every query is scoped by `tenant_id`.
 
+Each setup change adds its event (`team.*`, `canned_response.*`, `category.*`) to the outbox in the
+caller's transaction, so the audit log misses none; a write that changes nothing adds none.
+
 Ticket rows themselves (status moves, assignment, the effect of a message) change through
 `tickets.ticket_store`, so their events and SLA hooks happen the same way everywhere.
 """
@@ -9,11 +12,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from custops import shapes
+from custops import outbox, shapes
+from custops.contracts.tickets import (CannedResponseCreated, CannedResponseDeleted, CategoryAdded, CategoryRemoved,
+                                       TeamArchived, TeamCreated, TeamUpdated)
 from custops.errors import Conflict, InvalidInput, NotFound
 from tickets import workflow
 from tickets.models import canned_responses, teams, ticket_categories, ticket_messages
@@ -62,6 +67,7 @@ def create_team(session: Session, tenant_id, name: str, member_ids: list, at: da
     inserted = session.execute(insert(teams).values(**row).on_conflict_do_nothing().returning(teams.c.id))
     if inserted.first() is None:
         raise Conflict(f"a team named {name!r} exists")
+    outbox.add(session, tenant_id, TeamCreated(team_id=row["id"], name=name, member_ids=member_ids, created_at=at))
     return team_shape(row)
 
 
@@ -80,26 +86,43 @@ def _missing_or_archived(session: Session, tenant_id, team_id) -> Exception:
     return NotFound(f"team {team_id} not found")
 
 
-def update_team(session: Session, tenant_id, team_id, changes: dict) -> dict:
+def _team_values(row, fields) -> dict:
+    """Team fields as they travel in `team.updated` (member ids as strings)."""
+    return {k: [str(m) for m in row[k]] if k == "member_ids" else row[k] for k in fields}
+
+
+def update_team(session: Session, tenant_id, team_id, changes: dict, at: datetime) -> dict:
     """`changes` holds name and/or member_ids; a name another working team has is a Conflict, and so
-    is any change to an archived team."""
+    is any change to an archived team. Only what really changes is told (`team.updated`)."""
     if "name" in changes and session.execute(select(teams.c.id).where(
             teams.c.tenant_id == tenant_id, teams.c.name == changes["name"], teams.c.id != team_id,
             teams.c.archived_at.is_(None))).first():
         raise Conflict(f"a team named {changes['name']!r} exists")
-    stmt = update(teams).where(teams.c.tenant_id == tenant_id, teams.c.id == team_id, teams.c.archived_at.is_(None))
-    row = session.execute((stmt.values(**changes) if changes else stmt.values(name=teams.c.name))
-                          .returning(*teams.c)).mappings().first()
-    if row is None:
+    current = session.execute(select(teams).where(
+        teams.c.tenant_id == tenant_id, teams.c.id == team_id, teams.c.archived_at.is_(None))
+        .with_for_update()).mappings().first()
+    if current is None:
         raise _missing_or_archived(session, tenant_id, team_id)
+    changed = [k for k, v in changes.items() if current[k] != v]
+    if not changed:
+        return team_shape(current)
+    row = session.execute(update(teams).where(teams.c.id == team_id).values(**{k: changes[k] for k in changed})
+                          .returning(*teams.c)).mappings().one()
+    outbox.add(session, tenant_id, TeamUpdated(team_id=team_id, name=row["name"], changes=_team_values(row, changed),
+                                               previous=_team_values(current, changed), updated_at=at))
     return team_shape(row)
 
 
 def archive_team(session: Session, tenant_id, team_id, at: datetime) -> dict:
-    """Archive the team (an archived one stays as it is)."""
+    """Archive the team (an archived one stays as it is, and nothing is told)."""
     row = session.execute(update(teams).where(
-        teams.c.tenant_id == tenant_id, teams.c.id == team_id).values(
-        archived_at=func.coalesce(teams.c.archived_at, at)).returning(*teams.c)).mappings().first()
+        teams.c.tenant_id == tenant_id, teams.c.id == team_id, teams.c.archived_at.is_(None)).values(
+        archived_at=at).returning(*teams.c)).mappings().first()
+    if row is not None:
+        outbox.add(session, tenant_id, TeamArchived(team_id=team_id, name=row["name"], archived_at=at))
+        return team_shape(row)
+    row = session.execute(select(teams).where(teams.c.tenant_id == tenant_id, teams.c.id == team_id)
+                          ).mappings().first()
     if row is None:
         raise NotFound(f"team {team_id} not found")
     return team_shape(row)
@@ -117,6 +140,8 @@ def create_canned_response(session: Session, tenant_id, name: str, body: str, at
                                .returning(canned_responses.c.id))
     if inserted.first() is None:
         raise Conflict(f"a canned response named {name!r} exists")
+    outbox.add(session, tenant_id, CannedResponseCreated(canned_response_id=row["id"], name=name, body=body,
+                                                         created_at=at))
     return canned_shape(row)
 
 
@@ -134,11 +159,13 @@ def load_canned_response(session: Session, tenant_id, canned_id) -> dict:
     return dict(row)
 
 
-def delete_canned_response(session: Session, tenant_id, canned_id) -> None:
-    deleted = session.execute(delete(canned_responses).where(
-        canned_responses.c.tenant_id == tenant_id, canned_responses.c.id == canned_id))
-    if deleted.rowcount == 0:
+def delete_canned_response(session: Session, tenant_id, canned_id, at: datetime) -> None:
+    name = session.execute(delete(canned_responses).where(
+        canned_responses.c.tenant_id == tenant_id, canned_responses.c.id == canned_id)
+        .returning(canned_responses.c.name)).scalar()
+    if name is None:
         raise NotFound(f"canned response {canned_id} not found")
+    outbox.add(session, tenant_id, CannedResponseDeleted(canned_response_id=canned_id, name=name, deleted_at=at))
 
 
 # --- categories ---
@@ -155,7 +182,7 @@ def category_or_general(session: Session, tenant_id, category: str) -> str:
     return category if category in categories(session, tenant_id) else "general"
 
 
-def remove_category(session: Session, tenant_id, name: str) -> None:
+def remove_category(session: Session, tenant_id, name: str, at: datetime) -> None:
     """Tickets keep the name they have (a plain value on the ticket); only new uses are refused."""
     if name in workflow.BUILT_IN_CATEGORIES:
         raise Conflict(f"{name} is a built-in category and cannot be removed")
@@ -163,6 +190,7 @@ def remove_category(session: Session, tenant_id, name: str) -> None:
         ticket_categories.c.tenant_id == tenant_id, ticket_categories.c.name == name))
     if deleted.rowcount == 0:
         raise NotFound(f"category {name} not found")
+    outbox.add(session, tenant_id, CategoryRemoved(name=name, removed_at=at))
 
 
 def check_category(session: Session, tenant_id, category: str) -> None:
@@ -172,11 +200,12 @@ def check_category(session: Session, tenant_id, category: str) -> None:
         raise InvalidInput("unknown category", [{"field": "category", "message": "not a category of this tenant"}])
 
 
-def add_category(session: Session, tenant_id, name: str) -> None:
+def add_category(session: Session, tenant_id, name: str, at: datetime) -> None:
     if name in workflow.BUILT_IN_CATEGORIES:
         raise Conflict(f"{name} is a built-in category")
     inserted = session.execute(insert(ticket_categories).values(tenant_id=tenant_id, name=name)
                                .on_conflict_do_nothing().returning(ticket_categories.c.name))
     if inserted.first() is None:
         raise Conflict(f"the category {name} exists")
+    outbox.add(session, tenant_id, CategoryAdded(name=name, added_at=at))
 

@@ -8,6 +8,10 @@ recompute worker (`SlaRecomputeProvider`) does the work in batches. A write that
 (the same policy targets, calendar or settings, holidays already there) is a no-op: no version bump,
 no job (`recompute: null`). The input bounds are those of `tickets.business_hours` (calendars),
 `tickets.sla` (targets) and `tickets.holiday_sources` (imports), listed in docs/sla.md.
+
+Each change also adds its event (`sla_policy.saved`/`deleted`, `business_calendar.changed`,
+`sla_settings.changed`) to the outbox in its transaction, so the audit log misses none; a no-op
+adds none.
 """
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from custops.contracts.customers import Tier
-from custops.contracts.tickets import DONE_STATUSES, Priority, Status
+from custops import outbox
+from custops.contracts.tickets import (DONE_STATUSES, BusinessCalendarChanged, CalendarChangeSource, Priority,
+                                       SlaPolicyDeleted, SlaPolicySaved, SlaSettingsChanged, Status)
 from custops.errors import EXPECTED, Conflict, InvalidInput, NotFound
 from custops.rpc_entrypoint import rpc
 from custops.validation import parse, parse_id
@@ -90,6 +96,24 @@ def _settings_doc(settings: sla_store.Settings) -> dict:
 def _settings_answer(session, tenant_id) -> dict:
     return {**_settings_doc(sla_store.load_settings(session, tenant_id)),
             "version": sla_recompute.settings_version(session, tenant_id)}
+
+
+def _changed(before: dict, after: dict) -> tuple[dict, dict]:
+    """(changes, previous) of the fields whose value differs, as the setup events carry them."""
+    fields = [k for k in after if before.get(k) != after[k]]
+    return {k: after[k] for k in fields}, {k: before.get(k) for k in fields}
+
+
+def _calendar_changed(session, tenant_id, before: dict, now: datetime, source: CalendarChangeSource,
+                      region: str | None = None) -> None:
+    """Add `business_calendar.changed` for a calendar just saved (`before`: its fields before)."""
+    after = sla_store.calendar_fields(sla_store.load_calendar(session, tenant_id))
+    changes, previous = _changed({k: v for k, v in before.items() if k != "version"},
+                                 {k: v for k, v in after.items() if k != "version"})
+    outbox.add(session, tenant_id, BusinessCalendarChanged(
+        version=after["version"], source=source, region=region, changes=changes, previous=previous,
+        holidays_added=sorted(set(after["holidays"]) - set(before["holidays"])),
+        holidays_removed=sorted(set(before["holidays"]) - set(after["holidays"])), changed_at=now))
 
 
 def _iso(value):
@@ -181,6 +205,10 @@ class SlaEntrypoints:
                                                        sla_policies.c.priority],
                                        set_={**targets, "version": sla_policies.c.version + 1, "updated_at": now})
                 .returning(sla_policies)).mappings().one()
+            changes, previous = _changed(dict(current) if current is not None else {}, targets)
+            outbox.add(session, tenant_id, SlaPolicySaved(
+                sla_policy_id=row["id"], tier=row["tier"], priority=row["priority"], version=row["version"],
+                created=current is None, changes=changes, previous=previous, saved_at=now))
             job = sla_recompute.enqueue(session, tenant_id, "policy")
             return {**_policy_doc(row), "recompute": job}
 
@@ -195,6 +223,11 @@ class SlaEntrypoints:
             if row["tier"] is None and row["priority"] is None:
                 raise Conflict("the tenant default policy cannot be deleted (edit it instead)")
             session.execute(delete(sla_policies).where(sla_policies.c.id == policy_id))
+            outbox.add(session, tenant_id, SlaPolicyDeleted(
+                sla_policy_id=policy_id, tier=row["tier"], priority=row["priority"],
+                first_response_minutes=row["first_response_minutes"],
+                next_response_minutes=row["next_response_minutes"], resolution_minutes=row["resolution_minutes"],
+                deleted_at=datetime.now(timezone.utc)))
             job = sla_recompute.enqueue(session, tenant_id, "policy")
         return {"deleted": str(policy_id), "recompute": job}
 
@@ -220,6 +253,7 @@ class SlaEntrypoints:
                                        existing=current.holidays)
             job = None
             if sla_store.save_calendar(session, tenant_id, calendar, now):
+                _calendar_changed(session, tenant_id, sla_store.calendar_fields(current), now, "edit")
                 job = sla_recompute.enqueue(session, tenant_id, "calendar")
             return {**sla_store.calendar_fields(sla_store.load_calendar(session, tenant_id)), "recompute": job}
 
@@ -234,7 +268,7 @@ class SlaEntrypoints:
         except HolidaySourceError as exc:
             raise InvalidInput(f"not a usable iCalendar file: {exc}",
                                [{"field": exc.field, "message": str(exc)}]) from None
-        fields, added = self._add_holidays(tenant_id, found.dates, now, "ics")
+        fields, added = self._add_holidays(tenant_id, found.dates, now, "ics", "ics")
         return {**fields, "imported": len(found.dates), "added": added, "ignored": found.ignored}
 
     @rpc(expected_exceptions=EXPECTED)
@@ -248,13 +282,15 @@ class SlaEntrypoints:
             found = public_holidays(cmd.region, cmd.years, now.date())
         except HolidaySourceError as exc:
             raise InvalidInput(str(exc), [{"field": exc.field, "message": str(exc)}]) from None
-        fields, added = self._add_holidays(tenant_id, set(found), now, "region")
-        return {**fields, "region": cmd.region.strip().upper(), "added": added,
+        region = cmd.region.strip().upper()
+        fields, added = self._add_holidays(tenant_id, set(found), now, "region", "public_holidays", region)
+        return {**fields, "region": region, "added": added,
                 "public_holidays": [{"date": day.isoformat(), "name": name} for day, name in found.items()]}
 
-    def _add_holidays(self, tenant_id, days, now: datetime, field: str) -> tuple[dict, int]:
+    def _add_holidays(self, tenant_id, days, now: datetime, field: str, source: CalendarChangeSource,
+                      region: str | None = None) -> tuple[dict, int]:
         """Merge `days` into the stored calendar's holidays under the calendar lock (so concurrent
-        imports both count); nothing new is a no-op. The fields carry `recompute`."""
+        imports both count); nothing new is a no-op (no event either). The fields carry `recompute`."""
         with self.db.transaction() as session:
             sla_store.lock_calendar(session, tenant_id)
             current = sla_store.load_calendar(session, tenant_id)
@@ -268,6 +304,7 @@ class SlaEntrypoints:
                                            sorted(d.isoformat() for d in current.holidays | new), False,
                                            field=field, existing=current.holidays)
                 sla_store.save_calendar(session, tenant_id, calendar, now)
+                _calendar_changed(session, tenant_id, fields, now, source, region)
                 job = sla_recompute.enqueue(session, tenant_id, "holidays")
                 current = sla_store.load_calendar(session, tenant_id)
             return {**sla_store.calendar_fields(current), "recompute": job}, len(new)
@@ -300,15 +337,20 @@ class SlaEntrypoints:
             if set(DONE_STATUSES) & set(values["pause_statuses"]):
                 raise InvalidInput("done statuses stop the clocks anyway", [
                     {"field": "pause_statuses", "message": "resolved/closed cannot be pause statuses"}])
-            if values == _settings_doc(current):
+            before = _settings_doc(current)
+            if values == before:
                 return {**_settings_answer(session, tenant_id), "recompute": None}  # nothing changes
             session.execute(insert(sla_settings).values(tenant_id=tenant_id, **values)
                             .on_conflict_do_update(index_elements=[sla_settings.c.tenant_id],
                                                    set_={**values, "updated_at": now,
                                                          "version": sla_settings.c.version + 1}))
             # new pause statuses apply from now on; the intervals already recorded stay as they were
+            changes, previous = _changed(before, values)
+            answer = _settings_answer(session, tenant_id)
+            outbox.add(session, tenant_id, SlaSettingsChanged(version=answer["version"], changes=changes,
+                                                              previous=previous, changed_at=now))
             job = sla_recompute.enqueue(session, tenant_id, "settings")
-            return {**_settings_answer(session, tenant_id), "recompute": job}
+            return {**answer, "recompute": job}
 
     # --- per ticket ---
 

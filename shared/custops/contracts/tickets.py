@@ -5,6 +5,7 @@ from typing import Literal, get_args
 
 from pydantic import AwareDatetime
 
+from custops.contracts.customers import Tier
 from custops.events import EventData, contract
 
 # The tickets vocabulary: each list is written once, here, as a Literal (for pydantic models and the
@@ -197,3 +198,131 @@ class TicketUpdated(EventData):
     updated_at: AwareDatetime
     # added within v1 (additive)
     previous: dict[str, object] = {}
+
+
+# --- help-desk and SLA setup: every change is an event, so the audit log records it (issue 7) ---
+# `changes` maps each changed field to its new value and `previous` to its value before: the audit
+# digest's before/after (customers.audit).
+
+
+@contract("tickets", "team.created")
+class TeamCreated(EventData):
+    """A team (for round-robin assignment) was created."""
+
+    team_id: uuid.UUID
+    name: str
+    member_ids: list[uuid.UUID]
+    created_at: AwareDatetime
+
+
+@contract("tickets", "team.updated")
+class TeamUpdated(EventData):
+    """A team's name or members changed; `changes`/`previous` hold the changed fields only."""
+
+    team_id: uuid.UUID
+    name: str
+    changes: dict[str, object]
+    previous: dict[str, object]
+    updated_at: AwareDatetime
+
+
+@contract("tickets", "team.archived")
+class TeamArchived(EventData):
+    """A team was archived: it takes no new tickets; its tickets keep it."""
+
+    team_id: uuid.UUID
+    name: str
+    archived_at: AwareDatetime
+
+
+@contract("tickets", "canned_response.created")
+class CannedResponseCreated(EventData):
+    """A canned response (a reply template with placeholders) was created."""
+
+    canned_response_id: uuid.UUID
+    name: str
+    body: str
+    created_at: AwareDatetime
+
+
+@contract("tickets", "canned_response.deleted")
+class CannedResponseDeleted(EventData):
+    """A canned response was deleted."""
+
+    canned_response_id: uuid.UUID
+    name: str
+    deleted_at: AwareDatetime
+
+
+@contract("tickets", "category.added")
+class CategoryAdded(EventData):
+    """A tenant category was added to the built-in ones; a category is named by its `name`."""
+
+    name: str
+    added_at: AwareDatetime
+
+
+@contract("tickets", "category.removed")
+class CategoryRemoved(EventData):
+    """A tenant category was removed: new tickets no longer take it; existing tickets keep it."""
+
+    name: str
+    removed_at: AwareDatetime
+
+
+@contract("tickets", "sla_policy.saved")
+class SlaPolicySaved(EventData):
+    """An SLA policy for (tier, priority) was created or its targets changed (minutes; null: no
+    target); `changes`/`previous` hold the changed targets (`previous` null ones when created)."""
+
+    sla_policy_id: uuid.UUID
+    tier: Tier | None
+    priority: Priority | None
+    version: int
+    created: bool
+    changes: dict[str, object]
+    previous: dict[str, object]
+    saved_at: AwareDatetime
+
+
+@contract("tickets", "sla_policy.deleted")
+class SlaPolicyDeleted(EventData):
+    """An SLA policy was deleted (its tickets fall back to a broader policy); the targets it had."""
+
+    sla_policy_id: uuid.UUID
+    tier: Tier | None
+    priority: Priority | None
+    first_response_minutes: int | None
+    next_response_minutes: int | None
+    resolution_minutes: int | None
+    deleted_at: AwareDatetime
+
+
+CalendarChangeSource = Literal["edit", "ics", "public_holidays"]
+
+
+@contract("tickets", "business_calendar.changed")
+class BusinessCalendarChanged(EventData):
+    """The tenant's business calendar changed: an edit, or holidays added by an iCalendar import or
+    a region's public holidays (`region`). `changes`/`previous` hold the changed fields (timezone,
+    weekly_slots, holidays, always_open); `holidays_added`/`holidays_removed` the dates (ISO)."""
+
+    version: int
+    source: CalendarChangeSource
+    region: str | None = None
+    changes: dict[str, object]
+    previous: dict[str, object]
+    holidays_added: list[str] = []
+    holidays_removed: list[str] = []
+    changed_at: AwareDatetime
+
+
+@contract("tickets", "sla_settings.changed")
+class SlaSettingsChanged(EventData):
+    """The tenant's SLA settings (pause statuses, warning fraction, escalation) changed;
+    `changes`/`previous` hold the changed ones."""
+
+    version: int
+    changes: dict[str, object]
+    previous: dict[str, object]
+    changed_at: AwareDatetime
