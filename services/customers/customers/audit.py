@@ -35,7 +35,8 @@ SECRET_FRAGMENTS = ("password", "secret", "token_hash", "credential", "private_k
 OPAQUE_KINDS = frozenset({"mailbox", "mail"})
 # kinds whose target is named otherwise than by the type's prefix: (target type, id field)
 TARGETS = {"time": ("time_entry", "entry_id"), "interaction": ("activity", "activity_id"),
-           "followup": ("followup", "followup_id")}
+           "followup": ("followup", "followup_id"),
+           "category": ("category", "name")}  # a tenant's ticket category is named, it has no id
 MAX_TEXT = 200
 MAX_ITEMS = 50  # of a list or a nested object kept in a digest
 

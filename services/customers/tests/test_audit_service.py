@@ -15,7 +15,7 @@ from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import select, text
 
 from custops import caller, db, outbox
-from custops.contracts.tickets import TicketUpdated
+from custops.contracts.tickets import CategoryAdded, SlaSettingsChanged, TeamUpdated, TicketUpdated
 from custops.entrypoints import handled_events
 from custops.errors import InvalidInput
 from custops.events import Actor, Origin, envelope_for
@@ -185,3 +185,27 @@ def test_an_event_of_no_tenant_is_taken_and_not_recorded(customers_service):
     deliver(customers_service, "audit_tickets_events", [orphan])
     with db.engine_for("customers").connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_log WHERE id = :id"), {"id": orphan["id"]}).scalar() == 0
+
+
+def test_the_tickets_setup_events_are_recorded_with_their_before_and_after(customers_service, tenant):
+    """The help-desk and SLA setup changes (issue 7) reach the log like any event: the changed
+    fields as before/after, the target by its id (a category by its name; the calendar and the
+    settings are the tenant's one, no id)."""
+    t, member, now = uuid.UUID(tenant["tenant_id"]), uuid.uuid4(), datetime.now(timezone.utc)
+    team_id = uuid.uuid4()
+    actor = Actor(type="member", id=member)
+    envelopes = [envelope_for(data, t, actor=actor).model_dump(mode="json") for data in (
+        TeamUpdated(team_id=team_id, name="Tier 2", changes={"name": "Tier 2"}, previous={"name": "Tier 1"},
+                    updated_at=now),
+        CategoryAdded(name="hardware", added_at=now),
+        SlaSettingsChanged(version=2, changes={"warning_fraction": 0.5}, previous={"warning_fraction": 0.8},
+                           changed_at=now))]
+    deliver(customers_service, "audit_tickets_events", envelopes)
+    rows = {r["action"]: r for r in _rows(t) if r["producer"] == "tickets"}
+    assert set(rows) == {"team.updated", "category.added", "sla_settings.changed"}
+    assert (rows["team.updated"]["target_type"], rows["team.updated"]["target_id"]) == ("team", str(team_id))
+    assert rows["team.updated"]["changes"] == {"name": {"before": "Tier 1", "after": "Tier 2"}}
+    assert (rows["category.added"]["target_type"], rows["category.added"]["target_id"]) == ("category", "hardware")
+    assert rows["category.added"]["changes"]["name"] == {"before": None, "after": "hardware"}
+    assert rows["sla_settings.changed"]["changes"] == {"warning_fraction": {"before": 0.8, "after": 0.5}}
+    assert {(r["actor_type"], r["actor_id"]) for r in rows.values()} == {("member", str(member))}
