@@ -59,3 +59,34 @@ def test_every_contract_has_a_description_and_the_catalog_is_current():
     assert all(c.DESCRIPTION for c in all_contracts())
     assert CATALOG.exists(), "run `custops catalog` to generate docs/events.md"
     assert CATALOG.read_text() == render(), "docs/events.md is stale: run `custops catalog`"
+
+
+SETUP_EVENTS = ("team.created", "team.updated", "team.archived", "canned_response.created",
+                "canned_response.deleted", "category.added", "category.removed", "sla_policy.saved",
+                "sla_policy.deleted", "business_calendar.changed", "sla_settings.changed")
+
+
+def test_the_tickets_setup_contracts_tell_what_changed_and_what_it_was():
+    """Every help-desk and SLA setup change has a tickets contract (the audit log records it); those
+    telling `changes` tell `previous` too (the audit digest's before), and the vocabularies hold."""
+    from custops.contracts import tickets
+    from custops.events import contract_for
+
+    contracts = {t: contract_for(t, 1) for t in SETUP_EVENTS}
+    assert {c.PRODUCER for c in contracts.values()} == {"tickets"}
+    for c in contracts.values():
+        if "changes" in c.model_fields:
+            assert "previous" in c.model_fields, c.TYPE
+    saved = tickets.SlaPolicySaved(sla_policy_id=uuid.uuid4(), tier="smb", priority=None, version=2, created=False,
+                                   changes={"first_response_minutes": 15}, previous={"first_response_minutes": 30},
+                                   saved_at=datetime.now(timezone.utc))
+    env = envelope_for(saved, uuid.uuid4())
+    again = Envelope.model_validate_json(env.model_dump_json())
+    assert again.payload() == saved and again.exchange == "tickets.events"
+    for field, bad in (("tier", "platinum"), ("priority", "whenever")):
+        with pytest.raises(ValidationError):
+            Envelope.model_validate({**env.model_dump(mode="json"),
+                                     "data": {**env.model_dump(mode="json")["data"], field: bad}}).payload()
+    with pytest.raises(ValidationError):
+        tickets.BusinessCalendarChanged(version=2, source="fax", changes={}, previous={},
+                                        changed_at=datetime.now(timezone.utc))
