@@ -54,3 +54,31 @@ def test_a_ticket_and_a_role_change_are_in_the_audit_log_with_their_actor_and_re
     eventually(lambda: as_member.get("/api/v1/audit").status_code == 403 or None, DEADLINE,
                "the demoted member refused the audit log")
     problem(as_member.get("/api/v1/audit/export.csv"), 403)
+
+
+def test_help_desk_and_sla_setup_changes_are_in_the_audit_log(tenant):
+    """The setup changes the tickets service tells (issue 7) reach the log through the real relay
+    and consumer, with their before/after; a write that changes nothing adds no record."""
+    owner = tenant.api
+    request = f"e2e-setup-{uuid.uuid4().hex[:8]}"
+    headers = {"X-Request-Id": request}
+    team = owner.post("/api/v1/teams", json={"name": f"Tier {uuid.uuid4().hex[:6]}"}, headers=headers)
+    assert team.status_code == 201, team.text
+    for _ in range(2):  # the second is a no-op
+        settings = owner.put("/api/v1/sla/settings", json={"warning_fraction": 0.5}, headers=headers)
+        assert settings.status_code == 200, settings.text
+    category = owner.post("/api/v1/ticket-categories", json={"name": "hardware"}, headers=headers)
+    assert category.status_code == 201, category.text
+
+    def recorded():
+        page = owner.get("/api/v1/audit", params={"request_id": request})
+        assert page.status_code == 200, page.text
+        items = page.json()["items"]
+        return items if len(items) >= 3 else None
+
+    records = {r["action"]: r for r in eventually(recorded, DEADLINE, "the setup changes in the audit log")}
+    assert set(records) == {"team.created", "sla_settings.changed", "category.added"}
+    assert records["team.created"]["target"] == {"type": "team", "id": team.json()["id"]}
+    assert records["category.added"]["target"] == {"type": "category", "id": "hardware"}
+    assert records["sla_settings.changed"]["changes"]["warning_fraction"]["after"] == 0.5
+    assert {r["actor"]["id"] for r in records.values()} == {tenant.member_id}
