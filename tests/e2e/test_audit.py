@@ -76,8 +76,10 @@ def test_help_desk_and_sla_setup_changes_are_in_the_audit_log(tenant):
         items = page.json()["items"]
         return items if len(items) >= 3 else None
 
-    records = {r["action"]: r for r in eventually(recorded, DEADLINE, "the setup changes in the audit log")}
-    assert set(records) == {"team.created", "sla_settings.changed", "category.added"}
+    found = eventually(recorded, DEADLINE, "the setup changes in the audit log")
+    # (the strict no-op check is the tickets service's own test; here a second record would show if on time)
+    assert sorted(r["action"] for r in found) == ["category.added", "sla_settings.changed", "team.created"]
+    records = {r["action"]: r for r in found}
     assert records["team.created"]["target"] == {"type": "team", "id": team.json()["id"]}
     assert records["category.added"]["target"] == {"type": "category", "id": "hardware"}
     assert records["sla_settings.changed"]["changes"]["warning_fraction"]["after"] == 0.5
