@@ -16,14 +16,6 @@ from custops.entrypoints import handled_events
 from custops.errors import InvalidInput
 from custops.events import envelope_for
 from tickets.models import directory_customers, ticket_sla_timers, tickets
-from tickets.service import TicketsService
-
-
-@pytest.fixture
-def tickets_service(container_factory, nameko_config):
-    container = container_factory(TicketsService, nameko_config)
-    container.start()
-    return container
 
 
 def _publish_and_wait(container, method, envelope):

@@ -11,14 +11,6 @@ from custops import db, outbox
 from custops.errors import Conflict, InvalidInput, NotFound
 from custops.rpc import RpcClient
 from tickets.models import ticket_sla_timers
-from tickets.service import TicketsService
-
-
-@pytest.fixture
-def tickets_service(container_factory, nameko_config):
-    container = container_factory(TicketsService, nameko_config)
-    container.start()
-    return container
 
 
 @pytest.fixture

@@ -6,14 +6,6 @@ import uuid
 import pytest
 
 from custops.errors import InvalidInput
-from tickets.service import TicketsService
-
-
-@pytest.fixture
-def tickets_service(container_factory, nameko_config):
-    container = container_factory(TicketsService, nameko_config)
-    container.start()
-    return container
 
 
 def _tenant_with_agent(rpc, new_tenant) -> tuple[str, str, str]:

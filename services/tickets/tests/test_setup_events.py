@@ -16,18 +16,10 @@ from custops import caller, db, outbox
 from custops.errors import Conflict
 from tickets import helpdesk_store
 from tickets.models import canned_responses, teams, ticket_categories
-from tickets.service import TicketsService
 
 THIS_YEAR = datetime.now(timezone.utc).year
 CHRISTMAS = (f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:xmas\r\nDTSTART;VALUE=DATE:{THIS_YEAR}1224\r\n"
              f"DTEND;VALUE=DATE:{THIS_YEAR}1227\r\nSUMMARY:Christmas\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
-
-
-@pytest.fixture
-def tickets_service(container_factory, nameko_config):
-    container = container_factory(TicketsService, nameko_config)
-    container.start()
-    return container
 
 
 @pytest.fixture

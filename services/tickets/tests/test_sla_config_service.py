@@ -18,7 +18,6 @@ from custops.errors import InvalidInput
 from custops.events import envelope_for
 from tickets.business_hours import Calendar, add_business_minutes
 from tickets.models import directory_customers, ticket_sla_timers, tickets
-from tickets.service import TicketsService
 
 THIS_YEAR = datetime.now(timezone.utc).year
 BERLIN_CALENDAR = {"timezone": "Europe/Berlin", "weekly_slots": {"0": [["09:00", "12:30"], ["13:30", "18:00"]],
@@ -26,18 +25,6 @@ BERLIN_CALENDAR = {"timezone": "Europe/Berlin", "weekly_slots": {"0": [["09:00",
                    "holidays": [f"{THIS_YEAR}-12-25"]}
 CHRISTMAS = (f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:xmas\r\nDTSTART;VALUE=DATE:{THIS_YEAR}1224\r\n"
              f"DTEND;VALUE=DATE:{THIS_YEAR}1227\r\nSUMMARY:Christmas\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
-
-
-@pytest.fixture
-def tickets_service(container_factory, nameko_config):
-    container = container_factory(TicketsService, nameko_config)
-    container.start()
-    return container
-
-
-@pytest.fixture
-def tenant_id(new_tenant):
-    return uuid.UUID(new_tenant()["tenant_id"])
 
 
 def _customer(rpc, tenant_id, tier="enterprise") -> str:

@@ -37,11 +37,6 @@ def tickets_service(start_tickets):
     return start_tickets()
 
 
-@pytest.fixture
-def tenant_id(new_tenant):
-    return uuid.UUID(new_tenant()["tenant_id"])
-
-
 def _customer(rpc, tenant_id, tier="enterprise") -> str:
     return rpc.call("customers", "create_customer", str(tenant_id), {
         "name": "Acme", "tier": tier, "domains": [f"{uuid.uuid4().hex[:12]}.example"]})["id"]

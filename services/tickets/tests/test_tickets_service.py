@@ -14,20 +14,6 @@ from custops import db, outbox
 from custops.errors import InvalidInput, NotFound
 from custops.rpc import RpcClient
 from tickets.models import tickets
-from tickets.service import TicketsService
-
-
-@pytest.fixture
-def tickets_service(container_factory, nameko_config):
-    container = container_factory(TicketsService, nameko_config)
-    container.start()
-    return container
-
-
-@pytest.fixture
-def tenant_id(new_tenant):
-    """A tenant of this test's own, created in the customers service (which refuses unknown tenants)."""
-    return uuid.UUID(new_tenant()["tenant_id"])
 
 
 def _customer(rpc, tenant_id, name="Acme Corp", tier="enterprise") -> str:

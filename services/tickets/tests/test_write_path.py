@@ -20,7 +20,6 @@ from sqlalchemy import event, select
 from custops import config, db
 from tickets import sla_clock, sla_store, ticket_store
 from tickets.models import ticket_sla_timers
-from tickets.service import TicketsService
 
 # Statements per command in the steady state (the tenant's configuration cached), BEGIN/COMMIT aside.
 # Before issue 14: create 17, a customer message 7, a status change 8, a public reply 21.
@@ -28,18 +27,6 @@ CREATE_STATEMENTS = 5  # customer lock, number + copied tier + config fingerprin
 INBOUND_MESSAGE_STATEMENTS = 7
 STATUS_CHANGE_STATEMENTS = 5
 PUBLIC_REPLY_STATEMENTS = 14  # (was 21) moving a new ticket on and meeting its first response
-
-
-@pytest.fixture
-def tickets_service(container_factory, nameko_config):
-    container = container_factory(TicketsService, nameko_config)
-    container.start()
-    return container
-
-
-@pytest.fixture
-def tenant_id(new_tenant):
-    return uuid.UUID(new_tenant()["tenant_id"])
 
 
 @contextmanager

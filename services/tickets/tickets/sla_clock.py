@@ -18,14 +18,13 @@ import select
 import time
 from datetime import datetime, timezone
 
-import psycopg
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from custops import db, outbox
 from custops.contracts.tickets import TicketAssigned, TicketSlaBreached, TicketSlaWarning, TicketUpdated
 from tickets import sla_store
+from tickets.notified_loop import NotifiedLoop
 
 log = logging.getLogger(__name__)
 
@@ -153,20 +152,11 @@ def wake_time(wake_at: float, told: list[str], now: float, utc_now: datetime) ->
     return wake_at
 
 
-class DeadlineClock:
-    """The loop; `run()` until `stop()`. Blocking calls are select()-based (cooperative under eventlet)."""
+class DeadlineClock(NotifiedLoop):
+    """The clock: fire what is due, then sleep until the next due instant or an earlier one told."""
 
-    def __init__(self, service: str = "tickets"):
-        self.service = service
-        self.engine = db.engine_for(service)
-        self.dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.listener: psycopg.Connection | None = None
-        self.stopping = False
-
-    def _listen(self) -> None:
-        if self.listener is None or self.listener.closed:
-            self.listener = psycopg.connect(self.dsn, autocommit=True)
-            self.listener.execute(f"LISTEN {sla_store.NOTIFY_CHANNEL}")
+    channel = sla_store.NOTIFY_CHANNEL
+    label = "SLA clock"
 
     def tick(self) -> float:
         """Fire everything due; returns the seconds to sleep until the next due instant."""
@@ -194,30 +184,5 @@ class DeadlineClock:
             told = [n.payload for n in self.listener.notifies(timeout=0, stop_after=10_000)]
             wake_at = wake_time(wake_at, told, time.monotonic(), datetime.now(timezone.utc))
 
-    def run(self) -> None:
-        backoff = 0.5
-        while not self.stopping:
-            try:
-                self._listen()  # before looking: a change committed after the look still wakes us
-                self._wait(self.tick())
-                backoff = 0.5
-            except (psycopg.Error, DBAPIError, OSError) as exc:
-                log.warning("SLA clock: %s; retrying in %.1fs", exc, backoff)
-                self.close()
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10)
-            except Exception:  # noqa: BLE001 - the clock must outlive any one bad batch (it rolled back)
-                log.exception("SLA clock: a batch failed; retrying in %.1fs", backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10)
-
-    def stop(self) -> None:
-        self.stopping = True
-
-    def close(self) -> None:
-        if self.listener is not None:
-            try:
-                self.listener.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection
-                pass
-        self.listener = None
+    def round(self) -> None:
+        self._wait(self.tick())

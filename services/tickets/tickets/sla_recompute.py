@@ -58,7 +58,6 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-import psycopg
 from sqlalchemy import func, or_, select as sql_select, text, true, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -69,6 +68,7 @@ from custops.errors import NotFound
 from tickets import sla_store
 from tickets.models import sla_recompute_jobs, sla_settings, ticket_sla_timers, tickets
 from tickets.sla import PauseInterval
+from tickets.notified_loop import NotifiedLoop
 
 log = logging.getLogger(__name__)
 
@@ -355,22 +355,16 @@ def recompute_tickets(session: Session, tenant_id, ticket_ids: list, now: dateti
     return len(written["ticket_ids"]) + len(dropped["ticket_ids"])
 
 
-class RecomputeWorker:
+class RecomputeWorker(NotifiedLoop):
     """The loop: `run()` until `stop()`. Works batch after batch while there is work; otherwise waits
     for `NOTIFY custops_sla_recompute` (sent by `enqueue`) or `POLL_SECONDS`."""
 
-    def __init__(self, service: str = "tickets", batch: int = BATCH):
-        self.service = service
-        self.batch = batch
-        self.engine = db.engine_for(service)
-        self.dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.listener: psycopg.Connection | None = None
-        self.stopping = False
+    channel = NOTIFY_CHANNEL
+    label = "SLA recompute worker"
 
-    def _listen(self) -> None:
-        if self.listener is None or self.listener.closed:
-            self.listener = psycopg.connect(self.dsn, autocommit=True)
-            self.listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+    def __init__(self, service: str = "tickets", batch: int = BATCH):
+        super().__init__(service)
+        self.batch = batch
 
     def work(self) -> int:
         """Run batches until no job is free; returns how many ran."""
@@ -393,33 +387,6 @@ class RecomputeWorker:
             for _ in self.listener.notifies(timeout=0, stop_after=10_000):
                 pass
 
-    def run(self) -> None:
-        backoff = 0.5
-        while not self.stopping:
-            try:
-                self._listen()  # before looking: a job committed after the look still wakes us
-                self.work()
-                self._wait(POLL_SECONDS)
-                backoff = 0.5
-            except (psycopg.Error, DBAPIError, OSError) as exc:
-                if self.stopping:  # killed while in a query: the batch rolled back
-                    break
-                log.warning("SLA recompute worker: %s; retrying in %.1fs", exc, backoff)
-                self.close()
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10)
-            except Exception:  # noqa: BLE001 - a managed thread that dies takes the container with it
-                log.exception("SLA recompute worker: a look for jobs failed; retrying in %.1fs", backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10)
-
-    def stop(self) -> None:
-        self.stopping = True
-
-    def close(self) -> None:
-        if self.listener is not None:
-            try:
-                self.listener.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection
-                pass
-        self.listener = None
+    def round(self) -> None:
+        self.work()
+        self._wait(POLL_SECONDS)
