@@ -29,8 +29,11 @@ infra:
 setup: venv infra
 	$(BIN)/custops setup
 
-run: setup
-	$(BIN)/python scripts/run.py
+# as RabbitMQ user `custops` (made by infra.sh, password in var/rabbitmq.env), not guest, unless AMQP_URI is set
+run: venv infra
+	scripts/infra.sh rabbitmq-user
+	set -a; if [ -z "$${AMQP_URI:-}" ] && [ -f var/rabbitmq.env ]; then . var/rabbitmq.env; fi; set +a; \
+	$(BIN)/custops setup && exec $(BIN)/python scripts/run.py
 
 test: setup lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -215,6 +215,44 @@ postgresql() {
     echo "postgresql: ok ($(redact "$url"))"
 }
 
+# ------------------------------------------------------------------------ RabbitMQ user (make run)
+
+# `make run` talks to the local broker as its own user, never guest (docs/access.md, the trust model).
+# Creates user `custops` on the local broker with a password generated once and kept in
+# var/rabbitmq.env (mode 0600, AMQP_URI=...), which `make run` reads. Nothing to do when AMQP_URI is
+# set (the operator chose the broker and its user); only a warning when rabbitmqctl cannot be used
+# (not root): `make run` then stays on guest, which RabbitMQ accepts from localhost only.
+RABBITMQ_USER=custops
+rabbitmq_user() {
+    local root env_file password
+    if [ -n "${AMQP_URI:-}" ]; then
+        echo "rabbitmq-user: AMQP_URI is set; its user is used"
+        return
+    fi
+    if ! have rabbitmqctl || ! { is_root || [ "$(id -un)" = rabbitmq ]; }; then
+        log "cannot run rabbitmqctl here (root or the rabbitmq user needed): make run uses guest on 127.0.0.1"
+        return
+    fi
+    root=$(cd "$(dirname "$0")/.." && pwd)
+    env_file=$root/var/rabbitmq.env
+    mkdir -p "$root/var"
+    if [ -f "$env_file" ]; then
+        password=$(sed -nE 's#^AMQP_URI=amqp://[^:]*:([^@]*)@.*#\1#p' "$env_file")
+    fi
+    if [ -z "${password:-}" ]; then
+        password=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
+        (umask 077; echo "AMQP_URI=amqp://$RABBITMQ_USER:$password@127.0.0.1:5672//" >"$env_file")
+    fi
+    if rabbitmqctl -q list_users | awk '{print $1}' | grep -qx "$RABBITMQ_USER"; then
+        rabbitmqctl -q change_password "$RABBITMQ_USER" "$password" >/dev/null
+    else
+        log "creating RabbitMQ user $RABBITMQ_USER (password in var/rabbitmq.env)"
+        rabbitmqctl -q add_user "$RABBITMQ_USER" "$password" >/dev/null
+    fi
+    rabbitmqctl -q set_permissions -p / "$RABBITMQ_USER" '.*' '.*' '.*' >/dev/null
+    echo "rabbitmq-user: ok ($RABBITMQ_USER, AMQP_URI in var/rabbitmq.env)"
+}
+
 # ------------------------------------------------------------------------------------------ Python
 
 # python3 with venv + ensurepip (Debian ships them as python3-venv); also used by the checks above
@@ -228,15 +266,15 @@ python() {
     echo "python: ok ($(python3 --version 2>&1))"
 }
 
-# usage: infra.sh [rabbitmq] [postgresql] [python]   (default: rabbitmq postgresql)
+# usage: infra.sh [rabbitmq] [postgresql] [python] [rabbitmq-user]   (default: rabbitmq postgresql)
 [ "$#" -gt 0 ] || set -- rabbitmq postgresql
 for component in "$@"; do
     case $component in
-        rabbitmq|postgresql|python) ;;
-        *) die "unknown component '$component' (rabbitmq, postgresql, python)" ;;
+        rabbitmq|postgresql|python|rabbitmq-user) ;;
+        *) die "unknown component '$component' (rabbitmq, postgresql, python, rabbitmq-user)" ;;
     esac
 done
 have python3 || python >/dev/null
 for component in "$@"; do
-    "$component"
+    "${component//-/_}"
 done
