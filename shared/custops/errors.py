@@ -48,7 +48,15 @@ class Forbidden(ServiceError):
     title = "Forbidden"
 
 
-EXPECTED = (NotFound, Conflict, InvalidInput, Forbidden)
+@deserialize_to_instance
+class Gone(ServiceError):
+    """Something that existed and can no longer be used (a consumed or expired one-time invite)."""
+
+    status = 410
+    title = "Gone"
+
+
+EXPECTED = (NotFound, Conflict, InvalidInput, Forbidden, Gone)
 
 
 # Registered too: a service whose database or dependency is unavailable raises these, and its
