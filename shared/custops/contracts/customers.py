@@ -60,6 +60,28 @@ class ContactArchived(EventData):
     archived_at: AwareDatetime
 
 
+@contract("customers", "contact.portal_invited")
+class ContactPortalInvited(EventData):
+    """A contact with portal access was sent a one-time invitation (never the link token itself);
+    exchanging it makes them a portal user (`member.created` with role portal, `token.created`)."""
+
+    contact_id: uuid.UUID
+    customer_id: uuid.UUID
+    invite_id: uuid.UUID
+    email: str
+    expires_at: AwareDatetime
+
+
+@contract("customers", "contact.portal_revoked")
+class ContactPortalRevoked(EventData):
+    """A contact's portal access was taken away; its portal user, if any, is deactivated with it
+    (`member.deactivated`)."""
+
+    contact_id: uuid.UUID
+    customer_id: uuid.UUID
+    email: str
+
+
 @contract("customers", "tenant.created")
 class TenantCreated(EventData):
     """A tenant (a team using custops) was created; carries its settings."""
