@@ -164,7 +164,7 @@ class AccessEntrypoints:
 
     @rpc(expected_exceptions=EXPECTED)
     def authenticate(self, token):
-        """`{tenant_id, member_id, role, customer_id, email, token_id, read_only, expires_at}` of a
+        """`{tenant_id, member_id, role, customer_id, contact_id, email, token_id, read_only, expires_at}` of a
         live token, else None. Records the token's last use at most once a minute."""
         at = utc_now()
         with self.db.read() as session:

@@ -340,7 +340,7 @@ def authenticate(session: Session, token, at: datetime) -> tuple[dict | None, bo
         return None, False
     row = session.execute(
         select(members.c.tenant_id, members.c.id, members.c.role, members.c.customer_id, members.c.email,
-               api_tokens.c.id.label("token_id"), api_tokens.c.read_only, api_tokens.c.expires_at,
+               members.c.contact_id, api_tokens.c.id.label("token_id"), api_tokens.c.read_only, api_tokens.c.expires_at,
                api_tokens.c.last_used_at)
         .join(api_tokens, api_tokens.c.member_id == members.c.id)
         .where(api_tokens.c.token_hash == tokens.hash_token(token), api_tokens.c.revoked_at.is_(None),
@@ -350,7 +350,8 @@ def authenticate(session: Session, token, at: datetime) -> tuple[dict | None, bo
     if row is None:
         return None, False
     identity = {"tenant_id": str(row["tenant_id"]), "member_id": str(row["id"]), "role": row["role"],
-                "customer_id": _str(row["customer_id"]), "email": row["email"], "token_id": str(row["token_id"]),
+                "customer_id": _str(row["customer_id"]), "contact_id": _str(row["contact_id"]),
+                "email": row["email"], "token_id": str(row["token_id"]),
                 "read_only": row["read_only"], "expires_at": _iso(row["expires_at"])}
     due = row["last_used_at"] is None or row["last_used_at"] <= at - LAST_USED_RESOLUTION
     return identity, due

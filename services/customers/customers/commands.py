@@ -177,3 +177,9 @@ class CreateContact(_Input):
     @classmethod
     def _phone(cls, v: str | None) -> str | None:
         return v or None
+
+
+class InvitePortalUser(_Input):
+    """How long the invite lives (`customers.portal`): whole days within the bounds."""
+
+    expires_in_days: int | None = Field(default=None, ge=1, le=30)

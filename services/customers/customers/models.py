@@ -36,6 +36,9 @@ members = Table(
     Column("role", String(20), nullable=False),
     # the customer a portal user belongs to (the gateway scopes them to it); null for team users
     Column("customer_id", UUID(as_uuid=True), ForeignKey("customers.id")),
+    # the contact a portal user is (`customers.portal_store`); null for team users and for portal
+    # users added before invites existed
+    Column("contact_id", UUID(as_uuid=True), ForeignKey("contacts.id", use_alter=True)),
     # the member's own IANA zone (their "today"); null: the tenant's
     Column("timezone", String(64)),
     # a deactivated member keeps their history but cannot sign in: their tokens were revoked
@@ -47,6 +50,9 @@ members = Table(
 )
 Index("uq_members_tenant_email", members.c.tenant_id, members.c.email, unique=True)
 Index("ix_members_tenant_created", members.c.tenant_id, members.c.created_at, members.c.id)
+# a contact is at most one portal user
+Index("uq_members_tenant_contact", members.c.tenant_id, members.c.contact_id, unique=True,
+      postgresql_where=members.c.contact_id.is_not(None))
 
 api_tokens = Table(
     "api_tokens",
@@ -128,3 +134,20 @@ account_team = Table(
 # scope_of(member): one lookup on this index
 Index("ix_account_team_tenant_member", account_team.c.tenant_id, account_team.c.member_id)
 Index("ix_customers_tenant_owner", customers.c.tenant_id, customers.c.owner_id)
+
+# One-time invitations of a contact to the portal (`customers.portal_store`): the link token is
+# stored hashed, expires, and is consumed by the one exchange that turns it into a portal API token.
+portal_invites = Table(
+    "portal_invites",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), nullable=False),
+    Column("contact_id", UUID(as_uuid=True), ForeignKey("contacts.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False),  # sha256 hex of the link token; never the token
+    Column("invited_by", UUID(as_uuid=True)),  # the member who invited (null: a trusted caller)
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("accepted_at", DateTime(timezone=True)),  # consumed: a second exchange is refused
+)
+Index("uq_portal_invites_hash", portal_invites.c.token_hash, unique=True)
+Index("ix_portal_invites_tenant_contact", portal_invites.c.tenant_id, portal_invites.c.contact_id)

@@ -21,11 +21,13 @@ from customers import store
 from customers.access_service import AccessEntrypoints
 from customers.account_team_service import AccountTeamEntrypoints
 from customers.audit_service import AuditEntrypoints
+from customers.portal_service import PortalEntrypoints
 from customers.commands import ContactFilters, CreateContact, CreateCustomer, CustomerFilters, UpdateCustomer
 from customers.models import customer_domains, customers
 
 
-class CustomersService(AccessEntrypoints, AccountTeamEntrypoints, AuditEntrypoints, HealthEndpoints):
+class CustomersService(AccessEntrypoints, AccountTeamEntrypoints, AuditEntrypoints, PortalEntrypoints,
+                       HealthEndpoints):
     name = "customers"
 
     db = Database()

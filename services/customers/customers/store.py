@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from custops import outbox
 from custops.contracts.customers import ContactArchived, ContactCreated, CustomerCreated, CustomerUpdated
 from custops.errors import Conflict, InvalidInput, NotFound
-from customers import domains
+from customers import domains, portal_store
 from customers.access_store import load_member, require_tenant
 from customers.commands import CreateContact, CreateCustomer, UpdateCustomer
 from customers.models import contacts, customer_domains, customers
@@ -185,6 +185,7 @@ def archive_contact(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UU
         outbox.add(session, tenant_id, ContactArchived(
             contact_id=contact_id, customer_id=customer_id, name=row["name"], email=row["email"],
             archived_at=row["archived_at"]))
+    portal_store.withdraw(session, tenant_id, row)  # an archived contact's portal user stops at once
     return contact_shape(row)
 
 
