@@ -46,6 +46,7 @@ _PROBLEMS = {
     403: "The token's role may not do this",
     404: "No such resource (a path id that is not a UUID names nothing; `errors` names it)",
     409: "The change conflicts with the current state (a unique value taken, a locked resource)",
+    410: "It existed and can no longer be used (a one-time invite already used or expired)",
     413: "The body is larger than 2 MiB",
     415: "The body is not of an accepted media type",
     422: "Well-formed input with a value that is not acceptable or breaks a rule; `errors` names the fields",

@@ -40,8 +40,8 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     # 18 resource endpoints + the OpenAPI document + 12 SLA endpoints + 13 help-desk endpoints
     # + get/correct/delete one time entry + get/change the tenant's settings + archive a contact
     # + archive a team, remove a category + 12 access endpoints (me, members, tokens) + 3 account-team ones
-    # + the audit log and its CSV export
-    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2
+    # + the audit log and its CSV export + the portal (invite, take access away, accept an invite)
+    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3
 
 
 def test_every_route_permission_is_in_the_table():
@@ -97,6 +97,8 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
         ("mailsync", "list_mailboxes"), ("mailsync", "get_mailbox")]:
         services.on(service, method_name, _answer)
     services.on("customers", "list_audit", _answer)
+    for portal_call in ("invite_portal_user", "revoke_portal_access", "accept_portal_invite"):
+        services.on("customers", portal_call, _answer)
     services.on("customers", "export_audit", lambda *args: {"columns": ["id"], "rows": [], "next_cursor": None})
     headers = bearer(role) if permission else {}
     response = client.open(_concrete(path), method=method, headers=headers, json={} if method != "GET" else None)

@@ -40,6 +40,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("POST", "/customers/<customer_id>/contacts"): MANAGERS,
     ("GET", "/customers/<customer_id>/contacts"): STAFF,
     ("POST", "/customers/<customer_id>/contacts/<contact_id>/archive"): MANAGERS,
+    # the portal: managers invite a contact and take its access away; the invite itself is the credential
+    ("POST", "/customers/<customer_id>/contacts/<contact_id>/portal-invite"): MANAGERS,
+    ("DELETE", "/customers/<customer_id>/contacts/<contact_id>/portal-access"): MANAGERS,
+    ("POST", "/portal/accept"): "anyone",
     ("GET", "/customers/<customer_id>/team"): STAFF,
     ("PUT", "/customers/<customer_id>/team/<member_id>"): MANAGERS,
     ("DELETE", "/customers/<customer_id>/team/<member_id>"): MANAGERS,
@@ -113,6 +117,8 @@ TARGET: dict[tuple[str, str], str] = {
     ("POST", "/customers/<customer_id>/contacts"): "path",
     ("GET", "/customers/<customer_id>/contacts"): "path",
     ("POST", "/customers/<customer_id>/contacts/<contact_id>/archive"): "path",
+    ("POST", "/customers/<customer_id>/contacts/<contact_id>/portal-invite"): "path",
+    ("DELETE", "/customers/<customer_id>/contacts/<contact_id>/portal-access"): "path",
     ("GET", "/customers/<customer_id>/team"): "path",
     ("PUT", "/customers/<customer_id>/team/<member_id>"): "path",
     ("DELETE", "/customers/<customer_id>/team/<member_id>"): "path",
@@ -142,6 +148,8 @@ BODIES: dict[tuple[str, str], dict] = {
     ("PATCH", "/customers/<customer_id>"): {"name": "Acme Two"},
     ("POST", "/customers/<customer_id>/contacts"): {"name": "Jo", "email": "jo@acme.example"},
     ("PUT", "/customers/<customer_id>/team/<member_id>"): {"internal_access": False},
+    ("POST", "/customers/<customer_id>/contacts/<contact_id>/portal-invite"): {"expires_in_days": 7},
+    ("POST", "/portal/accept"): {"invite": "csi_an-invite"},
     ("POST", "/customers/<customer_id>/interactions"): {"kind": "call", "summary": "rang them"},
     ("POST", "/tickets"): {"subject": "Printer on fire"},  # + customer_id
     ("PATCH", "/tickets/<ticket_id>"): {"subject": "Printer still on fire"},
