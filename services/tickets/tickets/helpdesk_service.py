@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from custops.errors import EXPECTED, Conflict, InvalidInput, NotFound
 from custops.shapes import utc_now
 from custops.validation import parse, parse_id
-from tickets import canned, customer_copies, customer_directory, helpdesk_store, ticket_store, workflow
+from tickets import (canned, customer_copies, customer_directory, helpdesk_store, member_copies, ticket_store,
+                     workflow)
 from tickets.commands import (AddMessage, AssignTicket, CreateCannedResponse, CreateTeam, TeamFilters,
                               UpdateTeam, UpdateTicket)
 
@@ -58,10 +59,12 @@ class HelpDeskEntrypoints:
                 cmd.kind, cmd.author_member_id, cmd.author_contact_id, cmd.entered_by_member_id)
         except workflow.RuleBroken as exc:
             raise InvalidInput(str(exc), [{"field": exc.field, "message": str(exc)}]) from None
-        if author_member_id is not None:
-            customer_directory.check_member(self.rpc_client, tenant_id, author_member_id, "author_member_id")
         with self.db.read() as session:
             before = ticket_store.load(session, tenant_id, ticket_id)
+            author = None if author_member_id is None else member_copies.copied(session, tenant_id, author_member_id)
+        if author_member_id is not None:
+            customer_directory.check_member(self.rpc_client, self.db, tenant_id, author_member_id, "author_member_id",
+                                            author)
         if author_contact_id is not None:  # the ticket's customer never changes, so this holds for its follow-up
             customer_directory.check_contact(self.rpc_client, tenant_id, before["customer_id"], author_contact_id,
                                              "author_contact_id")
@@ -117,7 +120,7 @@ class HelpDeskEntrypoints:
         tenant_id, ticket_id = parse_id(tenant_id, "tenant"), parse_id(ticket_id, "ticket")
         cmd = parse(AssignTicket, payload)
         if cmd.assignee_id is not None:
-            customer_directory.check_member(self.rpc_client, tenant_id, cmd.assignee_id)
+            customer_directory.check_member(self.rpc_client, self.db, tenant_id, cmd.assignee_id)
         with self.db.transaction() as session:
             current = ticket_store.load(session, tenant_id, ticket_id, for_update=True)
             if current["assignee_id"] == cmd.assignee_id:

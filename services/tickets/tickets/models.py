@@ -221,6 +221,18 @@ directory_customers = Table(
     Column("as_of", DateTime(timezone=True), nullable=False),
 )
 
+# the members told by the customers service's member.* events (tickets.member_copies)
+directory_members = Table(
+    "directory_members",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("member_id", UUID(as_uuid=True), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("role_as_of", DateTime(timezone=True), nullable=False),
+    Column("active", Boolean),  # NULL: not told yet (only a role change was)
+    Column("active_as_of", DateTime(timezone=True)),
+)
+
 
 # --- SLA recompute jobs (issue 14, tickets.sla_recompute) ---
 

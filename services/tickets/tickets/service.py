@@ -15,11 +15,13 @@ from tickets import customer_copies, customer_directory, helpdesk_store, statuse
 from tickets.commands import CreateTicket, TicketFilters
 from tickets.customer_copies import CustomerCopies
 from tickets.directory_events import DirectoryEvents
+from tickets.member_copies import MemberCopies
 from tickets.helpdesk_service import HelpDeskEntrypoints
 from tickets.sla_service import SlaEntrypoints
 
 
-class TicketsService(HelpDeskEntrypoints, SlaEntrypoints, DirectoryEvents, CustomerCopies, HealthEndpoints):
+class TicketsService(HelpDeskEntrypoints, SlaEntrypoints, DirectoryEvents, CustomerCopies, MemberCopies,
+                    HealthEndpoints):
     name = "tickets"
 
     db = Database()
@@ -30,13 +32,13 @@ class TicketsService(HelpDeskEntrypoints, SlaEntrypoints, DirectoryEvents, Custo
     def create_ticket(self, tenant_id, payload):
         tenant_id = parse_id(tenant_id, "tenant")
         cmd = parse(CreateTicket, payload)
-        # Ask (never tell) the customers service: the contact and assignee must exist there. The
-        # customer and its tier come from the copy its events keep here (`customer_copies`); one
-        # not copied yet is asked about too.
+        # Ask (never tell) the customers service: the contact must exist there. The customer and
+        # its tier, and the assignee, come from the copies its events keep here (`customer_copies`,
+        # `member_copies`); one not copied yet is asked about too.
         if cmd.contact_id is not None:
             customer_directory.check_contact(self.rpc_client, tenant_id, cmd.customer_id, cmd.contact_id)
         if cmd.assignee_id is not None:
-            customer_directory.check_member(self.rpc_client, tenant_id, cmd.assignee_id)
+            customer_directory.check_member(self.rpc_client, self.db, tenant_id, cmd.assignee_id)
         try:
             row = self._open_ticket(tenant_id, cmd, customer_tier=None)
         except customer_copies.NotCopied:
