@@ -34,7 +34,7 @@ def _customer(rpc, tenant, **fields):
 def test_a_new_tenants_token_authenticates_as_its_owner(rpc, tenant):
     who = rpc.call("customers", "authenticate", tenant["token"])
     assert who == {"tenant_id": tenant["tenant_id"], "member_id": tenant["member_id"], "role": "owner",
-                   "customer_id": None, "email": "owner@us.example", "token_id": tenant["token_id"],
+                   "customer_id": None, "contact_id": None, "email": "owner@us.example", "token_id": tenant["token_id"],
                    "read_only": False, "expires_at": None}
 
 
