@@ -105,7 +105,7 @@ def test_a_portal_user_works_on_their_companys_tickets_as_their_contact(gateway)
     pat = _api(gateway, accepted["token"])
 
     status, ticket = pat("POST", "/tickets", {"customer_id": customer["id"], "subject": "Printer on fire"})
-    assert status == 201 and ticket["source"] == "portal", ticket
+    assert status == 201 and (ticket["source"], ticket["contact_id"]) == ("portal", contact["id"]), ticket
     status, reply = pat("POST", f"/tickets/{ticket['id']}/messages", {"kind": "inbound", "body": "still burning"})
     assert status == 201, reply
     assert (reply["message"]["author_contact_id"], reply["message"]["author_member_id"]) == (contact["id"], None)

@@ -234,6 +234,8 @@ def create_ticket(body: CreateTicket):
         if refused:
             raise Problem(403, f"portal users cannot set {', '.join(refused)}")
         given["source"] = "portal"
+        if g.identity.contact_id and "contact_id" not in given:  # opened by that contact, unless they name another
+            given["contact_id"] = g.identity.contact_id
     return tenant_call("tickets", "create_ticket", given)
 
 
