@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from custops import caller, outbox, pagination
@@ -24,7 +24,7 @@ from custops.errors import Conflict, Forbidden, InvalidInput, NotFound
 from custops.shapes import utc_now as now
 from customers import membership, tokens
 from customers.commands import CreateMember, IssueToken, MemberFilters, UpdateMember, UpdateTenantSettings
-from customers.models import api_tokens, members, tenants
+from customers.models import api_tokens, contacts, members, tenants
 
 # a token's last use is written at most this often (authenticate is read-only otherwise)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -334,8 +334,9 @@ def revoke_token(session: Session, tenant_id: uuid.UUID, token_id: uuid.UUID,
 
 
 def authenticate(session: Session, token, at: datetime) -> tuple[dict | None, bool]:
-    """`(identity, last_use_due)`: who a live token (not revoked, not expired, its member active)
-    belongs to, or None; and whether its last use is to be recorded (`record_use`)."""
+    """`(identity, last_use_due)`: who a live token (not revoked, not expired, its member active, a
+    portal user's contact still with portal access) belongs to, or None; and whether its last use is
+    to be recorded (`record_use`)."""
     if not tokens.well_formed(token):
         return None, False
     row = session.execute(
@@ -343,9 +344,13 @@ def authenticate(session: Session, token, at: datetime) -> tuple[dict | None, bo
                members.c.contact_id, api_tokens.c.id.label("token_id"), api_tokens.c.read_only, api_tokens.c.expires_at,
                api_tokens.c.last_used_at)
         .join(api_tokens, api_tokens.c.member_id == members.c.id)
+        .outerjoin(contacts, contacts.c.id == members.c.contact_id)
         .where(api_tokens.c.token_hash == tokens.hash_token(token), api_tokens.c.revoked_at.is_(None),
                or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > at),
-               members.c.deactivated_at.is_(None))
+               members.c.deactivated_at.is_(None),
+               # a portal user's token works only while their contact has portal access, however the
+               # member row came to be active again
+               or_(members.c.contact_id.is_(None), and_(contacts.c.portal_access, contacts.c.archived_at.is_(None))))
     ).mappings().first()
     if row is None:
         return None, False

@@ -147,3 +147,16 @@ def test_a_team_members_address_is_not_taken_over_by_a_portal_user(rpc, tenant):
     with db.engine_for("customers").connect() as conn:
         assert conn.execute(select(portal_invites.c.accepted_at).where(
             portal_invites.c.id == uuid.UUID(invited["id"]))).scalar() is None
+
+
+def test_a_portal_token_works_only_while_its_contact_has_portal_access(rpc, tenant):
+    """However the portal user's row came to be active again (a manager reactivating it and issuing a
+    token by the members API), no token of theirs works while their contact has no portal access."""
+    t = tenant["tenant_id"]
+    customer, contact = _company(rpc, tenant)
+    accepted = rpc.call("customers", "accept_portal_invite", _invite(rpc, tenant, customer, contact)["invite"])
+    with _as(tenant["member_id"]):
+        rpc.call("customers", "revoke_portal_access", t, customer["id"], contact["id"])
+        rpc.call("customers", "reactivate_member", t, accepted["member_id"])
+        issued = rpc.call("customers", "issue_token", t, accepted["member_id"], "side door")
+    assert rpc.call("customers", "authenticate", issued["token"]) is None
