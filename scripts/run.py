@@ -31,7 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = Path(os.environ.get("CUSTOPS_PROCFILE", ROOT / "deploy" / "Procfile"))
 VENV_BIN = ROOT / ".venv" / "bin"
-DEMO_ENV = ROOT / "var" / "demo.env"
+# where the demo owner's token is kept, and the demo tenant's name (tests give their own: the token is
+# handed out once per tenant, and a test must not touch a developer's var/demo.env)
+DEMO_ENV = Path(os.environ.get("CUSTOPS_DEMO_ENV") or ROOT / "var" / "demo.env")
+DEMO_TENANT = os.environ.get("CUSTOPS_DEMO_TENANT") or "Demo Co"
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 RESTART_BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # seconds before the 1st, 2nd, ... restart
@@ -196,7 +199,8 @@ def wait_ready(sup: Supervisor, stop: StopRequest, url: str) -> None:
 
 def seed_demo(sup: Supervisor, stop: StopRequest) -> dict[str, str]:
     sup.log("seeding the demo tenant (custops seed-demo)")
-    seeding = subprocess.Popen([str(VENV_BIN / "custops"), "seed-demo"], cwd=ROOT, env=sup.env,
+    seeding = subprocess.Popen([str(VENV_BIN / "custops"), "seed-demo", "--tenant", DEMO_TENANT,
+                                "--env-file", str(DEMO_ENV)], cwd=ROOT, env=sup.env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while seeding.poll() is None:  # polled, so that Ctrl-C meanwhile stops at once
@@ -232,7 +236,8 @@ def announce(values: dict[str, str]) -> None:
         print(f"\n{bar}\n  custops is running. Demo tenant:\n")
         for key, value in values.items():
             print(f"  {key}={value}")
-        print(f"\n  (also in {DEMO_ENV.relative_to(ROOT)}: `. {DEMO_ENV.relative_to(ROOT)}`)"
+        shown = DEMO_ENV.relative_to(ROOT) if DEMO_ENV.is_relative_to(ROOT) else DEMO_ENV
+        print(f"\n  (also in {shown}: `. {shown}`)"
               f"  Ctrl-C stops everything.\n{bar}\n", flush=True)
 
 

@@ -36,7 +36,10 @@ class Launcher:
             f"gateway: gunicorn --no-control-socket --pythonpath gateway -k gthread -w 2 --threads 2 "
             f"-b 127.0.0.1:{self.gateway_port} 'gateway.app:create_app()'\n" + extra_entries)
         env = dict(suite.env, CUSTOPS_PROCFILE=str(procfile), CUSTOPS_GATEWAY_PORT=str(self.gateway_port),
-                   CUSTOPS_RUN_TEST_MARKER=self.marker)
+                   CUSTOPS_RUN_TEST_MARKER=self.marker,
+                   # a tenant of its own (the suite's databases outlive runs; a demo tenant's owner token is
+                   # handed out once), its token kept here, never in the checkout's var/demo.env
+                   CUSTOPS_DEMO_TENANT=f"Run test {self.marker[:12]}", CUSTOPS_DEMO_ENV=str(tmp_path / "demo.env"))
         self.proc = subprocess.Popen([str(VENV_BIN / "python"), str(RUN_PY)], cwd=ROOT, env=env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, process_group=0)
