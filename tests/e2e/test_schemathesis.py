@@ -7,7 +7,8 @@ document (status, content type, headers, response schema), nor accepted invalid 
 Bounded: `BUDGET` seconds of generation (the test takes about 3 minutes); the number of cases run is
 printed. One expectation is widened, and why: schema-valid data may still name an id that does not exist
 (404), collide with what is there (409), or break a rule no schema can state, such as a `customer_id` of
-no customer of the tenant or a status move that is not allowed (422, docs/api.md).
+no customer of the tenant or a status move that is not allowed (422, docs/api.md), or be a one-time
+portal invite already used, expired or whose contact has lost portal access (410, docs/access.md).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from harness import LOG_DIR, VENV_BIN
 BUDGET = 150  # seconds of test generation and requests (~4,000 cases on 2 cores)
 CONFIG = """
 [checks.positive_data_acceptance]
-expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
+expected-statuses = ["2xx", "401", "403", "404", "409", "410", "422"]
 """
 
 
