@@ -128,7 +128,7 @@ def main():
         (out / f"{svc}.yaml").write_text(header + "---\n".join(docs))
     gateway = deployment(
         "gateway",
-        '["-k", "gateway.server.ProblemThreadWorker", "-w", "2", "--threads", "8", "--limit-request-line", "8190", '
+        '["-k", "gateway.server.ProblemThreadWorker", "-w", "3", "--threads", "4", "--limit-request-line", "8190", '
         '"--limit-request-fields", "100", "--limit-request-field_size", "8190", "-b", "0.0.0.0:8080", '
         '"gateway.app:create_app()"]',
         8080, 2, command='          command: ["gunicorn"]\n')
