@@ -15,25 +15,8 @@ from custops.contracts.customers import CustomerCreated, CustomerUpdated
 from custops.entrypoints import handled_events
 from custops.errors import InvalidInput
 from custops.events import envelope_for
+from custops.testing import publish_and_wait
 from tickets.models import directory_customers, ticket_sla_timers, tickets
-
-
-def _publish_and_wait(container, method, envelope):
-    publisher = outbox.Publisher()
-    outcomes = {}
-
-    def callback(worker_ctx, result, exc_info):
-        for event_id, failure in handled_events(worker_ctx):
-            if event_id == str(envelope.id):
-                outcomes[event_id] = failure
-        return bool(outcomes)
-
-    with entrypoint_waiter(container, method, callback=callback, timeout=15):
-        try:
-            assert publisher.publish_batch([envelope.model_dump(mode="json")]) == set()
-        finally:
-            publisher.close()
-    assert list(outcomes.values()) == [None]
 
 
 def _created(tenant_id, customer_id, tier, occurred_at=None):
@@ -57,7 +40,7 @@ def _stored(ticket_id) -> tuple[str, dict]:
 def test_a_customer_told_by_its_event_takes_tickets_without_asking_the_customers_service(tickets_service, rpc):
     # no customers service runs here: an RPC to it would time out
     tenant_id, customer_id = uuid.uuid4(), uuid.uuid4()
-    _publish_and_wait(tickets_service, "on_customer_created", _created(tenant_id, customer_id, "mid_market"))
+    publish_and_wait(tickets_service, "on_customer_created", _created(tenant_id, customer_id, "mid_market"))
 
     ticket = _create(rpc, tenant_id, customer_id)
 
@@ -69,7 +52,7 @@ def test_another_tenants_copied_customer_is_refused(tickets_service, customers_s
     tenant_id, other_tenant = new_tenant()["tenant_id"], new_tenant()["tenant_id"]
     foreign = rpc.call("customers", "create_customer", other_tenant, {
         "name": "Elsewhere", "tier": "smb", "domains": [f"{uuid.uuid4().hex[:12]}.example"]})["id"]
-    _publish_and_wait(tickets_service, "on_customer_created", _created(uuid.UUID(other_tenant), uuid.UUID(foreign),
+    publish_and_wait(tickets_service, "on_customer_created", _created(uuid.UUID(other_tenant), uuid.UUID(foreign),
                                                                        "smb"))
 
     with pytest.raises(InvalidInput) as refused:
@@ -106,8 +89,8 @@ def test_a_late_customer_created_does_not_undo_a_newer_tier_change(tickets_servi
     tenant_id, customer_id = uuid.uuid4(), uuid.uuid4()
     created_at = datetime.now(timezone.utc) - timedelta(minutes=5)
     changed = envelope_for(CustomerUpdated(customer_id=customer_id, changes={"tier": "smb"}), tenant_id)
-    _publish_and_wait(tickets_service, "on_customer_updated", changed)
-    _publish_and_wait(tickets_service, "on_customer_created", _created(tenant_id, customer_id, "enterprise",
+    publish_and_wait(tickets_service, "on_customer_updated", changed)
+    publish_and_wait(tickets_service, "on_customer_created", _created(tenant_id, customer_id, "enterprise",
                                                                        created_at))
 
     ticket = _create(rpc, tenant_id, customer_id, priority="urgent")
@@ -140,7 +123,7 @@ def test_a_created_event_without_a_tenant_is_dead_lettered_not_copied(tickets_se
 def test_a_follow_up_of_a_copied_customer_takes_the_copys_tier_without_asking(tickets_service, rpc):
     # no customers service runs here
     tenant_id, customer_id = uuid.uuid4(), uuid.uuid4()
-    _publish_and_wait(tickets_service, "on_customer_created", _created(tenant_id, customer_id, "mid_market"))
+    publish_and_wait(tickets_service, "on_customer_created", _created(tenant_id, customer_id, "mid_market"))
     old = _create(rpc, tenant_id, customer_id)
     rpc.call("tickets", "change_status", str(tenant_id), old["id"], "closed")
 

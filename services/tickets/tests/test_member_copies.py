@@ -7,35 +7,16 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import select
 
-from custops import db, outbox
+from custops import db
 from custops.contracts.customers import (CustomerCreated, MemberCreated, MemberDeactivated, MemberReactivated,
                                          MemberRoleChanged)
-from custops.entrypoints import handled_events
 from custops.errors import InvalidInput
 from custops.events import envelope_for
+from custops.testing import publish_and_wait
 from tickets import member_copies
 from tickets.models import directory_members, ticket_messages, tickets
-
-
-def _publish_and_wait(container, method, envelope):
-    publisher = outbox.Publisher()
-    outcomes = {}
-
-    def callback(worker_ctx, result, exc_info):
-        for event_id, failure in handled_events(worker_ctx):
-            if event_id == str(envelope.id):
-                outcomes[event_id] = failure
-        return bool(outcomes)
-
-    with entrypoint_waiter(container, method, callback=callback, timeout=15):
-        try:
-            assert publisher.publish_batch([envelope.model_dump(mode="json")]) == set()
-        finally:
-            publisher.close()
-    assert list(outcomes.values()) == [None]
 
 
 def _told(data, tenant_id, occurred_at=None):
@@ -63,7 +44,7 @@ def _role_changed(member_id, previous, role):
 def _copied_tenant_ticket(container, rpc) -> tuple[uuid.UUID, dict]:
     """A tenant and a ticket of a customer told by its event (no customers service needed)."""
     tenant_id, customer_id = uuid.uuid4(), uuid.uuid4()
-    _publish_and_wait(container, "on_customer_created", _told(
+    publish_and_wait(container, "on_customer_created", _told(
         CustomerCreated(customer_id=customer_id, name="Acme", tier="smb", domains=[]), tenant_id))
     return tenant_id, rpc.call("tickets", "create_ticket", str(tenant_id),
                                {"customer_id": str(customer_id), "subject": "Printer on fire"})
@@ -103,7 +84,7 @@ def test_a_member_told_by_its_event_replies_and_is_assigned_without_asking(ticke
     # no customers service runs here: an RPC to it would time out
     tenant_id, ticket = _copied_tenant_ticket(tickets_service, rpc)
     member_id = uuid.uuid4()
-    _publish_and_wait(tickets_service, "on_member_created", _told(_created(member_id), tenant_id))
+    publish_and_wait(tickets_service, "on_member_created", _told(_created(member_id), tenant_id))
 
     assert _reply(rpc, tenant_id, ticket["id"], member_id)["message"]["author_member_id"] == str(member_id)
     assert _assign(rpc, tenant_id, ticket["id"], member_id)["assignee_id"] == str(member_id)
@@ -112,21 +93,21 @@ def test_a_member_told_by_its_event_replies_and_is_assigned_without_asking(ticke
 def test_a_member_deactivated_by_event_is_refused_as_author_and_assignee_until_reactivated(tickets_service, rpc):
     tenant_id, ticket = _copied_tenant_ticket(tickets_service, rpc)
     member_id = uuid.uuid4()
-    _publish_and_wait(tickets_service, "on_member_created", _told(_created(member_id), tenant_id))
-    _publish_and_wait(tickets_service, "on_member_deactivated", _told(_deactivated(member_id), tenant_id))
+    publish_and_wait(tickets_service, "on_member_created", _told(_created(member_id), tenant_id))
+    publish_and_wait(tickets_service, "on_member_deactivated", _told(_deactivated(member_id), tenant_id))
 
     assert _refused(_reply, rpc, tenant_id, ticket["id"], member_id) == ("member deactivated", ["author_member_id"])
     assert _refused(_assign, rpc, tenant_id, ticket["id"], member_id) == ("member deactivated", ["assignee_id"])
     assert _nothing_written(ticket["id"])
 
-    _publish_and_wait(tickets_service, "on_member_reactivated", _told(_reactivated(member_id), tenant_id))
+    publish_and_wait(tickets_service, "on_member_reactivated", _told(_reactivated(member_id), tenant_id))
     assert _assign(rpc, tenant_id, ticket["id"], member_id)["assignee_id"] == str(member_id)
 
 
 def test_a_member_of_a_role_that_cannot_work_tickets_is_refused(tickets_service, rpc):
     tenant_id, ticket = _copied_tenant_ticket(tickets_service, rpc)
     member_id = uuid.uuid4()
-    _publish_and_wait(tickets_service, "on_member_created", _told(_created(member_id, "read_only"), tenant_id))
+    publish_and_wait(tickets_service, "on_member_created", _told(_created(member_id, "read_only"), tenant_id))
 
     assert _refused(_assign, rpc, tenant_id, ticket["id"], member_id) == ("unknown member", ["assignee_id"])
 
@@ -134,16 +115,16 @@ def test_a_member_of_a_role_that_cannot_work_tickets_is_refused(tickets_service,
 def test_a_late_event_never_undoes_a_newer_one(tickets_service, rpc):
     tenant_id, ticket = _copied_tenant_ticket(tickets_service, rpc)
     member_id, now = uuid.uuid4(), datetime.now(timezone.utc)
-    _publish_and_wait(tickets_service, "on_member_deactivated", _told(_deactivated(member_id), tenant_id, now))
-    _publish_and_wait(tickets_service, "on_member_created",
+    publish_and_wait(tickets_service, "on_member_deactivated", _told(_deactivated(member_id), tenant_id, now))
+    publish_and_wait(tickets_service, "on_member_created",
                       _told(_created(member_id), tenant_id, now - timedelta(minutes=5)))  # late, older
     assert _refused(_assign, rpc, tenant_id, ticket["id"], member_id) == ("member deactivated", ["assignee_id"])
 
     # role and activity each keep their own newest: a later role change, then a reactivation older
     # than it (but newer than the deactivation) arriving late
-    _publish_and_wait(tickets_service, "on_member_role_changed",
+    publish_and_wait(tickets_service, "on_member_role_changed",
                       _told(_role_changed(member_id, "member", "read_only"), tenant_id, now + timedelta(minutes=2)))
-    _publish_and_wait(tickets_service, "on_member_reactivated",
+    publish_and_wait(tickets_service, "on_member_reactivated",
                       _told(_reactivated(member_id, "member"), tenant_id, now + timedelta(minutes=1)))
 
     row = _row(tenant_id, member_id)
@@ -166,7 +147,7 @@ def test_a_member_not_copied_is_asked_about_copied_as_older_than_any_event(
         "owner", True, member_copies.ASKED_AS_OF, member_copies.ASKED_AS_OF)
 
     # any event is newer than the answer
-    _publish_and_wait(tickets_service, "on_member_deactivated",
+    publish_and_wait(tickets_service, "on_member_deactivated",
                       _told(_deactivated(uuid.UUID(owner), "owner"), uuid.UUID(tenant_id)))
     assert _refused(_reply, rpc, tenant_id, ticket["id"], owner) == ("member deactivated", ["author_member_id"])
 
@@ -194,7 +175,7 @@ def test_a_role_change_told_first_leaves_activity_unknown_so_it_is_asked(
     ticket = rpc.call("tickets", "create_ticket", tenant_id, {"customer_id": customer_id, "subject": "Hi"})
     ada = rpc.call("customers", "create_member", tenant_id, {
         "email": f"{uuid.uuid4().hex[:8]}@team.example", "name": "Ada", "role": "member"})["id"]
-    _publish_and_wait(tickets_service, "on_member_role_changed",
+    publish_and_wait(tickets_service, "on_member_role_changed",
                       _told(_role_changed(uuid.UUID(ada), "member", "admin"), uuid.UUID(tenant_id)))
     assert _row(tenant_id, ada)["active"] is None
 
@@ -210,6 +191,6 @@ def test_another_tenants_copied_member_is_refused(tickets_service, customers_ser
         "name": "Acme", "tier": "smb", "domains": [f"{uuid.uuid4().hex[:12]}.example"]})["id"]
     ticket = rpc.call("tickets", "create_ticket", tenant_id, {"customer_id": customer_id, "subject": "Hi"})
     foreign = uuid.uuid4()
-    _publish_and_wait(tickets_service, "on_member_created", _told(_created(foreign), other_tenant))
+    publish_and_wait(tickets_service, "on_member_created", _told(_created(foreign), other_tenant))
 
     assert _refused(_assign, rpc, tenant_id, ticket["id"], foreign) == ("unknown member", ["assignee_id"])
