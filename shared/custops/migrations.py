@@ -19,7 +19,8 @@ def alembic_config(service: str) -> Config:
     return cfg
 
 
-def upgrade(service: str, revision: str = "head") -> None:
+def upgrade(service: str, revision: str = "heads") -> None:
+    # "heads": a service may carry sibling branches (two features migrated in parallel) until a merge
     command.upgrade(alembic_config(service), revision)
 
 

@@ -1,12 +1,15 @@
-"""Mailsync's events: mailboxes added, changed and removed — for the audit log.
+"""Mailsync's events: mailboxes added, changed and removed (for the audit log), and mail received.
 
-Never a secret: no password or its ciphertext, no message content; a change names the fields that
+`mailbox.*` never carry a secret: no password or its ciphertext; a change names the fields that
 changed, not their values (a mailbox's settings are credentials' neighbours; the audit log records
 no payload of `mailbox.*` events at all).
 """
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from custops.events import EventData, contract
 
@@ -35,3 +38,74 @@ class MailboxDeleted(EventData):
 
     mailbox_id: uuid.UUID
     email: str
+
+
+# --- mail intake (issue 8) --------------------------------------------------------------------------
+
+# What kind of automatic mail a message is (RFC 3834 auto-replies, RFC 3464 delivery status
+# notifications, list traffic). Such mail is stored and shown, never answered, never reopens a ticket
+# and never counts as the customer's response for the SLA.
+AutomaticKind = Literal["auto_reply", "bounce", "list", "loop"]
+
+
+class MailAddress(BaseModel):
+    """One mailbox of a header (`Name <email>`); `email` is lower-cased."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    email: str
+    name: str = ""
+
+
+class MailAttachment(BaseModel):
+    """An attachment kept in mailsync's blob store (content-addressed): the event names it, never its bytes."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sha256: str
+    filename: str | None = None
+    content_type: str
+    size: int
+    content_id: str | None = None  # inline images keep theirs, so the HTML body can show them
+    inline: bool = False
+
+
+@contract("mailsync", "mail.received")
+class MailReceived(EventData):
+    """A message from a team mailbox was stored raw, deduplicated and parsed; the tickets service threads it.
+
+    `internet_message_id`, `in_reply_to` and `references` are Message-IDs without angle brackets.
+    Told once the customer is known: at intake when the sender matched one, else when a member assigns
+    the message from mailsync's unassigned queue (so a ticket always has its customer). `contact_is_new`
+    says the sender is unknown at a known customer's domain: `contact_id` is then a new id the customers
+    service creates the contact under. `text` is the new part (quoted history separated), capped at
+    `TEXT_LIMIT` characters (`text_truncated`); the whole message stays in mailsync (`raw_sha256`).
+    """
+
+    TEXT_LIMIT: ClassVar[int] = 100_000
+
+    mail_id: uuid.UUID
+    mailbox_id: uuid.UUID
+    internet_message_id: str | None
+    in_reply_to: list[str] = []
+    references: list[str] = []
+    sender: MailAddress
+    reply_to: list[MailAddress] = []
+    to: list[MailAddress] = []
+    cc: list[MailAddress] = []
+    delivered_to: list[str] = []  # the mailbox's own addresses it arrived for (plus-addresses included)
+    participants: list[MailAddress] = []  # people copied in who are not us: never the ticket's customer
+    subject: str
+    sent_at: AwareDatetime | None = None
+    received_at: AwareDatetime
+    text: str
+    text_truncated: bool = False
+    has_html: bool = False
+    attachments: list[MailAttachment] = []
+    automatic: AutomaticKind | None = None
+    bounced_message_id: str | None = None  # a bounce: the Message-ID of the mail that bounced
+    oversized: bool = False  # over the size limit: stored and flagged, parts not extracted
+    customer_id: uuid.UUID
+    contact_id: uuid.UUID | None = None
+    contact_is_new: bool = False
+    raw_sha256: str
