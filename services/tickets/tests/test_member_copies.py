@@ -194,3 +194,33 @@ def test_another_tenants_copied_member_is_refused(tickets_service, customers_ser
     publish_and_wait(tickets_service, "on_member_created", _told(_created(foreign), other_tenant))
 
     assert _refused(_assign, rpc, tenant_id, ticket["id"], foreign) == ("unknown member", ["assignee_id"])
+
+
+def _team_of(tenant_id, member_ids) -> str:
+    # written as create_team writes it (create_team itself asks the customers service, not running here)
+    from tickets import helpdesk_store
+    with db.transaction(db.engine_for("tickets"), "tickets") as session:
+        return helpdesk_store.create_team(session, tenant_id, "Tier 1", member_ids, datetime.now(timezone.utc))["id"]
+
+
+def test_round_robin_skips_a_member_deactivated_by_event_and_takes_them_back_when_reactivated(tickets_service, rpc):
+    tenant_id, first = _copied_tenant_ticket(tickets_service, rpc)
+    ada, bob, cy = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for member_id in (ada, bob, cy):
+        publish_and_wait(tickets_service, "on_member_created", _told(_created(member_id), tenant_id))
+    team_id = _team_of(tenant_id, [ada, bob, cy])
+    publish_and_wait(tickets_service, "on_member_deactivated", _told(_deactivated(bob), tenant_id))
+
+    def next_assignee():
+        ticket = rpc.call("tickets", "create_ticket", str(tenant_id), {
+            "customer_id": first["customer_id"], "subject": "Printer on fire"})
+        assigned = rpc.call("tickets", "assign_round_robin", str(tenant_id), ticket["id"], team_id)
+        return uuid.UUID(assigned["assignee_id"])
+
+    assert [next_assignee() for _ in range(4)] == [ada, cy, ada, cy]  # bob skipped, nobody takes two turns
+    publish_and_wait(tickets_service, "on_member_reactivated", _told(_reactivated(bob), tenant_id))
+    assert [next_assignee() for _ in range(3)] == [ada, bob, cy]
+    publish_and_wait(tickets_service, "on_member_deactivated", _told(_deactivated(ada), tenant_id))
+    publish_and_wait(tickets_service, "on_member_deactivated", _told(_deactivated(bob), tenant_id))
+    publish_and_wait(tickets_service, "on_member_deactivated", _told(_deactivated(cy), tenant_id))
+    assert _refused(next_assignee) == ("the team has no active members", ["team_id"])

@@ -16,9 +16,9 @@ from custops.contracts.tickets import (TicketAssigned, TicketClosed, TicketCreat
                                        TicketNoteAdded, TicketReopened, TicketReplied, TicketResolved,
                                        TicketStatusChanged, TicketUpdated)
 from custops.errors import InvalidInput, NotFound
-from tickets import customer_copies, sla_store, sla_tracking, workflow
+from tickets import customer_copies, round_robin, sla_store, sla_tracking, workflow
 from tickets.commands import TicketFilters
-from tickets.models import teams, ticket_counters, ticket_sla_timers, tickets
+from tickets.models import directory_members, teams, ticket_counters, ticket_sla_timers, tickets
 
 # A ticket as the service answers it (the one list of its fields).
 FIELDS = ("id", "number", "customer_id", "contact_id", "subject", "description", "priority", "status", "source",
@@ -258,18 +258,27 @@ def require_team(session: Session, tenant_id, team_id) -> None:
 
 
 def next_team_member(session: Session, tenant_id, team_id):
-    """The team's next member in round-robin order. The UPDATE ... RETURNING takes the team's row
-    lock, so concurrent assignments wait for each other and never get the same position."""
-    stmt = (update(teams).where(teams.c.tenant_id == tenant_id, teams.c.id == team_id, teams.c.archived_at.is_(None))
-            .values(next_index=teams.c.next_index + 1)
-            .returning(teams.c.next_index, teams.c.member_ids))
-    row = session.execute(stmt).first()
+    """The team's next active member in round-robin order (`round_robin.next_turn`). The team's row
+    is locked, so concurrent assignments wait for each other and never get the same turn."""
+    team = (teams.c.tenant_id == tenant_id, teams.c.id == team_id, teams.c.archived_at.is_(None))
+    deactivated = (select(func.array_agg(directory_members.c.member_id))
+                   .where(directory_members.c.tenant_id == tenant_id,
+                          directory_members.c.member_id == func.any(teams.c.member_ids),
+                          directory_members.c.active.is_(False))
+                   .scalar_subquery())
+    row = session.execute(select(teams.c.next_index, teams.c.member_ids, deactivated)
+                          .where(*team).with_for_update(of=teams)).first()
     if row is None:  # an archived team takes no new assignments
         raise _team_refused(session, tenant_id, team_id)
-    position, member_ids = row
+    counter, member_ids, inactive = row
     if not member_ids:
         raise InvalidInput("the team has no members", [{"field": "team_id", "message": "team has no members"}])
-    return member_ids[(position - 1) % len(member_ids)]
+    turn = round_robin.next_turn(member_ids, counter, set(inactive or ()))
+    if turn is None:
+        raise InvalidInput("the team has no active members",
+                           [{"field": "team_id", "message": "every member of the team is deactivated"}])
+    session.execute(update(teams).where(*team).values(next_index=turn + 1))
+    return member_ids[turn % len(member_ids)]
 
 
 def _ref(ticket: dict) -> dict:
