@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import event, select
 
 from custops import config, db
+from custops.notified_loop import wake_time
 from tickets import sla_clock, sla_store, ticket_store
 from tickets.models import ticket_sla_timers
 
@@ -237,13 +238,13 @@ def test_the_clock_wakes_earlier_only_for_an_earlier_instant():
     later, earlier = utc_now + timedelta(hours=3), utc_now + timedelta(seconds=5)
     now, wake_at = 1000.0, 1030.0  # monotonic seconds: asleep for another 30 s
 
-    assert sla_clock.wake_time(wake_at, [later.isoformat()] * 50, now, utc_now) == wake_at
-    assert sla_clock.wake_time(wake_at, [later.isoformat(), earlier.isoformat()], now, utc_now) == now + 5
+    assert wake_time(wake_at, [later.isoformat()] * 50, now, utc_now) == wake_at
+    assert wake_time(wake_at, [later.isoformat(), earlier.isoformat()], now, utc_now) == now + 5
     # what is due already: at once
-    assert sla_clock.wake_time(wake_at, [(utc_now - timedelta(seconds=1)).isoformat()], now, utc_now) == now - 1
+    assert wake_time(wake_at, [(utc_now - timedelta(seconds=1)).isoformat()], now, utc_now) == now - 1
     # no instant told (a NOTIFY of a change that knows none): look now
-    assert sla_clock.wake_time(wake_at, [later.isoformat(), ""], now, utc_now) == now
-    assert sla_clock.wake_time(wake_at, ["2026-12-01T12:00:05"], now, utc_now) == now  # naive: unreadable
+    assert wake_time(wake_at, [later.isoformat(), ""], now, utc_now) == now
+    assert wake_time(wake_at, ["2026-12-01T12:00:05"], now, utc_now) == now  # naive: unreadable
 
 
 def test_new_tickets_due_later_cost_the_clock_no_look_and_an_earlier_instant_wakes_it_then(custops_setup):

@@ -1,7 +1,8 @@
 """The SLA deadline clock: emits `ticket.sla_warning` / `ticket.sla_breached` when they fall due.
 
 It sleeps until the next due `warn_at` / `deadline` (the minimum over the two partial indexes) and
-never longer than `MAX_SLEEP` seconds as a safety net. A transaction that makes a timer due sends
+never longer than `max_sleep` seconds as a safety net (`custops.notified_loop.DeadlineLoop`, the
+shape every custops clock shares). A transaction that makes a timer due sends
 `NOTIFY custops_sla` with the earliest instant it made due: the clock keeps its next wake-up in
 memory and only moves it earlier when told of an earlier instant (`wake_time`), so a burst of new
 tickets, each due in hours, costs it no query at all; a NOTIFY without an instant makes it look now.
@@ -14,8 +15,6 @@ at once on start). A breach also applies the tenant's escalation rule in that tr
 from __future__ import annotations
 
 import logging
-import select
-import time
 from datetime import datetime, timezone
 
 from sqlalchemy import text
@@ -23,12 +22,11 @@ from sqlalchemy.orm import Session
 
 from custops import db, outbox
 from custops.contracts.tickets import TicketAssigned, TicketSlaBreached, TicketSlaWarning, TicketUpdated
+from custops.notified_loop import DeadlineLoop
 from tickets import sla_store
-from tickets.notified_loop import NotifiedLoop
 
 log = logging.getLogger(__name__)
 
-MAX_SLEEP = 30.0  # seconds between checks at most, even when no NOTIFY arrives
 BATCH = 500
 
 _NEXT_DUE = text("""
@@ -137,22 +135,7 @@ def escalate(session: Session, row: dict, now: datetime) -> None:
     log.info("escalated ticket %s on an SLA breach: %s", row["ticket_id"], values)
 
 
-def wake_time(wake_at: float, told: list[str], now: float, utc_now: datetime) -> float:
-    """The clock's next wake-up (on the `time.monotonic()` scale, `now` being that instant and
-    `utc_now` the same instant in UTC) after NOTIFY payloads `told`: the earliest of `wake_at` and
-    the due instants told; at once for a payload that names no instant (look again)."""
-    for payload in told:
-        try:
-            due = datetime.fromisoformat(payload)
-        except ValueError:  # no instant (or not one this clock reads): look now
-            return now
-        if due.tzinfo is None:
-            return now
-        wake_at = min(wake_at, now + (due - utc_now).total_seconds())
-    return wake_at
-
-
-class DeadlineClock(NotifiedLoop):
+class DeadlineClock(DeadlineLoop):
     """The clock: fire what is due, then sleep until the next due instant or an earlier one told."""
 
     channel = sla_store.NOTIFY_CHANNEL
@@ -167,22 +150,4 @@ class DeadlineClock(NotifiedLoop):
                 break
         with self.engine.connect() as conn:
             until_next = conn.execute(_NEXT_DUE).scalar()
-        if until_next is None:
-            return MAX_SLEEP
-        return min(MAX_SLEEP, max(0.0, float(until_next)))
-
-    def _wait(self, seconds: float) -> None:
-        """Sleep `seconds` (until the due instant the last look found), less when told of an earlier one."""
-        wake_at = time.monotonic() + seconds
-        while True:
-            remaining = wake_at - time.monotonic()
-            if remaining <= 0:
-                return
-            ready, _, _ = select.select([self.listener.fileno()], [], [], remaining)
-            if not ready:
-                return
-            told = [n.payload for n in self.listener.notifies(timeout=0, stop_after=10_000)]
-            wake_at = wake_time(wake_at, told, time.monotonic(), datetime.now(timezone.utc))
-
-    def round(self) -> None:
-        self._wait(self.tick())
+        return self.sleep_for(until_next)

@@ -68,7 +68,7 @@ from custops.errors import NotFound
 from tickets import sla_store
 from tickets.models import sla_recompute_jobs, sla_settings, ticket_sla_timers, tickets
 from tickets.sla import PauseInterval
-from tickets.notified_loop import NotifiedLoop
+from custops.notified_loop import NotifiedLoop
 
 log = logging.getLogger(__name__)
 
