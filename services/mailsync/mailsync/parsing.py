@@ -1,0 +1,789 @@
+"""Parsing one raw RFC 5322 message into what intake and threading need (pure: bytes in, no I/O).
+
+`parse(raw)` never raises because of what a message contains: real mail is broken in every way
+(missing or wrong charsets, unbalanced brackets, truncated base64, missing boundaries, 8-bit
+headers). It raises `Unparseable(reason)` only when nothing usable can be made of the bytes (empty
+input, or binary junk with no header and no text); the caller then quarantines the raw bytes.
+
+Decisions recorded here:
+
+- The standard library's modern policy (`email.policy.default`) parses; every header and part is
+  read through a guard so that one broken header or part degrades to its raw text (or is skipped,
+  recorded in `defects`) instead of failing the message.
+- Text is decoded with the declared charset when the bytes decode cleanly with it (through the
+  charset's superset: gb2312 → gb18030, iso-8859-1/us-ascii → windows-1252, shift_jis → cp932,
+  iso-2022-jp → its extensions, ks_c_5601 → cp949, since senders routinely use the superset's
+  characters); when they do not, or no charset is declared, `charset-normalizer` detects it; UTF-8
+  with replacement characters is the last resort. Raw 8-bit header bytes are decoded the same way.
+- `text` is the whole plain text: the inline text/plain parts joined; when there is none, the HTML
+  converted to text. `html` is the inline HTML sanitised with nh3 for display (`cid:` URLs kept so
+  inline images show). `text_new`/`quoted` split the text at the first quoted-history header that
+  mail-parser-reply finds ("On … wrote:", "-----Original Message-----", "Von: …" and their
+  translations), or at a trailing block of `>`-quoted lines.
+- Attachments: every leaf part that is not body text, including `message/rfc822` (kept whole as
+  `.eml`, never descended into: a forwarded mail's text is not this mail's text), delivery reports
+  and text/calendar invites (also listed in `calendar`). TNEF `winmail.dat` is unpacked into its
+  attachments (and its body, when the mail has no other). Inline parts keep their Content-ID.
+- Over `size_limit`: only the header block is parsed, nothing is extracted, `oversized=True`.
+- Dedup key (`dedupe_key`): the Message-ID, else the sha256 of the raw bytes (never dropped for
+  lacking one).
+"""
+from __future__ import annotations
+
+import hashlib
+import html as html_lib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+from html.parser import HTMLParser
+from typing import Literal
+
+import charset_normalizer
+import nh3
+
+from custops.contracts.mailsync import MailAddress
+
+from . import auto_replies
+
+DEFAULT_SIZE_LIMIT = 25 * 1024 * 1024
+# Reply/quote separation runs regular expressions over the text: past this size the whole text is new.
+REPLY_SPLIT_LIMIT = 200_000
+MAX_DEPTH = 30  # nested multiparts deeper than this are not descended into (fuzzed mail nests without end)
+MAX_PARTS = 2_000
+
+AutomaticKind = Literal["auto_reply", "bounce", "list", "loop"]
+
+
+class Unparseable(Exception):
+    """Nothing usable can be made of these bytes; `reason` says why. The caller quarantines them."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Address:
+    """One mailbox of a header; `email` lower-cased, `name` the decoded display name ("" when none)."""
+
+    email: str
+    name: str = ""
+
+    def to_contract(self) -> MailAddress:
+        return MailAddress(email=self.email, name=self.name)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str | None
+    content_type: str
+    data: bytes = field(repr=False)
+    content_id: str | None = None  # without angle brackets
+    inline: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    message_id: str | None
+    in_reply_to: list[str]
+    references: list[str]
+    sender: Address | None
+    reply_to: list[Address]
+    to: list[Address]
+    cc: list[Address]
+    delivered_to: list[str]
+    subject: str
+    sent_at: datetime | None
+    text: str
+    text_new: str
+    quoted: str
+    html: str | None
+    attachments: list[Attachment]
+    calendar: list[str]
+    automatic: AutomaticKind | None
+    bounced_message_id: str | None
+    content_hash: str
+    oversized: bool
+    defects: list[str]
+    size: int = 0
+    list_id: str | None = None
+    sender_header: Address | None = None  # the `Sender:` header (a list or relay sending on behalf)
+
+    @property
+    def has_html(self) -> bool:
+        return self.html is not None
+
+
+def dedupe_key(parsed: ParsedMail) -> str:
+    """The Message-ID, else `sha256:<content hash>` (a mail without a Message-ID is never dropped)."""
+    return parsed.message_id or f"sha256:{parsed.content_hash}"
+
+
+# --- charsets ---------------------------------------------------------------------------------------
+
+# A declared charset → the codecs tried first (supersets the senders actually use).
+_SUPERSETS = {
+    "gb2312": ("gb18030",), "gbk": ("gb18030",), "gb_2312-80": ("gb18030",), "x-gbk": ("gb18030",),
+    "us-ascii": ("utf-8", "cp1252"), "ascii": ("utf-8", "cp1252"),
+    "iso-8859-1": ("cp1252",), "latin1": ("cp1252",), "latin-1": ("cp1252",),
+    "shift_jis": ("cp932",), "shift-jis": ("cp932",), "sjis": ("cp932",), "x-sjis": ("cp932",),
+    "iso-2022-jp": ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2", "iso2022_jp_3"),
+    "ks_c_5601-1987": ("cp949",), "euc-kr": ("cp949",), "ks_c_5601": ("cp949",),
+    "big5": ("big5hkscs",), "windows-874": ("cp874",), "tis-620": ("cp874",),
+    "unicode-1-1-utf-7": ("utf-7",), "utf8": ("utf-8",),
+}
+
+
+def _codecs_for(charset: str | None) -> list[str]:
+    if not charset:
+        return []
+    name = charset.strip().strip('"\'').lower()
+    codecs = list(_SUPERSETS.get(name, ()))
+    codecs.append(name)
+    return codecs
+
+
+def decode_bytes(data: bytes, charset: str | None = None) -> str:
+    """Bytes → text with the declared charset when it fits, else a detected one, else UTF-8 with replacements."""
+    if not data:
+        return ""
+    for codec in _codecs_for(charset):
+        try:
+            return data.decode(codec)
+        except (LookupError, UnicodeDecodeError, ValueError):
+            continue
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if len(data) <= 2_000_000:
+        try:
+            best = charset_normalizer.from_bytes(data).best()
+        except Exception:  # noqa: BLE001 - detection is a heuristic: any failure falls back to UTF-8
+            best = None
+        if best is not None:
+            return str(best)
+    return data.decode("utf-8", errors="replace")
+
+
+def _unsurrogate(value: str) -> str:
+    """A header value with raw 8-bit bytes (kept as surrogate escapes by the parser) → decoded text."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    return decode_bytes(value.encode("utf-8", errors="surrogateescape"))
+
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*?)\?=")
+
+
+def decode_words(value: str) -> str:
+    """RFC 2047 encoded words → text, leniently: whitespace between adjacent words dropped, bad padding
+    tolerated, a charset that does not fit the bytes replaced by a detected one."""
+    value = _unsurrogate(value)
+    if "=?" not in value:
+        return value
+    out: list[str] = []
+    pos = 0
+    last_was_word = False
+    for match in _ENCODED_WORD.finditer(value):
+        between = value[pos:match.start()]
+        if not (last_was_word and between.strip() == ""):
+            out.append(between)
+        charset, encoding, payload = match.groups()
+        charset = charset.split("*", 1)[0]  # RFC 2231 language suffix
+        try:
+            if encoding.lower() == "b":
+                data = _b64(payload)
+            else:
+                data = _qp_word(payload)
+            out.append(decode_bytes(data, charset))
+        except Exception:  # noqa: BLE001 - an undecodable word stays as written
+            out.append(match.group(0))
+        pos = match.end()
+        last_was_word = True
+    out.append(value[pos:])
+    return "".join(out)
+
+
+def _b64(payload: str) -> bytes:
+    import base64
+
+    cleaned = re.sub(r"[^A-Za-z0-9+/]", "", payload)
+    cleaned = cleaned[: len(cleaned) - len(cleaned) % 4] if len(cleaned) % 4 == 1 else cleaned
+    return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4))
+
+
+def _qp_word(payload: str) -> bytes:
+    import quopri
+
+    return quopri.decodestring(payload.replace("_", " ").encode("ascii", errors="replace"), header=False)
+
+
+# --- headers ----------------------------------------------------------------------------------------
+
+def _raw_headers(msg: Message, name: str) -> list[str]:
+    lname = name.lower()
+    try:
+        items = msg.raw_items() if hasattr(msg, "raw_items") else msg.items()
+        return [str(v) for k, v in items if k.lower() == lname]
+    except Exception:  # noqa: BLE001 - a header block the library chokes on has no values
+        return []
+
+
+def _unfold(value: str) -> str:
+    return re.sub(r"\r?\n[ \t]*", " ", value).strip()
+
+
+def header_text(msg: Message, name: str) -> str:
+    """The first value of `name`, unfolded, encoded words decoded ("" when absent)."""
+    values = _raw_headers(msg, name)
+    return decode_words(_unfold(values[0])).strip() if values else ""
+
+
+_ID = re.compile(r"<([^<>\s]+)>")
+
+
+def _ids(value: str) -> list[str]:
+    value = _unfold(_unsurrogate(value))
+    found = _ID.findall(value)
+    if not found:
+        token = value.strip().strip("<>").strip()
+        found = [token] if token and " " not in token and "@" in token else []
+    seen: dict[str, None] = {}
+    for item in found:
+        seen.setdefault(item, None)
+    return list(seen)
+
+
+def _message_id(msg: Message) -> str | None:
+    for value in _raw_headers(msg, "Message-ID"):
+        value = _unfold(_unsurrogate(value))
+        match = _ID.search(value)
+        if match:
+            return match.group(1)
+        token = value.strip().strip("<>").strip()
+        if token and " " not in token:
+            return token
+    return None
+
+
+_ADDR_SPEC = re.compile(r"[^\s<>()\",;:@]+@[^\s<>()\",;:@]+")
+
+
+def _addresses(msg: Message, name: str) -> list[Address]:
+    result: list[Address] = []
+    for raw in _raw_headers(msg, name):
+        result.extend(parse_addresses(raw))
+    seen: set[str] = set()
+    unique = []
+    for address in result:
+        if address.email not in seen:
+            seen.add(address.email)
+            unique.append(address)
+    return unique
+
+
+def parse_addresses(raw: str) -> list[Address]:
+    """A header value → its mailboxes; lenient with missing brackets, unbalanced brackets and 8-bit bytes."""
+    value = _unfold(_unsurrogate(raw))
+    if not value:
+        return []
+    result: list[Address] = []
+    try:
+        pairs = getaddresses([value])
+    except Exception:  # noqa: BLE001 - a value getaddresses cannot split falls to the regex below
+        pairs = []
+    for name, email in pairs:
+        email = email.strip().strip(".").lower() if email else ""
+        if "@" not in email or " " in email:
+            continue
+        result.append(Address(email=email, name=_clean_name(decode_words(name))))
+    if not result:
+        for match in _ADDR_SPEC.finditer(value):
+            email = match.group(0).strip(".").lower()
+            name = value[:match.start()].strip().strip('"<').strip()
+            result.append(Address(email=email, name=_clean_name(decode_words(name)) if len(result) == 0 else ""))
+    return result
+
+
+def _clean_name(name: str) -> str:
+    name = re.sub(r"\s+", " ", name or "").strip().strip('"').strip("'").strip()
+    return name
+
+
+def _sent_at(msg: Message) -> datetime | None:
+    value = header_text(msg, "Date")
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    try:
+        return when.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _delivered_to(msg: Message) -> list[str]:
+    found: dict[str, None] = {}
+    for name in ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To"):
+        for raw in _raw_headers(msg, name):
+            for address in parse_addresses(raw):
+                found.setdefault(address.email, None)
+    return list(found)
+
+
+# --- HTML ------------------------------------------------------------------------------------------
+
+_BLOCK_TAGS = {"p", "div", "tr", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+               "pre", "section", "article", "header", "footer", "hr", "dl", "dt", "dd", "address"}
+_SKIP_TAGS = {"script", "style", "head", "title", "template", "noscript", "xml", "o:p"}
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _SKIP_TAGS and tag != "o:p":
+            self.skip += 1
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag == "li":
+            self.parts.append("\n* ")
+        elif tag in ("td", "th"):
+            self.parts.append(" ")
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in _SKIP_TAGS and tag != "o:p":
+            self.skip = max(0, self.skip - 1)
+        elif tag in _BLOCK_TAGS or tag == "li":
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.parts.append(re.sub(r"[ \t\r\n]+", " ", data))
+
+
+def html_to_text(markup: str) -> str:
+    """HTML → readable plain text (blocks and <br> become line breaks, scripts and styles dropped)."""
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(markup)
+        extractor.close()
+    except Exception:  # noqa: BLE001 - HTMLParser on hostile markup: fall back to stripping tags
+        return html_lib.unescape(re.sub(r"<[^>]*>", " ", markup)).strip()
+    text = "".join(extractor.parts).replace("\xa0", " ")
+    lines = [line.strip() for line in text.split("\n")]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def sanitise_html(markup: str) -> str:
+    """HTML made safe for display: nh3's allow-list (no scripts, handlers, forms); cid: URLs kept for inline images."""
+    return nh3.clean(markup, url_schemes={"http", "https", "mailto", "tel", "cid"},
+                     link_rel="noopener noreferrer")
+
+
+# --- reply/quote separation ------------------------------------------------------------------------
+
+_REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "sv", "da", "pl", "cs"]
+
+
+def split_reply(text: str) -> tuple[str, str]:
+    """(the new part, the quoted history). mail-parser-reply finds the first history header; a trailing
+    block of `>`-quoted lines is history too. Lines of the new part keep their original form."""
+    if not text.strip():
+        return "", ""
+    lines = text.replace("\r\n", "\n").split("\n")
+    cut = len(lines)
+    if len(text) <= REPLY_SPLIT_LIMIT:
+        cut = _header_cut(text, lines)
+    # A trailing block of quoted lines ("> ...", blank lines between) is history.
+    end = cut
+    while end > 0 and (lines[end - 1].strip() == "" or lines[end - 1].lstrip().startswith(">")):
+        end -= 1
+    if end < cut and any(line.lstrip().startswith(">") for line in lines[end:cut]):
+        # keep a lone "On ... wrote:" line with its quote
+        if end > 0 and lines[end - 1].rstrip().endswith(":") and len(lines[end - 1]) < 300:
+            end -= 1
+        cut = end
+    new = "\n".join(lines[:cut]).strip()
+    quoted = "\n".join(lines[cut:]).strip()
+    return new, quoted
+
+
+def _header_cut(text: str, lines: list[str]) -> int:
+    try:
+        from mailparser_reply import EmailReplyParser
+
+        message = EmailReplyParser(languages=_REPLY_LANGUAGES).read(text)
+    except Exception:  # noqa: BLE001 - the helper's regexes on odd text: no split rather than no mail
+        return len(lines)
+    replies = [r for r in message.replies if r.content]
+    if len(replies) < 2 or not replies[1].headers:
+        return len(lines)
+    header = replies[1].headers
+    first_line = header.strip().split("\n", 1)[0].strip()
+    if not first_line:
+        return len(lines)
+    for index, line in enumerate(lines):
+        if index > 0 and first_line[:60] in line.strip():
+            return index
+    return len(lines)
+
+
+# --- parts ------------------------------------------------------------------------------------------
+
+_TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
+_KEPT_WHOLE = {"message/rfc822", "message/delivery-status", "text/rfc822-headers", "message/global",
+               "message/disposition-notification", "message/global-delivery-status"}
+
+
+@dataclass
+class _Collected:
+    texts: list[str] = field(default_factory=list)
+    htmls: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    calendar: list[str] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+    parts: int = 0
+
+
+def _payload_bytes(part: Message, collected: _Collected) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception as exc:  # noqa: BLE001 - a transfer encoding the library cannot undo: the raw payload
+        collected.defects.append(f"undecodable payload: {type(exc).__name__}")
+        data = None
+    if data is None:
+        raw = part.get_payload()
+        if isinstance(raw, str):
+            data = raw.encode("utf-8", errors="surrogateescape")
+        else:
+            data = b""
+    return data
+
+
+def _filename(part: Message) -> str | None:
+    name = None
+    try:
+        name = part.get_filename()
+    except Exception:  # noqa: BLE001 - a broken parameter list means no file name
+        name = None
+    if not name:
+        try:
+            name = part.get_param("name")
+            if isinstance(name, tuple):
+                name = name[2]
+        except Exception:  # noqa: BLE001 - same: no file name
+            name = None
+    if not name:
+        return None
+    name = decode_words(_unfold(str(name))).strip()
+    return name or None
+
+
+def _content_id(part: Message) -> str | None:
+    values = _raw_headers(part, "Content-ID")
+    if not values:
+        return None
+    value = _unfold(values[0]).strip()
+    return value.strip("<>").strip() or None
+
+
+def _disposition(part: Message) -> str | None:
+    try:
+        return part.get_content_disposition()
+    except Exception:  # noqa: BLE001 - an unparseable disposition counts as none
+        return None
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return part.get_content_type()
+    except Exception:  # noqa: BLE001 - an unparseable type counts as the RFC default
+        return "text/plain"
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        charset = part.get_param("charset")
+    except Exception:  # noqa: BLE001 - unparseable parameters: no declared charset
+        return None
+    if isinstance(charset, tuple):
+        charset = charset[2]
+    return str(charset) if charset else None
+
+
+def _collect(part: Message, collected: _Collected, depth: int = 0) -> None:
+    collected.parts += 1
+    if collected.parts > MAX_PARTS:
+        collected.defects.append("too many parts: the rest not extracted")
+        return
+    ctype = _content_type(part)
+    for defect in getattr(part, "defects", []) or []:
+        collected.defects.append(type(defect).__name__)
+    if ctype in _KEPT_WHOLE or (ctype.startswith("message/") and ctype != "message/partial"):
+        _keep_whole(part, ctype, collected)
+        return
+    if part.is_multipart():
+        payload = part.get_payload()
+        if depth >= MAX_DEPTH:
+            collected.defects.append("nested too deep: inner parts not extracted")
+            return
+        if isinstance(payload, list):
+            for child in payload:
+                if isinstance(child, Message):
+                    _collect(child, collected, depth + 1)
+        return
+    disposition = _disposition(part)
+    filename = _filename(part)
+    data = _payload_bytes(part, collected)
+    if ctype in _TNEF_TYPES or (filename or "").lower() == "winmail.dat":
+        if _unpack_tnef(data, collected):
+            return
+    if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
+        text = decode_bytes(data, _charset(part))
+        (collected.texts if ctype == "text/plain" else collected.htmls).append(text)
+        return
+    if ctype == "text/calendar":
+        collected.calendar.append(decode_bytes(data, _charset(part)))
+        filename = filename or "invite.ics"
+    content_id = _content_id(part)
+    inline = disposition == "inline" or (disposition is None and content_id is not None)
+    collected.attachments.append(Attachment(filename=filename, content_type=ctype, data=data,
+                                            content_id=content_id, inline=inline))
+
+
+def _keep_whole(part: Message, ctype: str, collected: _Collected) -> None:
+    """An embedded message or report part, kept as one attachment with its bytes."""
+    data = b""
+    inner_subject = ""
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        inner = payload[0]
+        inner_subject = header_text(inner, "Subject")
+        try:
+            data = inner.as_bytes(policy=policy.compat32.clone(linesep="\n"))
+        except Exception:  # noqa: BLE001 - re-serialising a broken inner message: keep what the parser saw
+            try:
+                data = str(inner).encode("utf-8", errors="surrogateescape")
+            except Exception:  # noqa: BLE001 - nothing serialisable: an empty attachment still records it
+                data = b""
+    elif isinstance(payload, list):
+        chunks = []
+        for block in payload:
+            if isinstance(block, Message):
+                try:
+                    chunks.append(block.as_bytes(policy=policy.compat32.clone(linesep="\n")))
+                except Exception:  # noqa: BLE001 - a broken status block is left out
+                    continue
+        data = b"\n".join(chunks)
+    else:
+        data = _payload_bytes(part, collected)
+    filename = _filename(part)
+    if not filename:
+        filename = {"message/delivery-status": "delivery-status.txt",
+                    "text/rfc822-headers": "headers.txt"}.get(ctype) or f"{inner_subject or 'message'}.eml"
+    collected.attachments.append(Attachment(filename=filename, content_type=ctype, data=data,
+                                            content_id=_content_id(part), inline=False))
+
+
+def _unpack_tnef(data: bytes, collected: _Collected) -> bool:
+    """winmail.dat → its attachments (and body); False when it is no TNEF, so it is kept as it is."""
+    try:
+        from tnefparse import TNEF
+
+        tnef = TNEF(data)
+    except Exception:  # noqa: BLE001 - not TNEF after all (or broken): the part stays an attachment
+        return False
+    for item in getattr(tnef, "attachments", []) or []:
+        try:
+            name = item.long_filename() or item.name
+            if isinstance(name, bytes):
+                name = decode_bytes(name)
+            content = item.data if isinstance(item.data, bytes) else bytes(item.data or b"")
+        except Exception:  # noqa: BLE001 - one broken TNEF attachment is skipped
+            collected.defects.append("broken TNEF attachment")
+            continue
+        collected.attachments.append(Attachment(filename=(name or None), content_type=_guess_type(name),
+                                                data=content, content_id=None, inline=False))
+    body = getattr(tnef, "body", None)
+    html_body = getattr(tnef, "htmlbody", None)
+    if body:
+        collected.texts.append(body if isinstance(body, str) else decode_bytes(body))
+    elif html_body:
+        collected.htmls.append(html_body if isinstance(html_body, str) else decode_bytes(html_body))
+    return True
+
+
+def _guess_type(name: str | None) -> str:
+    import mimetypes
+
+    guessed = mimetypes.guess_type(name or "")[0]
+    return guessed or "application/octet-stream"
+
+
+# --- the message ------------------------------------------------------------------------------------
+
+_MBOX_FROM = re.compile(rb"\AFrom [^\r\n]*\r?\n")
+
+
+def _split_head(raw: bytes) -> bytes:
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        index = raw.find(sep)
+        if index >= 0:
+            return raw[: index + len(sep)]
+    return raw[:1_000_000]
+
+
+def _looks_like_text(data: bytes) -> bool:
+    sample = data[:65536]
+    if not sample.strip():
+        return False
+    if sample.count(b"\x00") > len(sample) // 100:
+        return False
+    controls = sum(1 for byte in sample if byte < 9 or 13 < byte < 27 or 27 < byte < 32)
+    return controls <= len(sample) // 20
+
+
+def parse(raw: bytes, *, size_limit: int = DEFAULT_SIZE_LIMIT) -> ParsedMail:
+    """`raw` → `ParsedMail`; raises `Unparseable` only when nothing usable can be made of it."""
+    raw = bytes(raw)
+    content_hash = hashlib.sha256(raw).hexdigest()
+    if not raw.strip():
+        raise Unparseable("empty message")
+    source = _MBOX_FROM.sub(b"", raw, count=1)  # an mbox separator line is no header
+    oversized = len(raw) > size_limit
+    try:
+        msg = BytesParser(policy=policy.default).parsebytes(_split_head(source) if oversized else source)
+    except Exception as exc:  # noqa: BLE001 - the parser itself failed: the header block alone may still do
+        try:
+            msg = BytesParser(policy=policy.default).parsebytes(_split_head(source), headersonly=True)
+        except Exception:  # noqa: BLE001 - not even headers: nothing usable
+            raise Unparseable(f"the parser failed: {type(exc).__name__}: {exc}") from None
+        oversized_or_broken = True
+    else:
+        oversized_or_broken = oversized
+    try:
+        return _build(msg, raw, content_hash, oversized, oversized_or_broken)
+    except Unparseable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug meeting odd content must not lose the mail: headers only
+        try:
+            head = BytesParser(policy=policy.default).parsebytes(_split_head(source), headersonly=True)
+            parsed = _build(head, raw, content_hash, oversized, True)
+        except Exception:  # noqa: BLE001 - nothing usable
+            raise Unparseable(f"the message could not be read: {type(exc).__name__}: {exc}") from None
+        return _with_defect(parsed, f"body not extracted: {type(exc).__name__}")
+
+
+def _with_defect(parsed: ParsedMail, defect: str) -> ParsedMail:
+    from dataclasses import replace
+
+    return replace(parsed, defects=[*parsed.defects, defect])
+
+
+def _build(msg: EmailMessage, raw: bytes, content_hash: str, oversized: bool, headers_only: bool) -> ParsedMail:
+    has_headers = bool(_safe_keys(msg))
+    collected = _Collected()
+    for defect in getattr(msg, "defects", []) or []:
+        collected.defects.append(type(defect).__name__)
+    if not headers_only:
+        _collect(msg, collected)
+        # a single-part body that is an attachment (an application/pdf message) was collected as one
+    if not has_headers and not collected.texts and not collected.htmls:
+        if not _looks_like_text(raw):
+            raise Unparseable("no header and no text")
+    if not has_headers and not headers_only and not collected.texts and not collected.htmls:
+        collected.texts.append(decode_bytes(raw))
+        collected.attachments.clear()
+
+    plain = "\n\n".join(t.strip("\n") for t in collected.texts if t is not None)
+    html_source = "\n".join(collected.htmls) if collected.htmls else None
+    text = plain if plain.strip() else (html_to_text(html_source) if html_source else plain)
+    text = text.replace("\r\n", "\n")
+    text_new, quoted = split_reply(text)
+    html = sanitise_html(html_source) if html_source is not None else None
+
+    sender = _first_address(msg, ("From", "Sender", "Reply-To", "Return-Path"))
+    subject = header_text(msg, "Subject")
+    if "\n" in subject or "\r" in subject:
+        subject = re.sub(r"\s*[\r\n]+\s*", " ", subject).strip()
+    automatic = auto_replies.classify(msg, sender.email if sender else None, subject)
+    bounced = None
+    if automatic == "bounce":
+        bounced = auto_replies.bounced_message_id(msg, text) if not headers_only else None
+    senders_header = _addresses(msg, "Sender")
+    list_id = header_text(msg, "List-Id") or None
+    return ParsedMail(
+        message_id=_message_id(msg),
+        in_reply_to=_all_ids(msg, "In-Reply-To"),
+        references=_all_ids(msg, "References"),
+        sender=sender,
+        reply_to=_addresses(msg, "Reply-To"),
+        to=_addresses(msg, "To"),
+        cc=_addresses(msg, "Cc"),
+        delivered_to=_delivered_to(msg),
+        subject=subject,
+        sent_at=_sent_at(msg),
+        text=text,
+        text_new=text_new,
+        quoted=quoted,
+        html=html,
+        attachments=collected.attachments,
+        calendar=collected.calendar,
+        automatic=automatic,
+        bounced_message_id=bounced,
+        content_hash=content_hash,
+        oversized=oversized,
+        defects=list(dict.fromkeys(collected.defects)),
+        size=len(raw),
+        list_id=list_id,
+        sender_header=senders_header[0] if senders_header else None,
+    )
+
+
+def _safe_keys(msg: Message) -> list[str]:
+    try:
+        return [k for k, _ in msg.raw_items()]
+    except Exception:  # noqa: BLE001 - unreadable header block: no headers
+        return []
+
+
+def _all_ids(msg: Message, name: str) -> list[str]:
+    found: dict[str, None] = {}
+    for value in _raw_headers(msg, name):
+        for item in _ids(value):
+            found.setdefault(item, None)
+    return list(found)
+
+
+def _first_address(msg: Message, names: tuple[str, ...]) -> Address | None:
+    for name in names:
+        addresses = _addresses(msg, name)
+        if addresses:
+            return addresses[0]
+    return None
