@@ -213,6 +213,14 @@ def test_teams_and_round_robin_on_create(tickets_service, rpc, tenant_id):
     assert (renamed["name"], renamed["member_ids"]) == ("Tier 2", [bob])
 
 
+def test_a_team_takes_members_beyond_the_first_page_of_the_tenants_member_list(tickets_service, rpc, tenant_id):
+    oldest = _member(rpc, tenant_id, "Ada")
+    for n in range(50):  # the customers service pages its member list by 50, newest first
+        _member(rpc, tenant_id, f"Agent {n}")
+    team = rpc.call("tickets", "create_team", tenant_id, {"name": "Tier 1", "member_ids": [oldest]})
+    assert team["member_ids"] == [oldest]
+
+
 def test_concurrent_round_robin_assignments_are_fair(tickets_service, rpc, tenant_id):
     members = [_member(rpc, tenant_id, f"Agent {n}") for n in range(3)]
     team = rpc.call("tickets", "create_team", tenant_id, {"name": "Tier 1", "member_ids": members})

@@ -224,3 +224,17 @@ def test_round_robin_skips_a_member_deactivated_by_event_and_takes_them_back_whe
     publish_and_wait(tickets_service, "on_member_deactivated", _told(_deactivated(bob), tenant_id))
     publish_and_wait(tickets_service, "on_member_deactivated", _told(_deactivated(cy), tenant_id))
     assert _refused(next_assignee) == ("the team has no active members", ["team_id"])
+
+
+def test_a_team_of_copied_members_is_made_and_changed_without_asking(tickets_service, rpc):
+    # no customers service runs here: asking it would time out
+    tenant_id, _ = _copied_tenant_ticket(tickets_service, rpc)
+    ada, bob = uuid.uuid4(), uuid.uuid4()
+    for member_id in (ada, bob):
+        publish_and_wait(tickets_service, "on_member_created", _told(_created(member_id), tenant_id))
+    team = rpc.call("tickets", "create_team", str(tenant_id), {"name": "Tier 1", "member_ids": [str(ada)]})
+    changed = rpc.call("tickets", "update_team", str(tenant_id), team["id"], {"member_ids": [str(ada), str(bob)]})
+    assert changed["member_ids"] == [str(ada), str(bob)]
+    publish_and_wait(tickets_service, "on_member_deactivated", _told(_deactivated(bob), tenant_id))
+    assert _refused(lambda: rpc.call("tickets", "create_team", str(tenant_id), {
+        "name": "Tier 2", "member_ids": [str(bob)]})) == ("member deactivated", ["member_ids"])

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from custops.errors import EXPECTED, Conflict, InvalidInput, NotFound
 from custops.shapes import utc_now
 from custops.validation import parse, parse_id
-from tickets import (canned, customer_copies, customer_directory, helpdesk_store, member_copies, ticket_store,
-                     workflow)
+from tickets import (canned, customer_copies, customer_directory, helpdesk_store, mail_threading, member_copies,
+                     ticket_store, workflow)
 from tickets.commands import (AddMessage, AssignTicket, CreateCannedResponse, CreateTeam, TeamFilters,
                               UpdateTeam, UpdateTicket)
 
@@ -101,6 +101,8 @@ class HelpDeskEntrypoints:
             message = {"id": uuid.uuid4(), "tenant_id": tenant_id, "ticket_id": ticket["id"], "kind": cmd.kind,
                        "author_member_id": author_member_id, "author_contact_id": author_contact_id,
                        "entered_by_member_id": cmd.entered_by_member_id, "body": cmd.body, "created_at": now}
+            if cmd.kind == "reply":  # our Message-ID, so an answer to it threads back (issue 8)
+                message.update(mail_threading.reply_message_fields(message["id"], ticket["mail_thread"]))
             helpdesk_store.insert_message(session, message)
             ticket = ticket_store.record_message(session, ticket, message, effect, now)
         return message, ticket
@@ -147,7 +149,7 @@ class HelpDeskEntrypoints:
         tenant_id = parse_id(tenant_id, "tenant")
         cmd = parse(CreateTeam, payload)
         member_ids = list(dict.fromkeys(cmd.member_ids))
-        customer_directory.check_members(self.rpc_client, tenant_id, member_ids)
+        customer_directory.check_members(self.rpc_client, self.db, tenant_id, member_ids)
         with self.db.transaction() as session:
             return helpdesk_store.create_team(session, tenant_id, cmd.name, member_ids, utc_now())
 
@@ -175,7 +177,7 @@ class HelpDeskEntrypoints:
         changes = {k: v for k, v in cmd.model_dump(exclude_unset=True).items() if v is not None}
         if "member_ids" in changes:
             changes["member_ids"] = list(dict.fromkeys(changes["member_ids"]))
-            customer_directory.check_members(self.rpc_client, tenant_id, changes["member_ids"])
+            customer_directory.check_members(self.rpc_client, self.db, tenant_id, changes["member_ids"])
         try:
             with self.db.transaction() as session:
                 return helpdesk_store.update_team(session, tenant_id, team_id, changes, utc_now())

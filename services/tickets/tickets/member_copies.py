@@ -86,3 +86,12 @@ def copied(session: Session, tenant_id, member_id) -> Member | None:
     c = directory_members.c
     row = session.execute(select(c.role, c.active).where(c.tenant_id == tenant_id, c.member_id == member_id)).first()
     return None if row is None or row.active is None else Member(row.role, row.active)
+
+
+def copied_many(session: Session, tenant_id, member_ids) -> dict:
+    """`copied` for several members in one statement: {member_id: Member} of those copied with a
+    known activity."""
+    c = directory_members.c
+    rows = session.execute(select(c.member_id, c.role, c.active).where(
+        c.tenant_id == tenant_id, c.member_id.in_(member_ids), c.active.is_not(None)))
+    return {row.member_id: Member(row.role, row.active) for row in rows}
