@@ -37,8 +37,14 @@ def unpaged(items: list[dict]) -> dict:
 
 # --- messages ---
 
+# what a message says of its mail (issue 8, tickets.mail_threading): null on one that never was mail
+MAIL_FIELDS = ("internet_message_id", "automatic", "thread_reason", "thread_note", "delivery_status",
+               "delivery_error", "sent_at")
+
+
 def message_shape(row) -> dict:
-    return shapes.doc({**row, "internal": row["kind"] == "note"}, MESSAGE_FIELDS)
+    return shapes.doc({**dict.fromkeys(MAIL_FIELDS), **row, "internal": row["kind"] == "note"},
+                      MESSAGE_FIELDS + MAIL_FIELDS)
 
 
 def insert_message(session: Session, message: dict) -> None:

@@ -363,3 +363,34 @@ def thread_after_reply(thread: Thread, reply_message_id: str) -> Thread:
     return Thread(mailbox_id=thread.mailbox_id, from_address=thread.from_address, to=thread.to, cc=thread.cc,
                   references=_keep_references((*thread.references, reply_message_id)),
                   last_message_id=reply_message_id)
+
+
+# Our replies' Message-IDs take the domain of the mailbox their thread came in on; a reply on a
+# ticket with no mail thread never leaves by mail, and takes this one.
+FALLBACK_DOMAIN = "custops.local"
+
+
+def reply_message_id(message_id: uuid.UUID, mail_thread: dict | None) -> str:
+    """The Message-ID of a public reply (see `our_message_id`)."""
+    return our_message_id(message_id, Thread.from_json(mail_thread).domain or FALLBACK_DOMAIN)
+
+
+def reply_message_fields(message_id: uuid.UUID, mail_thread: dict | None) -> dict:
+    """A public reply's stored mail fields: its Message-ID, and `queued` when it will leave by mail
+    (its ticket has a mail thread with someone to send to)."""
+    queued = bool(Thread.from_json(mail_thread).to) if mail_thread is not None else False
+    return {"internet_message_id": reply_message_id(message_id, mail_thread),
+            "delivery_status": "queued" if queued else None}
+
+
+def reply_mail(ticket: dict, message: dict) -> tuple[dict | None, dict]:
+    """For a public reply on `ticket` (a row): the ticket's mail thread after it (None: the ticket
+    has none) and the mail fields of its `ticket.replied` (empty recipients: no mail to send)."""
+    own = message.get("internet_message_id") or reply_message_id(message["id"], ticket.get("mail_thread"))
+    fields = {"internet_message_id": own, "mail_subject": reply_subject(ticket["number"], ticket["subject"])}
+    if ticket.get("mail_thread") is None:
+        return None, fields
+    thread = Thread.from_json(ticket["mail_thread"])
+    fields.update(in_reply_to=thread.last_message_id, references=list(thread.references), to=list(thread.to),
+                  cc=list(thread.cc), mailbox_id=thread.mailbox_id, from_address=thread.from_address)
+    return thread_after_reply(thread, own).to_json(), fields

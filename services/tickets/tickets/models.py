@@ -34,6 +34,8 @@ tickets = Table(
     Column("closed_at", DateTime(timezone=True)),
     # a customer writing to a closed ticket starts a new one linked to it
     Column("follows_ticket_id", UUID(as_uuid=True)),
+    # the mail thread our replies continue (tickets.mail_threading.Thread; null: no mail yet)
+    Column("mail_thread", JSONB),
 )
 Index("uq_tickets_tenant_number", tickets.c.tenant_id, tickets.c.number, unique=True)
 Index("ix_tickets_tenant_created", tickets.c.tenant_id, tickets.c.created_at, tickets.c.id)
@@ -65,7 +67,23 @@ ticket_messages = Table(
     Column("entered_by_member_id", UUID(as_uuid=True)),  # null: arrived by itself (mail)
     Column("body", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # mail (issue 8, tickets.mail_threading): Message-IDs without angle brackets; `mail_id` is
+    # mailsync's stored message; why it was threaded here; a reply's delivery (queued/sent/failed/bounced)
+    Column("internet_message_id", String(998)),
+    Column("mail_references", ARRAY(String(998)), nullable=False, server_default=text("'{}'")),
+    Column("mail_id", UUID(as_uuid=True)),
+    Column("mail_subject", String(998)),
+    Column("automatic", String(20)),  # auto_reply | bounce | list | loop: never reopens, never an SLA response
+    Column("thread_reason", String(30)),
+    Column("thread_note", Text),
+    Column("delivery_status", String(20)),
+    Column("delivery_error", Text),
+    Column("sent_at", DateTime(timezone=True)),
 )
+Index("ix_ticket_messages_internet_message_id", ticket_messages.c.tenant_id, ticket_messages.c.internet_message_id,
+      postgresql_where=ticket_messages.c.internet_message_id.is_not(None))
+Index("uq_ticket_messages_mail", ticket_messages.c.tenant_id, ticket_messages.c.mail_id, unique=True,
+      postgresql_where=ticket_messages.c.mail_id.is_not(None))
 Index("ix_ticket_messages_ticket", ticket_messages.c.tenant_id, ticket_messages.c.ticket_id,
       ticket_messages.c.created_at)
 

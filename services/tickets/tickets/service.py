@@ -17,11 +17,12 @@ from tickets.customer_copies import CustomerCopies
 from tickets.directory_events import DirectoryEvents
 from tickets.member_copies import MemberCopies
 from tickets.helpdesk_service import HelpDeskEntrypoints
+from tickets.mail_intake import MailIntake
 from tickets.sla_service import SlaEntrypoints
 
 
 class TicketsService(HelpDeskEntrypoints, SlaEntrypoints, DirectoryEvents, CustomerCopies, MemberCopies,
-                    HealthEndpoints):
+                    MailIntake, HealthEndpoints):
     name = "tickets"
 
     db = Database()

@@ -16,7 +16,7 @@ from custops.contracts.tickets import (TicketAssigned, TicketClosed, TicketCreat
                                        TicketNoteAdded, TicketReopened, TicketReplied, TicketResolved,
                                        TicketStatusChanged, TicketUpdated)
 from custops.errors import InvalidInput, NotFound
-from tickets import customer_copies, round_robin, sla_store, sla_tracking, workflow
+from tickets import customer_copies, mail_threading, round_robin, sla_store, sla_tracking, workflow
 from tickets.commands import TicketFilters
 from tickets.models import directory_members, teams, ticket_counters, ticket_sla_timers, tickets
 
@@ -210,9 +210,10 @@ def update_fields(session: Session, current: dict, changes: dict, at: datetime) 
 
 
 def record_message(session: Session, ticket: dict, message: dict, effect: workflow.MessageEffect,
-                   at: datetime) -> dict:
+                   at: datetime, mail_thread: dict | None = None) -> dict:
     """A stored message's effect on its (locked) ticket: timestamps, status move, SLA hooks and
-    events. Returns the updated ticket row."""
+    events. Returns the updated ticket row. `mail_thread`: the ticket's mail thread after an
+    inbound mail; a public reply continues the thread itself (`mail_threading.reply_mail`)."""
     ref = {**_ref(ticket), "message_id": message["id"]}
     kind, tenant_id = message["kind"], ticket["tenant_id"]
     if kind == "note":
@@ -222,8 +223,11 @@ def record_message(session: Session, ticket: dict, message: dict, effect: workfl
         return ticket
     if kind == "reply":
         values = {"updated_at": at, "first_responded_at": ticket["first_responded_at"] or at}
+        mail_thread, reply_mail = mail_threading.reply_mail(ticket, message)
     else:
         values = {"updated_at": at, "last_customer_message_at": at}
+    if mail_thread is not None:
+        values["mail_thread"] = mail_thread
     session.execute(update(tickets).where(tickets.c.id == ticket["id"]).values(**values))
     ticket = {**ticket, **values}
     if effect.new_status is not None:
@@ -232,7 +236,7 @@ def record_message(session: Session, ticket: dict, message: dict, effect: workfl
         sla_tracking.on_public_reply(session, ticket, at)
         outbox.add(session, tenant_id, TicketReplied(
             **ref, author_member_id=message["author_member_id"], contact_id=ticket["contact_id"],
-            subject=ticket["subject"], body=message["body"], replied_at=at))
+            subject=ticket["subject"], body=message["body"], replied_at=at, **reply_mail))
     else:
         if not effect.starts_follow_up:  # the follow-up's own creation started its clocks
             sla_tracking.on_customer_message(session, ticket, at)

@@ -109,3 +109,49 @@ class MailReceived(EventData):
     contact_id: uuid.UUID | None = None
     contact_is_new: bool = False
     raw_sha256: str
+
+
+# --- outbound mail (issue 8): what became of a public reply's mail (`ticket.replied`) ---
+# `message_id` is the ticket message (the reply); `internet_message_id` the Message-ID it was sent
+# with (without angle brackets; the same on every attempt).
+
+
+@contract("mailsync", "mail.sent")
+class MailSent(EventData):
+    """The SMTP server accepted a reply's mail (told once per reply, however often it was tried)."""
+
+    ticket_id: uuid.UUID
+    message_id: uuid.UUID
+    internet_message_id: str
+    mailbox_id: uuid.UUID
+    recipients: list[str]
+    attempts: int
+    sent_at: AwareDatetime
+
+
+@contract("mailsync", "mail.send_failed")
+class MailSendFailed(EventData):
+    """A reply's mail could not be sent: the server refused it for good, or every retry failed
+    (`permanent` false: the last of `attempts` failed on a temporary error). `error` is the server's
+    answer or the connection failure, never a credential."""
+
+    ticket_id: uuid.UUID
+    message_id: uuid.UUID
+    internet_message_id: str
+    mailbox_id: uuid.UUID | None = None
+    error: str
+    permanent: bool
+    attempts: int
+    failed_at: AwareDatetime
+
+
+@contract("mailsync", "mail.bounced")
+class MailBounced(EventData):
+    """A reply we sent came back as a bounce (a delivery status notification naming its Message-ID)."""
+
+    ticket_id: uuid.UUID
+    message_id: uuid.UUID
+    internet_message_id: str
+    bounce_mail_id: uuid.UUID
+    reason: str = ""
+    bounced_at: AwareDatetime

@@ -93,6 +93,20 @@ class TicketReplied(EventData):
     subject: str
     body: str
     replied_at: AwareDatetime
+    # added within v1 (additive, issue 8): what the outbound mail needs. Message-IDs without angle
+    # brackets; `internet_message_id` is ours, deterministic per message (a resend carries the same);
+    # `in_reply_to`/`references` continue the ticket's mail thread; `to`/`cc` its customer and
+    # participants; `mailbox_id`/`from_address` where the thread came in (null: the tenant's default);
+    # `mail_subject` carries the ticket token; `automatic`: sent by a rule, not typed by an agent.
+    internet_message_id: str | None = None
+    in_reply_to: str | None = None
+    references: list[str] = []
+    to: list[str] = []
+    cc: list[str] = []
+    mailbox_id: uuid.UUID | None = None
+    from_address: str | None = None
+    mail_subject: str | None = None
+    automatic: bool = False
 
 
 @contract("tickets", "ticket.note_added")
