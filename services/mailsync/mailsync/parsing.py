@@ -155,10 +155,15 @@ def _codecs_for(charset: str | None) -> list[str]:
     return codecs
 
 
-def decode_bytes(data: bytes, charset: str | None = None) -> str:
-    """Bytes → text with the declared charset when it fits, else a detected one, else UTF-8 with replacements."""
+def decode_bytes(data: bytes, charset: str | None = None, hints: tuple[str, ...] = ()) -> str:
+    """Bytes → text with the declared charset when it fits, else a hinted one (charsets declared
+    elsewhere in the message), else a detected one, else UTF-8 with replacements."""
     if not data:
         return ""
+    if b"\x1b$" in data or b"\x1b(" in data:  # ISO-2022-JP escapes, declared or not
+        decoded = _iso2022jp(data)
+        if decoded is not None:
+            return decoded
     for codec in _codecs_for(charset):
         try:
             return data.decode(codec)
@@ -168,6 +173,12 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    for hint in hints:
+        for codec in _codecs_for(hint):
+            try:
+                return data.decode(codec)
+            except (LookupError, UnicodeDecodeError, ValueError):
+                continue
     if len(data) <= 2_000_000:
         try:
             best = charset_normalizer.from_bytes(data).best()
@@ -178,20 +189,85 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _unsurrogate(value: str) -> str:
+def _iso2022jp(data: bytes) -> str | None:
+    """ISO-2022-JP, strictly first, then leniently: JIS X 0208 pairs read as EUC bytes of JIS X 0213,
+    which also holds the NEC extensions (circled digits, ...) that Japanese mailers send."""
+    for codec in ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    out = bytearray()
+    mode = "ascii"
+    index = 0
+    while index < len(data):
+        byte = data[index]
+        if byte == 0x1B and index + 2 < len(data) + 1:
+            seq = data[index + 1:index + 3]
+            if seq in (b"$B", b"$@"):
+                mode, index = "jis", index + 3
+                continue
+            if seq in (b"(B", b"(J"):
+                mode, index = "ascii", index + 3
+                continue
+            if seq == b"(I":
+                mode, index = "kana", index + 3
+                continue
+        if mode == "jis" and 0x21 <= byte <= 0x7E and index + 1 < len(data):
+            out += bytes((byte | 0x80, data[index + 1] | 0x80))
+            index += 2
+            continue
+        if mode == "kana" and 0x21 <= byte <= 0x5F:
+            out += bytes((0x8E, byte | 0x80))
+        else:
+            out.append(byte)
+        index += 1
+    try:
+        return bytes(out).decode("euc_jis_2004", errors="replace")
+    except LookupError:
+        return None
+
+
+# Multi-byte charsets first: single-byte ones decode any bytes, so they would win as hints.
+_SINGLE_BYTE = re.compile(r"^(?:us-)?ascii$|^iso-8859-|^windows-125|^cp125|^latin|^koi8")
+
+
+def charset_hints(msg: Message) -> tuple[str, ...]:
+    """The charsets a message declares anywhere (multi-byte ones first): the best guess for its raw 8-bit headers."""
+    found: dict[str, None] = {}
+    for part in _bounded_walk(msg):
+        charset = _charset(part)
+        if charset and charset.lower() not in ("utf-8", "utf8"):
+            found.setdefault(charset.lower(), None)
+    names = list(found)
+    return tuple([n for n in names if not _SINGLE_BYTE.search(n)] + [n for n in names if _SINGLE_BYTE.search(n)])
+
+
+def _bounded_walk(msg: Message, depth: int = 0):
+    yield msg
+    if depth >= MAX_DEPTH:
+        return
+    payload = msg.get_payload() if msg.is_multipart() else None
+    if isinstance(payload, list):
+        for part in payload[:MAX_PARTS]:
+            if isinstance(part, Message):
+                yield from _bounded_walk(part, depth + 1)
+
+
+def _unsurrogate(value: str, hints: tuple[str, ...] = ()) -> str:
     """A header value with raw 8-bit bytes (kept as surrogate escapes by the parser) → decoded text."""
     if not any("\udc80" <= ch <= "\udcff" for ch in value):
         return value
-    return decode_bytes(value.encode("utf-8", errors="surrogateescape"))
+    return decode_bytes(value.encode("utf-8", errors="surrogateescape"), hints=hints)
 
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*?)\?=")
 
 
-def decode_words(value: str) -> str:
+def decode_words(value: str, hints: tuple[str, ...] = ()) -> str:
     """RFC 2047 encoded words → text, leniently: whitespace between adjacent words dropped, bad padding
     tolerated, a charset that does not fit the bytes replaced by a detected one."""
-    value = _unsurrogate(value)
+    value = _unsurrogate(value, hints)
     if "=?" not in value:
         return value
     out: list[str] = []
@@ -246,10 +322,10 @@ def _unfold(value: str) -> str:
     return re.sub(r"\r?\n[ \t]*", " ", value).strip()
 
 
-def header_text(msg: Message, name: str) -> str:
+def header_text(msg: Message, name: str, hints: tuple[str, ...] = ()) -> str:
     """The first value of `name`, unfolded, encoded words decoded ("" when absent)."""
     values = _raw_headers(msg, name)
-    return decode_words(_unfold(values[0])).strip() if values else ""
+    return decode_words(_unfold(values[0]), hints).strip() if values else ""
 
 
 _ID = re.compile(r"<([^<>\s]+)>")
@@ -261,10 +337,7 @@ def _ids(value: str) -> list[str]:
     if not found:
         token = value.strip().strip("<>").strip()
         found = [token] if token and " " not in token and "@" in token else []
-    seen: dict[str, None] = {}
-    for item in found:
-        seen.setdefault(item, None)
-    return list(seen)
+    return list(dict.fromkeys(found))
 
 
 def _message_id(msg: Message) -> str | None:
@@ -279,48 +352,86 @@ def _message_id(msg: Message) -> str | None:
     return None
 
 
-_ADDR_SPEC = re.compile(r"[^\s<>()\",;:@]+@[^\s<>()\",;:@]+")
+_ADDR_SPEC = re.compile(r'(?:"[^"]*"|[^\s<>()",;:@]+)@[^\s<>()",;:@]+')
+# Encoded words (leniently: spaces and commas inside) that make the display name before an <address>.
+_NAME_WORDS = re.compile(r'"?(=\?[^?\s]+\?[bBqQ]\?[^?]*\?=(?:\s*=\?[^?\s]+\?[bBqQ]\?[^?]*\?=)*)"?\s*<')
 
 
-def _addresses(msg: Message, name: str) -> list[Address]:
+def _addresses(msg: Message, name: str, hints: tuple[str, ...] = ()) -> list[Address]:
     result: list[Address] = []
     for raw in _raw_headers(msg, name):
-        result.extend(parse_addresses(raw))
-    seen: set[str] = set()
-    unique = []
+        result.extend(parse_addresses(raw, hints))
+    unique: dict[str, Address] = {}
     for address in result:
-        if address.email not in seen:
-            seen.add(address.email)
-            unique.append(address)
-    return unique
+        unique.setdefault(address.email, address)
+    return list(unique.values())
 
 
-def parse_addresses(raw: str) -> list[Address]:
-    """A header value → its mailboxes; lenient with missing brackets, unbalanced brackets and 8-bit bytes."""
-    value = _unfold(_unsurrogate(raw))
+def _quote_encoded_names(value: str, hints: tuple[str, ...]) -> str:
+    """Encoded words right before `<address>` (a display name) decoded and quoted before the value is
+    split: senders put literal commas and spaces in them ("=?iso-8859-1?Q?B=FCrling, =20Andreas?=").
+    Never done elsewhere: an encoded word is never an address (RFC 2047 §5)."""
+    def requote(match: re.Match) -> str:
+        decoded = decode_words(match.group(1), hints).strip().strip('"')
+        decoded = decoded.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{decoded}" <'
+    return _NAME_WORDS.sub(requote, value)
+
+
+def parse_addresses(raw: str, hints: tuple[str, ...] = ()) -> list[Address]:
+    """A header value → its mailboxes, leniently. Decisions: addresses lower-cased, a trailing dot of
+    the domain dropped (the same host); a comment is the name only when there is no other
+    ("addr (Name)"); a local part with spaces is only an address when quoted; when the value cannot
+    be split, every addr-spec in it is taken (with the text before its `<` as the name)."""
+    value = _unfold(_unsurrogate(raw, hints))
     if not value:
         return []
+    value = _quote_encoded_names(value, hints)
     result: list[Address] = []
     try:
         pairs = getaddresses([value])
     except Exception:  # noqa: BLE001 - a value getaddresses cannot split falls to the regex below
         pairs = []
     for name, email in pairs:
-        email = email.strip().strip(".").lower() if email else ""
-        if "@" not in email or " " in email:
+        email = _clean_email(email)
+        if not email:
             continue
-        result.append(Address(email=email, name=_clean_name(decode_words(name))))
+        result.append(Address(email=email, name=_clean_name(decode_words(name, hints), value)))
     if not result:
         for match in _ADDR_SPEC.finditer(value):
-            email = match.group(0).strip(".").lower()
-            name = value[:match.start()].strip().strip('"<').strip()
-            result.append(Address(email=email, name=_clean_name(decode_words(name)) if len(result) == 0 else ""))
+            email = _clean_email(match.group(0))
+            if not email:
+                continue
+            before = value[:match.start()]
+            name = before[: before.rfind("<")] if "<" in before else before
+            name = "" if "@" in name else name
+            result.append(Address(email=email, name=_clean_name(decode_words(name, hints), value)
+                                  if not result else ""))
     return result
 
 
-def _clean_name(name: str) -> str:
-    name = re.sub(r"\s+", " ", name or "").strip().strip('"').strip("'").strip()
-    return name
+def _clean_email(email: str) -> str:
+    email = (email or "").strip().strip("<>").strip().rstrip(".").lower()
+    if "@" not in email:
+        return ""
+    local, _, domain = email.rpartition("@")
+    if not local or not domain or " " in domain:
+        return ""
+    if " " in local and not (local.startswith('"') and local.endswith('"')):
+        if '"' in local:
+            return ""
+        return ""
+    if not local.startswith('"') and " " not in local and '"' in local:
+        return ""
+    return email
+
+
+def _clean_name(name: str, raw: str = "") -> str:
+    name = re.sub(r"\s+", " ", name or "").strip()
+    if "(" in name and '"' not in raw:  # "Name (comment)": the comment is no part of the name
+        stripped = re.sub(r"\s*\([^()]*\)", "", name).strip()
+        name = stripped or name.strip("()")
+    return name.strip('"').strip("'").strip()
 
 
 def _sent_at(msg: Message) -> datetime | None:
@@ -403,6 +514,7 @@ def html_to_text(markup: str) -> str:
 def sanitise_html(markup: str) -> str:
     """HTML made safe for display: nh3's allow-list (no scripts, handlers, forms); cid: URLs kept for inline images."""
     return nh3.clean(markup, url_schemes={"http", "https", "mailto", "tel", "cid"},
+                     clean_content_tags={"script", "style", "title", "noscript", "template"},
                      link_rel="noopener noreferrer")
 
 
@@ -462,9 +574,15 @@ _KEPT_WHOLE = {"message/rfc822", "message/delivery-status", "text/rfc822-headers
 
 
 @dataclass
+class _Body:
+    """One run of body text: its plain form, its HTML form, or both (the two alternatives of one text)."""
+
+    plain: str | None = None
+    html: str | None = None
+
+
+@dataclass
 class _Collected:
-    texts: list[str] = field(default_factory=list)
-    htmls: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     calendar: list[str] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
@@ -537,37 +655,50 @@ def _charset(part: Message) -> str | None:
     return str(charset) if charset else None
 
 
-def _collect(part: Message, collected: _Collected, depth: int = 0) -> None:
+def _collect(part: Message, collected: _Collected, depth: int = 0) -> list[_Body]:
+    """The body runs of `part`'s subtree, in order; its other leaves become attachments.
+
+    multipart/alternative gives one run: its first plain alternative and its last HTML one (RFC
+    2046: the last is the richest). Other multiparts (mixed, related, report, signed, ...) give
+    their children's runs in order, so a text part followed by an HTML signature part is one body.
+    """
     collected.parts += 1
     if collected.parts > MAX_PARTS:
-        collected.defects.append("too many parts: the rest not extracted")
-        return
+        if collected.parts == MAX_PARTS + 1:
+            collected.defects.append("too many parts: the rest not extracted")
+        return []
     ctype = _content_type(part)
     for defect in getattr(part, "defects", []) or []:
         collected.defects.append(type(defect).__name__)
     if ctype in _KEPT_WHOLE or (ctype.startswith("message/") and ctype != "message/partial"):
         _keep_whole(part, ctype, collected)
-        return
+        return []
     if part.is_multipart():
         payload = part.get_payload()
         if depth >= MAX_DEPTH:
             collected.defects.append("nested too deep: inner parts not extracted")
-            return
-        if isinstance(payload, list):
-            for child in payload:
-                if isinstance(child, Message):
-                    _collect(child, collected, depth + 1)
-        return
+            return []
+        children = [_collect(child, collected, depth + 1) for child in payload if isinstance(child, Message)] \
+            if isinstance(payload, list) else []
+        if ctype == "multipart/alternative":
+            plain = next((_join_plain(runs) for runs in children
+                          if runs and all(r.plain is not None and r.html is None for r in runs)), None)
+            html = next((_join_html(runs) for runs in reversed(children)
+                         if any(r.html is not None for r in runs)), None)
+            if plain is None and html is None:
+                return next((runs for runs in children if runs), [])
+            return [_Body(plain=plain, html=html)]
+        return [run for runs in children for run in runs]
     disposition = _disposition(part)
     filename = _filename(part)
     data = _payload_bytes(part, collected)
     if ctype in _TNEF_TYPES or (filename or "").lower() == "winmail.dat":
-        if _unpack_tnef(data, collected):
-            return
+        runs = _unpack_tnef(data, collected)
+        if runs is not None:
+            return runs
     if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
         text = decode_bytes(data, _charset(part))
-        (collected.texts if ctype == "text/plain" else collected.htmls).append(text)
-        return
+        return [_Body(plain=text)] if ctype == "text/plain" else [_Body(html=text)]
     if ctype == "text/calendar":
         collected.calendar.append(decode_bytes(data, _charset(part)))
         filename = filename or "invite.ics"
@@ -575,6 +706,17 @@ def _collect(part: Message, collected: _Collected, depth: int = 0) -> None:
     inline = disposition == "inline" or (disposition is None and content_id is not None)
     collected.attachments.append(Attachment(filename=filename, content_type=ctype, data=data,
                                             content_id=content_id, inline=inline))
+    return []
+
+
+def _join_plain(runs: list[_Body]) -> str:
+    return "\n\n".join((r.plain if r.plain is not None else html_to_text(r.html or "")).strip("\r\n")
+                        for r in runs)
+
+
+def _join_html(runs: list[_Body]) -> str:
+    return "\n".join(r.html if r.html is not None else f"<pre>{html_lib.escape(r.plain or '')}</pre>"
+                     for r in runs)
 
 
 def _keep_whole(part: Message, ctype: str, collected: _Collected) -> None:
@@ -605,20 +747,27 @@ def _keep_whole(part: Message, ctype: str, collected: _Collected) -> None:
         data = _payload_bytes(part, collected)
     filename = _filename(part)
     if not filename:
-        filename = {"message/delivery-status": "delivery-status.txt",
-                    "text/rfc822-headers": "headers.txt"}.get(ctype) or f"{inner_subject or 'message'}.eml"
+        # Content-Description names reports and returned mail ("Delivery report", "Undelivered Message")
+        # returned/forwarded mail is named by its subject, reports by their Content-Description
+        description = header_text(part, "Content-Description")
+        if ctype in ("message/rfc822", "message/global"):
+            filename = f"{inner_subject or (description if data.strip() else '') or 'Mail'}.eml"
+        else:
+            filename = f"{description}.txt" if description else \
+                {"message/delivery-status": "delivery-status.txt", "text/rfc822-headers": "headers.txt"}.get(
+                    ctype, "message.txt")
     collected.attachments.append(Attachment(filename=filename, content_type=ctype, data=data,
                                             content_id=_content_id(part), inline=False))
 
 
-def _unpack_tnef(data: bytes, collected: _Collected) -> bool:
-    """winmail.dat → its attachments (and body); False when it is no TNEF, so it is kept as it is."""
+def _unpack_tnef(data: bytes, collected: _Collected) -> list[_Body] | None:
+    """winmail.dat → its attachments and body runs; None when it is no TNEF, so it is kept as it is."""
     try:
         from tnefparse import TNEF
 
         tnef = TNEF(data)
     except Exception:  # noqa: BLE001 - not TNEF after all (or broken): the part stays an attachment
-        return False
+        return None
     for item in getattr(tnef, "attachments", []) or []:
         try:
             name = item.long_filename() or item.name
@@ -632,11 +781,9 @@ def _unpack_tnef(data: bytes, collected: _Collected) -> bool:
                                                 data=content, content_id=None, inline=False))
     body = getattr(tnef, "body", None)
     html_body = getattr(tnef, "htmlbody", None)
-    if body:
-        collected.texts.append(body if isinstance(body, str) else decode_bytes(body))
-    elif html_body:
-        collected.htmls.append(html_body if isinstance(html_body, str) else decode_bytes(html_body))
-    return True
+    plain = (body if isinstance(body, str) else decode_bytes(body)) if body else None
+    html = (html_body if isinstance(html_body, str) else decode_bytes(html_body)) if html_body else None
+    return [_Body(plain=plain, html=html)] if plain or html else []
 
 
 def _guess_type(name: str | None) -> str:
@@ -657,6 +804,31 @@ def _split_head(raw: bytes) -> bytes:
         if index >= 0:
             return raw[: index + len(sep)]
     return raw[:1_000_000]
+
+
+_HEADER_LINE = re.compile(rb"^[!-9;-~]+:")
+
+
+def _repair_head(source: bytes) -> bytes | None:
+    """A header block a person pasted or a gateway mangled: a banner line before it ("---- Original
+    email message ----") and folded lines that lost their indentation. Returns the repaired message,
+    or None when it does not look like that. Only used when the message as it is has neither From
+    nor Subject, so that well-formed mail is never reinterpreted."""
+    head = _split_head(source)
+    body = source[len(head):]
+    lines = head.splitlines(keepends=True)
+    if lines and not _HEADER_LINE.match(lines[0]):
+        lines = lines[1:]  # the banner
+    header_lines = [i for i, line in enumerate(lines) if _HEADER_LINE.match(line)]
+    if len(header_lines) < 2 or header_lines[0] != 0:
+        return None
+    last = header_lines[-1]
+    repaired = []
+    for index, line in enumerate(lines):
+        if index < last and line.strip() and not _HEADER_LINE.match(line) and line[:1] not in (b" ", b"\t"):
+            line = b" " + line  # a continuation that lost its indentation
+        repaired.append(line)
+    return b"".join(repaired) + body
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -687,6 +859,16 @@ def parse(raw: bytes, *, size_limit: int = DEFAULT_SIZE_LIMIT) -> ParsedMail:
         oversized_or_broken = True
     else:
         oversized_or_broken = oversized
+        if not _raw_headers(msg, "From") and not _raw_headers(msg, "Subject"):
+            repaired = _repair_head(source)
+            if repaired is not None:
+                try:
+                    candidate = BytesParser(policy=policy.default).parsebytes(
+                        _split_head(repaired) if oversized else repaired)
+                except Exception:  # noqa: BLE001 - the repair did not help: keep the message as it was
+                    candidate = None
+                if candidate is not None and (_raw_headers(candidate, "From") or _raw_headers(candidate, "Subject")):
+                    msg = candidate
     try:
         return _build(msg, raw, content_hash, oversized, oversized_or_broken)
     except Unparseable:
@@ -711,41 +893,37 @@ def _build(msg: EmailMessage, raw: bytes, content_hash: str, oversized: bool, he
     collected = _Collected()
     for defect in getattr(msg, "defects", []) or []:
         collected.defects.append(type(defect).__name__)
-    if not headers_only:
-        _collect(msg, collected)
-        # a single-part body that is an attachment (an application/pdf message) was collected as one
-    if not has_headers and not collected.texts and not collected.htmls:
+    runs = [] if headers_only else _collect(msg, collected)
+    if not has_headers and not runs:
         if not _looks_like_text(raw):
             raise Unparseable("no header and no text")
-    if not has_headers and not headers_only and not collected.texts and not collected.htmls:
-        collected.texts.append(decode_bytes(raw))
-        collected.attachments.clear()
+        if not headers_only:
+            runs = [_Body(plain=decode_bytes(raw))]
+            collected.attachments.clear()
 
-    plain = "\n\n".join(t.strip("\n") for t in collected.texts if t is not None)
-    html_source = "\n".join(collected.htmls) if collected.htmls else None
-    text = plain if plain.strip() else (html_to_text(html_source) if html_source else plain)
-    text = text.replace("\r\n", "\n")
+    text = _join_plain(runs).replace("\r\n", "\n") if runs else ""
+    html_runs = any(r.html is not None for r in runs)
+    html = sanitise_html(_join_html(runs)) if html_runs else None
     text_new, quoted = split_reply(text)
-    html = sanitise_html(html_source) if html_source is not None else None
 
-    sender = _first_address(msg, ("From", "Sender", "Reply-To", "Return-Path"))
-    subject = header_text(msg, "Subject")
+    hints = charset_hints(msg)
+    sender = _first_address(msg, ("From", "Sender", "Reply-To", "Return-Path"), hints)
+    subject = header_text(msg, "Subject", hints)
     if "\n" in subject or "\r" in subject:
         subject = re.sub(r"\s*[\r\n]+\s*", " ", subject).strip()
     automatic = auto_replies.classify(msg, sender.email if sender else None, subject)
     bounced = None
-    if automatic == "bounce":
-        bounced = auto_replies.bounced_message_id(msg, text) if not headers_only else None
-    senders_header = _addresses(msg, "Sender")
-    list_id = header_text(msg, "List-Id") or None
+    if automatic == "bounce" and not headers_only:
+        bounced = auto_replies.bounced_message_id(msg, text)
+    senders_header = _addresses(msg, "Sender", hints)
     return ParsedMail(
         message_id=_message_id(msg),
         in_reply_to=_all_ids(msg, "In-Reply-To"),
         references=_all_ids(msg, "References"),
         sender=sender,
-        reply_to=_addresses(msg, "Reply-To"),
-        to=_addresses(msg, "To"),
-        cc=_addresses(msg, "Cc"),
+        reply_to=_addresses(msg, "Reply-To", hints),
+        to=_addresses(msg, "To", hints),
+        cc=_addresses(msg, "Cc", hints),
         delivered_to=_delivered_to(msg),
         subject=subject,
         sent_at=_sent_at(msg),
@@ -761,7 +939,7 @@ def _build(msg: EmailMessage, raw: bytes, content_hash: str, oversized: bool, he
         oversized=oversized,
         defects=list(dict.fromkeys(collected.defects)),
         size=len(raw),
-        list_id=list_id,
+        list_id=header_text(msg, "List-Id") or None,
         sender_header=senders_header[0] if senders_header else None,
     )
 
@@ -781,9 +959,9 @@ def _all_ids(msg: Message, name: str) -> list[str]:
     return list(found)
 
 
-def _first_address(msg: Message, names: tuple[str, ...]) -> Address | None:
+def _first_address(msg: Message, names: tuple[str, ...], hints: tuple[str, ...] = ()) -> Address | None:
     for name in names:
-        addresses = _addresses(msg, name)
+        addresses = _addresses(msg, name, hints)
         if addresses:
             return addresses[0]
     return None
