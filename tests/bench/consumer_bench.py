@@ -180,17 +180,17 @@ def timeline_rows(docs: list[dict]) -> list[tuple]:
     from psycopg.types.json import Jsonb
 
     from custops.events import Envelope
-    from timeline.service import _row
+    from timeline.recorded_events import row_of
     from timeline.summaries import describe
 
     rows = []
     for doc in docs:
         envelope = Envelope.model_validate(doc)
         data = envelope.payload()
-        r = _row(uuid.uuid4(), envelope.tenant_id, data.customer_id, describe(data), envelope)
+        r = row_of(uuid.uuid4(), envelope.tenant_id, data.customer_id, describe(data), envelope, data)
         rows.append((r["id"], r["tenant_id"], r["customer_id"], r["type"], r["occurred_at"], r["summary"],
                      r["internal"], r["subject_type"], r["subject_id"], r["actor"], r["actor_type"],
-                     r["sequence"], Jsonb(r["data"]), r["source_event_id"]))
+                     r["sequence"], Jsonb(r["data"]), r["source_event_id"], Jsonb(r["links"])))
     return rows
 
 
@@ -201,8 +201,8 @@ def report_rows(docs: list[dict]) -> list[tuple]:
 
 TIMELINE_INSERT = """
 INSERT INTO activities (id, tenant_id, customer_id, type, occurred_at, summary, internal, subject_type,
-                        subject_id, actor, actor_type, sequence, data, source_event_id)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                        subject_id, actor, actor_type, sequence, data, source_event_id, links)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (source_event_id) DO NOTHING"""
 REPORTS_INSERT = """
 INSERT INTO ticket_facts (tenant_id, ticket_id, customer_id, created_at) VALUES (%s, %s, %s, %s)

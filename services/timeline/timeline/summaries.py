@@ -17,7 +17,25 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from custops.contracts.billing import TimeDeleted, TimeLogged, TimeUpdated
-from custops.contracts.customers import ContactArchived, ContactCreated, CustomerCreated, CustomerUpdated
+from custops.contracts.customers import (
+    ContactArchived,
+    ContactCreated,
+    CustomerCreated,
+    CustomerLifecycleChanged,
+    CustomerUpdated,
+    OnboardingApplied,
+    OnboardingReplanned,
+    ProjectCreated,
+    ProjectDeleted,
+    ProjectUpdated,
+    TaskCompleted,
+    TaskCreated,
+    TaskDeleted,
+    TaskMoved,
+    TaskReopened,
+    TaskUpdated,
+)
+from custops.contracts.mailsync import MailReceived
 from custops.contracts.tickets import (
     TicketAssigned,
     TicketCreated,
@@ -29,7 +47,7 @@ from custops.contracts.tickets import (
     TicketStatusChanged,
     TicketUpdated,
 )
-from custops.contracts.timeline import InteractionLogged
+from custops.contracts.timeline import InteractionCorrected, InteractionLogged
 from custops.events import Actor, EventData
 
 _MAX_VALUE_CHARS = 60  # longer changed values are cut in the summary (the full value stays in data)
@@ -46,6 +64,22 @@ class Entry:
     actor: Actor | None = None
     # when the event says when the thing happened; None means "use the envelope's time"
     occurred_at: datetime | None = None
+    # what it is about ({"ticket_id": ...}); None: what `links_of` finds in the payload
+    links: dict | None = None
+
+
+# payload fields that link an activity to something, and the link each makes
+_LINK_FIELDS = {"ticket_id": "ticket_id", "task_id": "task_id", "project_id": "project_id",
+                "time_entry_id": "time_entry_id", "mail_id": "mail_message_id", "mail_message_id": "mail_message_id"}
+
+
+def links_of(data: EventData) -> dict[str, str]:
+    """`{"ticket_id": "...", ...}`: the things an event names that a timeline links to. A time event's
+    `entry_id` is its time entry."""
+    found = {link: str(getattr(data, f)) for f, link in _LINK_FIELDS.items() if getattr(data, f, None) is not None}
+    if data.TYPE.startswith("time.") and getattr(data, "entry_id", None) is not None:
+        found["time_entry_id"] = str(data.entry_id)
+    return found
 
 
 def interaction_type(kind: str) -> str:
@@ -204,5 +238,57 @@ def describe(data: EventData) -> Entry:
                      data.deleted_at)
     if isinstance(data, InteractionLogged):
         return Entry(interaction_type(data.kind), one_line(data.summary), data.internal,
-                     occurred_at=data.occurred_at)
+                     occurred_at=data.occurred_at, links=dict(data.links))
+    return _work_plan_and_mail(data)
+
+
+def _work_plan_and_mail(data: EventData) -> Entry:
+    """Projects, tasks, onboarding plans (issue 11) and mail (issue 8): internal unless the event says
+    the thing is shared with the customer (a portal-shared project, a portal-visible task) or the
+    customer wrote it (an email that is not automatic mail)."""
+    if isinstance(data, CustomerLifecycleChanged):
+        line = f"Lifecycle: {humanize(data.previous_stage) if data.previous_stage else 'none'} → {humanize(data.stage)}"
+        return Entry(data.TYPE, line, True, "customer", data.customer_id, occurred_at=data.changed_at)
+    if isinstance(data, ProjectCreated):
+        return Entry(data.TYPE, one_line(f"Project created: {data.name}"), not data.portal_shared, "project",
+                     data.project_id)
+    if isinstance(data, ProjectUpdated):
+        return Entry(data.TYPE, one_line(f"Project {_moves(data.changes, data.previous)}"), True, "project",
+                     data.project_id)
+    if isinstance(data, ProjectDeleted):
+        return Entry(data.TYPE, one_line(f"Project deleted: {data.name}"), True, "project", data.project_id)
+    if isinstance(data, TaskCreated):
+        line = f"{'Milestone' if data.milestone else 'Task'} added: {data.title}"
+        if data.due_date:
+            line += f" (due {data.due_date})"
+        return Entry(data.TYPE, one_line(line), not data.portal_visible, "task", data.task_id)
+    if isinstance(data, TaskUpdated):
+        return Entry(data.TYPE, one_line(f"Task {_moves(data.changes, data.previous)}"), True, "task", data.task_id)
+    if isinstance(data, TaskMoved):
+        return Entry(data.TYPE, f"Task moved: {humanize(data.previous_status)} → {humanize(data.status)}", True,
+                     "task", data.task_id)
+    if isinstance(data, TaskCompleted):
+        return Entry(data.TYPE, one_line(f"Task done: {data.title}"), True, "task", data.task_id,
+                     member(data.completed_by), data.completed_at)
+    if isinstance(data, TaskReopened):
+        return Entry(data.TYPE, f"Task reopened ({humanize(data.status)})", True, "task", data.task_id)
+    if isinstance(data, TaskDeleted):
+        return Entry(data.TYPE, one_line(f"Task deleted: {data.title}"), True, "task", data.task_id)
+    if isinstance(data, OnboardingApplied):
+        return Entry(data.TYPE, f"Onboarding plan applied: {len(data.steps)} steps from {data.start_date}", True,
+                     "project", data.project_id)
+    if isinstance(data, OnboardingReplanned):
+        why = "start date changed" if data.reason == "start_date_changed" else "template upgraded"
+        return Entry(data.TYPE, f"Onboarding plan re-planned ({why}): {len(data.moves)} tasks moved", True,
+                     "project", data.project_id)
+    if isinstance(data, MailReceived):
+        sender = data.sender.name or data.sender.email
+        kind = f" ({humanize(data.automatic)})" if data.automatic else ""
+        return Entry(data.TYPE, one_line(f"Email from {sender}{kind}: {data.subject or '(no subject)'}"),
+                     data.automatic is not None, "mail", data.mail_id, contact(data.contact_id), data.received_at)
+    if isinstance(data, InteractionCorrected):
+        raise LookupError("a correction is recorded as a version of its activity, not as an event's activity")
+    if hasattr(data, "customer_id"):
+        # an event bound without a rule of its own yet (a line in recorded_events): recorded, internal
+        return Entry(data.TYPE, humanize(data.TYPE.replace(".", " ")).capitalize(), True)
     raise LookupError(f"the timeline does not log {data.TYPE} events")
