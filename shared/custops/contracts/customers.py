@@ -200,3 +200,215 @@ class CustomerTeamChanged(EventData):
     member_id: uuid.UUID
     change: Literal["added", "updated", "removed"]
     internal_access: bool = False
+
+
+# --- the work plan (issue 11): customer lifecycle and custom fields, projects, tasks, onboarding
+# plans. Every change is told (and so audited); timeline and reports follow projects and tasks from
+# these. Dates are ISO dates (`YYYY-MM-DD`, the tenant's calendar days), instants UTC.
+
+LifecycleStage = Literal["onboarding", "active", "renewal", "churned"]
+LIFECYCLE_STAGES: tuple[str, ...] = get_args(LifecycleStage)
+TaskCategory = Literal["todo", "in_progress", "blocked", "done"]
+
+
+@contract("customers", "customer.lifecycle_changed")
+class CustomerLifecycleChanged(EventData):
+    """A customer moved to another lifecycle stage (`previous_stage` null: its first one)."""
+
+    customer_id: uuid.UUID
+    stage: LifecycleStage
+    previous_stage: LifecycleStage | None = None
+    changed_at: AwareDatetime
+
+
+@contract("customers", "custom_field.defined")
+class CustomFieldDefined(EventData):
+    """The tenant defined (or redefined) a custom field of customers."""
+
+    custom_field_id: uuid.UUID
+    key: str
+    label: str
+    type: str
+    options: list[str] = []
+    required: bool = False
+    created: bool = True
+
+
+@contract("customers", "custom_field.removed")
+class CustomFieldRemoved(EventData):
+    """The tenant removed a custom field; customers' values of it are no longer shown."""
+
+    custom_field_id: uuid.UUID
+    key: str
+
+
+@contract("customers", "work_settings.changed")
+class WorkSettingsChanged(EventData):
+    """The tenant's board columns (`columns`: key, name, category, order) or project statuses changed;
+    carries the full current lists."""
+
+    columns: list[dict[str, object]]
+    project_statuses: list[str]
+
+
+@contract("customers", "project.created")
+class ProjectCreated(EventData):
+    """A project of a customer was created (by hand, or by applying an onboarding template:
+    `template_id`/`template_version`)."""
+
+    project_id: uuid.UUID
+    customer_id: uuid.UUID
+    name: str
+    status: str
+    start_date: str | None = None
+    target_date: str | None = None
+    template_id: uuid.UUID | None = None
+    template_version: int | None = None
+    portal_shared: bool = False
+
+
+@contract("customers", "project.updated")
+class ProjectUpdated(EventData):
+    """A project changed: `changes` maps each changed field to its new value, `previous` to its old one."""
+
+    project_id: uuid.UUID
+    customer_id: uuid.UUID
+    changes: dict[str, object]
+    previous: dict[str, object] = {}
+
+
+@contract("customers", "project.deleted")
+class ProjectDeleted(EventData):
+    """A project was deleted with its tasks (`task_ids`)."""
+
+    project_id: uuid.UUID
+    customer_id: uuid.UUID
+    name: str
+    task_ids: list[uuid.UUID] = []
+
+
+@contract("customers", "task.created")
+class TaskCreated(EventData):
+    """A task was added to a project (`step_key`: the template step it was planned from)."""
+
+    task_id: uuid.UUID
+    project_id: uuid.UUID
+    customer_id: uuid.UUID
+    title: str
+    status: str
+    category: TaskCategory
+    assignee_id: uuid.UUID | None = None
+    start_date: str | None = None
+    due_date: str | None = None
+    milestone: bool = False
+    weight: int = 1
+    portal_visible: bool = False
+    depends_on: list[uuid.UUID] = []
+    step_key: str | None = None
+
+
+@contract("customers", "task.updated")
+class TaskUpdated(EventData):
+    """A task's fields changed (title, assignee, dates, dependencies, ...): `changes` maps each changed
+    field to its new value, `previous` to its old one. A status change is `task.moved` (and
+    `task.completed` / `task.reopened` when it crosses done)."""
+
+    task_id: uuid.UUID
+    project_id: uuid.UUID
+    customer_id: uuid.UUID
+    changes: dict[str, object]
+    previous: dict[str, object] = {}
+
+
+@contract("customers", "task.moved")
+class TaskMoved(EventData):
+    """A task moved on the board: to another column (status) and/or position."""
+
+    task_id: uuid.UUID
+    project_id: uuid.UUID
+    customer_id: uuid.UUID
+    status: str
+    category: TaskCategory
+    position: int
+    previous_status: str
+    previous_category: TaskCategory
+    previous_position: int
+
+
+@contract("customers", "task.completed")
+class TaskCompleted(EventData):
+    """A task became done: who (`completed_by`, null: the system) and when. Carries what reports need
+    without a join: its due date (the plan), milestone flag, weight and template step."""
+
+    task_id: uuid.UUID
+    project_id: uuid.UUID
+    customer_id: uuid.UUID
+    title: str
+    completed_by: uuid.UUID | None = None
+    completed_at: AwareDatetime
+    due_date: str | None = None
+    milestone: bool = False
+    weight: int = 1
+    step_key: str | None = None
+    template_id: uuid.UUID | None = None
+
+
+@contract("customers", "task.reopened")
+class TaskReopened(EventData):
+    """A done task was moved back out of done."""
+
+    task_id: uuid.UUID
+    project_id: uuid.UUID
+    customer_id: uuid.UUID
+    status: str
+    category: TaskCategory
+
+
+@contract("customers", "task.deleted")
+class TaskDeleted(EventData):
+    """A task was deleted (its dependencies on and from it with it)."""
+
+    task_id: uuid.UUID
+    project_id: uuid.UUID
+    customer_id: uuid.UUID
+    title: str
+
+
+@contract("customers", "onboarding.template_saved")
+class OnboardingTemplateSaved(EventData):
+    """An onboarding template was created or edited: each save is a new `version` (plans applied from
+    an earlier one keep it until upgraded)."""
+
+    template_id: uuid.UUID
+    name: str
+    version: int
+    step_count: int
+    business_days: bool = False
+
+
+@contract("customers", "onboarding.applied")
+class OnboardingApplied(EventData):
+    """A template was applied to a customer: the plan (`project_id`) and its tasks were created in
+    one transaction from `start_date` (Day 0). `steps` lists each step's task and planned dates."""
+
+    project_id: uuid.UUID
+    customer_id: uuid.UUID
+    template_id: uuid.UUID
+    template_version: int
+    start_date: str
+    target_date: str | None = None
+    steps: list[dict[str, object]] = []
+
+
+@contract("customers", "onboarding.replanned")
+class OnboardingReplanned(EventData):
+    """A running plan was re-planned (`reason`: the customer's start date changed, or the plan was
+    upgraded to a newer template version): `moves` lists each task that moved (`task_id`, `from`
+    and `to` start/due dates). Done tasks never move."""
+
+    project_id: uuid.UUID
+    customer_id: uuid.UUID
+    reason: Literal["start_date_changed", "template_upgraded"]
+    start_date: str
+    moves: list[dict[str, object]] = []
+    template_version: int | None = None
