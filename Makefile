@@ -23,8 +23,9 @@ $(VENV)/.installed: $(addsuffix /pyproject.toml,$(DISTRIBUTIONS)) requirements-d
 	$(BIN)/python -m pip install --quiet $(addprefix -e ,$(DISTRIBUTIONS)) -r requirements-dev.txt
 	touch $@
 
+# dovecot: the IMAP server the mail intake tests start on loopback (tests/mail_servers.py)
 infra:
-	scripts/infra.sh
+	scripts/infra.sh rabbitmq postgresql dovecot
 
 setup: venv infra
 	$(BIN)/custops setup

@@ -266,12 +266,25 @@ python() {
     echo "python: ok ($(python3 --version 2>&1))"
 }
 
-# usage: infra.sh [rabbitmq] [postgresql] [python] [rabbitmq-user]   (default: rabbitmq postgresql)
+# ------------------------------------------------------------------------------------------ Dovecot
+
+# The IMAP server the mail intake tests start on loopback from a config of their own (tests/mail_servers.py):
+# only the binary is needed. The package's own system service is not started or configured here.
+# (`type -P`/`command`: this function's name would shadow the binary's)
+dovecot() {
+    if ! type -P dovecot >/dev/null; then
+        apt_install dovecot-imapd \
+            || die "dovecot (the IMAP server the mail tests run) is not installed. Install it (Debian/Ubuntu: sudo apt-get install dovecot-imapd; or run this as root)."
+    fi
+    echo "dovecot: ok ($(command dovecot --version 2>/dev/null | cut -d' ' -f1))"
+}
+
+# usage: infra.sh [rabbitmq] [postgresql] [python] [rabbitmq-user] [dovecot]   (default: rabbitmq postgresql)
 [ "$#" -gt 0 ] || set -- rabbitmq postgresql
 for component in "$@"; do
     case $component in
-        rabbitmq|postgresql|python|rabbitmq-user) ;;
-        *) die "unknown component '$component' (rabbitmq, postgresql, python, rabbitmq-user)" ;;
+        rabbitmq|postgresql|python|rabbitmq-user|dovecot) ;;
+        *) die "unknown component '$component' (rabbitmq, postgresql, python, rabbitmq-user, dovecot)" ;;
     esac
 done
 have python3 || python >/dev/null
