@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone as dt_timezone
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
+                      model_validator)
 
 from custops.contracts.customers import WeekStart
-from customers import domains, locales, timezones
+from custops.validation import Date
+from customers import custom_fields, domains, locales, timezones
 
 Role = Literal["owner", "admin", "member", "contractor", "portal", "read_only"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -125,11 +127,20 @@ class IssueToken(_Input):
         return v
 
 
+LifecycleStage = Literal["onboarding", "active", "renewal", "churned"]
+# custom-field values by key, checked against the tenant's definitions (`customers.custom_fields`)
+CustomFieldValues = Annotated[dict[str, Any], Field(max_length=100)]
+
+
 class CreateCustomer(_Input):
     name: str = Field(min_length=1, max_length=200)
     tier: Tier
     domains: list[DomainName] = Field(default_factory=list, max_length=MAX_DOMAINS)
     owner_id: uuid.UUID | None = None
+    lifecycle_stage: LifecycleStage = "onboarding"
+    start_date: Date | None = None
+    renewal_date: Date | None = None
+    custom_fields: CustomFieldValues = Field(default_factory=dict)
 
     _as_set = field_validator("domains")(_domain_set)
 
@@ -142,6 +153,11 @@ class UpdateCustomer(_Input):
     tier: Tier = None
     domains: list[DomainName] = Field(default=None, max_length=MAX_DOMAINS)
     owner_id: uuid.UUID | None = None
+    lifecycle_stage: LifecycleStage = None
+    start_date: Date | None = None  # a new start date re-plans the customer's onboarding plans
+    renewal_date: Date | None = None
+    exec_sponsor_contact_id: uuid.UUID | None = None
+    custom_fields: CustomFieldValues = None  # merged: a key given null removes its value
 
     _as_set = field_validator("domains")(_domain_set)
 
@@ -152,9 +168,35 @@ class UpdateCustomer(_Input):
 class CustomerFilters(_Input):
     tier: Tier | None = None
     owner_id: uuid.UUID | None = None
+    lifecycle_stage: LifecycleStage | None = None
+    renewal_before: Date | None = None
+    # `key:value` filters on custom fields, all of which must hold
+    custom_field: list[Annotated[str, Field(min_length=3, max_length=300, pattern=r"^[a-z][a-z0-9_]*:.+$")]] | None = (
+        Field(default=None, max_length=10))
     q: str | None = Field(default=None, max_length=200)
     # only these customers (the gateway's scope of a member: the customers they own or work on)
     customer_ids: list[uuid.UUID] | None = Field(default=None, max_length=10_000)
+
+
+class PutCustomField(_Input):
+    """A custom field of the tenant's customers (`customers.custom_fields`)."""
+
+    label: str = Field(min_length=1, max_length=200)
+    type: custom_fields.FieldType
+    options: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list,
+                                                                              max_length=custom_fields.MAX_OPTIONS)
+    required: bool = False
+
+    @model_validator(mode="after")
+    def _options_for_selects(self):
+        selects = self.type in ("select", "multi_select")
+        if selects and not self.options:
+            raise ValueError("a select field needs options")
+        if not selects and self.options:
+            raise ValueError("only select fields have options")
+        if len(set(self.options)) != len(self.options):
+            raise ValueError("options must be distinct")
+        return self
 
 
 class PutTeamMember(_Input):

@@ -1,7 +1,7 @@
 """Tables the customers service owns."""
-from sqlalchemy import (Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, String, Table,
-                        func)
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer, Numeric,
+                        String, Table, Text, func)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from custops.db import service_metadata
 
@@ -85,7 +85,16 @@ customers = Table(
     Column("owner_id", UUID(as_uuid=True), ForeignKey("members.id", use_alter=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # the work plan (migration 0007): where the account is in its life, since when, its dates
+    Column("lifecycle_stage", String(20), nullable=False, server_default="onboarding"),
+    Column("lifecycle_changed_at", DateTime(timezone=True)),
+    Column("start_date", Date),  # Day 0 of its onboarding plans
+    Column("renewal_date", Date),
+    Column("exec_sponsor_contact_id", UUID(as_uuid=True), ForeignKey("contacts.id", use_alter=True)),
+    # values of the tenant's custom fields (`customers.custom_fields`), canonical JSON per key
+    Column("custom_fields", JSONB, nullable=False, server_default="{}"),
     CheckConstraint("tier IN ('enterprise', 'mid_market', 'smb')", name="tier"),
+    CheckConstraint("lifecycle_stage IN ('onboarding', 'active', 'renewal', 'churned')", name="lifecycle_stage"),
 )
 Index("ix_customers_tenant_created", customers.c.tenant_id, customers.c.created_at, customers.c.id)
 
@@ -151,3 +160,150 @@ portal_invites = Table(
 )
 Index("uq_portal_invites_hash", portal_invites.c.token_hash, unique=True)
 Index("ix_portal_invites_tenant_contact", portal_invites.c.tenant_id, portal_invites.c.contact_id)
+
+Index("ix_customers_custom_fields", customers.c.custom_fields, postgresql_using="gin")
+
+# --- the work plan (customers.work_plan; migration 0007) ---
+
+# Every lifecycle stage a customer went through, with when (`customer.lifecycle_changed`).
+customer_lifecycle_changes = Table(
+    "customer_lifecycle_changes",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("customer_id", UUID(as_uuid=True), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("stage", String(20), nullable=False),
+    Column("previous_stage", String(20)),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("changed_by", UUID(as_uuid=True)),  # the member (null: the system, or a trusted caller)
+)
+Index("ix_customer_lifecycle_changes_customer", customer_lifecycle_changes.c.customer_id,
+      customer_lifecycle_changes.c.changed_at)
+
+# The tenant's custom fields of customers (`customers.custom_fields`).
+custom_field_definitions = Table(
+    "custom_field_definitions",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), primary_key=True),
+    Column("key", String(50), primary_key=True),
+    Column("id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("label", String(200), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("options", JSONB, nullable=False, server_default="[]"),
+    Column("required", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Per-tenant work-plan settings: board columns and project statuses (`work_plan.board`); none: defaults.
+work_settings = Table(
+    "work_settings",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), primary_key=True),
+    Column("columns", JSONB, nullable=False, server_default="[]"),
+    Column("project_statuses", JSONB, nullable=False, server_default="[]"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# A copy of the tenant's business calendar, told by the tickets service (`business_calendar.changed`):
+# which days are open, for business-day offsets (`work_plan.calendar_copy`).
+business_calendar_copies = Table(
+    "business_calendar_copies",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("open_weekdays", JSONB, nullable=False),  # [0..6], 0 = Monday
+    Column("holidays", JSONB, nullable=False, server_default="[]"),  # ISO dates
+    Column("always_open", Boolean, nullable=False, server_default="false"),
+)
+
+onboarding_templates = Table(
+    "onboarding_templates",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("current_version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_onboarding_templates_tenant", onboarding_templates.c.tenant_id, onboarding_templates.c.created_at)
+
+# Every version of a template, immutable: a plan names the version it was applied from.
+onboarding_template_versions = Table(
+    "onboarding_template_versions",
+    metadata,
+    Column("template_id", UUID(as_uuid=True), ForeignKey("onboarding_templates.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("business_days", Boolean, nullable=False),
+    Column("steps", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), nullable=False),
+    Column("customer_id", UUID(as_uuid=True), ForeignKey("customers.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("status", String(50), nullable=False),
+    Column("start_date", Date),
+    Column("target_date", Date),
+    Column("template_id", UUID(as_uuid=True), ForeignKey("onboarding_templates.id")),
+    Column("template_version", Integer),
+    Column("business_days", Boolean, nullable=False, server_default="false"),
+    Column("portal_shared", Boolean, nullable=False, server_default="false"),
+    # an applied plan's key: a retried "apply" finds the plan it made instead of making another
+    Column("idempotency_key", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_projects_tenant_customer", projects.c.tenant_id, projects.c.customer_id, projects.c.created_at)
+Index("uq_projects_tenant_idempotency_key", projects.c.tenant_id, projects.c.idempotency_key, unique=True,
+      postgresql_where=projects.c.idempotency_key.is_not(None))
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_id", UUID(as_uuid=True), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("status", String(50), nullable=False),  # a board column's key
+    Column("category", String(20), nullable=False),  # that column's category (`work_plan.board`)
+    Column("position", Integer, nullable=False, server_default="0"),
+    Column("assignee_id", UUID(as_uuid=True)),
+    Column("start_date", Date),
+    Column("due_date", Date),
+    Column("milestone", Boolean, nullable=False, server_default="false"),
+    Column("weight", Integer, nullable=False, server_default="1"),
+    Column("estimate", Numeric(10, 2)),
+    Column("estimate_unit", String(10)),
+    Column("checklist", JSONB, nullable=False, server_default="[]"),
+    Column("portal_visible", Boolean, nullable=False, server_default="false"),
+    # the template step it was planned from (null: added by hand): its offset drives re-planning
+    Column("step_key", String(100)),
+    Column("step", JSONB),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("completed_by", UUID(as_uuid=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("category IN ('todo', 'in_progress', 'blocked', 'done')", name="category"),
+    CheckConstraint("estimate_unit IN ('hour', 'day')", name="estimate_unit"),
+)
+Index("ix_tasks_project_status_position", tasks.c.project_id, tasks.c.status, tasks.c.position)
+Index("ix_tasks_tenant_assignee", tasks.c.tenant_id, tasks.c.assignee_id)
+
+# finish-to-start: `task_id` starts after `depends_on_id` is done
+task_dependencies = Table(
+    "task_dependencies",
+    metadata,
+    Column("task_id", UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("depends_on_id", UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+)
+Index("ix_task_dependencies_depends_on", task_dependencies.c.depends_on_id)

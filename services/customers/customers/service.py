@@ -17,17 +17,18 @@ from custops.db import Database
 from custops.entrypoints import HealthEndpoints, Telemetry
 from custops.errors import EXPECTED, Conflict
 from custops.validation import parse, parse_id
-from customers import store
+from customers import profile, store
 from customers.access_service import AccessEntrypoints
 from customers.account_team_service import AccountTeamEntrypoints
 from customers.audit_service import AuditEntrypoints
 from customers.portal_service import PortalEntrypoints
+from customers.work_plan.service import WorkPlanEntrypoints
 from customers.commands import ContactFilters, CreateContact, CreateCustomer, CustomerFilters, UpdateCustomer
 from customers.models import customer_domains, customers
 
 
 class CustomersService(AccessEntrypoints, AccountTeamEntrypoints, AuditEntrypoints, PortalEntrypoints,
-                       HealthEndpoints):
+                       WorkPlanEntrypoints, HealthEndpoints):
     name = "customers"
 
     db = Database()
@@ -82,6 +83,7 @@ class CustomersService(AccessEntrypoints, AccountTeamEntrypoints, AuditEntrypoin
             stmt = stmt.where(customers.c.owner_id == f.owner_id)
         if f.customer_ids is not None:
             stmt = stmt.where(customers.c.id.in_(f.customer_ids))
+        stmt = profile.filtered(stmt, f)  # lifecycle stage, renewal date, custom fields
         if f.q:  # a case-insensitive substring of the name or of one of the domains
             domain_hit = select(customer_domains.c.customer_id).where(
                 customer_domains.c.tenant_id == tenant_id, customer_domains.c.domain.icontains(f.q, autoescape=True))

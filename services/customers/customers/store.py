@@ -8,7 +8,7 @@ by `tenant_id`.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from custops import outbox
 from custops.contracts.customers import ContactArchived, ContactCreated, CustomerCreated, CustomerUpdated
 from custops.errors import Conflict, InvalidInput, NotFound
-from customers import domains, portal_store
+from customers import domains, portal_store, profile
 from customers.access_store import load_member, require_tenant
 from customers.commands import CreateContact, CreateCustomer, UpdateCustomer
 from customers.models import contacts, customer_domains, customers
@@ -39,7 +39,13 @@ def _str(value) -> str | None:
 def customer_shape(row, domain_names: list[str]) -> dict:
     return {"id": str(row["id"]), "name": row["name"], "tier": row["tier"], "domains": domain_names,
             "owner_id": _str(row["owner_id"]), "created_at": _iso(row["created_at"]),
-            "updated_at": _iso(row["updated_at"])}
+            "updated_at": _iso(row["updated_at"]),
+            # the work plan's profile (`customers.profile`)
+            "lifecycle_stage": row.get("lifecycle_stage") or "onboarding",
+            "lifecycle_changed_at": _iso(row.get("lifecycle_changed_at")),
+            "start_date": _iso(row.get("start_date")), "renewal_date": _iso(row.get("renewal_date")),
+            "exec_sponsor_contact_id": _str(row.get("exec_sponsor_contact_id")),
+            "custom_fields": dict(row.get("custom_fields") or {})}
 
 
 def contact_shape(row) -> dict:
@@ -105,12 +111,16 @@ def create_customer(session: Session, tenant_id: uuid.UUID, cmd: CreateCustomer)
     require_tenant(session, tenant_id)
     _check_owner(session, tenant_id, cmd.owner_id)
     created = now()
+    values = profile.merged_values(session, tenant_id, {}, cmd.custom_fields, creating=True)
     row = {"id": uuid.uuid4(), "tenant_id": tenant_id, "name": cmd.name, "tier": cmd.tier,
-           "owner_id": cmd.owner_id, "created_at": created, "updated_at": created}
+           "owner_id": cmd.owner_id, "created_at": created, "updated_at": created,
+           "lifecycle_stage": cmd.lifecycle_stage, "lifecycle_changed_at": created, "start_date": cmd.start_date,
+           "renewal_date": cmd.renewal_date, "exec_sponsor_contact_id": None, "custom_fields": values}
     session.execute(insert(customers).values(**row))
     _claim_domains(session, tenant_id, row["id"], cmd.domains)
     outbox.add(session, tenant_id, CustomerCreated(
         customer_id=row["id"], name=cmd.name, tier=cmd.tier, domains=cmd.domains, owner_id=cmd.owner_id))
+    profile.record_lifecycle(session, tenant_id, row["id"], cmd.lifecycle_stage, None, created)
     return customer_shape(row, cmd.domains)
 
 
@@ -118,9 +128,18 @@ def update_customer(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UU
     current = load_customer(session, tenant_id, customer_id, for_update=True)
     current_domains = domains_of(session, tenant_id, [customer_id])[customer_id]
     before = {**current, "domains": current_domains}
-    changes = {field: value for field, value in cmd.changes().items() if before[field] != value}
+    given = cmd.changes()
+    nulls = [f for f in ("lifecycle_stage", "custom_fields") if f in given and given[f] is None]
+    if nulls:
+        raise InvalidInput("invalid customer", [{"field": f, "message": "must not be null"} for f in nulls])
+    if "custom_fields" in given:
+        given["custom_fields"] = profile.merged_values(session, tenant_id, current["custom_fields"],
+                                                       given["custom_fields"])
+    changes = {field: value for field, value in given.items() if before[field] != value}
     if not changes:
         return customer_shape(current, current_domains)
+    if "exec_sponsor_contact_id" in changes:
+        profile.check_exec_sponsor(session, tenant_id, customer_id, changes["exec_sponsor_contact_id"])
     if "owner_id" in changes:
         _check_owner(session, tenant_id, changes["owner_id"])
     if "domains" in changes:
@@ -129,12 +148,22 @@ def update_customer(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UU
         _claim_domains(session, tenant_id, customer_id, changes["domains"])
     row_changes = {k: v for k, v in changes.items() if k != "domains"}
     updated = {**current, **row_changes, "updated_at": now()}
+    if "lifecycle_stage" in changes:
+        updated["lifecycle_changed_at"] = row_changes["lifecycle_changed_at"] = updated["updated_at"]
     session.execute(update(customers).where(customers.c.id == customer_id)
                     .values(**row_changes, updated_at=updated["updated_at"]))
     outbox.add(session, tenant_id, CustomerUpdated(
         customer_id=customer_id,
-        changes={k: str(v) if isinstance(v, uuid.UUID) else v for k, v in changes.items()}))
-    return customer_shape(updated, changes.get("domains", current_domains))
+        changes={k: str(v) if isinstance(v, (uuid.UUID, date)) else v for k, v in changes.items()}))
+    shape = customer_shape(updated, changes.get("domains", current_domains))
+    if "lifecycle_stage" in changes:
+        profile.record_lifecycle(session, tenant_id, customer_id, changes["lifecycle_stage"],
+                                 current["lifecycle_stage"], updated["updated_at"])
+    if "start_date" in changes:  # every onboarding plan of the customer follows its Day 0
+        from customers.work_plan import templates_store
+
+        shape["replanned"] = templates_store.replan_customer(session, tenant_id, customer_id, changes["start_date"])
+    return shape
 
 
 # --- contacts ---
