@@ -30,6 +30,8 @@ Decisions recorded here:
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import html as html_lib
 import re
@@ -294,8 +296,6 @@ def decode_words(value: str, hints: tuple[str, ...] = ()) -> str:
 
 
 def _b64(payload: str) -> bytes:
-    import base64
-
     cleaned = re.sub(r"[^A-Za-z0-9+/]", "", payload)
     cleaned = cleaned[: len(cleaned) - len(cleaned) % 4] if len(cleaned) % 4 == 1 else cleaned
     return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4))
@@ -489,7 +489,7 @@ class _TextExtractor(HTMLParser):
     def handle_endtag(self, tag):
         if tag in _SKIP_TAGS and tag != "o:p":
             self.skip = max(0, self.skip - 1)
-        elif tag in _BLOCK_TAGS or tag == "li":
+        elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
     def handle_data(self, data):
@@ -590,6 +590,18 @@ class _Collected:
 
 
 def _payload_bytes(part: Message, collected: _Collected) -> bytes:
+    encodings = _raw_headers(part, "Content-Transfer-Encoding")
+    if encodings and encodings[0].strip().lower() == "base64":
+        raw = part.get_payload()
+        if isinstance(raw, str):
+            try:
+                return binascii.a2b_base64(raw.encode("ascii", errors="ignore"))
+            except (binascii.Error, ValueError):
+                collected.defects.append("broken base64: decoded what could be")
+                try:
+                    return _b64(raw)
+                except (binascii.Error, ValueError):
+                    pass
     try:
         data = part.get_payload(decode=True)
     except Exception as exc:  # noqa: BLE001 - a transfer encoding the library cannot undo: the raw payload
@@ -894,10 +906,10 @@ def _build(msg: EmailMessage, raw: bytes, content_hash: str, oversized: bool, he
     for defect in getattr(msg, "defects", []) or []:
         collected.defects.append(type(defect).__name__)
     runs = [] if headers_only else _collect(msg, collected)
-    if not has_headers and not runs:
+    if not has_headers:
         if not _looks_like_text(raw):
             raise Unparseable("no header and no text")
-        if not headers_only:
+        if not runs and not headers_only:
             runs = [_Body(plain=decode_bytes(raw))]
             collected.attachments.clear()
 
