@@ -13,12 +13,16 @@ hammer a failing gateway).
 - every outbox row is sent (none pending, none unroutable), no event waits in a queue and none is
   dead-lettered: no message sits anywhere but where it was consumed.
 
+`tickets_while_killed` posts a fixed number of tickets from a few clients as fast as they go while
+one service is killed (-9) part way and restarted later, and says how far the load had got at each.
+
 Used by tests/faults/ and by tests/bench/broker_recovery.py.
 """
 from __future__ import annotations
 
 import functools
 import itertools
+import queue
 import random
 import threading
 import time
@@ -332,3 +336,68 @@ def check_no_restart(suite: Suite, before: dict[str, int], except_for: str | Non
     for name in suite.procs:
         current_run = suite.log(name).split("==== harness: starting")[-1]
         assert "thread exited with error" not in current_run, f"{name}: a worker thread died\n{suite.tail(name)}"
+
+
+@dataclass
+class KilledMidLoad:
+    created: list  # the 201 answers
+    failures: list  # every other answer
+    created_at_kill: int
+    created_at_restart: int
+
+
+def tickets_while_killed(suite: Suite, tenant: Tenant, customer: dict, service: str, tickets: int,
+                         kill_after: int, restart_after: int, clients: int = 4,
+                         deadline_seconds: float = 120.0) -> KilledMidLoad:
+    """Post `tickets` tickets from `clients` threads; kill `service` once `kill_after` are created and
+    start it again once `restart_after` are (or at the deadline, whichever comes first)."""
+    todo: queue.Queue[int] = queue.Queue()
+    for n in range(tickets):
+        todo.put(n)
+    created, failures = [], []
+
+    def client():
+        api = suite.api(tenant.token)  # a session per thread: requests sessions are not thread-safe
+        while True:
+            try:
+                n = todo.get_nowait()
+            except queue.Empty:
+                return
+            response = api.post("/api/v1/tickets", json={"customer_id": customer["id"], "subject": f"load {n}"})
+            (created if response.status_code == 201 else failures).append(response)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + deadline_seconds
+    while len(created) < kill_after and time.monotonic() < deadline:
+        time.sleep(0.005)
+    suite.kill9(service)
+    created_at_kill = len(created)
+    while len(created) < restart_after and time.monotonic() < deadline:
+        time.sleep(0.005)
+    created_at_restart = len(created)
+    suite.start(service)
+    for t in threads:
+        t.join(timeout=max(1.0, deadline - time.monotonic()))
+    return KilledMidLoad(created, failures, created_at_kill, created_at_restart)
+
+
+def _probe(url: str, timeout: float) -> int:
+    import requests
+
+    try:
+        return requests.get(url, timeout=timeout).status_code
+    except requests.RequestException:
+        return 0
+
+
+def process_statuses(suite: Suite, path: str, timeout: float = 5.0) -> dict[str, int]:
+    """Every process's answer to `path` (/readyz, /healthz), asked at once (one look at one instant,
+    not spread over seconds); 0 where none came."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(suite.procs)) as pool:
+        answers = {name: pool.submit(_probe, f"http://127.0.0.1:{proc.port}{path}", timeout)
+                   for name, proc in suite.procs.items()}
+        return {name: f.result() for name, f in answers.items()}

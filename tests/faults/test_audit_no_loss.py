@@ -2,10 +2,7 @@
 mid-load and restarted: every committed ticket.created has exactly one audit record."""
 from __future__ import annotations
 
-import queue
-import threading
-import time
-
+from fault_load import tickets_while_killed
 from harness import create_customer, eventually, inbox_claims, query
 
 TICKETS = 200
@@ -16,36 +13,9 @@ CONVERGE_DEADLINE = 90.0
 
 def test_no_audit_record_is_lost_or_doubled_when_the_customers_service_is_killed(suite, tenant):
     customer = create_customer(tenant.api)
-    todo: queue.Queue[int] = queue.Queue()
-    for n in range(TICKETS):
-        todo.put(n)
-    created = []
-
-    def client():
-        api = suite.api(tenant.token)  # a session per thread: requests sessions are not thread-safe
-        while True:
-            try:
-                n = todo.get_nowait()
-            except queue.Empty:
-                return
-            response = api.post("/api/v1/tickets", json={"customer_id": customer["id"], "subject": f"audit {n}"})
-            if response.status_code == 201:
-                created.append(response.json()["id"])
-
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 120
-    while len(created) < KILL_AFTER and time.monotonic() < deadline:
-        time.sleep(0.005)
-    suite.kill9("customers")
-    created_at_kill = len(created)
-    while len(created) < RESTART_AFTER and time.monotonic() < deadline:
-        time.sleep(0.005)
-    created_at_restart = len(created)
-    suite.start("customers")
-    for t in threads:
-        t.join(timeout=max(1.0, deadline - time.monotonic()))
+    load = tickets_while_killed(suite, tenant, customer, "customers", TICKETS, KILL_AFTER, RESTART_AFTER, CLIENTS)
+    created = [r.json()["id"] for r in load.created]
+    created_at_kill, created_at_restart = load.created_at_kill, load.created_at_restart
     # the fault hit mid-load: tickets were committed while the audit consumer was down
     assert created_at_kill < created_at_restart, (created_at_kill, created_at_restart)
 

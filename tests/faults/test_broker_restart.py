@@ -12,10 +12,9 @@ from __future__ import annotations
 import time
 
 import pytest
-import requests
 
 from fault_load import (SteadyLoad, check_answers, check_no_restart, check_nothing_left_over, check_stored_once,
-                        commit_tickets_directly, pids)
+                        commit_tickets_directly, pids, process_statuses)
 from harness import eventually
 
 WARM_UP, OUTAGE, AFTER = 4.0, 8.0, 8.0
@@ -30,29 +29,12 @@ def _every_process_running_after_each_test():
     yield
 
 
-def probe(url: str) -> int:
-    try:
-        return requests.get(url, timeout=5).status_code
-    except requests.RequestException:
-        return 0
-
-
-def statuses(suite, path: str) -> dict[str, int]:
-    """Every process's answer, asked at once (one look at one instant, not spread over seconds)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(len(suite.procs)) as pool:
-        answers = {name: pool.submit(probe, f"http://127.0.0.1:{proc.port}{path}")
-                   for name, proc in suite.procs.items()}
-        return {name: f.result() for name, f in answers.items()}
-
-
 def ready_statuses(suite) -> dict[str, int]:
-    return statuses(suite, "/readyz")
+    return process_statuses(suite, "/readyz")
 
 
 def live_statuses(suite) -> dict[str, int]:
-    return statuses(suite, "/healthz")
+    return process_statuses(suite, "/healthz")
 
 
 def test_the_suite_survives_a_broker_restart_under_load(own_suite):

@@ -12,10 +12,9 @@ import time
 import uuid
 
 import pytest
-import requests
 
 from fault_load import (SteadyLoad, check_answers, check_no_restart, check_nothing_left_over, check_stored_once,
-                        execute, pids)
+                        execute, pids, process_statuses)
 from harness import eventually
 
 WARM_UP, DOWN_FOR, AFTER = 4.0, 5.0, 6.0
@@ -28,21 +27,8 @@ def _every_process_running_after_each_test():
     yield
 
 
-def probe(url: str) -> int:
-    try:
-        return requests.get(url, timeout=8).status_code
-    except requests.RequestException:
-        return 0
-
-
 def statuses(suite, path: str) -> dict[str, int]:
-    """Every process's answer, asked at once (one look at one instant, not spread over seconds)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(len(suite.procs)) as pool:
-        answers = {name: pool.submit(probe, f"http://127.0.0.1:{proc.port}{path}")
-                   for name, proc in suite.procs.items()}
-        return {name: f.result() for name, f in answers.items()}
+    return process_statuses(suite, path, timeout=8.0)  # a service waits on its pool timeout meanwhile
 
 
 def test_the_suite_survives_a_database_restart_under_load(own_suite):
