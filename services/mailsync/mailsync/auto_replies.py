@@ -6,12 +6,13 @@ reopens a ticket and never counts as the customer's response for an SLA (the tic
 
 - **bounce** (checked first, a bounce is also "auto-submitted"): a `multipart/report;
   report-type=delivery-status` (RFC 3464) anywhere in the tree (Gmail nests it inside
-  multipart/related), or a mailer-daemon/postmaster sender, or a null `Return-Path: <>` together with
-  a delivery-failure subject ("Undelivered Mail", "Delivery Status Notification", "failure notice",
-  "Mail delivery failed", "Returned mail", "Unzustellbar", ...). The bounced mail's Message-ID is
-  taken from the returned `message/rfc822` or `text/rfc822-headers` part, else from a
-  `Message-ID:` line quoted in the report's text (qmail, Exim, Exchange NDRs quote the headers
-  inline), else from the report's own `In-Reply-To`/`References`-free text: nothing more is guessed.
+  multipart/related); a mailer-daemon sender (it sends nothing else); a postmaster sender or a
+  null `Return-Path: <>` together with a delivery-failure subject ("Undelivered Mail", "Delivery
+  Status Notification", "failure notice", "Mail delivery failed", "Unzustellbar", ...). Any other
+  mail from a postmaster is machine mail: auto_reply. The bounced mail's Message-ID is taken from
+  the returned `message/rfc822` or `text/rfc822-headers` part, else from a `Message-ID:` line
+  quoted in the report's text (qmail, Exim and Exchange quote the headers inline); nothing more
+  is guessed.
 - **loop**: an `X-Loop` header (set by help desks and list software on mail they generated). A
   mail from one of our own mailbox addresses is a loop as well, but that needs the mailbox's
   addresses: `is_own_mail`.
@@ -94,12 +95,14 @@ def is_delivery_report(msg: Message) -> bool:
 
 def classify(msg: Message, sender_email: str | None, subject: str) -> AutomaticKind | None:
     """What kind of automatic mail `msg` is (see the module docstring for the order), or None."""
-    daemon = local_part(sender_email or "") in DAEMON_LOCAL_PARTS
+    sender_local = local_part(sender_email or "")
+    bounce_subject = bool(_BOUNCE_SUBJECT.search(subject or ""))
     null_return_path = any(v.strip() in ("<>", "") for v in header_values(msg, "Return-Path"))
-    if is_delivery_report(msg) or daemon or (null_return_path and _BOUNCE_SUBJECT.search(subject or "")):
-        if daemon and not is_delivery_report(msg) and not _BOUNCE_SUBJECT.search(subject or ""):
-            return "auto_reply"  # postmaster writing about something else: machine mail, not a bounce
+    if is_delivery_report(msg) or (sender_local in DAEMON_LOCAL_PARTS and sender_local != "postmaster") \
+            or ((null_return_path or sender_local == "postmaster") and bounce_subject):
         return "bounce"
+    if sender_local == "postmaster":
+        return "auto_reply"  # a postmaster writing about something else: machine mail, not a bounce
     if header_values(msg, "X-Loop"):
         return "loop"
     auto_submitted = _first(msg, "Auto-Submitted").split(";")[0].strip().lower()
