@@ -11,10 +11,16 @@ The rule:
   never change. The references after a correction are checked as a new entry's are (see
   `billing.references`): a customer change that keeps a ticket of the old customer is refused on
   `ticket_id`.
-- **No longer.** An invoiced entry (`invoiced_at` set) never changes and is never deleted: an
-  invoice was issued on it, and correcting it takes a credit note (issue 10) — a 409. The weekly
-  timesheets of issue 10 will lock an approved week's entries the same way, until it is reopened;
-  that lock joins `lock_reason`.
+- **No longer.** An invoiced entry (`invoiced_at` or `invoice_id` set) never changes and is never
+  deleted: an invoice was issued on it, and correcting it takes a credit note (issue 10) — a 409.
+  An entry of an approved week (`approved_at`) is locked the same way until its timesheet is
+  reopened (`billing.timesheets`); moving an entry into an approved week, or logging time there,
+  is refused too (`billing.entry_writer`).
+- **Billable again.** A correction of `billable`, `category`, `project_id` or `customer_id`
+  decides billability again by the precedence (`billing.billability`), the entry's own say being
+  the `billable` given now, else the one it had (when its source was the entry).
+- **Confirmed.** An entry that needs confirmation (a timer past the tenant's limit) is confirmed by
+  `confirmed: true` from whoever may correct it; any other correction of it leaves it unconfirmed.
 """
 from __future__ import annotations
 
@@ -23,13 +29,18 @@ from typing import Any
 
 from custops.errors import Conflict, Forbidden
 
-EDITABLE = ("member_id", "customer_id", "ticket_id", "work_date", "minutes", "billable", "note")
+EDITABLE = ("member_id", "customer_id", "ticket_id", "work_date", "minutes", "billable", "note", "project_id",
+            "task_id", "activity_id", "category", "tags", "started_at", "ended_at", "billable_reason")
+# a change of one of these decides billability again
+DECIDING = ("billable", "category", "project_id", "customer_id", "billable_reason")
 
 
 def lock_reason(entry: dict) -> str | None:
     """Why the entry may no longer change, or None while it may."""
-    if entry.get("invoiced_at") is not None:
+    if entry.get("invoiced_at") is not None or entry.get("invoice_id") is not None:
         return "it is on an invoice (a correction takes a credit note)"
+    if entry.get("approved_at") is not None:
+        return "its week is approved (reopen the timesheet to change it)"
     return None
 
 
@@ -47,7 +58,7 @@ def changes(entry: dict, given: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     unknown = set(given) - set(EDITABLE)
     if unknown:
         raise ValueError(f"not correctable: {sorted(unknown)}")
-    return {field: (entry[field], value) for field, value in given.items() if entry[field] != value}
+    return {field: (entry.get(field), value) for field, value in given.items() if entry.get(field) != value}
 
 
 def check_reassignment(diff: dict, member_scope: uuid.UUID | None) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -32,12 +33,34 @@ def shape(row) -> dict:
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
         "invoiced_at": iso(row["invoiced_at"]),
-        "locked": row["invoiced_at"] is not None,
+        "project_id": text(row.get("project_id")),
+        "task_id": text(row.get("task_id")),
+        "activity_id": text(row.get("activity_id")),
+        "category": row.get("category"),
+        "billable_source": row.get("billable_source", "entry"),
+        "billable_reason": row.get("billable_reason"),
+        "tags": list(row.get("tags") or []),
+        "started_at": iso(row.get("started_at")),
+        "ended_at": iso(row.get("ended_at")),
+        "timer_id": text(row.get("timer_id")),
+        "needs_confirmation": row.get("needs_confirmation") if row.get("confirmed_at") is None else None,
+        "confirmed_at": iso(row.get("confirmed_at")),
+        "approved_at": iso(row.get("approved_at")),
+        "invoice_id": text(row.get("invoice_id")),
+        # locked: invoiced (for good) or its week approved (until reopened) — billing.corrections
+        "locked": row["invoiced_at"] is not None or row.get("invoice_id") is not None
+        or row.get("approved_at") is not None,
     }
 
 
+NEW_ENTRY_DEFAULTS = {"revision": 1, "updated_at": None, "invoiced_at": None, "category": None,
+                      "billable_source": "entry", "billable_reason": None, "project_id": None, "task_id": None,
+                      "activity_id": None, "tags": [], "started_at": None, "ended_at": None, "timer_id": None,
+                      "needs_confirmation": None, "confirmed_at": None, "approved_at": None, "invoice_id": None}
+
+
 def insert(session: Session, row: dict) -> dict:
-    row = {"revision": 1, "updated_at": None, "invoiced_at": None, **row}
+    row = {**NEW_ENTRY_DEFAULTS, **row}
     session.execute(time_entries.insert().values(**row))
     return row
 
@@ -77,9 +100,25 @@ def page(session: Session, tenant_id: uuid.UUID, f, limit: int, cursor: str | No
         stmt = stmt.where(time_entries.c.customer_id.in_(f.customer_ids))
     if f.member_id:
         stmt = stmt.where(time_entries.c.member_id == f.member_id)
+    if f.project_id:
+        stmt = stmt.where(time_entries.c.project_id == f.project_id)
+    if f.billable is not None:
+        stmt = stmt.where(time_entries.c.billable.is_(f.billable))
+    if f.category:
+        stmt = stmt.where(time_entries.c.category == f.category)
     stmt = pagination.page(stmt, time_entries.c.created_at, time_entries.c.id, cursor, limit)
     rows = session.execute(stmt).mappings().all()
     return pagination.result(rows, limit, "created_at", shape)
+
+
+def in_week(session: Session, tenant_id: uuid.UUID, member_id: uuid.UUID, first: date, last: date,
+            for_update: bool = False) -> list[dict]:
+    """The member's entries of the days `first`..`last`, oldest day first."""
+    c = time_entries.c
+    stmt = (select(time_entries).where(c.tenant_id == tenant_id, c.member_id == member_id,
+                                       c.work_date >= first, c.work_date <= last)
+            .order_by(c.work_date, c.created_at, c.id))
+    return [dict(r) for r in session.execute(stmt.with_for_update() if for_update else stmt).mappings()]
 
 
 def subtotals(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UUID, period) -> list[tuple[bool, int]]:

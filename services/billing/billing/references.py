@@ -50,3 +50,14 @@ def check(rpc, tenant_id: uuid.UUID, *, customer_id: uuid.UUID | None = None,
             errors.append(_error("member_id", "a portal user logs no time"))
     if errors:
         raise InvalidInput("the time entry refers to something that does not hold", errors)
+
+
+def check_members(rpc, tenant_id: uuid.UUID, member_ids: list[uuid.UUID], field: str) -> None:
+    """Raise `InvalidInput` on `field` unless every id is a team member of this tenant."""
+    errors = []
+    for i, member_id in enumerate(member_ids):
+        member = _ask(rpc, "customers", "get_member", str(tenant_id), str(member_id))
+        if member is None or member["role"] == "portal":
+            errors.append(_error(f"{field}.{i}", "no such team member in this tenant"))
+    if errors:
+        raise InvalidInput("the approvers are not all team members", errors)

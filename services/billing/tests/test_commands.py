@@ -14,15 +14,43 @@ def _fields(exc_info) -> set[str]:
 
 
 def _log(**overrides):
-    return parse(LogTime, {"customer_id": str(uuid.uuid4()), "minutes": 30, **overrides})
+    return parse(LogTime, {"customer_id": str(uuid.uuid4()), "minutes": 30, **overrides}).checked()
 
 
-def test_defaults_billable_today_and_empty_note():
+def test_billable_and_the_day_are_left_to_the_service_and_the_note_is_empty():
+    # billable: the precedence decides (billing.billability), never a silent default here;
+    # the day: the member's local today, which only the service knows
     cmd = _log()
-    assert cmd.billable is True
-    assert cmd.work_date == utc_today()
+    assert cmd.billable is None and cmd.billable_reason is None
+    assert cmd.work_date is None
     assert cmd.note == ""
-    assert cmd.ticket_id is None
+    assert cmd.ticket_id is None and cmd.tags == [] and cmd.category is None
+
+
+def test_a_start_and_an_end_give_the_minutes():
+    cmd = _log(minutes=None, started_at="2026-03-02T09:00:00+01:00", ended_at="2026-03-02T10:29:40+01:00")
+    assert cmd.minutes == 90
+    assert _log(started_at="2026-03-02T09:00:00Z", ended_at="2026-03-02T09:30:00Z").minutes == 30
+
+
+@pytest.mark.parametrize("span, field", [
+    ({"started_at": "2026-03-02T09:00:00Z"}, "ended_at"),  # no end
+    ({"ended_at": "2026-03-02T09:00:00Z"}, "started_at"),  # no start
+    ({"started_at": "2026-03-02T09:00:00Z", "ended_at": "2026-03-02T08:00:00Z"}, "ended_at"),
+    ({"started_at": "2026-03-02T09:00:00Z", "ended_at": "2026-03-02T09:10:00Z", "minutes": 30}, "ended_at"),
+    ({"started_at": "2026-03-01T09:00:00Z", "ended_at": "2026-03-02T09:01:00Z", "minutes": None}, "ended_at"),
+])
+def test_a_span_that_does_not_hold_names_its_field(span, field):
+    with pytest.raises(InvalidInput) as exc_info:
+        _log(**span)
+    assert _fields(exc_info) == {field}
+
+
+def test_tags_are_trimmed_and_kept_once_and_bounded():
+    assert _log(tags=[" vip ", "vip", "", "onsite"]).tags == ["vip", "onsite"]
+    with pytest.raises(InvalidInput) as exc_info:
+        _log(tags=[f"t{i}" for i in range(21)])
+    assert _fields(exc_info) == {"tags"}
 
 
 @pytest.mark.parametrize("minutes", [1, 1440])

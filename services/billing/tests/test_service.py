@@ -37,8 +37,11 @@ def tenant_id(new_tenant):
     return uuid.UUID(new_tenant()["tenant_id"])
 
 
-def _customer(rpc, tenant_id, name="Acme Corp") -> str:
+def _customer(rpc, tenant_id, name="Acme Corp", billable=True) -> str:
+    """A customer whose time is billable by default (billing.billability: something must decide)."""
     created = rpc.call("customers", "create_customer", str(tenant_id), {"name": name, "tier": "smb"})
+    if billable is not None:
+        rpc.call("billing", "set_billing_default", str(tenant_id), "customer", created["id"], {"billable": billable})
     return created["id"]
 
 
@@ -72,7 +75,8 @@ def test_log_time_stores_the_entry_and_its_event_together(billing, tickets_servi
 
     entry = rpc.call("billing", "log_time", str(tenant_id), member_id, {
         "customer_id": customer_id, "ticket_id": ticket_id, "minutes": 45,
-        "billable": False, "work_date": "2026-03-02", "note": "migration call"})
+        "billable": False, "billable_reason": "onboarding is on us", "work_date": "2026-03-02",
+        "note": "migration call"})
 
     assert entry["customer_id"] == customer_id and entry["member_id"] == member_id
     assert (entry["ticket_id"], entry["minutes"], entry["billable"]) == (ticket_id, 45, False)
@@ -84,17 +88,30 @@ def test_log_time_stores_the_entry_and_its_event_together(billing, tickets_servi
     assert envelope["data"] == {
         "entry_id": entry["id"], "member_id": member_id, "customer_id": customer_id,
         "ticket_id": ticket_id, "minutes": 45, "billable": False, "work_date": "2026-03-02",
-        "note": "migration call", "entered_by_member_id": member_id, "revision": 1}
+        "note": "migration call", "entered_by_member_id": member_id, "revision": 1,
+        # issue 10: what it is for, why it is (not) billable, its week (2026-03-02 is a Monday)
+        "project_id": None, "task_id": None, "activity_id": None, "category": None, "billable_source": "entry",
+        "tags": [], "week_start": "2026-03-02", "started_at": None, "ended_at": None, "timer_id": None,
+        "needs_confirmation": None}
 
 
-def test_log_time_defaults_to_billable_today(billing, rpc, tenant_id):
+def test_log_time_takes_the_customers_default_and_today(billing, rpc, tenant_id):
     from billing.commands import utc_today
 
     entry = rpc.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
                      {"customer_id": _customer(rpc, tenant_id), "minutes": 15})
-    assert entry["billable"] is True
-    assert entry["work_date"] == utc_today().isoformat()
+    assert (entry["billable"], entry["billable_source"]) == (True, "customer")
+    assert entry["work_date"] == utc_today().isoformat()  # an unknown member's zone: the tenant's (UTC)
     assert entry["ticket_id"] is None
+
+
+def test_time_nothing_decides_about_is_refused_naming_the_missing_levels(billing, rpc, tenant_id):
+    customer = _customer(rpc, tenant_id, billable=None)
+    with pytest.raises(InvalidInput) as exc_info:
+        rpc.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()), {"customer_id": customer, "minutes": 15})
+    [error] = exc_info.value.errors
+    assert error["field"] == "billable" and "customer has no billing default" in error["message"]
+    assert _entry_count(tenant_id) == 0
 
 
 @pytest.mark.parametrize("minutes", [0, 1441])
@@ -253,7 +270,8 @@ def test_time_summary_sums_the_customer_in_the_inclusive_range(billing, rpc, ten
         (globex, 77, True, "2026-03-15"),  # another customer
     ]:
         rpc.call("billing", "log_time", str(tenant_id), str(uuid.uuid4()),
-                 {"customer_id": customer, "minutes": minutes, "billable": billable, "work_date": day})
+                 {"customer_id": customer, "minutes": minutes, "billable": billable, "work_date": day,
+                  **({} if billable else {"billable_reason": "internal"})})
 
     assert rpc.call("billing", "time_summary", str(tenant_id), acme, "2026-03-01", "2026-03-31") == {
         "billable_minutes": 90, "non_billable_minutes": 20, "total_minutes": 110}
@@ -404,7 +422,7 @@ def test_delete_removes_the_entry_and_tells_what_it_was(billing, rpc, tenant_id)
 
     member, manager = str(uuid.uuid4()), str(uuid.uuid4())
     customer_id = _customer(rpc, tenant_id)
-    entry = _log(rpc, tenant_id, member, customer_id, minutes=45, billable=False)
+    entry = _log(rpc, tenant_id, member, customer_id, minutes=45, billable=False, billable_reason="a favour")
 
     assert rpc.call("billing", "delete_time_entry", str(tenant_id), manager, entry["id"]) == {
         "id": entry["id"], "deleted": True}
