@@ -21,6 +21,7 @@ from customers import profile, store
 from customers.access_service import AccessEntrypoints
 from customers.account_team_service import AccountTeamEntrypoints
 from customers.audit_service import AuditEntrypoints
+from customers.mail_contacts import MailContactEntrypoints
 from customers.portal_service import PortalEntrypoints
 from customers.work_plan.service import WorkPlanEntrypoints
 from customers.commands import ContactFilters, CreateContact, CreateCustomer, CustomerFilters, UpdateCustomer
@@ -28,7 +29,7 @@ from customers.models import customer_domains, customers
 
 
 class CustomersService(AccessEntrypoints, AccountTeamEntrypoints, AuditEntrypoints, PortalEntrypoints,
-                       WorkPlanEntrypoints, HealthEndpoints):
+                       WorkPlanEntrypoints, MailContactEntrypoints, HealthEndpoints):
     name = "customers"
 
     db = Database()

@@ -168,7 +168,9 @@ def update_customer(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UU
 
 # --- contacts ---
 
-def create_contact(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UUID, cmd: CreateContact) -> dict:
+def create_contact(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UUID, cmd: CreateContact,
+                   contact_id: uuid.UUID | None = None) -> dict:
+    """`contact_id`: the id another service already gave the contact (a mail sender, `mail_contacts`)."""
     load_customer(session, tenant_id, customer_id)
     taken = session.execute(select(contacts.c.customer_id, contacts.c.archived_at).where(
         contacts.c.tenant_id == tenant_id, contacts.c.email == cmd.email)).first()
@@ -176,7 +178,7 @@ def create_contact(session: Session, tenant_id: uuid.UUID, customer_id: uuid.UUI
         where = "an archived contact" if taken.archived_at else "a contact"
         raise Conflict(f"{where} with email {cmd.email} already exists",
                        [{"field": "email", "message": f"already {where} in this tenant"}])
-    row = {"id": uuid.uuid4(), "tenant_id": tenant_id, "customer_id": customer_id, "name": cmd.name,
+    row = {"id": contact_id or uuid.uuid4(), "tenant_id": tenant_id, "customer_id": customer_id, "name": cmd.name,
            "email": cmd.email, "phone": cmd.phone, "portal_access": cmd.portal_access, "created_at": now(),
            "archived_at": None}
     session.execute(insert(contacts).values(**row))
