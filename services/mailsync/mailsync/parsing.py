@@ -19,7 +19,8 @@ Decisions recorded here:
   converted to text. `html` is the inline HTML sanitised with nh3 for display (`cid:` URLs kept so
   inline images show). `text_new`/`quoted` split the text at the first quoted-history header that
   mail-parser-reply finds ("On … wrote:", "-----Original Message-----", "Von: …" and their
-  translations), or at a trailing block of `>`-quoted lines.
+  translations), or at a trailing block of `>`-quoted lines; in a bottom-posted or interleaved
+  reply the `>` lines are the history and the rest is new.
 - Attachments: every leaf part that is not body text, including `message/rfc822` (kept whole as
   `.eml`, never descended into: a forwarded mail's text is not this mail's text), delivery reports
   and text/calendar invites (also listed in `calendar`). TNEF `winmail.dat` is unpacked into its
@@ -541,8 +542,23 @@ def split_reply(text: str) -> tuple[str, str]:
         if end > 0 and lines[end - 1].rstrip().endswith(":") and len(lines[end - 1]) < 300:
             end -= 1
         cut = end
+    if cut == len(lines) and any(line.lstrip().startswith(">") for line in lines):
+        return _split_interleaved(lines)
     new = "\n".join(lines[:cut]).strip()
     quoted = "\n".join(lines[cut:]).strip()
+    return new, quoted
+
+
+def _split_interleaved(lines: list[str]) -> tuple[str, str]:
+    """Bottom-posted or interleaved replies: the `>` lines (and the "... wrote:" line opening each
+    block) are history, the rest is new, in order."""
+    quoted_flags = [line.lstrip().startswith(">") for line in lines]
+    for index in range(len(lines) - 1):
+        if not quoted_flags[index] and quoted_flags[index + 1] and lines[index].rstrip().endswith(":") \
+                and len(lines[index]) < 300:
+            quoted_flags[index] = True
+    new = "\n".join(line for line, quoted in zip(lines, quoted_flags) if not quoted).strip()
+    quoted = "\n".join(line for line, quoted in zip(lines, quoted_flags) if quoted).strip()
     return new, quoted
 
 

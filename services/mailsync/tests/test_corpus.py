@@ -53,6 +53,14 @@ BOUNCED_IDS = {
 }
 
 
+# Our own expectations of the quoted-history split (Zammad states none): where the history starts.
+HISTORY_STARTS = {
+    "mail003": "Von: Fritz Bauer [mailto:me@example.com]",  # Outlook (German) top-post
+    "mail005": "Am 07.05.2012 08:10, schrieb Martin Edenhofer via Znuny Team:",  # Thunderbird bottom-post
+}
+NEW_PART_STARTS = {"mail003": "Hallo Fritz,", "mail005": "Hallo Martin,"}
+
+
 @dataclass(frozen=True)
 class Difference:
     field: str
@@ -210,6 +218,9 @@ def compare(box: Path) -> Outcome:
             outcome.mismatches.append(f"{what}: ours {ours!r}, Zammad {theirs!r}")
 
     check("automatic", parsed.automatic, AUTOMATIC.get(name))  # a person's mail is not automatic
+    if name in HISTORY_STARTS:
+        check("quoted", parsed.quoted[:len(HISTORY_STARTS[name])], HISTORY_STARTS[name])
+        check("text_new", parsed.text_new[:len(NEW_PART_STARTS[name])], NEW_PART_STARTS[name])
     if name in BOUNCED_IDS:
         check("bounced_message_id", parsed.bounced_message_id, BOUNCED_IDS[name])
     expected = expectations(box)

@@ -149,6 +149,12 @@ def test_the_new_part_is_separated_from_the_quoted_history(history):
     assert quoted.startswith(history.split("\n")[0].strip())
 
 
+def test_a_bottom_posted_reply_keeps_the_new_lines():
+    new, quoted = split_reply("Am 07.05.2012 schrieb Support:\n> Which day?\n>\n> Regards\nFriday suits us.\n\nMarc")
+    assert new == "Friday suits us.\n\nMarc"
+    assert quoted == "Am 07.05.2012 schrieb Support:\n> Which day?\n>\n> Regards"
+
+
 def test_text_without_history_is_all_new():
     parsed = parse(raw_mail("From: a@b.c", body=b"Just a question.\nSecond line.\n"))
     assert parsed.text_new == parsed.text == "Just a question.\nSecond line." and parsed.quoted == ""
