@@ -20,6 +20,7 @@ from custops.errors import EXPECTED, Conflict, NotFound
 from custops.validation import parse, parse_id
 from mailsync.commands import CreateMailbox, MailboxFilters, UpdateMailbox
 from mailsync.models import UNIQUE_EMAIL, mailboxes
+from mailsync.outbound import OutboundMail
 from mailsync.secrets_box import Secrets
 
 
@@ -32,7 +33,7 @@ def _shape(row) -> dict:
     return shapes.doc({**row, "has_password": bool(row["password_encrypted"])}, FIELDS)
 
 
-class MailsyncService(HealthEndpoints):
+class MailsyncService(OutboundMail, HealthEndpoints):
     name = "mailsync"
 
     db = Database()

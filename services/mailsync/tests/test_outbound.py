@@ -1,0 +1,170 @@
+"""Outbound mail against a real SMTP server (aiosmtpd on loopback, in this process), the real
+RabbitMQ and PostgreSQL (issue 8): a public reply arrives threaded, a redelivered `ticket.replied`
+sends once, SMTP failures retry with backoff and end visible, a bounce marks the reply, an internal
+note never reaches the wire."""
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from custops import db
+from custops.contracts.mailsync import MailAddress, MailReceived
+from custops.contracts.tickets import TicketReplied
+from custops.events import envelope_for
+from custops.testing import publish_and_wait
+from harness import eventually
+from mailsync import outbound
+from mailsync.models import metadata
+from mailsync.outbound_models import outbound_mails
+from mailsync.service import MailsyncService
+from smtp_sink import SmtpSink
+
+SECRET_KEY = Fernet.generate_key()
+
+
+@pytest.fixture
+def smtp():
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def mailsync(container_factory, nameko_config, monkeypatch):
+    monkeypatch.setenv("CUSTOPS_SECRET_KEY", SECRET_KEY.decode())
+    monkeypatch.setattr(outbound, "BACKOFF_BASE_SECONDS", 0.05)
+    monkeypatch.setattr(outbound, "MAX_ATTEMPTS", 3)
+    container = container_factory(MailsyncService, nameko_config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def mailbox(mailsync, rpc, tenant_id, smtp):
+    return rpc.call("mailsync", "create_mailbox", str(tenant_id), {
+        "name": "Acme Support", "email": f"support-{uuid.uuid4().hex[:8]}@help.example", "imap_host": "127.0.0.1",
+        "imap_port": 1, "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_starttls": False,
+        "username": "support", "password": "secret", "enabled": False})  # no IMAP intake in these tests
+
+
+def replied(mailbox, number=42, **kw) -> TicketReplied:
+    message_id = uuid.uuid4()
+    return TicketReplied(**{
+        "ticket_id": uuid.uuid4(), "number": number, "customer_id": uuid.uuid4(), "message_id": message_id,
+        "author_member_id": None, "subject": "Printer on fire", "body": "We sent a technician.",
+        "replied_at": datetime.now(timezone.utc), "internet_message_id": f"{message_id}@help.example",
+        "in_reply_to": "m2@acme.example", "references": ["m1@acme.example", "m2@acme.example"],
+        "to": ["alice@acme.example"], "cc": ["bob@acme.example"], "mailbox_id": mailbox["id"],
+        "from_address": mailbox["email"], "mail_subject": f"Re: [#T-{number}] Printer on fire", **kw})
+
+
+def _row(message_id) -> dict:
+    with db.engine_for("mailsync").connect() as conn:
+        return dict(conn.execute(select(outbound_mails).where(outbound_mails.c.id == message_id)).mappings().one())
+
+
+def _told(event_type, message_id) -> list[dict]:
+    outbox = metadata.tables["outbox"]
+    with db.engine_for("mailsync").connect() as conn:
+        rows = conn.execute(select(outbox.c.envelope).where(outbox.c.type == event_type)).scalars().all()
+    return [e["data"] for e in rows if e["data"]["message_id"] == str(message_id)]
+
+
+def test_a_reply_arrives_threaded_and_a_redelivered_event_sends_it_once(mailsync, mailbox, smtp, tenant_id):
+    reply = replied(mailbox)
+    envelope = envelope_for(reply, tenant_id)
+    publish_and_wait(mailsync, "on_ticket_replied", envelope)
+
+    [got] = smtp.wait_for(1)
+    message = got.message
+    assert message["Message-ID"] == f"<{reply.internet_message_id}>"
+    assert message["In-Reply-To"] == "<m2@acme.example>"
+    assert message["References"] == "<m1@acme.example> <m2@acme.example>"
+    assert message["Subject"] == "Re: [#T-42] Printer on fire"
+    assert message["To"] == "alice@acme.example" and message["Cc"] == "bob@acme.example"
+    assert message["From"] == f"Acme Support <{mailbox['email']}>" and got.mail_from == mailbox["email"]
+    assert sorted(got.rcpt_tos) == ["alice@acme.example", "bob@acme.example"]
+    assert message["Auto-Submitted"] is None
+    assert message.get_content().strip() == "We sent a technician."
+    eventually(lambda: _row(reply.message_id)["status"] == "sent", 10, "the row marked sent")
+    assert len(_told("mail.sent", reply.message_id)) == 1
+
+    publish_and_wait(mailsync, "on_ticket_replied", envelope)  # the same event again
+    publish_and_wait(mailsync, "on_ticket_replied", envelope_for(reply, tenant_id))  # the reply told again
+    assert _row(reply.message_id)["attempts"] == 1 and len(smtp.tried) == 1
+    assert len(_told("mail.sent", reply.message_id)) == 1
+
+
+def test_an_automatic_mail_says_so_and_the_token_is_added_when_missing(mailsync, mailbox, smtp, tenant_id):
+    reply = replied(mailbox, number=7, automatic=True, mail_subject="We got your request")
+    publish_and_wait(mailsync, "on_ticket_replied", envelope_for(reply, tenant_id))
+    [got] = smtp.wait_for(1)
+    assert got.message["Auto-Submitted"] == "auto-replied"
+    assert got.message["Subject"] == "[#T-7] We got your request"
+
+
+def test_a_temporary_failure_is_retried_with_backoff_then_sent(mailsync, mailbox, smtp, tenant_id):
+    smtp.answer = lambda got: "451 4.3.0 try again later" if len(smtp.tried) < 3 else "250 OK"
+    reply = replied(mailbox)
+    publish_and_wait(mailsync, "on_ticket_replied", envelope_for(reply, tenant_id))
+    smtp.wait_for(1)
+    assert {t.message["Message-ID"] for t in smtp.tried} == {f"<{reply.internet_message_id}>"}
+    eventually(lambda: _row(reply.message_id)["status"] == "sent", 10, "sent on the third try")
+    assert _row(reply.message_id)["attempts"] == 3
+
+
+def test_failures_end_visible_as_mail_send_failed(mailsync, mailbox, smtp, tenant_id):
+    smtp.answer = lambda got: "451 4.3.0 mailbox busy"
+    temporary = replied(mailbox)
+    publish_and_wait(mailsync, "on_ticket_replied", envelope_for(temporary, tenant_id))
+    row = eventually(lambda: (r := _row(temporary.message_id))["status"] == "failed" and r, 10, "failed")
+    assert row["attempts"] == outbound.MAX_ATTEMPTS and "451" in row["last_error"]
+    [failed] = _told("mail.send_failed", temporary.message_id)
+    assert failed["permanent"] is False and "mailbox busy" in failed["error"]
+
+    smtp.answer = lambda got: "550 5.1.1 no such user"
+    permanent = replied(mailbox)
+    publish_and_wait(mailsync, "on_ticket_replied", envelope_for(permanent, tenant_id))
+    row = eventually(lambda: (r := _row(permanent.message_id))["status"] == "failed" and r, 10, "failed")
+    assert row["attempts"] == 1
+    assert _told("mail.send_failed", permanent.message_id)[0]["permanent"] is True
+
+
+def test_a_bounce_of_our_reply_marks_it_and_tells_mail_bounced(mailsync, mailbox, smtp, tenant_id):
+    reply = replied(mailbox)
+    publish_and_wait(mailsync, "on_ticket_replied", envelope_for(reply, tenant_id))
+    eventually(lambda: _row(reply.message_id)["status"] == "sent", 10, "sent")
+    bounce = MailReceived(
+        mail_id=uuid.uuid4(), mailbox_id=uuid.UUID(mailbox["id"]), internet_message_id="dsn1@mx.acme.example",
+        sender=MailAddress(email="mailer-daemon@mx.acme.example"), subject="Undelivered Mail Returned to Sender",
+        received_at=datetime.now(timezone.utc), text="550 5.1.1 alice: no such user", automatic="bounce",
+        bounced_message_id=f"<{reply.internet_message_id}>", customer_id=reply.customer_id, raw_sha256="0" * 64)
+    envelope = envelope_for(bounce, tenant_id)
+    publish_and_wait(mailsync, "on_mail_received_bounce", envelope)
+    publish_and_wait(mailsync, "on_mail_received_bounce", envelope_for(bounce, tenant_id))  # told twice
+    assert _row(reply.message_id)["status"] == "bounced"
+    [told] = _told("mail.bounced", reply.message_id)
+    assert told["bounce_mail_id"] == str(bounce.mail_id) and "no such user" in told["reason"]
+
+
+def test_a_reply_without_recipients_or_mailbox_sends_nothing(mailsync, mailbox, smtp, tenant_id):
+    publish_and_wait(mailsync, "on_ticket_replied", envelope_for(replied(mailbox, to=[]), tenant_id))
+    elsewhere = replied(mailbox, mailbox_id=None)
+    publish_and_wait(mailsync, "on_ticket_replied", envelope_for(elsewhere, uuid.uuid4()))  # a tenant with none
+    assert _row(elsewhere.message_id)["status"] == "failed"
+    assert _told("mail.send_failed", elsewhere.message_id)[0]["error"] == "no mailbox to send from"
+    assert smtp.tried == []
+
+
+def test_pure_rules():
+    assert [outbound.backoff_seconds(n, base=30) for n in (1, 2, 3)] == [30, 60, 120]
+    assert outbound.backoff_seconds(30, base=30) == outbound.BACKOFF_MAX_SECONDS
+    assert outbound.subject_with_token("Re: [#T-5] x", 5) == "Re: [#T-5] x"
+    assert outbound.subject_with_token("x", 5) == "[#T-5] x"
+    import smtplib
+    assert outbound.failure_of(smtplib.SMTPDataError(552, b"too big")).permanent is True
+    assert outbound.failure_of(smtplib.SMTPDataError(421, b"later")).permanent is False
+    assert outbound.failure_of(ConnectionRefusedError()).permanent is False
+    assert outbound.failure_of(smtplib.SMTPAuthenticationError(535, b"bad")).error == "authentication refused (535)"
