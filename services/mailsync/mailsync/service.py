@@ -19,6 +19,7 @@ from custops.entrypoints import HealthEndpoints, Telemetry
 from custops.errors import EXPECTED, Conflict, NotFound
 from custops.validation import parse, parse_id
 from mailsync.commands import CreateMailbox, MailboxFilters, UpdateMailbox
+from mailsync.intake_service import MailIntakeEntrypoints
 from mailsync.models import UNIQUE_EMAIL, mailboxes
 from mailsync.outbound import OutboundMail
 from mailsync.secrets_box import Secrets
@@ -33,7 +34,7 @@ def _shape(row) -> dict:
     return shapes.doc({**row, "has_password": bool(row["password_encrypted"])}, FIELDS)
 
 
-class MailsyncService(OutboundMail, HealthEndpoints):
+class MailsyncService(MailIntakeEntrypoints, OutboundMail, HealthEndpoints):
     name = "mailsync"
 
     db = Database()

@@ -155,3 +155,15 @@ class MailBounced(EventData):
     bounce_mail_id: uuid.UUID
     reason: str = ""
     bounced_at: AwareDatetime
+
+
+@contract("mailsync", "mail.assigned")
+class MailAssigned(EventData):
+    """A member assigned a message from the unassigned queue to a customer (its `mail.received` follows).
+
+    Names the message and the customer, never the mail's content (the audit log records that it happened).
+    """
+
+    mail_id: uuid.UUID
+    mailbox_id: uuid.UUID
+    customer_id: uuid.UUID
