@@ -47,16 +47,28 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # help-desk setup: teams and canned responses (staff read, managers change)
     "helpdesk:read": _STAFF_READERS,
     "helpdesk:write": _MANAGERS,
-    # the interaction timeline; never for portal users
-    "timeline:read": _STAFF_READERS,
+    # the interaction timeline; a portal user reads their own company's customer-visible activities only
+    "timeline:read": _STAFF_READERS | {"portal"},
     "timeline:write": _MANAGERS | {"member"},
+    # the team's view of the activity log: heatmaps, interaction kinds, saved views (staff only)
+    "activity:read": _STAFF_READERS,
+    "activity:views": _MANAGERS | {"member", "contractor"},
+    # the tenant's own interaction kinds
+    "timeline:setup": _MANAGERS,
     # internal timeline entries: staff only, not contractors' limited view
     "timeline:internal": frozenset({"owner", "admin", "member", "read_only"}),
+    # follow-ups (promises to customers) on the customers one works on: contractors keep theirs too
+    "followups:read": _STAFF_READERS,
+    "followups:write": _MANAGERS | {"member", "contractor"},
     # time entries: anyone who logs time logs, corrects and deletes their own (`time_member_scope`);
     # logging, correcting or deleting a colleague's time is a manager's (`time:others`)
     "time:read": _MANAGERS | {"member", "read_only"},
     "time:write": _MANAGERS | {"member", "contractor"},
     "time:others": _MANAGERS,
+    # the tenant's time setup (categories, billing defaults, stopwatch rules, timesheet approvers)
+    "time:setup": _MANAGERS,
+    # approving, rejecting timesheets: managers, and members named approver of a colleague (billing checks)
+    "timesheets:approve": _MANAGERS | {"member"},
     "reports:read": _MANAGERS | {"read_only"},
     # SLA policies, business calendar, settings and ticket timers: staff read, managers change
     "sla:read": _MANAGERS | {"member", "read_only"},
@@ -77,6 +89,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tokens:others": _MANAGERS,
     # the audit log (who changed what, from where): owners and admins only
     "audit:read": _MANAGERS,
+    # the work plan (projects, tasks, their views): staff read; portal users read their company's
+    # portal-shared projects and portal-visible tasks; members change them; contractors move tasks
+    "projects:read": _STAFF_READERS | {"portal"},
+    "projects:write": _MANAGERS | {"member"},
+    "tasks:status": _MANAGERS | {"member", "contractor"},
+    # onboarding templates: staff read them, managers write them (applying one is projects:write)
+    "templates:read": _STAFF_READERS,
+    "templates:write": _MANAGERS,
     # money: rates, invoices, exports (owner only; read_only sees everything but billing)
     "billing:read": frozenset({"owner"}),
     "billing:write": frozenset({"owner"}),

@@ -120,7 +120,10 @@ def test_a_portal_user_works_on_their_companys_tickets_as_their_contact(gateway)
     assert [t["id"] for t in listed["items"]] == [ticket["id"]]
     assert pat("GET", f"/tickets/{theirs['id']}")[0] == 404
     assert pat("POST", f"/tickets/{ticket['id']}/messages", {"kind": "note", "body": "x"})[0] == 403
-    for method, path in (("GET", "/customers"), ("GET", f"/customers/{customer['id']}/timeline"),
+    # the timeline: their company's customer-visible activities only (issue 9)
+    status, timeline = pat("GET", f"/customers/{customer['id']}/timeline")
+    assert status == 200 and not any(a["internal"] for a in timeline["items"]), timeline
+    for method, path in (("GET", "/customers"), ("GET", "/activity/heatmap"),
                          ("GET", "/time-entries"),
                          ("POST", f"/customers/{customer['id']}/contacts/{contact['id']}/portal-invite")):
         assert pat(method, path, {} if method == "POST" else None)[0] == 403, path

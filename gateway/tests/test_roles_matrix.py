@@ -41,7 +41,12 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     # + get/correct/delete one time entry + get/change the tenant's settings + archive a contact
     # + archive a team, remove a category + 12 access endpoints (me, members, tokens) + 3 account-team ones
     # + the audit log and its CSV export + the portal (invite, take access away, accept an invite)
-    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3
+    # + 9 follow-up endpoints
+    # + 14 activity-log endpoints (corrections, history, the tenant's feed + CSV, heatmaps, kinds, views)
+    # + 27 work-plan endpoints (projects, views, tasks, templates, custom fields, lifecycle, work settings)
+    # + 29 money endpoints (profile, customer billing, rates, fees, retainers, budgets, invoices, exports)
+    # + 23 time-tracking endpoints (8 timers, 6 timesheets, 9 time setup)
+    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 27 + 14 + 29 + 23
 
 
 def test_every_route_permission_is_in_the_table():
@@ -56,11 +61,13 @@ def test_the_table_follows_the_role_rules():
     assert granted["admin"] == {p for p in everything if not p.startswith("billing:")}
     assert granted["read_only"] == {p for p in everything if p.endswith(":read") and not p.startswith(
         ("billing:", "mailboxes:", "audit:"))} | {"timeline:internal", "tickets:internal", "tokens:own"}
-    assert granted["portal"] == {"tickets:read", "tickets:write", "me:read"}
+    assert granted["portal"] == {"tickets:read", "tickets:write", "me:read", "projects:read", "timeline:read"}
     assert "customers:write" not in granted["member"] and "tickets:write" in granted["member"]
     assert granted["contractor"] == {"customers:read", "tickets:read", "timeline:read", "time:write",
+                                     "activity:read", "activity:views",
                                      "tickets:status", "helpdesk:read", "tenant:read", "members:read", "me:read",
-                                     "tokens:own"}
+                                     "tokens:own", "followups:read", "followups:write", "projects:read",
+                                     "templates:read", "tasks:status"}
     # the team is managed by owners and admins; everyone has a /me, staff manage their own tokens
     for permission in ("members:write", "tokens:others", "audit:read"):
         assert {r for r in roles.ROLES if permission in granted[r]} == {"owner", "admin"}
@@ -91,15 +98,47 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
                                  "put_business_calendar", "import_holidays_ics", "load_public_holidays",
                                  "get_sla_settings", "put_sla_settings", "get_ticket_sla",
                                  "list_sla_recompute_jobs", "get_sla_recompute_job")] + [
-        ("timeline", "list_activities"), ("timeline", "log_interaction"), ("billing", "log_time"),
+        ("timeline", "list_activities"), ("timeline", "log_interaction"), ("billing", "log_time")] + [
+        ("timeline", m) for m in ("create_followup", "get_followup", "list_followups", "member_followups",
+                                  "update_followup", "postpone_followup", "complete_followup",
+                                  "reassign_followup", "cancel_followup", "followup_analytics")] + [
         ("billing", "list_time_entries"), ("billing", "get_time_entry"), ("billing", "correct_time_entry"),
         ("billing", "delete_time_entry"), ("reports", "ticket_volume"), ("mailsync", "create_mailbox"),
         ("mailsync", "list_mailboxes"), ("mailsync", "get_mailbox")]:
         services.on(service, method_name, _answer)
     services.on("customers", "list_audit", _answer)
+    for billing_call in ("get_billing_profile", "set_billing_profile", "get_customer_billing", "set_customer_billing",
+                         "create_rate", "list_rates", "create_fixed_fee", "create_retainer", "list_agreements",
+                         "set_budget", "get_budget", "draft_invoice", "list_invoices", "get_invoice",
+                         "set_invoice_notes", "discard_invoice", "add_invoice_line", "update_invoice_line",
+                         "remove_invoice_line", "issue_invoice", "record_payment", "void_invoice",
+                         "issue_credit_note", "invoice_entries", "invoice_pdf", "export_invoices",
+                         "export_time_entries"):  # money (issue 10)
+        services.on("billing", billing_call, _answer)
+    for time_call in ("start_timer", "list_timers", "get_timer", "pause_timer", "resume_timer", "touch_timer",
+                      "stop_timer", "discard_timer", "list_timesheets", "get_timesheet", "submit_timesheet",
+                      "approve_timesheet", "reject_timesheet", "reopen_timesheet", "list_time_categories",
+                      "create_time_category", "update_time_category", "get_billing_default", "set_billing_default",
+                      "get_time_settings", "update_time_settings", "get_timesheet_approvers",
+                      "set_timesheet_approvers"):  # time tracking (issue 10)
+        services.on("billing", time_call, _answer)
+    for activity_call in ("correct_interaction", "retract_interaction", "activity_history", "list_tenant_activities",
+                          "activity_heatmap", "member_heatmap", "list_interaction_types", "define_interaction_type",
+                          "list_views", "save_view", "get_view", "update_view", "delete_view"):
+        services.on("timeline", activity_call, _answer)
+    for work_plan_call in ("customer_lifecycle", "list_custom_fields", "put_custom_field", "remove_custom_field",
+                           "create_project", "list_projects", "list_customer_projects", "get_project",
+                           "update_project", "delete_project",
+                           "project_kanban", "project_gantt", "list_tasks", "create_task", "upgrade_plan",
+                           "get_work_settings", "put_work_settings", "get_task", "update_task", "move_task",
+                           "delete_task", "list_templates", "create_template", "get_template", "update_template"):
+        services.on("customers", work_plan_call, _answer)
+    services.on("customers", "apply_template", lambda *args: {"created": True, "project": {"id": FIXED_ID}})
+    services.on("customers", "export_tasks", lambda *args: {"columns": ["id"], "rows": [], "next_cursor": None})
     for portal_call in ("invite_portal_user", "revoke_portal_access", "accept_portal_invite"):
         services.on("customers", portal_call, _answer)
     services.on("customers", "export_audit", lambda *args: {"columns": ["id"], "rows": [], "next_cursor": None})
+    services.on("timeline", "export_activities", lambda *args: {"columns": ["id"], "rows": [], "next_cursor": None})
     headers = bearer(role) if permission else {}
     response = client.open(_concrete(path), method=method, headers=headers, json={} if method != "GET" else None)
     refused = permission is not None and not roles.allowed(role, permission)

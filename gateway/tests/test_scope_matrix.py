@@ -47,8 +47,33 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("GET", "/customers/<customer_id>/team"): STAFF,
     ("PUT", "/customers/<customer_id>/team/<member_id>"): MANAGERS,
     ("DELETE", "/customers/<customer_id>/team/<member_id>"): MANAGERS,
-    ("GET", "/customers/<customer_id>/timeline"): STAFF,
+    # the timeline: a portal user reads their own company's customer-visible activities
+    ("GET", "/customers/<customer_id>/timeline"): EVERYONE,
     ("POST", "/customers/<customer_id>/interactions"): "owner admin member",
+    ("POST", "/customers/<customer_id>/timeline/<activity_id>/corrections"): "owner admin member",
+    ("POST", "/customers/<customer_id>/timeline/<activity_id>/retraction"): "owner admin member",
+    ("GET", "/customers/<customer_id>/timeline/<activity_id>/history"): EVERYONE,
+    ("GET", "/activity"): EVERYONE,
+    ("GET", "/activity/export.csv"): EVERYONE,
+    ("GET", "/activity/heatmap"): STAFF,
+    ("GET", "/activity/heatmap/members"): STAFF,
+    ("GET", "/interaction-types"): STAFF,
+    ("PUT", "/interaction-types/<kind>"): MANAGERS,
+    ("GET", "/activity-views"): STAFF,
+    ("POST", "/activity-views"): "owner admin member contractor",
+    ("GET", "/activity-views/<view_id>"): STAFF,
+    ("PATCH", "/activity-views/<view_id>"): "owner admin member contractor",
+    ("DELETE", "/activity-views/<view_id>"): "owner admin member contractor",
+    # follow-ups: staff read them, contractors keep theirs too (their customers only)
+    ("POST", "/customers/<customer_id>/followups"): "owner admin member contractor",
+    ("GET", "/followups"): STAFF,
+    ("GET", "/followups/analytics"): STAFF,
+    ("GET", "/followups/<followup_id>"): STAFF,
+    ("PATCH", "/followups/<followup_id>"): "owner admin member contractor",
+    ("POST", "/followups/<followup_id>/postpone"): "owner admin member contractor",
+    ("POST", "/followups/<followup_id>/complete"): "owner admin member contractor",
+    ("POST", "/followups/<followup_id>/reassign"): "owner admin member contractor",
+    ("POST", "/followups/<followup_id>/cancel"): "owner admin member contractor",
     ("POST", "/mailboxes"): MANAGERS,
     ("GET", "/mailboxes"): MANAGERS,
     ("GET", "/mailboxes/<mailbox_id>"): MANAGERS,
@@ -105,10 +130,64 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("GET", "/time-entries/<entry_id>"): "owner admin member read_only",
     ("PATCH", "/time-entries/<entry_id>"): "owner admin member contractor",
     ("DELETE", "/time-entries/<entry_id>"): "owner admin member contractor",
+    # the stopwatch and weekly timesheets: whoever logs time runs timers and submits their week; owners,
+    # admins and named approvers (members) approve; the time setup is the managers'
+    ("POST", "/timers"): "owner admin member contractor",
+    ("GET", "/timers"): "owner admin member contractor",
+    ("GET", "/timers/<timer_id>"): "owner admin member contractor",
+    ("POST", "/timers/<timer_id>/pause"): "owner admin member contractor",
+    ("POST", "/timers/<timer_id>/resume"): "owner admin member contractor",
+    ("POST", "/timers/<timer_id>/touch"): "owner admin member contractor",
+    ("POST", "/timers/<timer_id>/stop"): "owner admin member contractor",
+    ("DELETE", "/timers/<timer_id>"): "owner admin member contractor",
+    ("GET", "/timesheets"): "owner admin member contractor",
+    ("GET", "/timesheets/<member_id>/<day>"): "owner admin member contractor",
+    ("POST", "/timesheets/<member_id>/<day>/submit"): "owner admin member contractor",
+    ("POST", "/timesheets/<member_id>/<day>/reopen"): "owner admin member contractor",
+    ("POST", "/timesheets/<member_id>/<day>/approve"): "owner admin member",
+    ("POST", "/timesheets/<member_id>/<day>/reject"): "owner admin member",
+    ("GET", "/time-categories"): "owner admin member contractor",
+    ("POST", "/time-categories"): MANAGERS,
+    ("PATCH", "/time-categories/<category_id>"): MANAGERS,
+    ("GET", "/billing-defaults/<level>/<subject_id>"): MANAGERS,
+    ("PUT", "/billing-defaults/<level>/<subject_id>"): MANAGERS,
+    ("GET", "/time-settings"): "owner admin member contractor",
+    ("PATCH", "/time-settings"): MANAGERS,
+    ("GET", "/timesheet-approvers/<member_id>"): MANAGERS,
+    ("PUT", "/timesheet-approvers/<member_id>"): MANAGERS,
+    # the work plan: staff read projects and tasks, portal users their company's shared ones; members
+    # change them, contractors move tasks; managers keep templates, custom fields and board settings
+    ("GET", "/customers/<customer_id>/lifecycle"): STAFF,
+    ("GET", "/custom-fields"): STAFF,
+    ("PUT", "/custom-fields/<key>"): MANAGERS,
+    ("DELETE", "/custom-fields/<key>"): MANAGERS,
+    ("POST", "/customers/<customer_id>/projects"): "owner admin member",
+    ("GET", "/customers/<customer_id>/projects"): EVERYONE,
+    ("GET", "/projects"): EVERYONE,
+    ("GET", "/projects/<project_id>"): EVERYONE,
+    ("PATCH", "/projects/<project_id>"): "owner admin member",
+    ("DELETE", "/projects/<project_id>"): "owner admin member",
+    ("GET", "/projects/<project_id>/kanban"): EVERYONE,
+    ("GET", "/projects/<project_id>/gantt"): EVERYONE,
+    ("GET", "/projects/<project_id>/tasks"): EVERYONE,
+    ("GET", "/projects/<project_id>/tasks.csv"): EVERYONE,
+    ("POST", "/projects/<project_id>/tasks"): "owner admin member",
+    ("POST", "/projects/<project_id>/template-upgrade"): "owner admin member",
+    ("GET", "/work-settings"): STAFF,
+    ("PUT", "/work-settings"): MANAGERS,
+    ("GET", "/tasks/<task_id>"): EVERYONE,
+    ("PATCH", "/tasks/<task_id>"): "owner admin member",
+    ("POST", "/tasks/<task_id>/move"): "owner admin member contractor",
+    ("DELETE", "/tasks/<task_id>"): "owner admin member",
+    ("GET", "/onboarding-templates"): STAFF,
+    ("POST", "/onboarding-templates"): MANAGERS,
+    ("GET", "/onboarding-templates/<template_id>"): STAFF,
+    ("PUT", "/onboarding-templates/<template_id>"): MANAGERS,
+    ("POST", "/customers/<customer_id>/onboarding"): "owner admin member",
 }
 
 # what customer a route's answer depends on: the customer named in the path (`path`), the customer of
-# the ticket or time entry named in the path (`ticket`, `entry`), a customer or ticket named in the body
+# the ticket, time entry or follow-up named in the path (`ticket`, `entry`, `followup`), a customer or ticket named in the body
 # (`body`, `body_ticket`), or the rows of a list (`list`, filtered by `customer_id=`); absent: none
 TARGET: dict[tuple[str, str], str] = {
     ("GET", "/customers"): "list",
@@ -124,6 +203,18 @@ TARGET: dict[tuple[str, str], str] = {
     ("DELETE", "/customers/<customer_id>/team/<member_id>"): "path",
     ("GET", "/customers/<customer_id>/timeline"): "path",
     ("POST", "/customers/<customer_id>/interactions"): "path",
+    ("POST", "/customers/<customer_id>/timeline/<activity_id>/corrections"): "path",
+    ("POST", "/customers/<customer_id>/timeline/<activity_id>/retraction"): "path",
+    ("GET", "/customers/<customer_id>/timeline/<activity_id>/history"): "path",
+    ("GET", "/activity"): "list",
+    ("POST", "/customers/<customer_id>/followups"): "path",
+    ("GET", "/followups"): "list",
+    ("GET", "/followups/<followup_id>"): "followup",
+    ("PATCH", "/followups/<followup_id>"): "followup",
+    ("POST", "/followups/<followup_id>/postpone"): "followup",
+    ("POST", "/followups/<followup_id>/complete"): "followup",
+    ("POST", "/followups/<followup_id>/reassign"): "followup",
+    ("POST", "/followups/<followup_id>/cancel"): "followup",
     ("GET", "/tickets/<ticket_id>/sla"): "ticket",
     ("POST", "/tickets"): "body",
     ("GET", "/tickets"): "list",
@@ -139,6 +230,26 @@ TARGET: dict[tuple[str, str], str] = {
     ("GET", "/time-entries/<entry_id>"): "entry",
     ("PATCH", "/time-entries/<entry_id>"): "entry",
     ("DELETE", "/time-entries/<entry_id>"): "entry",
+    ("POST", "/timers"): "body",
+    # the work plan: `project` / `task`, the customer of the project or task named in the path
+    ("GET", "/customers/<customer_id>/lifecycle"): "path",
+    ("POST", "/customers/<customer_id>/projects"): "path",
+    ("GET", "/customers/<customer_id>/projects"): "path",
+    ("GET", "/projects"): "list",
+    ("GET", "/projects/<project_id>"): "project",
+    ("PATCH", "/projects/<project_id>"): "project",
+    ("DELETE", "/projects/<project_id>"): "project",
+    ("GET", "/projects/<project_id>/kanban"): "project",
+    ("GET", "/projects/<project_id>/gantt"): "project",
+    ("GET", "/projects/<project_id>/tasks"): "project",
+    ("GET", "/projects/<project_id>/tasks.csv"): "project",
+    ("POST", "/projects/<project_id>/tasks"): "project",
+    ("POST", "/projects/<project_id>/template-upgrade"): "project",
+    ("GET", "/tasks/<task_id>"): "task",
+    ("PATCH", "/tasks/<task_id>"): "task",
+    ("POST", "/tasks/<task_id>/move"): "task",
+    ("DELETE", "/tasks/<task_id>"): "task",
+    ("POST", "/customers/<customer_id>/onboarding"): "path",
 }
 
 # a valid body for each route that takes one and names a customer (others get {}: past authorisation,
@@ -151,6 +262,16 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/customers/<customer_id>/contacts/<contact_id>/portal-invite"): {"expires_in_days": 7},
     ("POST", "/portal/accept"): {"invite": "csi_an-invite"},
     ("POST", "/customers/<customer_id>/interactions"): {"kind": "call", "summary": "rang them"},
+    ("POST", "/customers/<customer_id>/timeline/<activity_id>/corrections"): {"summary": "rang them twice"},
+    ("POST", "/customers/<customer_id>/timeline/<activity_id>/retraction"): {"reason": "wrong customer"},
+    ("PUT", "/interaction-types/<kind>"): {"label": "Quarterly review"},
+    ("POST", "/activity-views"): {"name": "Calls"},
+    ("POST", "/customers/<customer_id>/followups"): {"due_at": "2099-01-01T09:00:00Z", "note": "call back"},
+    ("PATCH", "/followups/<followup_id>"): {"note": "call back on Friday"},
+    ("POST", "/followups/<followup_id>/postpone"): {"preset": "tomorrow"},
+    ("POST", "/followups/<followup_id>/complete"): {"resolution": "called"},
+    ("POST", "/followups/<followup_id>/reassign"): {"assignee_id": "9d1e3b9a-3f0e-4a57-9a43-7f8e0b1c2d3e"},
+    ("POST", "/followups/<followup_id>/cancel"): {},
     ("POST", "/tickets"): {"subject": "Printer on fire"},  # + customer_id
     ("PATCH", "/tickets/<ticket_id>"): {"subject": "Printer still on fire"},
     ("POST", "/tickets/<ticket_id>/status"): {"status": "open"},
@@ -159,6 +280,29 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/canned-responses/<canned_id>/render"): {},  # + ticket_id
     ("POST", "/time-entries"): {"minutes": 30},  # + customer_id
     ("PATCH", "/time-entries/<entry_id>"): {"minutes": 45},
+    ("POST", "/timers"): {},  # + customer_id
+    ("POST", "/timesheets/<member_id>/<day>/submit"): {},
+    ("POST", "/timesheets/<member_id>/<day>/reopen"): {"comment": "fix Tuesday"},
+    ("POST", "/timesheets/<member_id>/<day>/approve"): {},
+    ("POST", "/timesheets/<member_id>/<day>/reject"): {"comment": "Tuesday is missing"},
+    ("POST", "/time-categories"): {"name": "Support", "billable": True},
+    ("PATCH", "/time-categories/<category_id>"): {"archived": True},
+    ("PUT", "/billing-defaults/<level>/<subject_id>"): {"billable": True},
+    ("PATCH", "/time-settings"): {"timer_limit_minutes": 600},
+    ("PUT", "/timesheet-approvers/<member_id>"): {"approver_ids": []},
+    ("PUT", "/custom-fields/<key>"): {"label": "Region", "type": "text"},
+    ("POST", "/customers/<customer_id>/projects"): {"name": "Rollout"},
+    ("PATCH", "/projects/<project_id>"): {"name": "Rollout two"},
+    ("POST", "/projects/<project_id>/tasks"): {"title": "Kickoff"},
+    ("POST", "/projects/<project_id>/template-upgrade"): {},
+    ("PUT", "/work-settings"): {"project_statuses": ["active", "done"]},
+    ("PATCH", "/tasks/<task_id>"): {"title": "Kickoff call"},
+    ("POST", "/tasks/<task_id>/move"): {"status": "done"},
+    ("POST", "/onboarding-templates"): {"name": "Standard",
+                                        "steps": [{"key": "kickoff", "title": "Kickoff", "day": 0}]},
+    ("PUT", "/onboarding-templates/<template_id>"): {"name": "Standard",
+                                                     "steps": [{"key": "kickoff", "title": "Kickoff", "day": 0}]},
+    ("POST", "/customers/<customer_id>/onboarding"): {"template_id": "5b0e8b1e-8a53-4c2e-9d8e-2f1f7f3c4a10"},
 }
 
 CUSTOMERS = ("own", "other", "foreign")  # ours, worked on by every scoped user; ours, by none; another tenant's
@@ -198,10 +342,16 @@ class World:
         self.customer = {"own": own, "other": str(uuid.uuid4()), "foreign": str(uuid.uuid4())}
         self.tenant_of = {self.customer["own"]: tenant, self.customer["other"]: tenant,
                           self.customer["foreign"]: self.foreign_tenant}
-        self.ticket, self.entry, self.customer_of = {}, {}, {}
+        self.ticket, self.entry, self.followup, self.customer_of = {}, {}, {}, {}
         for name, customer in self.customer.items():
-            self.ticket[name], self.entry[name] = str(uuid.uuid4()), str(uuid.uuid4())
-            for thing in (self.ticket[name], self.entry[name]):
+            self.ticket[name], self.entry[name], self.followup[name] = (str(uuid.uuid4()) for _ in range(3))
+            for thing in (self.ticket[name], self.entry[name], self.followup[name]):
+                self.customer_of[thing] = customer
+                self.tenant_of[thing] = self.tenant_of[customer]
+        self.project, self.task = {}, {}  # the work plan's, one of each per customer
+        for name, customer in self.customer.items():
+            self.project[name], self.task[name] = str(uuid.uuid4()), str(uuid.uuid4())
+            for thing in (self.project[name], self.task[name]):
                 self.customer_of[thing] = customer
                 self.tenant_of[thing] = self.tenant_of[customer]
         # ids of things that belong to a tenant but to no customer (members, teams, tokens...)
@@ -234,12 +384,22 @@ class World:
     def answer(self, service, method):
         def respond(tenant=None, *args):
             self.refuse_foreign(tenant, method, args)
-            if method in ("get_ticket", "get_time_entry"):
+            if method in ("get_ticket", "get_time_entry", "get_followup"):
                 return {"id": args[0], "customer_id": self.customer_of.get(args[0], self.customer["own"])}
+            if method in ("get_project", "get_task"):
+                return {"id": args[0], "customer_id": self.customer_of.get(args[0], self.customer["own"])}
+            if method == "list_projects":
+                return self.rows(tenant, args[0], self.project)
+            if method == "apply_template":
+                return {"created": True, "project": {"id": str(uuid.uuid4()), "customer_id": args[0]}}
+            if method == "export_tasks":
+                return {"columns": ["id"], "rows": [], "next_cursor": None}
             if method == "list_tickets":
                 return self.rows(tenant, args[0], self.ticket)
             if method == "list_time_entries":
                 return self.rows(tenant, args[0], self.entry)
+            if method == "list_followups":
+                return self.rows(tenant, args[0], self.followup)
             if method == "list_customers":
                 doc = self.rows(tenant, args[0], self.customer)
                 return {**doc, "items": [{"id": r["customer_id"]} for r in doc["items"]]}
@@ -249,7 +409,9 @@ class World:
             if method == "list_activities":
                 internal = [{"type": "interaction.note", "internal": True}] if args[1]["include_internal"] else []
                 return {"items": [{"type": "ticket.created", "internal": False}, *internal], "next_cursor": None}
-            if method == "export_audit":
+            if method == "list_tenant_activities":
+                return self.rows(tenant, args[0], self.ticket)
+            if method in ("export_activities", "export_audit"):
                 return {"columns": ["id"], "rows": [], "next_cursor": None}
             return {"id": str(uuid.uuid4()), "customer_id": self.customer["own"], "name": "Ada", "items": [],
                     "next_cursor": None}
@@ -297,7 +459,10 @@ def _request(client, world, route, customer, plain_ours=True):
     target = TARGET.get(route)
     values = {"customer_id": world.customer.get(customer, world.customer["own"]),
               "ticket_id": world.ticket.get(customer, world.ticket["own"]),
-              "entry_id": world.entry.get(customer, world.entry["own"]), "name": "hardware"}
+              "entry_id": world.entry.get(customer, world.entry["own"]), "name": "hardware",
+              "followup_id": world.followup.get(customer, world.followup["own"])}
+    values.update(project_id=world.project.get(customer, world.project["own"]),
+                  task_id=world.task.get(customer, world.task["own"]))
     path = re.sub(r"<([^<>]+)>", lambda m: values.get(m.group(1), world.plain[plain_ours]), rule)
     body = dict(BODIES.get(route, {}))
     if target == "body":
@@ -350,9 +515,8 @@ def test_internal_notes_and_timeline_entries(client, bearer, world, services, ro
         services.internal = {world.customer["own"]}
     messages = client.get(f"/api/v1/tickets/{world.ticket['own']}/messages", headers=bearer(role)).get_json()
     assert any(m["internal"] for m in messages["items"]) is sees_internal
-    if role != "portal":
-        timeline = client.get(f"/api/v1/customers/{world.customer['own']}/timeline", headers=bearer(role)).get_json()
-        assert any(a["internal"] for a in timeline["items"]) is sees_internal
+    timeline = client.get(f"/api/v1/customers/{world.customer['own']}/timeline", headers=bearer(role)).get_json()
+    assert any(a["internal"] for a in timeline["items"]) is sees_internal
 
 
 # --- the matrix as printed in docs/access.md ---

@@ -171,6 +171,7 @@ class ActivityLog:
         q = parse(HeatmapQuery, query)
         with self.db.read() as session:
             zone, week_start = self._clock(session, tenant_id)
+            q = _resolved(q, zone)
             columns = heatmap.buckets(q.start, q.end, q.bucket, week_start)
             lo, hi = heatmap.utc_bounds(columns[0], columns[-1], q.bucket, zone)
             conds = queries.conditions(tenant_id, q.filters)
@@ -201,6 +202,7 @@ class ActivityLog:
         q = parse(HeatmapQuery, query)
         with self.db.read() as session:
             zone, week_start = self._clock(session, tenant_id)
+            q = _resolved(q, zone)
             columns = heatmap.buckets(q.start, q.end, q.bucket, week_start)
             lo, hi = heatmap.utc_bounds(columns[0], columns[-1], q.bucket, zone)
             conds = [*queries.conditions(tenant_id, q.filters), a.actor_type == "member", a.actor.is_not(None)]
@@ -351,6 +353,14 @@ class ActivityLog:
         session.execute(activities.insert().values(**row))
         session.execute(update(activities).where(a.id == current["id"]).values(superseded_by=version_id))
         return shape(row)
+
+
+def _resolved(q: HeatmapQuery, zone: str) -> HeatmapQuery:
+    """The range with its defaults in the tenant's calendar, validated once whole."""
+    from zoneinfo import ZoneInfo
+
+    resolved = q.resolved(datetime.now(ZoneInfo(zone)).date())
+    return parse(HeatmapQuery, resolved.model_dump(mode="json"))
 
 
 def _jsonable(value):

@@ -154,14 +154,20 @@ class ActivityFilters(BaseModel):
 class HeatmapQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: date  # in the tenant's timezone, inclusive
-    end: date  # inclusive
+    start: date | None = None  # in the tenant's calendar, inclusive (default: 29 days before end)
+    end: date | None = None  # inclusive (default: the tenant's today)
     bucket: Literal["day", "week", "month"] = "day"
     quiet_days: int = Field(default=14, ge=1, le=365)
     filters: ActivityFilters = Field(default_factory=ActivityFilters)
 
+    def resolved(self, today: date) -> "HeatmapQuery":
+        end = self.end or (today if self.start is None else max(today, self.start))
+        return self.model_copy(update={"end": end, "start": self.start or end - timedelta(days=29)})
+
     @model_validator(mode="after")
     def _range(self):
+        if self.start is None or self.end is None:
+            return self
         if self.end < self.start:
             raise ValueError("end must not be before start")
         limit = {"day": 366, "week": 3 * 366, "month": 5 * 366}[self.bucket]
