@@ -29,7 +29,7 @@ above talk to each other.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email import policy
 from email.message import Message
@@ -82,23 +82,31 @@ def _walk(msg: Message, depth: int = 0):
                 yield from _walk(part, depth + 1)
 
 
-def is_delivery_report(msg: Message) -> bool:
-    """A multipart/report with report-type=delivery-status anywhere in the tree (RFC 3464)."""
+def _library_type(part: Message) -> tuple[str, dict[str, str]]:
+    return part.get_content_type(), {"report-type": str(part.get_param("report-type", "") or "")}
+
+
+TypeOf = Callable[[Message], tuple[str, dict[str, str]]]
+
+
+def is_delivery_report(msg: Message, type_of: TypeOf = _library_type) -> bool:
+    """A multipart/report with report-type=delivery-status anywhere in the tree (RFC 3464).
+    `type_of(part)` gives a part's content type and parameters (the parser passes its cached ones)."""
     for part in _walk(msg):
-        if part.get_content_type() == "multipart/report" and \
-                str(part.get_param("report-type", "") or "").lower() == "delivery-status":
-            return True
-        if part.get_content_type() == "message/delivery-status":
+        ctype, params = type_of(part)
+        if ctype == "message/delivery-status" or \
+                (ctype == "multipart/report" and params.get("report-type", "").lower() == "delivery-status"):
             return True
     return False
 
 
-def classify(msg: Message, sender_email: str | None, subject: str) -> AutomaticKind | None:
+def classify(msg: Message, sender_email: str | None, subject: str,
+             type_of: TypeOf = _library_type) -> AutomaticKind | None:
     """What kind of automatic mail `msg` is (see the module docstring for the order), or None."""
     sender_local = local_part(sender_email or "")
     bounce_subject = bool(_BOUNCE_SUBJECT.search(subject or ""))
     null_return_path = any(v.strip() in ("<>", "") for v in header_values(msg, "Return-Path"))
-    if is_delivery_report(msg) or (sender_local in DAEMON_LOCAL_PARTS and sender_local != "postmaster") \
+    if is_delivery_report(msg, type_of) or (sender_local in DAEMON_LOCAL_PARTS and sender_local != "postmaster") \
             or ((null_return_path or sender_local == "postmaster") and bounce_subject):
         return "bounce"
     if sender_local == "postmaster":

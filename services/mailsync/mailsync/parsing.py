@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import html as html_lib
 import re
@@ -41,12 +42,13 @@ from datetime import datetime, timezone
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Literal
 
 import charset_normalizer
 import nh3
+from mailparser_reply.parser import EmailMessage as ReplyMessage
 
 from custops.contracts.mailsync import MailAddress
 
@@ -562,11 +564,17 @@ def _split_interleaved(lines: list[str]) -> tuple[str, str]:
     return new, quoted
 
 
+@functools.cache
+def _reply_regexes() -> dict:
+    """mail-parser-reply's three patterns, built once (it builds them for every message otherwise)."""
+    template = ReplyMessage(text="", languages=list(_REPLY_LANGUAGES))
+    return {"_header_regex": template.HEADER_REGEX, "_signature_regex": template.SIGNATURE_REGEX,
+            "_disclaimers_regex": template.DISCLAIMERS_REGEX}
+
+
 def _header_cut(text: str, lines: list[str]) -> int:
     try:
-        from mailparser_reply import EmailReplyParser
-
-        message = EmailReplyParser(languages=_REPLY_LANGUAGES).read(text)
+        message = ReplyMessage(text=text, languages=list(_REPLY_LANGUAGES), **_reply_regexes()).read()
     except Exception:  # noqa: BLE001 - the helper's regexes on odd text: no split rather than no mail
         return len(lines)
     replies = [r for r in message.replies if r.content]
@@ -632,19 +640,39 @@ def _payload_bytes(part: Message, collected: _Collected) -> bytes:
     return data
 
 
-def _filename(part: Message) -> str | None:
-    name = None
+def _type_and_params(part: Message) -> tuple[str, dict[str, str]]:
+    """The part's content type and Content-Type parameters, parsed once per part (the library
+    re-parses the header on every call, the largest cost of parsing a message)."""
+    cached = part.__dict__.get("_mailsync_type")
+    if cached is not None:
+        return cached
+    # The classic string parser over the raw header: the same result without the modern policy's
+    # header objects (it builds a class per header access).
+    shadow = Message(policy=policy.compat32)
+    shadow.set_default_type(part.get_default_type())
+    shadow._headers = [("Content-Type", _unfold(v)) for v in _raw_headers(part, "Content-Type")[:1]]
     try:
-        name = part.get_filename()
+        ctype = shadow.get_content_type()
+    except Exception:  # noqa: BLE001 - an unparseable type counts as the RFC default
+        ctype = "text/plain"
+    params: dict[str, str] = {}
+    try:
+        for key, value in (shadow.get_params() or [])[1:]:
+            params.setdefault(str(key).lower(), str(collapse_rfc2231_value(value)))
+    except Exception:  # noqa: BLE001 - unparseable parameters: none
+        params = {}
+    part.__dict__["_mailsync_type"] = cached = (ctype, params)
+    return cached
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_param("filename", header="content-disposition")
+        name = collapse_rfc2231_value(name) if name else None
     except Exception:  # noqa: BLE001 - a broken parameter list means no file name
         name = None
     if not name:
-        try:
-            name = part.get_param("name")
-            if isinstance(name, tuple):
-                name = name[2]
-        except Exception:  # noqa: BLE001 - same: no file name
-            name = None
+        name = _type_and_params(part)[1].get("name")
     if not name:
         return None
     name = decode_words(_unfold(str(name))).strip()
@@ -660,6 +688,8 @@ def _content_id(part: Message) -> str | None:
 
 
 def _disposition(part: Message) -> str | None:
+    if not _raw_headers(part, "Content-Disposition"):
+        return None
     try:
         return part.get_content_disposition()
     except Exception:  # noqa: BLE001 - an unparseable disposition counts as none
@@ -667,20 +697,11 @@ def _disposition(part: Message) -> str | None:
 
 
 def _content_type(part: Message) -> str:
-    try:
-        return part.get_content_type()
-    except Exception:  # noqa: BLE001 - an unparseable type counts as the RFC default
-        return "text/plain"
+    return _type_and_params(part)[0]
 
 
 def _charset(part: Message) -> str | None:
-    try:
-        charset = part.get_param("charset")
-    except Exception:  # noqa: BLE001 - unparseable parameters: no declared charset
-        return None
-    if isinstance(charset, tuple):
-        charset = charset[2]
-    return str(charset) if charset else None
+    return _type_and_params(part)[1].get("charset") or None
 
 
 def _collect(part: Message, collected: _Collected, depth: int = 0) -> list[_Body]:
@@ -939,7 +960,7 @@ def _build(msg: EmailMessage, raw: bytes, content_hash: str, oversized: bool, he
     subject = header_text(msg, "Subject", hints)
     if "\n" in subject or "\r" in subject:
         subject = re.sub(r"\s*[\r\n]+\s*", " ", subject).strip()
-    automatic = auto_replies.classify(msg, sender.email if sender else None, subject)
+    automatic = auto_replies.classify(msg, sender.email if sender else None, subject, _type_and_params)
     bounced = None
     if automatic == "bounce" and not headers_only:
         bounced = auto_replies.bounced_message_id(msg, text)
