@@ -896,7 +896,7 @@ def parse(raw: bytes, *, size_limit: int = DEFAULT_SIZE_LIMIT) -> ParsedMail:
     content_hash = hashlib.sha256(raw).hexdigest()
     if not raw.strip():
         raise Unparseable("empty message")
-    source = _MBOX_FROM.sub(b"", raw, count=1)  # an mbox separator line is no header
+    source = _MBOX_FROM.sub(b"", raw, count=1) if raw.startswith(b"From ") else raw  # an mbox line is no header
     oversized = len(raw) > size_limit
     try:
         msg = BytesParser(policy=policy.default).parsebytes(_split_head(source) if oversized else source)
