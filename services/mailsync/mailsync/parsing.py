@@ -33,9 +33,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import functools
 import hashlib
 import html as html_lib
+import mimetypes
+import quopri
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -49,6 +52,7 @@ from typing import Literal
 import charset_normalizer
 import nh3
 from mailparser_reply.parser import EmailMessage as ReplyMessage
+from tnefparse import TNEF
 
 from custops.contracts.mailsync import MailAddress
 
@@ -305,8 +309,6 @@ def _b64(payload: str) -> bytes:
 
 
 def _qp_word(payload: str) -> bytes:
-    import quopri
-
     return quopri.decodestring(payload.replace("_", " ").encode("ascii", errors="replace"), header=False)
 
 
@@ -812,8 +814,6 @@ def _keep_whole(part: Message, ctype: str, collected: _Collected) -> None:
 def _unpack_tnef(data: bytes, collected: _Collected) -> list[_Body] | None:
     """winmail.dat → its attachments and body runs; None when it is no TNEF, so it is kept as it is."""
     try:
-        from tnefparse import TNEF
-
         tnef = TNEF(data)
     except Exception:  # noqa: BLE001 - not TNEF after all (or broken): the part stays an attachment
         return None
@@ -836,8 +836,6 @@ def _unpack_tnef(data: bytes, collected: _Collected) -> list[_Body] | None:
 
 
 def _guess_type(name: str | None) -> str:
-    import mimetypes
-
     guessed = mimetypes.guess_type(name or "")[0]
     return guessed or "application/octet-stream"
 
@@ -894,47 +892,50 @@ def parse(raw: bytes, *, size_limit: int = DEFAULT_SIZE_LIMIT) -> ParsedMail:
     """`raw` → `ParsedMail`; raises `Unparseable` only when nothing usable can be made of it."""
     raw = bytes(raw)
     content_hash = hashlib.sha256(raw).hexdigest()
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise Unparseable("empty message")
     source = _MBOX_FROM.sub(b"", raw, count=1) if raw.startswith(b"From ") else raw  # an mbox line is no header
     oversized = len(raw) > size_limit
+    msg, headers_only = _message(source, oversized)
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(_split_head(source) if oversized else source)
-    except Exception as exc:  # noqa: BLE001 - the parser itself failed: the header block alone may still do
-        try:
-            msg = BytesParser(policy=policy.default).parsebytes(_split_head(source), headersonly=True)
-        except Exception:  # noqa: BLE001 - not even headers: nothing usable
-            raise Unparseable(f"the parser failed: {type(exc).__name__}: {exc}") from None
-        oversized_or_broken = True
-    else:
-        oversized_or_broken = oversized
-        if not _raw_headers(msg, "From") and not _raw_headers(msg, "Subject"):
-            repaired = _repair_head(source)
-            if repaired is not None:
-                try:
-                    candidate = BytesParser(policy=policy.default).parsebytes(
-                        _split_head(repaired) if oversized else repaired)
-                except Exception:  # noqa: BLE001 - the repair did not help: keep the message as it was
-                    candidate = None
-                if candidate is not None and (_raw_headers(candidate, "From") or _raw_headers(candidate, "Subject")):
-                    msg = candidate
-    try:
-        return _build(msg, raw, content_hash, oversized, oversized_or_broken)
+        return _build(msg, raw, content_hash, oversized, headers_only)
     except Unparseable:
         raise
     except Exception as exc:  # noqa: BLE001 - a bug meeting odd content must not lose the mail: headers only
         try:
-            head = BytesParser(policy=policy.default).parsebytes(_split_head(source), headersonly=True)
+            head = _PARSER.parsebytes(_split_head(source), headersonly=True)
             parsed = _build(head, raw, content_hash, oversized, True)
         except Exception:  # noqa: BLE001 - nothing usable
             raise Unparseable(f"the message could not be read: {type(exc).__name__}: {exc}") from None
         return _with_defect(parsed, f"body not extracted: {type(exc).__name__}")
 
 
-def _with_defect(parsed: ParsedMail, defect: str) -> ParsedMail:
-    from dataclasses import replace
+_PARSER = BytesParser(policy=policy.default)
 
-    return replace(parsed, defects=[*parsed.defects, defect])
+
+def _message(source: bytes, oversized: bool) -> tuple[EmailMessage, bool]:
+    """The parsed message and whether only its headers are to be used (oversized, or the parser failed)."""
+    try:
+        msg = _PARSER.parsebytes(_split_head(source) if oversized else source)
+    except Exception as exc:  # noqa: BLE001 - the parser itself failed: the header block alone may still do
+        try:
+            return _PARSER.parsebytes(_split_head(source), headersonly=True), True
+        except Exception:  # noqa: BLE001 - not even headers: nothing usable
+            raise Unparseable(f"the parser failed: {type(exc).__name__}: {exc}") from None
+    if not _raw_headers(msg, "From") and not _raw_headers(msg, "Subject"):
+        repaired = _repair_head(source)
+        if repaired is not None:
+            try:
+                candidate = _PARSER.parsebytes(_split_head(repaired) if oversized else repaired)
+            except Exception:  # noqa: BLE001 - the repair did not help: keep the message as it was
+                candidate = None
+            if candidate is not None and (_raw_headers(candidate, "From") or _raw_headers(candidate, "Subject")):
+                msg = candidate
+    return msg, oversized
+
+
+def _with_defect(parsed: ParsedMail, defect: str) -> ParsedMail:
+    return dataclasses.replace(parsed, defects=[*parsed.defects, defect])
 
 
 def _build(msg: EmailMessage, raw: bytes, content_hash: str, oversized: bool, headers_only: bool) -> ParsedMail:
