@@ -54,7 +54,7 @@ import nh3
 from mailparser_reply.parser import EmailMessage as ReplyMessage
 from tnefparse import TNEF
 
-from custops.contracts.mailsync import MailAddress
+from custops.contracts.mailsync import MailAddress, MailAttachment
 
 from . import auto_replies
 
@@ -101,6 +101,11 @@ class Attachment:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
+
+    def to_contract(self) -> MailAttachment:
+        """As `mail.received` names it: by its content hash, never its bytes."""
+        return MailAttachment(sha256=self.sha256, filename=self.filename, content_type=self.content_type,
+                              size=self.size, content_id=self.content_id, inline=self.inline)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from custops.contracts.mailsync import MailAddress
+from custops.contracts.mailsync import MailAddress, MailAttachment
 from mailsync.parsing import Unparseable, dedupe_key, decode_bytes, html_to_text, parse, split_reply
 
 
@@ -191,6 +191,8 @@ def test_attachments_inline_images_calendar_and_winmail_dat():
     assert by_name["report.txt"].data == b"hello tnef" and by_name["report.txt"].size == 10
     assert "winmail.dat" not in by_name
     assert by_name["report.txt"].sha256 == hashlib.sha256(b"hello tnef").hexdigest()
+    assert image.to_contract() == MailAttachment(sha256=image.sha256, filename=None, content_type="image/png",
+                                                 size=9, content_id="logo@example.com", inline=True)
     assert parsed.text.startswith("See attached.")
 
 
