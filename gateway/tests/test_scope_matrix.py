@@ -130,6 +130,35 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("GET", "/time-entries/<entry_id>"): "owner admin member read_only",
     ("PATCH", "/time-entries/<entry_id>"): "owner admin member contractor",
     ("DELETE", "/time-entries/<entry_id>"): "owner admin member contractor",
+    # the work plan: staff read projects and tasks, portal users their company's shared ones; members
+    # change them, contractors move tasks; managers keep templates, custom fields and board settings
+    ("GET", "/customers/<customer_id>/lifecycle"): STAFF,
+    ("GET", "/custom-fields"): STAFF,
+    ("PUT", "/custom-fields/<key>"): MANAGERS,
+    ("DELETE", "/custom-fields/<key>"): MANAGERS,
+    ("POST", "/customers/<customer_id>/projects"): "owner admin member",
+    ("GET", "/customers/<customer_id>/projects"): EVERYONE,
+    ("GET", "/projects"): EVERYONE,
+    ("GET", "/projects/<project_id>"): EVERYONE,
+    ("PATCH", "/projects/<project_id>"): "owner admin member",
+    ("DELETE", "/projects/<project_id>"): "owner admin member",
+    ("GET", "/projects/<project_id>/kanban"): EVERYONE,
+    ("GET", "/projects/<project_id>/gantt"): EVERYONE,
+    ("GET", "/projects/<project_id>/tasks"): EVERYONE,
+    ("GET", "/projects/<project_id>/tasks.csv"): EVERYONE,
+    ("POST", "/projects/<project_id>/tasks"): "owner admin member",
+    ("POST", "/projects/<project_id>/template-upgrade"): "owner admin member",
+    ("GET", "/work-settings"): STAFF,
+    ("PUT", "/work-settings"): MANAGERS,
+    ("GET", "/tasks/<task_id>"): EVERYONE,
+    ("PATCH", "/tasks/<task_id>"): "owner admin member",
+    ("POST", "/tasks/<task_id>/move"): "owner admin member contractor",
+    ("DELETE", "/tasks/<task_id>"): "owner admin member",
+    ("GET", "/onboarding-templates"): STAFF,
+    ("POST", "/onboarding-templates"): MANAGERS,
+    ("GET", "/onboarding-templates/<template_id>"): STAFF,
+    ("PUT", "/onboarding-templates/<template_id>"): MANAGERS,
+    ("POST", "/customers/<customer_id>/onboarding"): "owner admin member",
     # the stopwatch and weekly timesheets: whoever logs time runs timers and submits their week; owners,
     # admins and named approvers (members) approve; the time setup is the managers'
     ("POST", "/timers"): "owner admin member contractor",
@@ -230,6 +259,25 @@ TARGET: dict[tuple[str, str], str] = {
     ("GET", "/time-entries/<entry_id>"): "entry",
     ("PATCH", "/time-entries/<entry_id>"): "entry",
     ("DELETE", "/time-entries/<entry_id>"): "entry",
+    # the work plan: `project` / `task`, the customer of the project or task named in the path
+    ("GET", "/customers/<customer_id>/lifecycle"): "path",
+    ("POST", "/customers/<customer_id>/projects"): "path",
+    ("GET", "/customers/<customer_id>/projects"): "path",
+    ("GET", "/projects"): "list",
+    ("GET", "/projects/<project_id>"): "project",
+    ("PATCH", "/projects/<project_id>"): "project",
+    ("DELETE", "/projects/<project_id>"): "project",
+    ("GET", "/projects/<project_id>/kanban"): "project",
+    ("GET", "/projects/<project_id>/gantt"): "project",
+    ("GET", "/projects/<project_id>/tasks"): "project",
+    ("GET", "/projects/<project_id>/tasks.csv"): "project",
+    ("POST", "/projects/<project_id>/tasks"): "project",
+    ("POST", "/projects/<project_id>/template-upgrade"): "project",
+    ("GET", "/tasks/<task_id>"): "task",
+    ("PATCH", "/tasks/<task_id>"): "task",
+    ("POST", "/tasks/<task_id>/move"): "task",
+    ("DELETE", "/tasks/<task_id>"): "task",
+    ("POST", "/customers/<customer_id>/onboarding"): "path",
     ("POST", "/timers"): "body",
     # the work plan: `project` / `task`, the customer of the project or task named in the path
     ("GET", "/customers/<customer_id>/lifecycle"): "path",
@@ -280,6 +328,19 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/canned-responses/<canned_id>/render"): {},  # + ticket_id
     ("POST", "/time-entries"): {"minutes": 30},  # + customer_id
     ("PATCH", "/time-entries/<entry_id>"): {"minutes": 45},
+    ("PUT", "/custom-fields/<key>"): {"label": "Region", "type": "text"},
+    ("POST", "/customers/<customer_id>/projects"): {"name": "Rollout"},
+    ("PATCH", "/projects/<project_id>"): {"name": "Rollout two"},
+    ("POST", "/projects/<project_id>/tasks"): {"title": "Kickoff"},
+    ("POST", "/projects/<project_id>/template-upgrade"): {},
+    ("PUT", "/work-settings"): {"project_statuses": ["active", "done"]},
+    ("PATCH", "/tasks/<task_id>"): {"title": "Kickoff call"},
+    ("POST", "/tasks/<task_id>/move"): {"status": "done"},
+    ("POST", "/onboarding-templates"): {"name": "Standard",
+                                        "steps": [{"key": "kickoff", "title": "Kickoff", "day": 0}]},
+    ("PUT", "/onboarding-templates/<template_id>"): {"name": "Standard",
+                                                     "steps": [{"key": "kickoff", "title": "Kickoff", "day": 0}]},
+    ("POST", "/customers/<customer_id>/onboarding"): {"template_id": "5b0e8b1e-8a53-4c2e-9d8e-2f1f7f3c4a10"},
     ("POST", "/timers"): {},  # + customer_id
     ("POST", "/timesheets/<member_id>/<day>/submit"): {},
     ("POST", "/timesheets/<member_id>/<day>/reopen"): {"comment": "fix Tuesday"},
@@ -354,6 +415,12 @@ class World:
             for thing in (self.project[name], self.task[name]):
                 self.customer_of[thing] = customer
                 self.tenant_of[thing] = self.tenant_of[customer]
+        self.project, self.task = {}, {}  # the work plan's, one of each per customer
+        for name, customer in self.customer.items():
+            self.project[name], self.task[name] = str(uuid.uuid4()), str(uuid.uuid4())
+            for thing in (self.project[name], self.task[name]):
+                self.customer_of[thing] = customer
+                self.tenant_of[thing] = self.tenant_of[customer]
         # ids of things that belong to a tenant but to no customer (members, teams, tokens...)
         self.plain = {True: str(uuid.uuid4()), False: str(uuid.uuid4())}  # ours / another tenant's
         self.tenant_of[self.plain[True]], self.tenant_of[self.plain[False]] = tenant, self.foreign_tenant
@@ -386,6 +453,14 @@ class World:
             self.refuse_foreign(tenant, method, args)
             if method in ("get_ticket", "get_time_entry", "get_followup"):
                 return {"id": args[0], "customer_id": self.customer_of.get(args[0], self.customer["own"])}
+            if method in ("get_project", "get_task"):
+                return {"id": args[0], "customer_id": self.customer_of.get(args[0], self.customer["own"])}
+            if method == "list_projects":
+                return self.rows(tenant, args[0], self.project)
+            if method == "apply_template":
+                return {"created": True, "project": {"id": str(uuid.uuid4()), "customer_id": args[0]}}
+            if method == "export_tasks":
+                return {"columns": ["id"], "rows": [], "next_cursor": None}
             if method in ("get_project", "get_task"):
                 return {"id": args[0], "customer_id": self.customer_of.get(args[0], self.customer["own"])}
             if method == "list_projects":
@@ -461,6 +536,8 @@ def _request(client, world, route, customer, plain_ours=True):
               "ticket_id": world.ticket.get(customer, world.ticket["own"]),
               "entry_id": world.entry.get(customer, world.entry["own"]), "name": "hardware",
               "followup_id": world.followup.get(customer, world.followup["own"])}
+    values.update(project_id=world.project.get(customer, world.project["own"]),
+                  task_id=world.task.get(customer, world.task["own"]))
     values.update(project_id=world.project.get(customer, world.project["own"]),
                   task_id=world.task.get(customer, world.task["own"]))
     path = re.sub(r"<([^<>]+)>", lambda m: values.get(m.group(1), world.plain[plain_ours]), rule)

@@ -4,13 +4,14 @@ contractors and read-only users see the customers they own or are on the account
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from flask import g
 from pydantic import Field
 
-from custops.contracts.customers import Tier
+from custops.contracts.customers import LifecycleStage, Tier
+from custops.validation import Date
 from gateway import roles
 from gateway.api import API, Body, Paged, Query, Resource, filters, page_of, payload
 from gateway.rpc import tenant_call
@@ -20,11 +21,21 @@ Name = Annotated[str, Field(min_length=1, max_length=500)]
 Domains = Annotated[list[Annotated[str, Field(max_length=253)]], Field(max_length=100)]
 
 
+# custom-field values by key (the tenant's definitions, `/custom-fields`, say what each takes)
+CustomFieldValues = Annotated[dict[str, Any], Field(max_length=100, description="values of the tenant's custom "
+                                                    "fields by key (checked against `/custom-fields`)")]
+LIFECYCLE = "where the account is: onboarding, active, renewal, churned (each change is dated, `/lifecycle`)"
+
+
 class CreateCustomer(Body):
     name: Name
     tier: Tier
     domains: Domains = None
     owner_id: uuid.UUID | None = None
+    lifecycle_stage: LifecycleStage = Field(default=None, description=LIFECYCLE)
+    start_date: Date | None = Field(default=None, description="Day 0 of its onboarding plans")
+    renewal_date: Date | None = None
+    custom_fields: CustomFieldValues = None
 
 
 class UpdateCustomer(Body):
@@ -34,11 +45,23 @@ class UpdateCustomer(Body):
     tier: Tier = None
     domains: Domains = None
     owner_id: uuid.UUID | None = None
+    lifecycle_stage: LifecycleStage = Field(default=None, description=LIFECYCLE)
+    start_date: Date | None = Field(default=None, description="a new start date re-plans every not-done task of "
+                                                               "its onboarding plans (`replanned` says what moved)")
+    renewal_date: Date | None = None
+    exec_sponsor_contact_id: uuid.UUID | None = Field(default=None, description="a contact of this customer")
+    custom_fields: CustomFieldValues = Field(default=None, description="merged into the stored values; a key "
+                                                                       "given null removes its value")
 
 
 class CustomerQuery(Paged):
     tier: Tier | None = None
     owner_id: uuid.UUID | None = None
+    lifecycle_stage: LifecycleStage | None = None
+    renewal_before: Date | None = Field(default=None, description="customers renewing before this date")
+    custom_field: list[Annotated[str, Field(min_length=3, max_length=300, pattern=r"^[a-z][a-z0-9_]*:.+$")]] = Field(
+        default=None, max_length=10, description="`key:value` (repeatable, all must hold): equal to the value; "
+                                                 "for a multi-select, one of the chosen options")
     q: str | None = Field(default=None, min_length=1, max_length=200, description="search in names and domains")
 
 
@@ -57,6 +80,14 @@ class Customer(Resource):
     owner_id: uuid.UUID | None = Field(description="the team member who owns the account")
     created_at: datetime
     updated_at: datetime
+    lifecycle_stage: LifecycleStage
+    lifecycle_changed_at: datetime | None
+    start_date: date | None
+    renewal_date: date | None
+    exec_sponsor_contact_id: uuid.UUID | None
+    custom_fields: dict[str, Any]
+    replanned: list[dict[str, Any]] = Field(default=None, description="after a new start date only: each "
+                                            "onboarding plan re-planned, `{project_id, moves: [{task_id, from, to}]}`")
 
 
 class ContactQuery(Query):
@@ -171,3 +202,65 @@ def put_account_team_member(customer_id: str, member_id: str, body: PutTeamMembe
 def remove_account_team_member(customer_id: str, member_id: str):
     roles.check_customer(g.identity, customer_id)
     return tenant_call("customers", "remove_account_team_member", customer_id, member_id)
+
+
+# --- the profile's history and the tenant's custom fields ---
+
+class LifecycleChange(Resource):
+    stage: LifecycleStage
+    previous_stage: LifecycleStage | None
+    changed_at: datetime
+    changed_by: uuid.UUID | None = Field(description="the member who changed it (null: the system)")
+
+
+@API.route("/customers/<uuid:customer_id>/lifecycle", "GET", permission="customers:read",
+           summary="Every lifecycle stage of a customer, oldest first, with the date of each change",
+           tag="customers", response=page_of(LifecycleChange))
+def customer_lifecycle(customer_id: str):
+    roles.check_customer(g.identity, customer_id)
+    return tenant_call("customers", "customer_lifecycle", customer_id)
+
+
+FieldType = Literal["text", "number", "date", "select", "multi_select", "boolean", "url"]
+
+
+class PutCustomField(Body):
+    label: Annotated[str, Field(min_length=1, max_length=200)]
+    type: FieldType
+    options: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=100)] = Field(
+        default=None, description="the choices of a select or multi_select (required for those, refused for others)")
+    required: bool = Field(default=None, description="every customer must have a value")
+
+
+class CustomField(Resource):
+    id: uuid.UUID
+    key: str
+    label: str
+    type: FieldType
+    options: list[str]
+    required: bool
+    created_at: datetime | None
+
+
+class Removed(Resource):
+    key: str
+    deleted: bool
+
+
+@API.route("/custom-fields", "GET", permission="customers:read", summary="The tenant's custom fields of customers",
+           tag="customers", response=page_of(CustomField))
+def list_custom_fields():
+    return tenant_call("customers", "list_custom_fields")
+
+
+@API.route("/custom-fields/<key>", "PUT", permission="customers:write", tag="customers", body=PutCustomField,
+           summary="Define or redefine a custom field (`key`: lower-case letters, digits, _)", response=CustomField,
+           statuses=(409,))
+def put_custom_field(key: str, body: PutCustomField):
+    return tenant_call("customers", "put_custom_field", key, payload(body))
+
+
+@API.route("/custom-fields/<key>", "DELETE", permission="customers:write", tag="customers",
+           summary="Remove a custom field (and every customer's value of it)", response=Removed)
+def remove_custom_field(key: str):
+    return tenant_call("customers", "remove_custom_field", key)

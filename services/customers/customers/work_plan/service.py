@@ -110,6 +110,15 @@ class WorkPlanEntrypoints:
             return store.list_projects(session, tenant_id, f, pagination.clamp(limit), cursor)
 
     @rpc(expected_exceptions=EXPECTED)
+    def list_customer_projects(self, tenant_id, customer_id, filters=None, limit=50, cursor=None):
+        """A customer's projects (NotFound for a customer not of this tenant)."""
+        tenant_id, customer_id = parse_id(tenant_id, "tenant"), parse_id(customer_id, "customer")
+        f = parse(ProjectFilters, {**(filters or {}), "customer_id": str(customer_id)})
+        with self.db.read() as session:
+            store._customer(session, tenant_id, customer_id)
+            return store.list_projects(session, tenant_id, f, pagination.clamp(limit), cursor)
+
+    @rpc(expected_exceptions=EXPECTED)
     def update_project(self, tenant_id, project_id, payload):
         tenant_id, project_id = parse_id(tenant_id, "tenant"), parse_id(project_id, "project")
         cmd = parse(UpdateProject, payload)
