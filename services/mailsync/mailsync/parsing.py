@@ -60,7 +60,7 @@ from . import auto_replies
 
 DEFAULT_SIZE_LIMIT = 25 * 1024 * 1024
 # Reply/quote separation runs regular expressions over the text: past this size the whole text is new.
-REPLY_SPLIT_LIMIT = 200_000
+REPLY_SPLIT_LIMIT = 100_000
 MAX_DEPTH = 30  # nested multiparts deeper than this are not descended into (fuzzed mail nests without end)
 MAX_PARTS = 2_000
 

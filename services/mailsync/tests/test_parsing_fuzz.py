@@ -1,4 +1,5 @@
-"""Fuzzing `parse`: generated and mutated MIME never raises anything but `Unparseable`.
+"""Fuzzing `parse`: generated and mutated MIME never raises anything but `Unparseable` (and what it
+makes goes through `resolve_senders` without an error).
 
 Generated: nested multiparts with random (and wrong) charsets, transfer encodings, boundaries and
 headers. Mutated: real corpus messages and generated ones truncated, with bytes flipped, inserted
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailsync.parsing import ParsedMail, Unparseable, parse
+from mailsync.senders import resolve_senders
 
 CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus" / "mail" / "zammad"
 SEEDS = [p.read_bytes() for p in sorted(CORPUS.glob("*.box"))][:67] if CORPUS.is_dir() else []
@@ -93,6 +95,8 @@ def check(raw: bytes) -> None:
     assert "\n" not in parsed.subject
     assert parsed.html is None or "<script" not in parsed.html.lower()
     assert all(isinstance(a.data, bytes) for a in parsed.attachments)
+    senders = resolve_senders(parsed, ["support@ours.example"])  # never raises on what parse made
+    assert senders.customer is None or senders.customer not in senders.participants
 
 
 def draw_limit(raw: bytes) -> int:
