@@ -104,7 +104,7 @@ def draw_limit(raw: bytes) -> int:
     return 25 * 1024 * 1024 if len(raw) % 10 else max(1, len(raw) // 2)
 
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ
