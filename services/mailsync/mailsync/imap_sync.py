@@ -22,7 +22,8 @@ How nothing is lost or doubled:
   its transaction.
 
 Environment: `CUSTOPS_MAIL_LEASE_SECONDS` (15), `CUSTOPS_MAIL_POLL_SECONDS` (10),
-`CUSTOPS_MAIL_IDLE_SECONDS` (60), `CUSTOPS_MAIL_SIZE_LIMIT` (bytes, 25 MiB), `CUSTOPS_MAIL_INTAKE`
+`CUSTOPS_MAIL_IDLE_SECONDS` (60), `CUSTOPS_MAIL_SCAN_SECONDS` (1: how soon a new, resumed or
+orphaned mailbox is picked up), `CUSTOPS_MAIL_SIZE_LIMIT` (bytes, 25 MiB), `CUSTOPS_MAIL_INTAKE`
 (`on`; `off` runs no sync loops in this process).
 """
 from __future__ import annotations
@@ -48,6 +49,7 @@ from custops import db
 from mailsync import intake, intake_store, parsing
 from mailsync.blob_store import sha256_of
 from mailsync.models import mailboxes
+from mailsync.secrets_box import UnreadableSecret
 
 # eventlet's green `select` has no poll(): make imapclient's IDLE wait on select(), which is green
 imapclient.imapclient.POLL_SUPPORT = False
@@ -83,13 +85,14 @@ class Settings:
         return cls(lease_seconds=_env_float("CUSTOPS_MAIL_LEASE_SECONDS", 15.0),
                    poll_seconds=_env_float("CUSTOPS_MAIL_POLL_SECONDS", 10.0),
                    idle_seconds=_env_float("CUSTOPS_MAIL_IDLE_SECONDS", 60.0),
+                   scan_seconds=_env_float("CUSTOPS_MAIL_SCAN_SECONDS", 1.0),
                    size_limit=int(_env_float("CUSTOPS_MAIL_SIZE_LIMIT", parsing.DEFAULT_SIZE_LIMIT)))
 
 
 # --- connecting, and saying why it failed ----------------------------------------------------------
 
 class ConnectionProblem(Exception):
-    """Why a mailbox could not be reached: `kind` is dns, connect, tls, auth, folder or protocol."""
+    """Why a mailbox could not be reached: `kind` is dns, connect, tls, auth, folder, secret or protocol."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(f"{kind}: {message}")
@@ -106,7 +109,11 @@ def problem_of(exc: BaseException, host: str = "", port: int = 0) -> ConnectionP
     if isinstance(exc, ssl.SSLCertVerificationError):
         return ConnectionProblem("tls", f"the server's certificate was refused: {exc.verify_message or exc}")
     if isinstance(exc, ssl.SSLError):
-        return ConnectionProblem("tls", f"TLS failed ({exc.reason or exc}); check the port and the TLS setting")
+        reason = getattr(exc, "reason", None) or exc
+        return ConnectionProblem("tls", f"TLS failed ({reason}); check the port and the TLS setting")
+    if isinstance(exc, UnreadableSecret):
+        return ConnectionProblem("secret", "the stored password cannot be decrypted with the configured key "
+                                           "(CUSTOPS_SECRET_KEY changed?): set the password again")
     if isinstance(exc, LoginError):
         return ConnectionProblem("auth", "the server refused the user name or password")
     if isinstance(exc, ConnectionRefusedError):
@@ -185,16 +192,16 @@ def prepare(raw: bytes, uid: int, received_at: datetime, *, mailbox_id: uuid.UUI
     attachments = [(a.sha256, a.data) for a in parsed.attachments]
     described = [{"sha256": a.sha256, "filename": a.filename, "content_type": a.content_type, "size": a.size,
                   "content_id": a.content_id, "inline": a.inline} for a in parsed.attachments]
-    received = intake.received_payload(parsed, mail_id=mail_id, mailbox_id=mailbox_id, own=own,
+    senders = intake.senders_of(parsed, own)
+    received = intake.received_payload(parsed, senders, mail_id=mail_id, mailbox_id=mailbox_id, own=own,
                                        received_at=received_at, raw_sha256=raw_sha256, attachments=described)
-    sender = intake.sender_of(parsed)
-    own_mail = sender is not None and intake.is_ours(sender.email, own)
-    match = matcher(sender.email) if sender is not None and sender.email and not own_mail else None
+    sender = senders.customer  # None: our own mail, or no sender at all: no customer to match
+    match = matcher(sender.email) if sender is not None and sender.email else None
     return intake_store.Incoming(
         uid=uid, raw=raw, raw_sha256=raw_sha256, received_at=received_at, dedupe_key=parsing.dedupe_key(parsed),
-        status=intake.status_for(match, own_mail),
+        status=intake.status_for(match),
         row={"internet_message_id": parsed.message_id, "subject": parsed.subject[:10000],
-             "sender_email": sender.email[:320] if sender else None, "sender_name": sender.name if sender else None,
+             "sender_email": received["sender"]["email"][:320] or None, "sender_name": received["sender"]["name"],
              "sent_at": parsed.sent_at, "oversized": parsed.oversized},
         received=received, attachments=attachments, match=match)
 
@@ -305,7 +312,7 @@ class MailboxSync:
         try:
             deadline = time.monotonic() + self.settings.idle_seconds
             while self.running and time.monotonic() < deadline:
-                responses = self.client.idle_check(timeout=1.0)
+                responses = self.client.idle_check(timeout=0.25)
                 if any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
                     return
         finally:
@@ -452,13 +459,26 @@ class IntakeManager:
         except Exception:  # noqa: BLE001 - it expires by itself
             log.warning("mailbox %s: lease not released", mailbox_id, exc_info=True)
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 2.0) -> None:
+        """Every sync asked to stop at once, given `grace` seconds together (one in IDLE leaves it
+        within a quarter second), the rest killed; then every lease of this instance let go, so
+        another instance takes the mailboxes over at once rather than when the leases expire."""
         self.running = False
-        for sync in self.syncs.values():
+        syncs, self.syncs = list(self.syncs.values()), {}
+        for sync in syncs:
             sync.stop()
-        for mailbox_id, sync in list(self.syncs.items()):
-            self._release(mailbox_id, sync)
-        self.syncs.clear()
+        deadline = time.monotonic() + grace
+        for sync in syncs:
+            if sync.thread is not None and not sync.thread.dead:
+                with eventlet.Timeout(max(deadline - time.monotonic(), 0.01), False):
+                    sync.thread.wait()
+                if not sync.thread.dead:
+                    sync.thread.kill()
+        try:
+            with db.transaction(self.engine, "mailsync") as session:
+                intake_store.release_leases(session, self.holder)
+        except Exception:  # noqa: BLE001 - they expire by themselves
+            log.warning("mail intake: leases not released", exc_info=True)
 
 
 try:

@@ -2,10 +2,9 @@
 
 Decisions recorded here:
 
-- Who wrote it, for matching a customer: the `From:` mailbox. A mail from one of the mailbox's own
-  addresses (our own reply, copied back) matches no customer and is not told as a customer's mail.
-- Participants: everyone in To/Cc who is neither the sender nor one of our addresses — colleagues
-  copied in, never the ticket's customer (the tickets side decides what they become).
+- Who the mail is for and who takes part: `mailsync.senders.resolve_senders` (Reply-To of a relay,
+  a colleague's forward, our own mail); `sender` in `mail.received` is that customer's address (the
+  `From:` when there is none, e.g. our own mail). Our own mail matches no customer.
 - `delivered_to`: the addresses of ours the mail came for, plus-addresses included
   (`support+t1234@` is ours when the mailbox is `support@`), from To/Cc/Delivered-To.
 - A match from `customers.match_sender` by domain only (no contact): the sender is a new contact of
@@ -21,6 +20,7 @@ from datetime import datetime
 
 from custops.contracts.mailsync import MailReceived
 from mailsync.parsing import Address, ParsedMail
+from mailsync.senders import Senders, resolve_senders
 
 IMPORTED, UNASSIGNED, QUARANTINED = "imported", "unassigned", "quarantined"
 
@@ -42,8 +42,8 @@ def is_ours(email: str, own: frozenset[str]) -> bool:
     return base_address(email) in own
 
 
-def sender_of(parsed: ParsedMail) -> Address | None:
-    return parsed.sender
+def senders_of(parsed: ParsedMail, own: frozenset[str]) -> Senders:
+    return resolve_senders(parsed, own)
 
 
 def match_from(answer: dict | None, new_contact_id: uuid.UUID) -> Match | None:
@@ -55,10 +55,10 @@ def match_from(answer: dict | None, new_contact_id: uuid.UUID) -> Match | None:
     return Match(uuid.UUID(str(answer["customer_id"])), new_contact_id, True)
 
 
-def received_payload(parsed: ParsedMail, *, mail_id: uuid.UUID, mailbox_id: uuid.UUID, own: frozenset[str],
-                     received_at: datetime, raw_sha256: str, attachments: list[dict]) -> dict:
+def received_payload(parsed: ParsedMail, senders: Senders, *, mail_id: uuid.UUID, mailbox_id: uuid.UUID,
+                     own: frozenset[str], received_at: datetime, raw_sha256: str, attachments: list[dict]) -> dict:
     """The `mail.received` data without its customer fields (added when the customer is known)."""
-    sender = sender_of(parsed)
+    sender = senders.customer or parsed.sender
     sender_email = sender.email if sender else ""
     delivered = {}
     for address in [*parsed.to, *parsed.cc]:
@@ -67,8 +67,7 @@ def received_payload(parsed: ParsedMail, *, mail_id: uuid.UUID, mailbox_id: uuid
     for email in parsed.delivered_to:
         if is_ours(email, own):
             delivered[email.lower()] = None
-    participants = [a for a in [*parsed.to, *parsed.cc]
-                    if a.email != sender_email and not is_ours(a.email, own)]
+    participants = senders.participants
     text = parsed.text_new or parsed.text
     return {
         "mail_id": str(mail_id), "mailbox_id": str(mailbox_id),
@@ -77,7 +76,7 @@ def received_payload(parsed: ParsedMail, *, mail_id: uuid.UUID, mailbox_id: uuid
         "sender": {"email": sender_email, "name": sender.name if sender else ""},
         "reply_to": [_address(a) for a in parsed.reply_to],
         "to": [_address(a) for a in parsed.to], "cc": [_address(a) for a in parsed.cc],
-        "delivered_to": list(delivered), "participants": [_address(a) for a in _unique(participants)],
+        "delivered_to": list(delivered), "participants": [_address(a) for a in participants],
         "subject": parsed.subject, "sent_at": parsed.sent_at.isoformat() if parsed.sent_at else None,
         "received_at": received_at.isoformat(),
         "text": text[:MailReceived.TEXT_LIMIT], "text_truncated": len(text) > MailReceived.TEXT_LIMIT,
@@ -93,16 +92,10 @@ def told(received: dict, match: Match) -> MailReceived:
                                         "contact_id": match.contact_id, "contact_is_new": match.contact_is_new})
 
 
-def status_for(match: Match | None, own_mail: bool) -> str:
-    return IMPORTED if match is not None and not own_mail else UNASSIGNED
+def status_for(match: Match | None) -> str:
+    return IMPORTED if match is not None else UNASSIGNED
 
 
 def _address(a: Address) -> dict:
     return {"email": a.email, "name": a.name}
 
-
-def _unique(addresses: list[Address]) -> list[Address]:
-    seen: dict[str, Address] = {}
-    for a in addresses:
-        seen.setdefault(a.email, a)
-    return list(seen.values())

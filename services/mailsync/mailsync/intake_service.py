@@ -22,8 +22,9 @@ from custops.rpc_entrypoint import rpc
 from custops.validation import parse, parse_id
 from mailsync import intake
 from mailsync.blob_store import store as blob_store
-from mailsync.imap_sync import MailIntake, check_connection
+from mailsync.imap_sync import MailIntake, check_connection, problem_of
 from mailsync.models import mail_messages, mailbox_sync_status, mailboxes
+from mailsync.secrets_box import UnreadableSecret
 
 
 def _folder(v: str) -> str:
@@ -103,8 +104,12 @@ class MailIntakeEntrypoints:
         """`{ok, idle, folders}` or `{ok: false, kind: dns|connect|tls|auth|folder|protocol, reason}`."""
         with self.db.read() as session:
             mailbox = _mailbox(session, parse_id(tenant_id, "tenant"), parse_id(mailbox_id, "mailbox"))
-        return check_connection(mailbox, self.secrets.decrypt(mailbox["password_encrypted"]),
-                                list(mailbox["folders"] or ["INBOX"]))
+        try:
+            password = self.secrets.decrypt(mailbox["password_encrypted"])
+        except UnreadableSecret as exc:
+            problem = problem_of(exc)
+            return {"ok": False, "kind": problem.kind, "reason": problem.message}
+        return check_connection(mailbox, password, list(mailbox["folders"] or ["INBOX"]))
 
     @rpc(expected_exceptions=EXPECTED)
     def get_mailbox_status(self, tenant_id, mailbox_id):

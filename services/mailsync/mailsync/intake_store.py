@@ -124,6 +124,10 @@ def release_lease(session: Session, mailbox_id, holder: str) -> None:
                                                  mailbox_leases.c.holder == holder))
 
 
+def release_leases(session: Session, holder: str) -> None:
+    session.execute(delete(mailbox_leases).where(mailbox_leases.c.holder == holder))
+
+
 def _hold_lease(session: Session, mailbox_id, holder: str) -> None:
     held = session.execute(select(mailbox_leases.c.holder).where(
         mailbox_leases.c.mailbox_id == mailbox_id, mailbox_leases.c.holder == holder,
