@@ -1,0 +1,114 @@
+"""The work plan end to end through the gateway and every service process: a manager writes a 30-day
+onboarding template, applies it to a new customer (a retry with the same Idempotency-Key makes no second
+plan), the team completes tasks on the board, the customer's start date shifts and the plan moves —
+every not-done task, never a done one — the Gantt and Table views follow, a portal user sees only the
+shared plan's portal-visible tasks, and the audit log records who completed what."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from harness import create_customer, eventually, problem
+
+DEADLINE = 20.0
+
+STEPS = [
+    {"key": "kickoff", "title": "Kickoff call", "day": 0, "milestone": True, "owner_role": "owner",
+     "portal_visible": True},
+    {"key": "access", "title": "Grant system access", "day": 1, "duration": 2, "depends_on": ["kickoff"]},
+    {"key": "import", "title": "Import their data", "day": 3, "duration": 5, "depends_on": ["access"],
+     "estimate": 6, "weight": 3},
+    {"key": "training", "title": "Train the admins", "day": 10, "duration": 2, "depends_on": ["import"],
+     "portal_visible": True},
+    {"key": "golive", "title": "Go live", "day": 20, "milestone": True, "first_value": True,
+     "depends_on": ["training"], "portal_visible": True},
+    {"key": "review", "title": "30-day review", "day": 30, "depends_on": ["golive"]},
+]
+
+
+def _tasks(api, project_id) -> dict[str, dict]:
+    response = api.get(f"/api/v1/projects/{project_id}/tasks", params={"limit": 200})
+    assert response.status_code == 200, response.text
+    return {t["step_key"]: t for t in response.json()["items"]}
+
+
+def test_apply_a_30_day_template_complete_tasks_shift_the_start_and_see_the_plan_move(suite, tenant):
+    owner = tenant.api
+    start = date(2026, 4, 6)
+    customer = create_customer(owner)
+    response = owner.patch(f"/api/v1/customers/{customer['id']}", json={
+        "start_date": start.isoformat(), "owner_id": tenant.member_id})
+    assert response.status_code == 200, response.text
+    response = owner.post("/api/v1/onboarding-templates", json={"name": "30-day onboarding", "steps": STEPS})
+    assert response.status_code == 201, response.text
+    template = response.json()
+    problem(owner.post("/api/v1/onboarding-templates", json={"name": "bad", "steps": [
+        {"key": "a", "title": "A", "day": 0, "depends_on": ["a"]}]}), 422)
+
+    key = {"Idempotency-Key": f"onboard-{uuid.uuid4().hex}"}
+    body = {"template_id": template["id"], "portal_shared": True}
+    first = owner.post(f"/api/v1/customers/{customer['id']}/onboarding", json=body, headers=key)
+    assert first.status_code == 201, first.text
+    retry = owner.post(f"/api/v1/customers/{customer['id']}/onboarding", json=body, headers=key)
+    assert retry.status_code == 200 and retry.json()["created"] is False, retry.text
+    project = first.json()["project"]
+    assert retry.json()["project"]["id"] == project["id"]
+    assert first.headers["Location"].endswith(f"/projects/{project['id']}")
+    listed = owner.get(f"/api/v1/customers/{customer['id']}/projects").json()
+    assert [p["id"] for p in listed["items"]] == [project["id"]]  # one plan, not two
+    assert project["target_date"] == (start + timedelta(days=30)).isoformat()
+
+    tasks = _tasks(owner, project["id"])
+    assert len(tasks) == len(STEPS)
+    assert tasks["kickoff"]["assignee_id"] == tenant.member_id
+    assert tasks["golive"]["start_date"] == (start + timedelta(days=20)).isoformat()
+
+    # the team completes the first two steps on the board
+    for step in ("kickoff", "access"):
+        response = owner.post(f"/api/v1/tasks/{tasks[step]['id']}/move", json={"status": "done", "position": 0})
+        assert response.status_code == 200, response.text
+        assert response.json()["completed_by"] == tenant.member_id
+    board = owner.get(f"/api/v1/projects/{project['id']}/kanban").json()
+    counts = {c["key"]: c["count"] for c in board["columns"]}
+    assert counts == {"todo": 4, "in_progress": 0, "blocked": 0, "done": 2}
+    weights = sum(s.get("weight", 1) for s in STEPS)
+    assert board["project"]["progress"] == round(2 / weights, 4)
+
+    # the start date shifts a week: every not-done task moves a week, the done ones stay
+    shifted = start + timedelta(days=7)
+    response = owner.patch(f"/api/v1/customers/{customer['id']}", json={"start_date": shifted.isoformat()})
+    assert response.status_code == 200, response.text
+    (plan,) = response.json()["replanned"]
+    moved = {m["task_id"] for m in plan["moves"]}
+    assert moved == {tasks[k]["id"] for k in ("import", "training", "golive", "review")}
+    after = _tasks(owner, project["id"])
+    for step in ("kickoff", "access"):
+        assert after[step]["start_date"] == tasks[step]["start_date"]  # done: never moves
+    for step in ("import", "training", "golive", "review"):
+        assert date.fromisoformat(after[step]["start_date"]) == date.fromisoformat(tasks[step]["start_date"]) + \
+            timedelta(days=7)
+
+    gantt = owner.get(f"/api/v1/projects/{project['id']}/gantt").json()
+    assert gantt["finish_date"] == (shifted + timedelta(days=30)).isoformat()
+    assert gantt["critical_path"][-1] == after["review"]["id"]
+    csv_text = owner.get(f"/api/v1/projects/{project['id']}/tasks.csv").text
+    assert csv_text.splitlines()[0].startswith("id,title,status") and "30-day review" in csv_text
+
+    # a portal user of the customer sees the shared plan's portal-visible tasks only
+    contact = owner.post(f"/api/v1/customers/{customer['id']}/contacts", json={
+        "name": "Pat Portal", "email": f"pat-{uuid.uuid4().hex[:6]}@portal.example", "portal_access": True}).json()
+    invite = owner.post(f"/api/v1/customers/{customer['id']}/contacts/{contact['id']}/portal-invite", json={}).json()
+    pat = suite.api(suite.api().post("/api/v1/portal/accept", json={"invite": invite["invite"]}).json()["token"])
+    seen = pat.get(f"/api/v1/projects/{project['id']}/kanban").json()
+    assert sorted(t["title"] for c in seen["columns"] for t in c["tasks"]) == ["Go live", "Kickoff call",
+                                                                                "Train the admins"]
+    problem(pat.get(f"/api/v1/tasks/{after['import']['id']}"), 404)
+    problem(pat.post(f"/api/v1/tasks/{after['import']['id']}/move", json={"status": "done"}), 403)
+
+    # the audit log names who completed the kickoff
+    def completed():
+        records = owner.get("/api/v1/audit", params={"action": "task.completed"}).json()["items"]
+        return [r for r in records if r["target"]["id"] == tasks["kickoff"]["id"]]
+
+    (record,) = eventually(completed, DEADLINE, "task.completed in the audit log")
+    assert record["actor"]["id"] == tenant.member_id
