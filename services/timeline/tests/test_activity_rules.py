@@ -103,18 +103,21 @@ def test_buckets_cover_the_range_without_gaps(start, days, unit):
     assert all(heatmap.bucket_of(c, unit, "sunday") == c for c in columns)
 
 
-def test_bounds_are_the_tenants_midnights():
-    lo, hi = heatmap.utc_bounds(date(2026, 3, 2), date(2026, 3, 2), "week", "Europe/Berlin")
-    assert lo == datetime(2026, 3, 1, 23, 0, tzinfo=timezone.utc)
-    assert hi == datetime(2026, 3, 8, 23, 0, tzinfo=timezone.utc)
+def test_boundaries_are_the_tenants_midnights_across_a_dst_change():
+    columns = heatmap.buckets(date(2026, 3, 28), date(2026, 3, 30), "day")
+    bounds = [b.astimezone(timezone.utc) for b in heatmap.boundaries(columns, "day", "Europe/Berlin")]
+    assert bounds == [datetime(2026, 3, 27, 23, tzinfo=timezone.utc), datetime(2026, 3, 28, 23, tzinfo=timezone.utc),
+                      datetime(2026, 3, 29, 22, tzinfo=timezone.utc), datetime(2026, 3, 30, 22, tzinfo=timezone.utc)]
+    week = heatmap.boundaries(heatmap.buckets(date(2026, 3, 4), date(2026, 3, 4), "week"), "week", "Europe/Berlin")
+    assert [b.astimezone(timezone.utc) for b in week] == [datetime(2026, 3, 1, 23, tzinfo=timezone.utc),
+                                                          datetime(2026, 3, 8, 23, tzinfo=timezone.utc)]
 
 
 def test_quiet_accounts_first_the_longest_quiet_first_then_the_busiest():
-    columns = [date(2026, 3, 18), date(2026, 3, 19)]
-    counts = {"busy": {columns[0]: 5, columns[1]: 4}, "calm": {columns[1]: 1}, "dark": {columns[0]: 2}}
+    counts = {"busy": [5, 4], "calm": [0, 1], "dark": [2, 0]}
     last = {"busy": NOW - timedelta(days=1), "calm": NOW - timedelta(days=2), "dark": NOW - timedelta(days=30),
             "never": None, "darker": NOW - timedelta(days=60)}
-    rows = heatmap.arrange(counts, last, columns, NOW, quiet_days=14)
+    rows = heatmap.arrange(counts, last, 2, NOW, quiet_days=14)
     assert [r.customer_id for r in rows] == ["never", "darker", "dark", "busy", "calm"]
     assert [r.quiet for r in rows] == [True, True, True, False, False]
     assert rows[2].counts == [2, 0] and rows[3].doc(NOW)["days_since_human"] == 1

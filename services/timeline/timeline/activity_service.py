@@ -20,6 +20,7 @@ or another tenant's, is a 404 rather than an empty timeline.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import datetime, timezone
 
 from sqlalchemy import or_, select, update
@@ -35,7 +36,7 @@ from timeline import heatmap, interaction_types, queries
 from timeline.commands import (ActivityFilters, CorrectInteraction, DefineInteractionType, HeatmapQuery,
                                LogInteraction, RetractInteraction)
 from timeline.models import activities, interaction_types as interaction_types_table, tenant_settings
-from timeline.recorded_events import row_of
+from timeline.recorded_events import know_account, row_of
 from timeline.summaries import describe
 
 a = activities.c
@@ -173,12 +174,9 @@ class ActivityLog:
             zone, week_start = self._clock(session, tenant_id)
             q = _resolved(q, zone)
             columns = heatmap.buckets(q.start, q.end, q.bucket, week_start)
-            lo, hi = heatmap.utc_bounds(columns[0], columns[-1], q.bucket, zone)
-            conds = queries.conditions(tenant_id, q.filters)
-            counts: dict[str, dict] = {}
-            for key, bucket, n in session.execute(queries.count_by(
-                    a.customer_id, conds, q.bucket, zone, heatmap.week_offset(week_start), lo, hi)):
-                counts.setdefault(str(key), {})[bucket] = n
+            bounds = heatmap.boundaries(columns, q.bucket, zone)
+            counts = _dense(session.execute(queries.count_by(
+                a.customer_id, queries.conditions(tenant_id, q.filters), bounds)), len(columns))
             scope = q.filters.customer_ids if q.filters.customer_ids is not None else (
                 [q.filters.customer_id] if q.filters.customer_id else None)
             if scope is None:
@@ -187,10 +185,10 @@ class ActivityLog:
                 touches = session.execute(queries.NAMED_LAST_HUMAN,
                                           {"tenant": tenant_id, "customer_ids": [str(c) for c in scope]}).all()
         now = datetime.now(timezone.utc)
-        last_human = {str(c): at for c, at in touches}
+        last_human = dict(touches)
         if scope is not None:
             counts = {c: v for c, v in counts.items() if c in last_human}
-        accounts = heatmap.arrange(counts, last_human, columns, now, q.quiet_days)
+        accounts = heatmap.arrange(counts, last_human, len(columns), now, q.quiet_days)
         return {"timezone": zone, "week_start": week_start, "bucket": q.bucket, "quiet_days": q.quiet_days,
                 "buckets": [c.isoformat() for c in columns], "quiet_count": sum(1 for x in accounts if x.quiet),
                 "accounts": [x.doc(now) for x in accounts]}
@@ -204,14 +202,10 @@ class ActivityLog:
             zone, week_start = self._clock(session, tenant_id)
             q = _resolved(q, zone)
             columns = heatmap.buckets(q.start, q.end, q.bucket, week_start)
-            lo, hi = heatmap.utc_bounds(columns[0], columns[-1], q.bucket, zone)
             conds = [*queries.conditions(tenant_id, q.filters), a.actor_type == "member", a.actor.is_not(None)]
-            counts: dict[str, dict] = {}
-            for key, bucket, n in session.execute(queries.count_by(
-                    a.actor, conds, q.bucket, zone, heatmap.week_offset(week_start), lo, hi)):
-                counts.setdefault(str(key), {})[bucket] = n
-        members = [{"member_id": m, "counts": [per.get(c, 0) for c in columns], "total": sum(per.values())}
-                   for m, per in counts.items()]
+            counts = _dense(session.execute(queries.count_by(
+                a.actor, conds, heatmap.boundaries(columns, q.bucket, zone))), len(columns))
+        members = [{"member_id": m, "counts": per, "total": sum(per)} for m, per in counts.items()]
         members.sort(key=lambda m: (-m["total"], m["member_id"]))
         return {"timezone": zone, "week_start": week_start, "bucket": q.bucket,
                 "buckets": [c.isoformat() for c in columns], "members": members}
@@ -280,6 +274,7 @@ class ActivityLog:
             row = row_of(event.activity_id, tenant_id, customer_id, describe(event), envelope)
             row["created_at"] = datetime.now(timezone.utc)
             session.execute(activities.insert().values(**row))
+            know_account(session, tenant_id, customer_id)
         return shape(row)
 
     @rpc(expected_exceptions=EXPECTED)
@@ -353,6 +348,15 @@ class ActivityLog:
         session.execute(activities.insert().values(**row))
         session.execute(update(activities).where(a.id == current["id"]).values(superseded_by=version_id))
         return shape(row)
+
+
+def _dense(rows, width: int) -> dict[str, list[int]]:
+    """`{key: [count per bucket]}` from `queries.count_by`'s rows."""
+    out = {}
+    for key, buckets in rows:
+        counted = Counter(buckets)
+        out[key] = [counted.get(b, 0) for b in range(1, width + 1)]
+    return out
 
 
 def _resolved(q: HeatmapQuery, zone: str) -> HeatmapQuery:

@@ -53,10 +53,11 @@ def buckets(start: date, end: date, unit: str, week_start: str = "monday") -> li
     return out
 
 
-def utc_bounds(first: date, last_bucket: date, unit: str, zone: str) -> tuple[datetime, datetime]:
-    """The instants [from, to) the buckets from `first` through `last_bucket` cover in `zone`."""
+def boundaries(columns: list[date], unit: str, zone: str) -> list[datetime]:
+    """The instant each bucket starts in `zone`, then the instant the last one ends: an activity at
+    `t` is in bucket i when boundaries[i] <= t < boundaries[i + 1] (DST days are 23 or 25 hours)."""
     tz = ZoneInfo(zone)
-    return (datetime.combine(first, time(), tz), datetime.combine(_next(last_bucket, unit), time(), tz))
+    return [datetime.combine(c, time(), tz) for c in columns] + [datetime.combine(_next(columns[-1], unit), time(), tz)]
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,7 @@ class Account:
     counts: list[int]
     last_human_at: datetime | None
     quiet: bool
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts)
+    total: int
 
     def doc(self, now: datetime) -> dict:
         days = None if self.last_human_at is None else (now - self.last_human_at).days
@@ -77,16 +75,17 @@ class Account:
                 "days_since_human": days, "quiet": self.quiet}
 
 
-def arrange(counts: dict[str, dict[date, int]], last_human: dict[str, datetime | None], columns: list[date],
+def arrange(counts: dict[str, list[int]], last_human: dict[str, datetime | None], width: int,
             now: datetime, quiet_days: int) -> list[Account]:
-    """One row per account (every account in `last_human` or `counts`), quiet ones first."""
+    """One row per account (every account in `last_human` or `counts`; `counts` holds a count per
+    bucket, `width` of them), quiet ones first."""
     threshold = now - timedelta(days=quiet_days)
     rows = []
+    empty = [0] * width
     for customer_id in set(counts) | set(last_human):
-        per = counts.get(customer_id, {})
         touched = last_human.get(customer_id)
-        rows.append(Account(customer_id, [per.get(c, 0) for c in columns], touched,
-                            touched is None or touched < threshold))
+        per = counts.get(customer_id, empty)
+        rows.append(Account(customer_id, per, touched, touched is None or touched < threshold, sum(per)))
     oldest = datetime.min.replace(tzinfo=now.tzinfo)
     return sorted(rows, key=lambda a: (not a.quiet, a.last_human_at or oldest if a.quiet else oldest,
                                        -a.total, a.customer_id))

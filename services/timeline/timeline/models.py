@@ -66,6 +66,17 @@ tenant_settings = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# Every customer the timeline knows (from customer.created, a hand-logged interaction, or the log as it
+# was when this table came): the heatmap's accounts, quiet ones included, without scanning the log.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("customer_id", UUID(as_uuid=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant_id", "customer_id"),
+)
+
 # A tenant's own interaction kinds (the built-in ones live in `timeline.interaction_types`).
 interaction_types = Table(
     "interaction_types",

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 import uuid
 
-from sqlalchemy import Date, any_, cast, func, literal, select, text, tuple_
+from sqlalchemy import TIMESTAMP, String, any_, cast, func, literal, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from custops.errors import InvalidInput
@@ -105,48 +105,32 @@ def next_cursor(rows, limit: int, as_of: datetime, total: int) -> str | None:
 
 # --- heatmap --------------------------------------------------------------------------------------
 
-def bucket_expression(unit: str, zone: str, week_offset_days: int):
-    """The tenant-local first day of an activity's bucket (a date)."""
-    local = func.timezone(zone, a.occurred_at)  # timestamp without time zone, the tenant's wall clock
-    if unit == "day":
-        return cast(local, Date)
-    if unit == "month":
-        return cast(func.date_trunc("month", local), Date)
-    shift = text(f"interval '{int(week_offset_days)} days'")
-    return cast(func.date_trunc("week", local - shift) + shift, Date)
+def count_by(group_column, conds: list, bounds: list[datetime]):
+    """One row per group (as text) with the bucket of each of its activities (1-based, `bounds` as in
+    `heatmap.boundaries`), counted by the caller. The bucket of a row is a binary search of its
+    instant in the boundaries (`width_bucket`), not a time-zone conversion per row; grouping by the
+    account alone (not account × bucket) keeps the hash small (measured: 3x faster for 2,000 x 30)."""
+    bucket = func.width_bucket(a.occurred_at, literal(bounds, ARRAY(TIMESTAMP(timezone=True))))
+    return (select(cast(group_column, String), func.array_agg(bucket))
+            .where(*conds, a.occurred_at >= bounds[0], a.occurred_at < bounds[-1])
+            .group_by(group_column))
 
 
-def count_by(group_column, conds: list, unit: str, zone: str, week_offset_days: int, lo, hi):
-    bucket = bucket_expression(unit, zone, week_offset_days).label("bucket")
-    return (select(group_column.label("key"), bucket, func.count().label("n"))
-            .where(*conds, a.occurred_at >= lo, a.occurred_at < hi)
-            .group_by(group_column, bucket))
-
-
-# every account of the tenant that has an activity, found by skipping along the per-customer index
-# (2,000 probes instead of reading 1,000,000 rows), with its last human touch
+# every account of the tenant with its last human touch (one probe of the partial index each)
 ACCOUNTS_LAST_HUMAN = text("""
-WITH RECURSIVE accounts(customer_id) AS (
-    (SELECT customer_id FROM activities WHERE tenant_id = :tenant ORDER BY customer_id LIMIT 1)
-    UNION ALL
-    SELECT (SELECT n.customer_id FROM activities n
-            WHERE n.tenant_id = :tenant AND n.customer_id > accounts.customer_id
-            ORDER BY n.customer_id LIMIT 1)
-    FROM accounts WHERE accounts.customer_id IS NOT NULL
-)
-SELECT accounts.customer_id, touch.occurred_at
+SELECT accounts.customer_id::text, touch.occurred_at
 FROM accounts
 LEFT JOIN LATERAL (
     SELECT h.occurred_at FROM activities h
     WHERE h.tenant_id = :tenant AND h.customer_id = accounts.customer_id
       AND h.actor_type IN ('member', 'contact') AND h.superseded_by IS NULL AND NOT h.retracted
     ORDER BY h.occurred_at DESC LIMIT 1) touch ON true
-WHERE accounts.customer_id IS NOT NULL
+WHERE accounts.tenant_id = :tenant
 """)
 
 # the same for accounts named by the caller (its scope)
 NAMED_LAST_HUMAN = text("""
-SELECT accounts.customer_id, touch.occurred_at
+SELECT accounts.customer_id::text, touch.occurred_at
 FROM unnest(CAST(:customer_ids AS uuid[])) AS accounts(customer_id)
 LEFT JOIN LATERAL (
     SELECT h.occurred_at FROM activities h

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from custops.entrypoints import PoisonMessage, consumes
 from custops.events import UnknownContract, contract_for
-from timeline.models import activities, tenant_settings
+from timeline.models import accounts, activities, tenant_settings
 from timeline.summaries import Entry, describe, links_of
 
 RECORDED: tuple[tuple[str, str], ...] = (
@@ -72,6 +72,12 @@ def row_of(activity_id, tenant_id, customer_id, entry: Entry, envelope, data=Non
 
 # built once: a statement per event would cost more CPU than the INSERT itself (issue 14)
 _RECORD = insert(activities).on_conflict_do_nothing(index_elements=[activities.c.source_event_id])
+_ACCOUNT = insert(accounts).on_conflict_do_nothing(index_elements=[accounts.c.tenant_id, accounts.c.customer_id])
+
+
+def know_account(session, tenant_id, customer_id) -> None:
+    """The heatmap's list of accounts: told by customer.created and every hand-logged interaction."""
+    session.execute(_ACCOUNT, {"tenant_id": tenant_id, "customer_id": customer_id})
 
 
 def record(session, envelope, data) -> None:
@@ -80,6 +86,8 @@ def record(session, envelope, data) -> None:
         raise PoisonMessage(f"{envelope.type} {envelope.id} has no tenant")
     session.execute(_RECORD, row_of(uuid.uuid4(), envelope.tenant_id, data.customer_id, describe(data), envelope,
                                     data))
+    if envelope.type == "customer.created":
+        know_account(session, envelope.tenant_id, data.customer_id)
 
 
 def _contract_exists(event_type: str) -> bool:
