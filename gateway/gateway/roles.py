@@ -76,6 +76,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # mailboxes hold mail server credentials
     "mailboxes:read": _MANAGERS,
     "mailboxes:write": _MANAGERS,
+    # mail whose sender matched no customer: the support team triages it (assigns a customer in scope)
+    "mail:triage": _MANAGERS | {"member"},
     # the tenant's settings (name, timezone): staff read them, managers change them
     "tenant:read": _STAFF_READERS,
     "tenant:write": _MANAGERS,

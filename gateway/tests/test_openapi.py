@@ -216,7 +216,8 @@ def test_created_resources_link_to_the_operations_that_use_them(client):
     ticket_links = doc["paths"]["/api/v1/tickets"]["post"]["responses"]["201"]["links"]
     assert {"get_ticket", "change_status", "add_message", "get_ticket_sla"} <= set(ticket_links)
     assert ticket_links["log_time"]["requestBody"] == {"ticket_id": "$response.body#/id",
-                                                       "customer_id": "$response.body#/customer_id"}
+                                                       "customer_id": "$response.body#/customer_id",
+                                                       "project_id": None, "task_id": None, "activity_id": None}
     operation_ids = {op["operationId"] for _, _, op in _operations(doc)}
     for _, _, operation in _operations(doc):
         for response in operation["responses"].values():

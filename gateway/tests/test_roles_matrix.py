@@ -46,7 +46,9 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     # + 27 work-plan endpoints (projects, views, tasks, templates, custom fields, lifecycle, work settings)
     # + 29 money endpoints (profile, customer billing, rates, fees, retainers, budgets, invoices, exports)
     # + 23 time-tracking endpoints (8 timers, 6 timesheets, 9 time setup)
-    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 27 + 14 + 29 + 23
+    # + 11 mail intake endpoints (change/remove a mailbox, folders, pause, resume, test, status; unassigned
+    #   queue + assign, quarantine, raw bytes)
+    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 27 + 14 + 29 + 23 + 11
 
 
 def test_every_route_permission_is_in_the_table():
@@ -104,7 +106,10 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
                                   "reassign_followup", "cancel_followup", "followup_analytics")] + [
         ("billing", "list_time_entries"), ("billing", "get_time_entry"), ("billing", "correct_time_entry"),
         ("billing", "delete_time_entry"), ("reports", "ticket_volume"), ("mailsync", "create_mailbox"),
-        ("mailsync", "list_mailboxes"), ("mailsync", "get_mailbox")]:
+        ("mailsync", "list_mailboxes"), ("mailsync", "get_mailbox")] + [
+        ("mailsync", m) for m in ("update_mailbox", "delete_mailbox", "watch_folders", "pause_mailbox",
+                                  "resume_mailbox", "test_mailbox_connection", "get_mailbox_status", "list_mail",
+                                  "assign_mail", "get_mail_raw")]:
         services.on(service, method_name, _answer)
     services.on("customers", "list_audit", _answer)
     for billing_call in ("get_billing_profile", "set_billing_profile", "get_customer_billing", "set_customer_billing",

@@ -94,12 +94,16 @@ class TimesheetEntrypoints:
         return zone, weeks.week_start(_day(day), zone.week_start)
 
     @rpc(expected_exceptions=EXPECTED)
-    def get_timesheet(self, tenant_id, member_id, day):
+    def get_timesheet(self, tenant_id, member_id, day, viewer=None):
         """The member's week containing `day`: its status, entries, totals per day and in all (a week
-        nobody touched yet is `open` with no entries)."""
+        nobody touched yet is `open` with no entries). `viewer` (None: a manager) sees their own and
+        those of members they approve; another's is not found."""
         tenant_id, member_id = parse_id(tenant_id, "tenant"), parse_id(member_id, "member")
         zone, start = self._week(tenant_id, member_id, day)
         with self.db.read() as session:
+            if viewer is not None and parse_id(viewer, "member") != member_id and parse_id(viewer, "member") not in \
+                    time_setup.approvers_of(session, tenant_id, member_id):
+                raise NotFound(f"timesheet of member {member_id} not found")
             sheet = session.execute(select(timesheets).where(
                 timesheets.c.tenant_id == tenant_id, timesheets.c.member_id == member_id,
                 timesheets.c.week_start == start)).mappings().first()
