@@ -238,10 +238,13 @@ def test_business_calendar_copy_moves_business_day_offsets(rpc, tenant, customer
     publish_and_wait(customers_service, "copy_business_calendar", envelope_for(stale, uuid.UUID(t)))
     customer = _customer(rpc, tenant, start_date="2026-03-02")
     template = rpc.call("customers", "create_template", t, {"name": "Short", "business_days": True, "steps": [
+        {"key": "c", "title": "C", "day": 0, "depends_on": ["b"]},  # waits for a step listed after it
         {"key": "a", "title": "A", "day": 1}, {"key": "b", "title": "B", "day": 3}]})
     p = rpc.call("customers", "apply_template", t, customer["id"], {"template_id": template["id"],
                                                                     "idempotency_key": "k-1"})["project"]["id"]
-    dates = {x["step_key"]: x["start_date"] for x in rpc.call("customers", "list_tasks", t, p)["items"]}
-    # Mon 2nd is Day 0; Tue 3rd a holiday; Fridays closed: Day 1 = Wed 4th, Day 3 = Mon 9th
-    assert dates == {"a": "2026-03-04", "b": "2026-03-09"}
+    listed = {x["step_key"]: x for x in rpc.call("customers", "list_tasks", t, p)["items"]}
+    dates = {key: x["start_date"] for key, x in listed.items()}
+    # Mon 2nd is Day 0; Tue 3rd a holiday; Fridays closed: Day 1 = Wed 4th, Day 3 = Mon 9th, c after b
+    assert dates == {"a": "2026-03-04", "b": "2026-03-09", "c": "2026-03-10"}
+    assert listed["c"]["depends_on"] == [listed["b"]["id"]]
     assert date.fromisoformat(dates["b"]).weekday() == 0

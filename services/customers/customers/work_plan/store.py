@@ -349,34 +349,50 @@ def _column_ids(session, project_id, status) -> list:
                                 .order_by(tasks.c.position, tasks.c.created_at, tasks.c.id)).scalars())
 
 
-def insert_task(session: Session, tenant_id, project: dict, *, title, status="todo", category="todo", position=None,
-                description="", assignee_id=None, start_date=None, due_date=None, milestone=False, weight=1,
-                estimate=None, estimate_unit=None, checklist=(), portal_visible=False, depends_on=(),
-                step_key=None, step=None, created=None, task_id=None) -> dict:
-    """Insert one task (no checks: callers check) and tell `task.created`."""
-    created = created or now()
-    if position is None:
-        position = session.execute(select(func.count()).where(
-            tasks.c.project_id == project["id"], tasks.c.status == status)).scalar_one()
-    row = {"id": task_id or uuid.uuid4(), "tenant_id": tenant_id, "project_id": project["id"],
-           "customer_id": project["customer_id"], "title": title, "description": description or "", "status": status,
-           "category": category, "position": position, "assignee_id": assignee_id, "start_date": start_date,
-           "due_date": due_date, "milestone": milestone, "weight": weight, "estimate": estimate,
-           "estimate_unit": estimate_unit if estimate is not None else None,
-           "checklist": [dict(c) for c in checklist], "portal_visible": portal_visible, "step_key": step_key,
-           "step": step, "completed_at": created if category == "done" else None,
-           "completed_by": actor_member_id() if category == "done" else None,
-           "created_at": created, "updated_at": created}
-    session.execute(insert(tasks).values(**row))
-    if depends_on:
-        session.execute(insert(task_dependencies), [{"task_id": row["id"], "depends_on_id": d, "tenant_id": tenant_id}
-                                                    for d in depends_on])
-    outbox.add(session, tenant_id, TaskCreated(
-        task_id=row["id"], project_id=project["id"], customer_id=project["customer_id"], title=title, status=status,
-        category=category, assignee_id=assignee_id, start_date=_iso(start_date), due_date=_iso(due_date),
-        milestone=milestone, weight=weight, portal_visible=portal_visible, depends_on=list(depends_on),
-        step_key=step_key))
-    return row
+def insert_task(session: Session, tenant_id, project: dict, **fields) -> dict:
+    """Insert one task (no checks: callers check) and tell `task.created` (`insert_tasks`)."""
+    if fields.get("position") is None:
+        fields["position"] = session.execute(select(func.count()).where(
+            tasks.c.project_id == project["id"], tasks.c.status == fields.get("status", "todo"))).scalar_one()
+    return insert_tasks(session, tenant_id, project, [fields])[0]
+
+
+def insert_tasks(session: Session, tenant_id, project: dict, specs: list[dict]) -> list[dict]:
+    """Insert tasks (no checks: callers check) in one statement, their dependencies in another, and
+    tell `task.created` for each. A spec holds a task's fields (`title` required, `position` given;
+    `depends_on`: ids of tasks inserted before it or in this call; `task_id` to choose its id)."""
+    created = now()
+    rows, dependencies = [], []
+    for spec in specs:
+        category = spec.get("category", "todo")
+        estimate = spec.get("estimate")
+        row = {"id": spec.get("task_id") or uuid.uuid4(), "tenant_id": tenant_id, "project_id": project["id"],
+               "customer_id": project["customer_id"], "title": spec["title"],
+               "description": spec.get("description") or "", "status": spec.get("status", "todo"),
+               "category": category, "position": spec["position"], "assignee_id": spec.get("assignee_id"),
+               "start_date": spec.get("start_date"), "due_date": spec.get("due_date"),
+               "milestone": bool(spec.get("milestone", False)), "weight": spec.get("weight", 1),
+               "estimate": estimate, "estimate_unit": (spec.get("estimate_unit") or "hour") if estimate is not None
+               else None, "checklist": [dict(c) for c in spec.get("checklist") or ()],
+               "portal_visible": bool(spec.get("portal_visible", False)), "step_key": spec.get("step_key"),
+               "step": spec.get("step"), "completed_at": created if category == "done" else None,
+               "completed_by": actor_member_id() if category == "done" else None,
+               "created_at": spec.get("created") or created, "updated_at": spec.get("created") or created}
+        rows.append(row)
+        dependencies += [{"task_id": row["id"], "depends_on_id": d, "tenant_id": tenant_id}
+                         for d in spec.get("depends_on") or ()]
+    if rows:
+        session.execute(insert(tasks), rows)
+    if dependencies:
+        session.execute(insert(task_dependencies), dependencies)
+    for row, spec in zip(rows, specs):
+        outbox.add(session, tenant_id, TaskCreated(
+            task_id=row["id"], project_id=project["id"], customer_id=project["customer_id"], title=row["title"],
+            status=row["status"], category=row["category"], assignee_id=row["assignee_id"],
+            start_date=_iso(row["start_date"]), due_date=_iso(row["due_date"]), milestone=row["milestone"],
+            weight=row["weight"], portal_visible=row["portal_visible"], depends_on=list(spec.get("depends_on") or ()),
+            step_key=row["step_key"]))
+    return rows
 
 
 def create_task(session: Session, tenant_id, project_id, cmd: CreateTask) -> dict:

@@ -17,7 +17,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from custops import outbox, pagination
@@ -170,24 +170,25 @@ def apply_template(session: Session, tenant_id, customer_id, cmd: ApplyTemplate)
 
 def _insert_step_tasks(session, tenant_id, project, steps: list[dict], planned: dict, owners: dict,
                        existing_ids: dict) -> dict:
-    """A task per step (positions after what the todo column holds); their dependencies after all
-    exist. `existing_ids`: step key -> task id of steps that already have a task (upgrades)."""
+    """A task per step (positions after what the todo column holds), written in one statement with
+    their dependencies. `existing_ids`: step key -> task id of steps that already have a task (upgrades)."""
     ids = dict(existing_ids)
     position = session.execute(select(func.count()).where(tasks.c.project_id == project["id"],
                                                           tasks.c.status == "todo")).scalar_one()
-    stamp = store.now()
+    ids.update({s["key"]: uuid.uuid4() for s in steps})  # all first: a step may wait for a later-listed one
+    specs = []
     for s in steps:
-        task_id = uuid.uuid4()
-        ids[s["key"]] = task_id
+        task_id = ids[s["key"]]
         dates = planned[s["key"]]
-        store.insert_task(session, tenant_id, project, title=s["title"], position=position,
-                          description=s.get("description", ""), assignee_id=owners.get(s.get("owner_role")),
-                          start_date=dates.start, due_date=dates.due, milestone=s.get("milestone", False),
-                          weight=s.get("weight", 1), estimate=s.get("estimate"), estimate_unit=s.get("estimate_unit"),
-                          checklist=s.get("checklist", []), portal_visible=s.get("portal_visible", False),
-                          depends_on=[ids[d] for d in s.get("depends_on", []) if d in ids], step_key=s["key"],
-                          step=s, created=stamp, task_id=task_id)
+        specs.append({"title": s["title"], "position": position, "description": s.get("description", ""),
+                      "assignee_id": owners.get(s.get("owner_role")), "start_date": dates.start,
+                      "due_date": dates.due, "milestone": s.get("milestone", False), "weight": s.get("weight", 1),
+                      "estimate": s.get("estimate"), "estimate_unit": s.get("estimate_unit"),
+                      "checklist": s.get("checklist", []), "portal_visible": s.get("portal_visible", False),
+                      "depends_on": [ids[d] for d in s.get("depends_on", []) if d in ids], "step_key": s["key"],
+                      "step": s, "task_id": task_id})
         position += 1
+    store.insert_tasks(session, tenant_id, project, specs)
     return ids
 
 
@@ -224,9 +225,11 @@ def replan_project(session: Session, tenant_id, project: dict, start: date, reas
     days = _days(session, tenant_id, project["business_days"])
     moves = schedule.replan(_planned_tasks(rows, deps), start, days)
     stamp = store.now()
-    for move in moves:
-        session.execute(update(tasks).where(tasks.c.id == uuid.UUID(move.task_id)).values(
-            start_date=move.after.start, due_date=move.after.due, updated_at=stamp))
+    if moves:  # one statement for all the moves
+        session.connection().execute(
+            update(tasks).where(tasks.c.id == bindparam("moved_id")).values(
+                start_date=bindparam("new_start"), due_date=bindparam("new_due"), updated_at=stamp),
+            [{"moved_id": uuid.UUID(m.task_id), "new_start": m.after.start, "new_due": m.after.due} for m in moves])
     target = max([m.after.due for m in moves] + [r["due_date"] for r in rows if r["due_date"] and
                                                   r["id"] not in {uuid.UUID(m.task_id) for m in moves}], default=None)
     changes = {"start_date": start, "target_date": target}
