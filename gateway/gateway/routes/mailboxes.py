@@ -1,12 +1,16 @@
-"""`/mailboxes`: support mailboxes and their server settings (mailsync service)."""
+"""`/mailboxes`: support mailboxes, their server settings and their sync; `/mail`: the unassigned queue
+and the quarantine of stored mail (mailsync service)."""
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
+from flask import Response, g
 from pydantic import Field
 
+from gateway import roles
 from gateway.api import API, Body, Paged, Resource, filters, page_of, payload
 from gateway.rpc import tenant_call
 
@@ -68,3 +72,165 @@ def list_mailboxes(query: MailboxQuery):
            tag="mailboxes", response=Mailbox)
 def get_mailbox(mailbox_id: str):
     return tenant_call("mailsync", "get_mailbox", mailbox_id)
+
+
+class UpdateMailbox(Body):
+    name: Annotated[str, Field(min_length=1, max_length=200)] = None
+    email: Text = None
+    imap_host: Annotated[str, Field(min_length=1, max_length=253)] = None
+    imap_port: Port = None
+    imap_tls: bool = None
+    smtp_host: Annotated[str, Field(min_length=1, max_length=253)] = None
+    smtp_port: Port = None
+    smtp_starttls: bool = None
+    username: Text = None
+    password: Annotated[str, Field(min_length=1, max_length=1000, repr=False,
+                                   json_schema_extra={"writeOnly": True})] = None
+    enabled: bool = None
+
+
+class Deleted(Resource):
+    id: uuid.UUID
+    deleted: bool
+
+
+@API.route("/mailboxes/<uuid:mailbox_id>", "PATCH", permission="mailboxes:write", summary="Change a mailbox",
+           tag="mailboxes", body=UpdateMailbox, response=Mailbox, statuses=(409,))
+def update_mailbox(mailbox_id: str, body: UpdateMailbox):
+    return tenant_call("mailsync", "update_mailbox", mailbox_id, payload(body))
+
+
+@API.route("/mailboxes/<uuid:mailbox_id>", "DELETE", permission="mailboxes:write", summary="Remove a mailbox",
+           tag="mailboxes", response=Deleted)
+def delete_mailbox(mailbox_id: str):
+    return tenant_call("mailsync", "delete_mailbox", mailbox_id)
+
+
+# --- intake: folders, pause/resume, connection test, status ---
+
+Folder = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class WatchFolders(Body):
+    folders: list[Folder] = Field(min_length=1, max_length=20)
+
+
+class MailboxStatus(Resource):
+    """Where a mailbox's sync stands: connected (IDLE or polling), its last sync, its last error, the
+    messages still waiting on the server."""
+
+    mailbox_id: uuid.UUID
+    enabled: bool
+    paused: bool
+    folders: list[str]
+    connected: bool
+    mode: Literal["idle", "poll"] | None
+    last_sync_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    backlog: int
+
+
+class ConnectionTest(Resource):
+    """`ok`, or why not: `kind` is dns, connect, tls, auth, folder, secret or protocol, `reason` says it."""
+
+    ok: bool
+    kind: str | None = None
+    reason: str | None = None
+    idle: bool | None = None
+    folders: dict[str, int] | None = None
+
+
+@API.route("/mailboxes/<uuid:mailbox_id>/folders", "PUT", permission="mailboxes:write", tag="mailboxes",
+           summary="Set the folders a mailbox's sync watches", body=WatchFolders, response=MailboxStatus)
+def watch_folders(mailbox_id: str, body: WatchFolders):
+    return tenant_call("mailsync", "watch_folders", mailbox_id, payload(body))
+
+
+@API.route("/mailboxes/<uuid:mailbox_id>/pause", "POST", permission="mailboxes:write", tag="mailboxes",
+           summary="Pause a mailbox's sync (its position is kept)", response=MailboxStatus)
+def pause_mailbox(mailbox_id: str):
+    return tenant_call("mailsync", "pause_mailbox", mailbox_id)
+
+
+@API.route("/mailboxes/<uuid:mailbox_id>/resume", "POST", permission="mailboxes:write", tag="mailboxes",
+           summary="Resume a mailbox's sync where it stopped", response=MailboxStatus)
+def resume_mailbox(mailbox_id: str):
+    return tenant_call("mailsync", "resume_mailbox", mailbox_id)
+
+
+@API.route("/mailboxes/<uuid:mailbox_id>/test", "POST", permission="mailboxes:write", tag="mailboxes",
+           summary="Test a mailbox's IMAP connection (why it fails: DNS, TLS, auth, folder)",
+           response=ConnectionTest)
+def test_mailbox_connection(mailbox_id: str):
+    return tenant_call("mailsync", "test_mailbox_connection", mailbox_id)
+
+
+@API.route("/mailboxes/<uuid:mailbox_id>/status", "GET", permission="mailboxes:read", tag="mailboxes",
+           summary="A mailbox's sync status", response=MailboxStatus)
+def mailbox_status(mailbox_id: str):
+    return tenant_call("mailsync", "get_mailbox_status", mailbox_id)
+
+
+# --- stored mail: the unassigned queue (the team triages it) and the quarantine (admins) ---
+
+class Mail(Resource):
+    """A message intake stored: `unassigned` until a member assigns its customer, `quarantined` when it
+    could not be parsed (its raw bytes kept: `GET /mail/{id}/raw`)."""
+
+    id: uuid.UUID
+    mailbox_id: uuid.UUID
+    folder: str
+    status: Literal["imported", "unassigned", "quarantined"]
+    internet_message_id: str | None
+    subject: str
+    sender_email: str | None
+    sender_name: str | None
+    sent_at: datetime | None
+    received_at: datetime
+    size: int
+    oversized: bool
+    quarantine_reason: str | None
+    customer_id: uuid.UUID | None
+    contact_id: uuid.UUID | None
+    assigned_by: uuid.UUID | None
+    assigned_at: datetime | None
+    created_at: datetime
+
+
+class MailQuery(Paged):
+    mailbox_id: uuid.UUID | None = None
+
+
+class AssignMail(Body):
+    customer_id: uuid.UUID
+
+
+@API.route("/mail/unassigned", "GET", permission="mail:triage", tag="mail", query=MailQuery,
+           summary="Mail whose sender matched no customer, waiting to be assigned", response=page_of(Mail))
+def list_unassigned(query: MailQuery):
+    return tenant_call("mailsync", "list_mail", {**filters(query), "status": "unassigned"}, query.limit, query.cursor)
+
+
+@API.route("/mail/<uuid:mail_id>/assign", "POST", permission="mail:triage", tag="mail", body=AssignMail,
+           summary="Assign an unassigned message to a customer (it becomes that customer's mail)",
+           response=Mail, statuses=(409,))
+def assign_mail(mail_id: str, body: AssignMail):
+    roles.check_customer_reference(g.identity, body.customer_id)
+    return tenant_call("mailsync", "assign_mail", mail_id, payload(body))
+
+
+@API.route("/mail/quarantine", "GET", permission="mailboxes:read", tag="mail", query=MailQuery,
+           summary="Mail that could not be parsed (raw bytes kept)", response=page_of(Mail))
+def list_quarantine(query: MailQuery):
+    return tenant_call("mailsync", "list_mail", {**filters(query), "status": "quarantined"}, query.limit,
+                       query.cursor)
+
+
+@API.route("/mail/<uuid:mail_id>/raw", "GET", permission="mailboxes:read", tag="mail",
+           summary="A stored message's exact bytes as received", produces="message/rfc822")
+def mail_raw(mail_id: str):
+    doc = tenant_call("mailsync", "get_mail_raw", mail_id)
+    name = doc.get("filename") or f"{mail_id}.eml"
+    return Response(base64.b64decode(doc.get("content_base64") or ""), mimetype="message/rfc822",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
