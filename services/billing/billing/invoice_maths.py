@@ -190,7 +190,7 @@ def price_entries(d: DraftInput) -> tuple[list[Piece], list[dict]]:
 
 def _describe(key: tuple, kind: str, grouping: Grouping, names: dict) -> str:
     project, second = key
-    parts = [names.get(project, "No project") if project else "No project"]
+    parts = [names.get(project, f"Project {str(project)[:8]}") if project else "No project"]
     if second is not None:
         parts.append(names.get(second, str(second)))
     suffix = {"included": " (included in retainer)", "fixed_fee_time": " (covered by the fixed fee)",
