@@ -290,6 +290,9 @@ tasks = Table(
     Column("step", JSONB),
     Column("completed_at", DateTime(timezone=True)),
     Column("completed_by", UUID(as_uuid=True)),
+    # the stable key of the row of a tool's export it was imported from (migration 0008): a re-run
+    # of the same import takes it as already imported (`work_plan.imports`)
+    Column("import_key", String(300)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("category IN ('todo', 'in_progress', 'blocked', 'done')", name="category"),
@@ -297,6 +300,8 @@ tasks = Table(
 )
 Index("ix_tasks_project_status_position", tasks.c.project_id, tasks.c.status, tasks.c.position)
 Index("ix_tasks_tenant_assignee", tasks.c.tenant_id, tasks.c.assignee_id)
+Index("uq_tasks_project_import_key", tasks.c.project_id, tasks.c.import_key, unique=True,
+      postgresql_where=tasks.c.import_key.is_not(None))
 
 # finish-to-start: `task_id` starts after `depends_on_id` is done
 task_dependencies = Table(

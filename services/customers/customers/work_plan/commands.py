@@ -201,3 +201,17 @@ class ApplyTemplate(_Input):
 class UpgradePlan(_Input):
     version: Annotated[int, Field(ge=1)] = None  # default: the template's current version
     confirm: bool = False  # False: only show the diff
+
+
+class ImportTasks(_Input):
+    """A tool's CSV export as text (`work_plan.imports`), its rows `offset..offset+limit` taken."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    csv: Annotated[str, Field(min_length=1, max_length=20 * 1024 * 1024)]
+    tool: Literal["monday", "clickup", "asana", "notion"] | None = None
+    mapping: Annotated[dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=200)]],
+                       Field(max_length=20)] | None = None
+    dry_run: bool = True
+    offset: Annotated[int, Field(ge=0)] = 0
+    limit: Annotated[int, Field(ge=1, le=2000)] = 2000

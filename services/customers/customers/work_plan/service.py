@@ -17,10 +17,10 @@ from custops.rpc_entrypoint import rpc
 from custops.validation import parse, parse_id
 from customers import profile
 from customers.commands import PutCustomField
-from customers.work_plan import calendar_copy, store, templates_store
-from customers.work_plan.commands import (ApplyTemplate, CreateProject, CreateTask, Key, MoveTask, ProjectFilters,
-                                          PutWorkSettings, SaveTemplate, TaskFilters, UpdateProject, UpdateTask,
-                                          UpgradePlan)
+from customers.work_plan import calendar_copy, import_store, store, templates_store
+from customers.work_plan.commands import (ApplyTemplate, CreateProject, CreateTask, ImportTasks, Key, MoveTask,
+                                          ProjectFilters, PutWorkSettings, SaveTemplate, TaskFilters, UpdateProject,
+                                          UpdateTask, UpgradePlan)
 
 EXPORT_PAGE_ROWS = 1000
 
@@ -245,6 +245,19 @@ class WorkPlanEntrypoints:
         cmd = parse(UpgradePlan, payload or {})
         with self._transaction() as session:
             return templates_store.upgrade_plan(session, tenant_id, project_id, cmd)
+
+    # --- importing a tool's CSV export ---
+
+    @rpc(expected_exceptions=EXPECTED)
+    def import_tasks(self, tenant_id, project_id, payload):
+        """Import (or with `dry_run`, the default, only check) a Monday/ClickUp/Asana/Notion CSV export
+        into a project: `{csv, tool?, mapping?, dry_run?, offset?, limit?}` (`work_plan.import_store`)."""
+        tenant_id, project_id = parse_id(tenant_id, "tenant"), parse_id(project_id, "project")
+        cmd = parse(ImportTasks, payload)
+        with self._transaction() as session:
+            return import_store.import_csv(session, tenant_id, project_id, cmd.csv.encode("utf-8"), tool=cmd.tool,
+                                           mapping=cmd.mapping, dry_run=cmd.dry_run, offset=cmd.offset,
+                                           limit=cmd.limit)
 
     # --- the business calendar copy (owned by tickets) ---
 

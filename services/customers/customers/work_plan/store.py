@@ -375,7 +375,8 @@ def insert_tasks(session: Session, tenant_id, project: dict, specs: list[dict]) 
                "estimate": estimate, "estimate_unit": (spec.get("estimate_unit") or "hour") if estimate is not None
                else None, "checklist": [dict(c) for c in spec.get("checklist") or ()],
                "portal_visible": bool(spec.get("portal_visible", False)), "step_key": spec.get("step_key"),
-               "step": spec.get("step"), "completed_at": created if category == "done" else None,
+               "step": spec.get("step"), "import_key": spec.get("import_key"),
+               "completed_at": created if category == "done" else None,
                "completed_by": actor_member_id() if category == "done" else None,
                "created_at": spec.get("created") or created, "updated_at": spec.get("created") or created}
         rows.append(row)
