@@ -117,7 +117,7 @@ class SteadyLoad:
         if kind == "reply":
             return api.post(f"/api/v1/tickets/{ticket}/messages", json={"kind": "reply", "body": f"reply {seq}"})
         return api.post("/api/v1/time-entries", json={"customer_id": self.customer["id"], "ticket_id": ticket,
-                                                      "minutes": 5 + seq % 50, "note": f"load {seq}"})
+                                                      "minutes": 5 + seq % 50, "billable": True, "note": f"load {seq}"})
 
     def _record(self, kind: str, send) -> None:
         import requests

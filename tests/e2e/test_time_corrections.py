@@ -21,7 +21,7 @@ def test_time_is_corrected_and_deleted_and_the_timeline_says_so(tenant):
                                                      "minutes": 30})
     assert [e["field"] for e in problem(refused, 422)["errors"]] == ["ticket_id"]
 
-    logged = api.post("/api/v1/time-entries", json={"customer_id": acme["id"], "minutes": 30,
+    logged = api.post("/api/v1/time-entries", json={"customer_id": acme["id"], "minutes": 30, "billable": True,
                                                     "ticket_id": create_ticket(api, acme["id"])["id"]})
     assert logged.status_code == 201, logged.text
     url = logged.headers["Location"]  # /api/v1/time-entries/<id>
