@@ -176,3 +176,12 @@ def test_an_auto_reply_is_attached_as_automatic_and_never_reopens(tickets_servic
     stray = _mail(customer, subject="Out of office", automatic="auto_reply")
     _receive(tickets_service, tenant_id, stray)
     assert _messages_of_mail(stray.mail_id) == []
+
+
+def test_content_postgres_cannot_store_never_dead_letters_a_mail(tickets_service, tenant_id, customer):
+    mail = _mail(customer, subject="Nul\x00 byte", text="broken\x00text", references=["x" * 2000, "ok@x"],
+                 internet_message_id="y" * 1500, sender="al\x00ice@acme.example")
+    _receive(tickets_service, tenant_id, mail)  # fails unless handled without an error
+    ticket = _ticket_of(mail)
+    assert ticket["subject"] == "Nul byte" and ticket["message"]["body"] == "brokentext"
+    assert ticket["message"]["internet_message_id"] is None and ticket["message"]["mail_references"] == ["ok@x"]

@@ -121,8 +121,38 @@ def gather(session: Session, tenant_id, mail: Mail) -> tuple[Evidence, str | Non
     return Evidence(messages=tuple(messages), tickets=tuple(threads.values())), tier, found
 
 
+MESSAGE_ID_LIMIT = 998  # RFC 5322's line limit: no real Message-ID is longer
+
+
+def _no_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_no_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _no_nul(v) for k, v in value.items()}
+    return value
+
+
+def storable(data):
+    """The mail as PostgreSQL can store it, so no content ever dead-letters it: no NUL characters
+    (text and JSONB refuse them), no Message-ID past `MESSAGE_ID_LIMIT` (such ids are dropped:
+    they name nothing of ours)."""
+    fields = _no_nul(data.model_dump(mode="json"))
+
+    def fits(value):
+        return value if value is None or len(value) <= MESSAGE_ID_LIMIT else None
+
+    fields["internet_message_id"] = fits(fields["internet_message_id"])
+    fields["bounced_message_id"] = fits(fields["bounced_message_id"])
+    fields["in_reply_to"] = [i for i in fields["in_reply_to"] if fits(i)]
+    fields["references"] = [i for i in fields["references"] if fits(i)]
+    return type(data).model_validate(fields)
+
+
 def receive(session: Session, rpc_client, tenant_id, data) -> Decision:
     """Thread one `mail.received` onto the tickets (in the consumer's transaction)."""
+    data = storable(data)
     mail = mail_of(data)
     evidence, copied_tier, _ = gather(session, tenant_id, mail)
     decision = mail_threading.decide(mail, evidence)
