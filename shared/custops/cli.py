@@ -107,6 +107,13 @@ def main(argv=None) -> int:
     p = sub.add_parser("catalog", help="generate docs/events.md from the contracts")
     p.add_argument("--output", default="docs/events.md")
     p.add_argument("--check", action="store_true")
+    p = sub.add_parser("import", help="import a Monday/ClickUp/Asana/Notion CSV export into a project")
+    p.add_argument("csv_file")
+    p.add_argument("--tenant", required=True, help="the tenant's id")
+    p.add_argument("--project", required=True, help="the project's id")
+    p.add_argument("--tool", choices=["monday", "clickup", "asana", "notion"], help="default: detected")
+    p.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN", help="override a column")
+    p.add_argument("--dry-run", action="store_true", help="report what would be created, write nothing")
     p = sub.add_parser("dlq", help="dead-lettered events")
     p.add_argument("action", choices=["list", "show", "replay"])
     p.add_argument("queue", nargs="?")
@@ -128,6 +135,12 @@ def main(argv=None) -> int:
         return _tenant(args)
     elif args.command == "catalog":
         return _catalog(args)
+    elif args.command == "import":
+        from custops import import_command
+
+        mapping = dict(item.split("=", 1) for item in args.map if "=" in item)
+        totals = import_command.run(args.tenant, args.project, args.csv_file, args.tool, mapping, args.dry_run)
+        return 1 if totals["errors"] and not args.dry_run and not totals["created"] else 0
     elif args.command == "dlq":
         if args.action != "list" and not args.queue:
             parser.error("dlq show/replay need a queue name")

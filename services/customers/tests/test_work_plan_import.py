@@ -75,3 +75,20 @@ def test_importing_each_fixture_twice_gives_the_same_rows_once(rpc, tenant):
     assert kickoff["assignee_id"] == ada["id"] and kickoff["category"] == "done"  # matched by e-mail
     with pytest.raises(InvalidInput):
         rpc.call("customers", "import_tasks", t, asana_project["id"], {"csv": "a,b\n1,2\n"})
+
+
+def test_the_cli_imports_in_chunks_with_a_progress_bar_and_never_doubles(rpc, tenant, capsys, monkeypatch):
+    from custops import import_command
+
+    monkeypatch.setattr(import_command, "CHUNK_ROWS", 3)  # three calls for the seven rows
+    t = tenant["tenant_id"]
+    customer = rpc.call("customers", "create_customer", t, {"name": "Acme", "tier": "smb"})
+    project = rpc.call("customers", "create_project", t, customer["id"], {"name": "from the CLI"})
+    path = str(FIXTURES / "monday.csv")
+    dry = import_command.run(t, project["id"], path, dry_run=True, rpc=rpc)
+    assert (dry["tool"], dry["would_create"], dry["created"]) == ("monday", 7, 0)
+    first = import_command.run(t, project["id"], path, rpc=rpc)
+    again = import_command.run(t, project["id"], path, rpc=rpc)
+    assert (first["created"], again["created"], again["already_imported"]) == (7, 0, 7)
+    assert "importing" in capsys.readouterr().err  # the bar
+    assert rpc.call("customers", "list_tasks", t, project["id"])["total"] == 7
