@@ -321,7 +321,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--plans", action="store_true", help="write docs/timeline-query-plans.md")
     parser.add_argument("--skip-ingest", action="store_true")
-    parser.add_argument("--ingest-events", type=int, default=10_000)
+    parser.add_argument("--ingest-events", type=int, default=5_000)
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--drop", action="store_true", help="drop the seeded database at the end")
     args = parser.parse_args()
