@@ -43,12 +43,12 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     # + the audit log and its CSV export + the portal (invite, take access away, accept an invite)
     # + 9 follow-up endpoints
     # + 14 activity-log endpoints (corrections, history, the tenant's feed + CSV, heatmaps, kinds, views)
-    # + 27 work-plan endpoints (projects, views, tasks, templates, custom fields, lifecycle, work settings)
+    # + 28 work-plan endpoints (projects, views, tasks, templates, custom fields, lifecycle, work settings, import)
     # + 29 money endpoints (profile, customer billing, rates, fees, retainers, budgets, invoices, exports)
     # + 23 time-tracking endpoints (8 timers, 6 timesheets, 9 time setup)
     # + 11 mail intake endpoints (change/remove a mailbox, folders, pause, resume, test, status; unassigned
     #   queue + assign, quarantine, raw bytes)
-    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 27 + 14 + 29 + 23 + 11
+    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 28 + 14 + 29 + 23 + 11
 
 
 def test_every_route_permission_is_in_the_table():
@@ -139,6 +139,8 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
                            "delete_task", "list_templates", "create_template", "get_template", "update_template"):
         services.on("customers", work_plan_call, _answer)
     services.on("customers", "apply_template", lambda *args: {"created": True, "project": {"id": FIXED_ID}})
+    services.on("customers", "import_tasks", lambda *args: {"created": 0, "already_imported": 0, "warnings": [],
+                                                            "next_offset": None})
     services.on("customers", "export_tasks", lambda *args: {"columns": ["id"], "rows": [], "next_cursor": None})
     for portal_call in ("invite_portal_user", "revoke_portal_access", "accept_portal_invite"):
         services.on("customers", portal_call, _answer)

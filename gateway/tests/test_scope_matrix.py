@@ -227,6 +227,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("GET", "/projects/<project_id>/tasks.csv"): EVERYONE,
     ("POST", "/projects/<project_id>/tasks"): "owner admin member",
     ("POST", "/projects/<project_id>/template-upgrade"): "owner admin member",
+    ("POST", "/projects/<project_id>/import"): "owner admin member",
     ("GET", "/work-settings"): STAFF,
     ("PUT", "/work-settings"): MANAGERS,
     ("GET", "/tasks/<task_id>"): EVERYONE,
@@ -304,6 +305,7 @@ TARGET: dict[tuple[str, str], str] = {
     ("GET", "/projects/<project_id>/tasks.csv"): "project",
     ("POST", "/projects/<project_id>/tasks"): "project",
     ("POST", "/projects/<project_id>/template-upgrade"): "project",
+    ("POST", "/projects/<project_id>/import"): "project",
     ("GET", "/tasks/<task_id>"): "task",
     ("PATCH", "/tasks/<task_id>"): "task",
     ("POST", "/tasks/<task_id>/move"): "task",
@@ -360,6 +362,7 @@ BODIES: dict[tuple[str, str], dict] = {
     ("PATCH", "/projects/<project_id>"): {"name": "Rollout two"},
     ("POST", "/projects/<project_id>/tasks"): {"title": "Kickoff"},
     ("POST", "/projects/<project_id>/template-upgrade"): {},
+    ("POST", "/projects/<project_id>/import"): {"csv": "Name,Status,Created time\nKickoff,Done,\n"},
     ("PUT", "/work-settings"): {"project_statuses": ["active", "done"]},
     ("PATCH", "/tasks/<task_id>"): {"title": "Kickoff call"},
     ("POST", "/tasks/<task_id>/move"): {"status": "done"},
@@ -457,6 +460,9 @@ class World:
                 return self.rows(tenant, args[0], self.project)
             if method == "apply_template":
                 return {"created": True, "project": {"id": str(uuid.uuid4()), "customer_id": args[0]}}
+            if method == "import_tasks":
+                return {"tool": "notion", "delimiter": ",", "mapping": {}, "rows": 0, "dry_run": True, "created": 0,
+                        "would_create": [], "already_imported": 0, "errors": [], "warnings": [], "next_offset": None}
             if method == "export_tasks":
                 return {"columns": ["id"], "rows": [], "next_cursor": None}
             if method == "list_tickets":

@@ -324,3 +324,56 @@ def get_work_settings():
            summary="Set the board columns and project statuses (a column or status still in use stays)")
 def put_work_settings(body: PutWorkSettings):
     return tenant_call("customers", "put_work_settings", payload(body))
+
+
+# --- importing a tool's CSV export ---
+
+class ImportBody(Body):
+    csv: Annotated[str, Field(min_length=1, max_length=20 * 1024 * 1024)] = Field(
+        description="the export's text (or send the file itself as `text/csv`)")
+    mapping: Annotated[dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=200)]],
+                       Field(max_length=20)] = Field(default=None, description="`{field: column}` overriding "
+                                                                               "the detected mapping")
+
+
+class ImportQuery(Query):
+    tool: Literal["monday", "clickup", "asana", "notion"] | None = Field(default=None, description="default: "
+                                                                                                   "detected")
+    dry_run: bool = Field(default=True, description="true (default): report what would be created, write nothing")
+
+
+class ImportReport(Resource):
+    tool: str
+    delimiter: str
+    mapping: dict[str, str] = Field(description="task field → the export's column")
+    rows: int = Field(description="rows read from the file")
+    dry_run: bool
+    created: int
+    would_create: list[dict[str, Any]] = Field(description="dry run: each row it would create")
+    already_imported: int = Field(description="rows whose stable key the project holds: never doubled")
+    errors: list[dict[str, Any]] = Field(description="`{line, key, message}` of every row it cannot take")
+    warnings: list[dict[str, Any]]
+
+
+@API.route("/projects/<uuid:project_id>/import", "POST", permission="projects:write", tag="projects",
+           body=ImportBody, query=ImportQuery, response=ImportReport, text_bodies={"text/csv": "csv"},
+           summary="Import a Monday, ClickUp, Asana or Notion CSV export (a dry run unless dry_run=false)")
+def import_tasks(project_id: str, body: ImportBody, query: ImportQuery):
+    check_visible_project(project_id)
+    given = {**payload(body), "dry_run": query.dry_run, "offset": 0}
+    if query.tool:
+        given["tool"] = query.tool
+    report = None
+    while given["offset"] is not None:
+        page = tenant_call("customers", "import_tasks", project_id, given)
+        if report is None:
+            report = {**page, "would_create": list(page.get("would_create") or [])}
+        else:
+            for total in ("created", "already_imported"):
+                report[total] += page[total]
+            report["would_create"] += page.get("would_create") or []
+            report["warnings"] += page["warnings"]
+        given["offset"] = page["next_offset"]
+    for internal in ("offset", "next_offset"):
+        report.pop(internal, None)
+    return report
