@@ -329,8 +329,9 @@ def put_work_settings(body: PutWorkSettings):
 # --- importing a tool's CSV export ---
 
 class ImportBody(Body):
-    csv: Annotated[str, Field(min_length=1, max_length=20 * 1024 * 1024)] = Field(
-        description="the export's text (or send the file itself as `text/csv`)")
+    csv: Annotated[str, Field(min_length=1, max_length=150_000)] = Field(
+        description="the export's text (or send the file itself as `text/csv`); a bigger export: `custops import`, "
+                    "which sends it in chunks")
     mapping: Annotated[dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=200)]],
                        Field(max_length=20)] = Field(default=None, description="`{field: column}` overriding "
                                                                                "the detected mapping")

@@ -20,17 +20,22 @@ from gateway.problems import Problem
 from gateway.routes.projects import Project
 from gateway.rpc import tenant_call
 
-StepKey = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+StepKey = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class ChecklistItem(Body):
+    text: Annotated[str, Field(min_length=1, max_length=100)]
+    done: bool = False
 
 
 class TemplateStep(Body):
     key: StepKey
-    title: Annotated[str, Field(min_length=1, max_length=300)]
-    description: Annotated[str, Field(max_length=20_000)] = None
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=300)] = None
     day: Annotated[int, Field(ge=-3650, le=3650)] = Field(description="Day offset from the customer's start date "
                                                                       "(Day 0)")
     duration: Annotated[int, Field(ge=1, le=365)] = Field(default=None, description="days (default 1)")
-    depends_on: Annotated[list[StepKey], Field(max_length=50)] = Field(default=None, description="step keys it "
+    depends_on: Annotated[list[StepKey], Field(max_length=5)] = Field(default=None, description="step keys it "
                                                                                                  "waits for")
     milestone: bool = None
     first_value: bool = Field(default=None, description="the milestone of the customer's first value (reports)")
@@ -40,8 +45,8 @@ class TemplateStep(Body):
     estimate_unit: Literal["hour", "day"] = None
     weight: Annotated[int, Field(ge=0, le=1000)] = None
     portal_visible: bool = None
-    checklist: Annotated[list[dict[str, Any]], Field(max_length=100)] = None
-    forms: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=20)] = Field(
+    checklist: Annotated[list[ChecklistItem], Field(max_length=3)] = None
+    forms: Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]], Field(max_length=2)] = Field(
         default=None, description="forms to send with the step (by name)")
 
 
@@ -49,7 +54,8 @@ class SaveTemplate(Body):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     business_days: bool = Field(default=None, description="Day offsets count open days of the tenant's business "
                                                           "calendar (holidays and closed weekdays skipped)")
-    steps: Annotated[list[TemplateStep], Field(min_length=1, max_length=500)]
+    # bounded so the largest template fits a request body (docs/api.md); the service takes longer ones
+    steps: Annotated[list[TemplateStep], Field(min_length=1, max_length=100)]
 
 
 class TemplateQuery(Query):
