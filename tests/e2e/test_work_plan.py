@@ -2,11 +2,13 @@
 onboarding template, applies it to a new customer (a retry with the same Idempotency-Key makes no second
 plan), the team completes tasks on the board, the customer's start date shifts and the plan moves —
 every not-done task, never a done one — the Gantt and Table views follow, a portal user sees only the
-shared plan's portal-visible tasks, and the audit log records who completed what."""
+shared plan's portal-visible tasks, and the audit log records who completed what. Each tool's CSV
+export imported twice gives its rows once."""
 from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 
 from harness import create_customer, eventually, problem
 
@@ -112,3 +114,24 @@ def test_apply_a_30_day_template_complete_tasks_shift_the_start_and_see_the_plan
 
     (record,) = eventually(completed, DEADLINE, "task.completed in the audit log")
     assert record["actor"]["id"] == tenant.member_id
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "services" / "customers" / "tests" / "fixtures" / "imports"
+
+
+def test_import_each_tools_export_twice_and_get_the_same_rows_once(suite, tenant):
+    owner = tenant.api
+    customer = create_customer(owner)
+    for name, count in (("monday.csv", 7), ("clickup.csv", 4), ("asana.csv", 4), ("notion.csv", 4),
+                        ("asana_semicolon.csv", 2)):
+        project = owner.post(f"/api/v1/customers/{customer['id']}/projects", json={"name": f"from {name}"}).json()
+        url = f"/api/v1/projects/{project['id']}/import"
+        raw = (FIXTURES / name).read_bytes()  # as exported: a BOM where the tool writes one
+        dry = owner.post(url, data=raw, headers={"Content-Type": "text/csv"})
+        assert dry.status_code == 200, dry.text
+        assert len(dry.json()["would_create"]) == count and dry.json()["created"] == 0
+        runs = [owner.post(url, params={"dry_run": "false"}, data=raw, headers={"Content-Type": "text/csv"}).json()
+                for _ in range(2)]
+        assert [r["created"] for r in runs] == [count, 0] and runs[1]["already_imported"] == count
+        assert owner.get(f"/api/v1/projects/{project['id']}/tasks").json()["total"] == count
+    problem(owner.post(url, data=b"a,b\n1,2\n", headers={"Content-Type": "text/csv"}), 422)
