@@ -157,6 +157,16 @@ class Message(Resource):
     entered_by_member_id: uuid.UUID | None = Field(description="who entered it (an agent typing in a phoned-in "
                                                                "message, a portal user); null: it came by mail")
     created_at: datetime
+    # mail (issue 8): null on a message that never was mail
+    internet_message_id: str | None = Field(None, description="its Message-ID (without angle brackets): the "
+                                                              "mail's, or ours for a public reply")
+    automatic: str | None = Field(None, description="auto_reply, bounce, list or loop: automatic mail, attached "
+                                                    "as such (it never reopens a ticket nor counts for the SLA)")
+    thread_reason: str | None = Field(None, description="why an incoming mail was put on this ticket")
+    thread_note: str | None = Field(None, description="the threading decision in words")
+    delivery_status: str | None = Field(None, description="a public reply's mail: queued, sent, failed, bounced")
+    delivery_error: str | None = Field(None, description="why its mail failed or bounced")
+    sent_at: datetime | None = Field(None, description="when the SMTP server accepted its mail")
 
 
 class MessageAdded(Resource):
