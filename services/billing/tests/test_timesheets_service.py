@@ -214,3 +214,26 @@ def test_reminders_go_once_per_member_and_unsubmitted_week(billing, rpc, team):
     [reminder] = _events("timesheet.reminder", "member_id", team["alice"])
     assert (reminder["week_start"], reminder["status"]) == (last_week.isoformat(), "open")
     assert _events("timesheet.reminder", "member_id", team["bob"]) == []
+
+
+def test_the_zones_are_what_the_customers_service_told_last(billing, rpc):
+    from custops.contracts.customers import MemberUpdated, TenantUpdated
+
+    tid = uuid.uuid4()  # a tenant billing knows only from events
+    member = uuid.uuid4()
+    now = datetime.now(timezone.utc)
+    publish_and_wait(billing, "on_member_created", envelope_for(MemberCreated(
+        member_id=member, email="a@staff.example", name="A", role="member", timezone="Asia/Tokyo"), tid,
+        occurred_at=now))
+    # told late: an older profile change does not undo the newer one
+    publish_and_wait(billing, "on_member_updated", envelope_for(MemberUpdated(
+        member_id=member, email="a@staff.example", changes={"timezone": "Europe/Paris"}), tid,
+        occurred_at=now - timedelta(hours=1)))
+    publish_and_wait(billing, "on_tenant_updated", envelope_for(TenantUpdated(
+        tenant_id=tid, name="T", timezone="UTC", week_start="sunday"), tid, occurred_at=now))
+    sheet = rpc.call("billing", "get_timesheet", str(tid), str(member), "2026-03-04")
+    assert (sheet["timezone"], sheet["week_start"]) == ("Asia/Tokyo", "2026-03-01")  # a Sunday
+    publish_and_wait(billing, "on_member_updated", envelope_for(MemberUpdated(
+        member_id=member, email="a@staff.example", changes={"timezone": "Europe/Paris"}), tid,
+        occurred_at=now + timedelta(seconds=1)))
+    assert rpc.call("billing", "get_timesheet", str(tid), str(member), "2026-03-04")["timezone"] == "Europe/Paris"
