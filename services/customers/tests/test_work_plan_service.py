@@ -189,6 +189,9 @@ def test_apply_a_template_idempotently_replan_and_upgrade(rpc, tenant):
     p = applied["project"]["id"]
     tasks = {x["step_key"]: x for x in rpc.call("customers", "list_tasks", t, p)["items"]}
     assert len(tasks) == 4 and len(_events("onboarding.applied", t)) == 1
+    created = [e for e in _events("task.created", t) if e["data"]["project_id"] == p]  # one INSERT for all
+    assert [e["data"]["step_key"] for e in created] == [s["key"] for s in STEPS]
+    assert {e["data"]["task_id"] for e in created} == {x["id"] for x in tasks.values()}
     # business days from Monday 2026-03-02: setup Day 1..3 (Tue-Thu), training Day 5 = Monday 9th
     assert (tasks["kickoff"]["start_date"], tasks["setup"]["start_date"], tasks["setup"]["due_date"]) == (
         "2026-03-02", "2026-03-03", "2026-03-05")

@@ -386,13 +386,12 @@ def insert_tasks(session: Session, tenant_id, project: dict, specs: list[dict]) 
         session.execute(insert(tasks), rows)
     if dependencies:
         session.execute(insert(task_dependencies), dependencies)
-    for row, spec in zip(rows, specs):
-        outbox.add(session, tenant_id, TaskCreated(
-            task_id=row["id"], project_id=project["id"], customer_id=project["customer_id"], title=row["title"],
-            status=row["status"], category=row["category"], assignee_id=row["assignee_id"],
-            start_date=_iso(row["start_date"]), due_date=_iso(row["due_date"]), milestone=row["milestone"],
-            weight=row["weight"], portal_visible=row["portal_visible"], depends_on=list(spec.get("depends_on") or ()),
-            step_key=row["step_key"]))
+    outbox.add_many(session, [(tenant_id, TaskCreated(
+        task_id=row["id"], project_id=project["id"], customer_id=project["customer_id"], title=row["title"],
+        status=row["status"], category=row["category"], assignee_id=row["assignee_id"],
+        start_date=_iso(row["start_date"]), due_date=_iso(row["due_date"]), milestone=row["milestone"],
+        weight=row["weight"], portal_visible=row["portal_visible"], depends_on=list(spec.get("depends_on") or ()),
+        step_key=row["step_key"])) for row, spec in zip(rows, specs)])
     return rows
 
 
