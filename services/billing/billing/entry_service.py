@@ -42,16 +42,17 @@ class TimeEntryEntrypoints:
         # the caller is known (the gateway authenticated them); anyone else is asked about
         references.check(self.rpc_client, tenant_id, customer_id=cmd.customer_id, ticket_id=cmd.ticket_id,
                          ticket_customer_id=cmd.customer_id, member_id=owner if owner != caller else None)
+        project_id = references.check_work(self.rpc_client, tenant_id, cmd.customer_id, cmd.project_id, cmd.task_id)
         zone = directory.zone_of(self.db, self.rpc_client, tenant_id, owner)
         now = datetime.now(timezone.utc)
         work_date = cmd.work_date or weeks.local_day(cmd.started_at or now, zone.timezone)
         with self.db.transaction() as session:
             decision = entry_writer.decide(session, tenant_id, billable=cmd.billable, reason=cmd.billable_reason,
-                                           category=cmd.category, project_id=cmd.project_id,
+                                           category=cmd.category, project_id=project_id,
                                            customer_id=cmd.customer_id)
             row = add_entry(session, tenant_id, {
                 "id": uuid.uuid4(), "tenant_id": tenant_id, "member_id": owner, "customer_id": cmd.customer_id,
-                "ticket_id": cmd.ticket_id, "project_id": cmd.project_id, "task_id": cmd.task_id,
+                "ticket_id": cmd.ticket_id, "project_id": project_id, "task_id": cmd.task_id,
                 "activity_id": cmd.activity_id, "work_date": work_date, "minutes": cmd.minutes,
                 "started_at": cmd.started_at, "ended_at": cmd.ended_at, "category": cmd.category,
                 "tags": cmd.tags, "billable": decision.billable, "billable_source": decision.source,
@@ -94,6 +95,12 @@ class TimeEntryEntrypoints:
         refs = corrections.references_to_check(diff, after)
         if refs:  # asked outside the transaction: no row lock is held across an RPC round trip
             references.check(self.rpc_client, tenant_id, ticket_customer_id=after["customer_id"], **refs)
+        if {"project_id", "task_id", "customer_id"} & set(diff) and (after["project_id"] or after["task_id"]):
+            project_id = references.check_work(self.rpc_client, tenant_id, after["customer_id"],
+                                               after["project_id"], after["task_id"])
+            if project_id != entry["project_id"]:
+                diff["project_id"] = (entry["project_id"], project_id)
+            after = corrections.corrected(entry, diff)
         zones = {m: directory.zone_of(self.db, self.rpc_client, tenant_id, m)
                  for m in {entry["member_id"], after["member_id"]}}
         now = datetime.now(timezone.utc)

@@ -61,3 +61,31 @@ def check_members(rpc, tenant_id: uuid.UUID, member_ids: list[uuid.UUID], field:
             errors.append(_error(f"{field}.{i}", "no such team member in this tenant"))
     if errors:
         raise InvalidInput("the approvers are not all team members", errors)
+
+
+def check_work(rpc, tenant_id: uuid.UUID, customer_id: uuid.UUID, project_id: uuid.UUID | None,
+               task_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The project the time is for: `project_id`, else the project of `task_id` (so a task's time
+    counts for its project, and the project's billing default applies). Raises `InvalidInput` when
+    the project or the task is not the customer's (the work plan's owner, customers, is asked), or
+    the task is of another project than the one named."""
+    errors = []
+    if task_id is not None:
+        task = _ask(rpc, "customers", "get_task", str(tenant_id), str(task_id))
+        if task is None:
+            errors.append(_error("task_id", "no such task in this tenant"))
+        elif task["customer_id"] != str(customer_id):
+            errors.append(_error("task_id", "the task belongs to another customer"))
+        elif project_id is not None and task["project_id"] != str(project_id):
+            errors.append(_error("task_id", "the task belongs to another project"))
+        elif project_id is None:
+            project_id = uuid.UUID(task["project_id"])
+    if project_id is not None and not errors:
+        project = _ask(rpc, "customers", "get_project", str(tenant_id), str(project_id))
+        if project is None:
+            errors.append(_error("project_id", "no such project in this tenant"))
+        elif project["customer_id"] != str(customer_id):
+            errors.append(_error("project_id", "the project belongs to another customer"))
+    if errors:
+        raise InvalidInput("the time refers to work that does not hold", errors)
+    return project_id

@@ -71,11 +71,12 @@ class TimerEntrypoints:
         cmd = parse(StartTimer, payload)
         references.check(self.rpc_client, tenant_id, customer_id=cmd.customer_id, ticket_id=cmd.ticket_id,
                          ticket_customer_id=cmd.customer_id)
+        project_id = references.check_work(self.rpc_client, tenant_id, cmd.customer_id, cmd.project_id, cmd.task_id)
         zone = directory.zone_of(self.db, self.rpc_client, tenant_id, caller)
         with self.db.transaction() as session:
             # refuse now what its entry could not be (an undecided billability): never a timer that cannot stop
             entry_writer.decide(session, tenant_id, billable=cmd.billable, reason=cmd.billable_reason,
-                                category=cmd.category, project_id=cmd.project_id, customer_id=cmd.customer_id)
+                                category=cmd.category, project_id=project_id, customer_id=cmd.customer_id)
             settings = time_setup.settings_of(session, tenant_id)
             timer_store.lock_member(session, tenant_id, caller)
             now = _now()
@@ -85,7 +86,7 @@ class TimerEntrypoints:
                     replaced = self._stop_into_entry(session, tenant_id, live, now, settings, zone, "replaced")["id"]
             row = timer_store.insert(session, {
                 "id": uuid.uuid4(), "tenant_id": tenant_id, "member_id": caller, "customer_id": cmd.customer_id,
-                "project_id": cmd.project_id, "ticket_id": cmd.ticket_id, "task_id": cmd.task_id,
+                "project_id": project_id, "ticket_id": cmd.ticket_id, "task_id": cmd.task_id,
                 "activity_id": cmd.activity_id, "category": cmd.category, "billable": cmd.billable,
                 "billable_reason": cmd.billable_reason, "note": cmd.note, "tags": cmd.tags, "state": "running",
                 "started_at": now, "resumed_at": now, "last_activity_at": now, "created_at": now})

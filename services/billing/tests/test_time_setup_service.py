@@ -33,7 +33,10 @@ def test_the_highest_level_that_says_decides_when_the_time_is_written(billing, r
     tid = new_tenant()["tenant_id"]
     member = str(uuid.uuid4())
     customer = rpc.call("customers", "create_customer", tid, {"name": "Acme", "tier": "smb"})["id"]
-    project = str(uuid.uuid4())
+    project = rpc.call("customers", "create_project", tid, customer, {"name": "Rollout"})["id"]
+    task = rpc.call("customers", "create_task", tid, project, {"title": "Kickoff"})["id"]
+    other = rpc.call("customers", "create_customer", tid, {"name": "Globex", "tier": "smb"})["id"]
+    foreign_project = rpc.call("customers", "create_project", tid, other, {"name": "Theirs"})["id"]
 
     def log(**fields):
         return rpc.call("billing", "log_time", tid, member, {"customer_id": customer, "minutes": 30, **fields})
@@ -46,6 +49,14 @@ def test_the_highest_level_that_says_decides_when_the_time_is_written(billing, r
     assert (log()["billable"], log()["billable_source"]) == (True, "customer")
     rpc.call("billing", "set_billing_default", tid, "project", project, {"billable": False})
     assert (log(project_id=project)["billable"], log(project_id=project)["billable_source"]) == (False, "project")
+    # a task's time is its project's: the project's default decides
+    on_task = log(task_id=task)
+    assert (on_task["project_id"], on_task["billable"], on_task["billable_source"]) == (project, False, "project")
+    for refused, field in (({"project_id": foreign_project}, "project_id"), ({"task_id": str(uuid.uuid4())}, "task_id"),
+                           ({"task_id": task, "project_id": foreign_project}, "task_id")):
+        with pytest.raises(InvalidInput) as exc_info:
+            log(**refused)
+        assert _fields(exc_info) == [field]
     admin = rpc.call("billing", "create_time_category", tid, {"name": "Admin", "billable": False})
     support = rpc.call("billing", "create_time_category", tid, {"name": "Support", "billable": True})
     with pytest.raises(Conflict):
