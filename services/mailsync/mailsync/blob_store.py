@@ -27,6 +27,8 @@ def sha256_of(data: bytes) -> str:
 class BlobStore(Protocol):
     def put(self, session: Session, tenant_id: uuid.UUID, data: bytes) -> str: ...
 
+    def put_many(self, session: Session, tenant_id: uuid.UUID, contents: dict[str, bytes]) -> None: ...
+
     def get(self, session: Session, tenant_id: uuid.UUID, sha256: str) -> bytes | None: ...
 
 
@@ -39,10 +41,18 @@ class PostgresBlobStore:
                         .on_conflict_do_nothing(index_elements=[blobs.c.tenant_id, blobs.c.sha256]))
         return digest
 
+    def put_many(self, session: Session, tenant_id: uuid.UUID, contents: dict[str, bytes]) -> None:
+        """`{sha256: bytes}` stored in one statement (the caller computed the hashes)."""
+        if contents:
+            session.execute(_INSERT_BLOBS, [{"tenant_id": tenant_id, "sha256": digest, "size": len(data),
+                                             "content": data} for digest, data in contents.items()])
+
     def get(self, session: Session, tenant_id: uuid.UUID, sha256: str) -> bytes | None:
         found = session.execute(select(blobs.c.content).where(blobs.c.tenant_id == tenant_id,
                                                               blobs.c.sha256 == sha256)).scalar()
         return bytes(found) if found is not None else None
 
+
+_INSERT_BLOBS = insert(blobs).on_conflict_do_nothing(index_elements=[blobs.c.tenant_id, blobs.c.sha256])
 
 store: BlobStore = PostgresBlobStore()

@@ -242,6 +242,7 @@ class MailboxSync:
     thread: object = None
     imported: int = 0
     _own: frozenset[str] = field(default_factory=frozenset)
+    _uidnext: dict = field(default_factory=dict)  # folder -> UIDNEXT its last sync saw
 
     def stop(self) -> None:
         self.running = False
@@ -306,8 +307,13 @@ class MailboxSync:
                 self._sleep(self.settings.poll_seconds)
 
     def _idle(self, folder: str) -> None:
-        """Wait in IDLE on `folder` until the server says something changed (or `idle_seconds`)."""
-        self.client.select_folder(folder)
+        """Wait in IDLE on `folder` until the server says something changed (or `idle_seconds`).
+
+        Mail that arrived between the sync's SELECT and this one raises no EXISTS in IDLE: a UIDNEXT
+        other than the one the sync saw sends us back to syncing at once."""
+        selected = self.client.select_folder(folder)
+        if selected.get(b"UIDNEXT") != self._uidnext.get(folder):
+            return
         self.client.idle()
         try:
             deadline = time.monotonic() + self.settings.idle_seconds
@@ -320,6 +326,7 @@ class MailboxSync:
 
     def _sync_folder(self, folder: str) -> None:
         selected = self.client.select_folder(folder)
+        self._uidnext[folder] = selected.get(b"UIDNEXT")
         uidvalidity = int(selected[b"UIDVALIDITY"])
         with Session(self.engine) as session:
             state = intake_store.folder_state(session, self.mailbox_id, folder)

@@ -44,31 +44,48 @@ class Incoming:
 
 def store_batch(session: Session, blobs: BlobStore, *, tenant_id, mailbox_id, holder: str, folder: str,
                 uidvalidity: int, messages: list[Incoming], last_uid: int) -> int:
-    """Store `messages` and move the folder to `last_uid`; the number of messages new to us."""
+    """Store `messages` and move the folder to `last_uid`; the number of messages new to us.
+
+    A handful of statements per batch, not a few per message (one multi-row INSERT each for the
+    messages, their blobs and their events): on a loaded machine a round trip costs milliseconds."""
     _hold_lease(session, mailbox_id, holder)
-    stored = 0
+    unique: dict[str, Incoming] = {}
     for m in messages:
-        mail_id = uuid.UUID(m.received["mail_id"]) if m.received else uuid.uuid4()
-        inserted = session.execute(insert(mail_messages).values(
-            id=mail_id, tenant_id=tenant_id, mailbox_id=mailbox_id, folder=folder, uidvalidity=uidvalidity,
-            uid=m.uid, dedupe_key=m.dedupe_key, raw_sha256=m.raw_sha256, size=len(m.raw), status=m.status,
-            received_at=m.received_at, received=m.received,
-            customer_id=m.match.customer_id if m.match else None,
-            contact_id=m.match.contact_id if m.match else None,
-            contact_is_new=m.match.contact_is_new if m.match else False, **m.row,
-        ).on_conflict_do_nothing(index_elements=[mail_messages.c.tenant_id, mail_messages.c.mailbox_id,
-                                                 mail_messages.c.dedupe_key])
-            .returning(mail_messages.c.id)).scalar()
-        if inserted is None:
-            continue  # seen before: stored once, told once
-        stored += 1
-        blobs.put(session, tenant_id, m.raw, m.raw_sha256)
+        unique.setdefault(m.dedupe_key, m)  # the same message twice in one batch: once
+    rows = [_row(m, tenant_id, mailbox_id, folder, uidvalidity) for m in unique.values()]
+    inserted: set[str] = set()
+    if rows:
+        inserted = set(session.execute(_INSERT_MESSAGES, rows).scalars())
+    new = [m for key, m in unique.items() if key in inserted]  # seen before: stored once, told once
+    contents: dict[str, bytes] = {}
+    for m in new:
+        contents.setdefault(m.raw_sha256, m.raw)
         for sha256, data in m.attachments:
-            blobs.put(session, tenant_id, data, sha256)
-        if m.status == intake.IMPORTED:
-            outbox.add(session, tenant_id, intake.told(m.received, m.match))
+            contents.setdefault(sha256, data)
+    blobs.put_many(session, tenant_id, contents)
+    outbox.add_many(session, [(tenant_id, intake.told(m.received, m.match)) for m in new
+                              if m.status == intake.IMPORTED])
     advance_folder(session, tenant_id, mailbox_id, folder, uidvalidity, last_uid)
-    return stored
+    return len(new)
+
+
+# executemany as one multi-row INSERT ("insertmanyvalues"), compiled once: the keys of the rows it inserted
+_INSERT_MESSAGES = insert(mail_messages).on_conflict_do_nothing(
+    index_elements=[mail_messages.c.tenant_id, mail_messages.c.mailbox_id, mail_messages.c.dedupe_key]
+).returning(mail_messages.c.dedupe_key)
+
+
+def _row(m: Incoming, tenant_id, mailbox_id, folder: str, uidvalidity: int) -> dict:
+    # every row names every column: one multi-row INSERT takes rows of one shape
+    values = {"internet_message_id": None, "subject": "", "sender_email": None, "sender_name": None,
+              "sent_at": None, "oversized": False, "quarantine_reason": None, **m.row}
+    return {"id": uuid.UUID(m.received["mail_id"]) if m.received else uuid.uuid4(), "tenant_id": tenant_id,
+            "mailbox_id": mailbox_id, "folder": folder, "uidvalidity": uidvalidity, "uid": m.uid,
+            "dedupe_key": m.dedupe_key, "raw_sha256": m.raw_sha256, "size": len(m.raw), "status": m.status,
+            "received_at": m.received_at, "received": m.received,
+            "customer_id": m.match.customer_id if m.match else None,
+            "contact_id": m.match.contact_id if m.match else None,
+            "contact_is_new": m.match.contact_is_new if m.match else False, **values}
 
 
 def advance_folder(session: Session, tenant_id, mailbox_id, folder: str, uidvalidity: int, last_uid: int) -> None:
