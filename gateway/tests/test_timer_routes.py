@@ -97,3 +97,13 @@ def test_billing_defaults_name_their_level(client, bearer, services, problem):
     assert services.calls_to("billing", "set_billing_default")[0][1:] == ("project", MEMBER, {"billable": False})
     problem(client.put(f"/api/v1/billing-defaults/customers/{MEMBER}", headers=bearer("admin"),
                        json={"billable": "no"}), 400)  # malformed: the wrong JSON type
+
+
+def test_a_scoped_approver_sees_only_the_entries_of_customers_they_see(client, bearer, services):
+    unseen = str(uuid.uuid4())
+    services.on("billing", "get_timesheet", lambda *a: {**_sheet(), "total_minutes": 60, "entries": [
+        {"id": "a", "customer_id": ASSIGNED_CUSTOMER_ID, "minutes": 30},
+        {"id": "b", "customer_id": unseen, "minutes": 30}]})
+    week = f"/api/v1/timesheets/{MEMBER}/2026-03-04"
+    assert [e["id"] for e in client.get(week, headers=bearer("member")).get_json()["entries"]] == ["a"]
+    assert [e["id"] for e in client.get(week, headers=bearer("owner")).get_json()["entries"]] == ["a", "b"]

@@ -2,8 +2,9 @@
 and named by any day in it. A member submits their own week (a manager, `time:others`, anyone's);
 owners and admins approve, reject (with a comment) or reopen any, a member only the weeks of the
 members they are named approver of (`timesheets:approve`; billing checks the naming). A member sees
-their own sheets and those they approve; owners and admins everyone's. Approved weeks lock their
-entries; a week with invoiced time never reopens.
+their own sheets and those they approve (of another member's week, the entries of customers they
+see); owners and admins everyone's. Approved weeks lock their entries; a week with invoiced time
+never reopens.
 """
 from __future__ import annotations
 
@@ -61,6 +62,15 @@ def _is_manager() -> bool:
     return roles.time_member_scope(g.identity) is None
 
 
+def _shaped(week: dict) -> dict:
+    """The week as this identity may see it: a scoped approver sees the week's totals, and only the
+    entries of customers they may see (the rows of other customers do not exist for them)."""
+    if roles.visible_customer_ids(g.identity) is not None and isinstance(week.get("entries"), list):
+        week = {**week, "entries": [e for e in week["entries"]
+                                    if roles.may_see_customer(g.identity, e.get("customer_id"))]}
+    return week
+
+
 WEEK = "/timesheets/<uuid:member_id>/<day>"
 
 
@@ -73,12 +83,12 @@ def list_timesheets(query: TimesheetQuery):
 @API.route(WEEK, "GET", permission="time:write", tag="timesheets", response=TimesheetWeek,
            summary="A member's week (any day of it, YYYY-MM-DD): status, entries, totals per day")
 def get_timesheet(member_id: str, day: str):
-    return tenant_call("billing", "get_timesheet", member_id, day, _viewer())
+    return _shaped(tenant_call("billing", "get_timesheet", member_id, day, _viewer()))
 
 
 def _move(method: str, member_id: str, day: str, body: TimesheetComment | None):
-    return tenant_call("billing", method, g.identity.member_id, member_id, day, payload(body) if body else {},
-                       _is_manager())
+    return _shaped(tenant_call("billing", method, g.identity.member_id, member_id, day,
+                               payload(body) if body else {}, _is_manager()))
 
 
 @API.route(WEEK + "/submit", "POST", permission="time:write", tag="timesheets", body=TimesheetComment,
