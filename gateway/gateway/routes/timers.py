@@ -15,6 +15,7 @@ from pydantic import Field
 
 from gateway import roles
 from gateway.api import API, Body, Paged, Resource, filters, page_of, payload
+from gateway.problems import Problem
 from gateway.rpc import tenant_call
 
 
@@ -68,13 +69,20 @@ def start_timer(body: StartTimer):
 @API.route("/timers", "GET", permission="time:write", summary="Timers (yours, and those you may see)",
            tag="timers", query=TimerQuery, response=page_of(StopwatchTimer))
 def list_timers(query: TimerQuery):
-    return tenant_call("billing", "list_timers", filters(query), query.limit, query.cursor, _viewer())
+    page = tenant_call("billing", "list_timers", filters(query), query.limit, query.cursor, _viewer())
+    if roles.visible_customer_ids(g.identity) is not None:  # a scoped approver: customers they see only
+        page = {**page, "items": [t for t in page["items"] if roles.may_see_customer(g.identity, t["customer_id"])],
+                "total": None}
+    return page
 
 
 @API.route("/timers/<uuid:timer_id>", "GET", permission="time:write", summary="Get a timer", tag="timers",
            response=StopwatchTimer)
 def get_timer(timer_id: str):
-    return tenant_call("billing", "get_timer", timer_id, _viewer())
+    timer = tenant_call("billing", "get_timer", timer_id, _viewer())
+    if not roles.may_see_customer(g.identity, timer["customer_id"]):
+        raise Problem(404, f"timer {timer_id} not found")
+    return timer
 
 
 def _act(method: str, timer_id: str):
