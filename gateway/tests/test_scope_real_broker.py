@@ -103,10 +103,13 @@ def test_a_member_sees_their_customers_only_and_team_changes_reach_the_gateway(g
     assert max_("GET", f"/tickets/{ids['assigned'][1]}")[0] == 200
 
     # time: logged on their customer, refused (as unknown) elsewhere, listed for theirs only
-    assert max_("POST", "/time-entries", {"customer_id": ids["assigned"][0], "minutes": 30, "billable": True})[0] == 201
-    status, refused = max_("POST", "/time-entries", {"customer_id": ids["elsewhere"][0], "minutes": 30, "billable": True})
+    assert max_("POST", "/time-entries", {"customer_id": ids["assigned"][0], "minutes": 30,
+                                          "billable": True})[0] == 201
+    status, refused = max_("POST", "/time-entries", {"customer_id": ids["elsewhere"][0], "minutes": 30,
+                                                     "billable": True})
     assert status == 422 and [e["field"] for e in refused["errors"]] == ["customer_id"]
-    status, theirs = owner("POST", "/time-entries", {"customer_id": ids["elsewhere"][0], "minutes": 15, "billable": True})
+    status, theirs = owner("POST", "/time-entries", {"customer_id": ids["elsewhere"][0], "minutes": 15,
+                                                     "billable": True})
     assert status == 201
     assert max_("GET", f"/time-entries/{theirs['id']}")[0] == 404
     assert {e["customer_id"] for e in max_("GET", "/time-entries")[1]["items"]} == {ids["assigned"][0]}

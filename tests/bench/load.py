@@ -256,7 +256,8 @@ class Workload:
         if kind == "read":
             return "GET", f"/api/v1/tickets/{ticket}", None
         return "POST", "/api/v1/time-entries", json.dumps({
-            "customer_id": customer, "ticket_id": ticket, "minutes": 5 + n % 50, "billable": True, "note": f"load {n}"}).encode()
+            "customer_id": customer, "ticket_id": ticket, "minutes": 5 + n % 50, "billable": True,
+            "note": f"load {n}"}).encode()
 
 
 class Client:

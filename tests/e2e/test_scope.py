@@ -43,7 +43,8 @@ def test_every_staff_role_sees_its_customers_rows_only(suite, tenant):
         _ok(api.post(f"/api/v1/tickets/{ticket['id']}/messages", json={"kind": "note", "body": "psst"}), 201)
         _ok(api.post(f"/api/v1/customers/{customer['id']}/interactions", json={
             "kind": "call", "summary": "internal call", "internal": True}), 201)
-        entry = _ok(api.post("/api/v1/time-entries", json={"customer_id": customer["id"], "minutes": 10, "billable": True}), 201)
+        entry = _ok(api.post("/api/v1/time-entries", json={"customer_id": customer["id"], "minutes": 10,
+                                                           "billable": True}), 201)
         rows[name] = {"customer": customer["id"], "ticket": ticket["id"], "entry": entry["id"]}
     for name, role, internal in (("A", "member", False), ("A", "contractor", True), ("A", "read_only", False),
                                  ("B", "contractor", False)):
@@ -83,7 +84,8 @@ def test_every_staff_role_sees_its_customers_rows_only(suite, tenant):
 
     # a contractor logs time on their customers only; a customer out of scope is as unknown as another tenant's
     contractor = apis["contractor"]
-    _ok(contractor.post("/api/v1/time-entries", json={"customer_id": rows["B"]["customer"], "minutes": 5, "billable": True}), 201)
+    _ok(contractor.post("/api/v1/time-entries", json={"customer_id": rows["B"]["customer"], "minutes": 5,
+                                                      "billable": True}), 201)
     for name in "CF":
         assert contractor.post("/api/v1/time-entries", json={
             "customer_id": rows[name]["customer"], "minutes": 5, "billable": True}).status_code == 422, name

@@ -35,7 +35,8 @@ def test_a_ticket_reaches_the_timeline_and_the_reports(tenant):
     assert reported_created(api, customer["id"]) == 1  # a status change is not a new ticket
 
     entry = api.post("/api/v1/time-entries", json={
-        "customer_id": customer["id"], "ticket_id": ticket["id"], "minutes": 25, "billable": True, "note": "replaced toner"})
+        "customer_id": customer["id"], "ticket_id": ticket["id"], "minutes": 25, "billable": True,
+        "note": "replaced toner"})
     assert entry.status_code == 201, entry.text
     assert entry.json()["minutes"] == 25
 
