@@ -6,6 +6,9 @@ same path as a logged one (`billing.entry_service.add_entry`: billability decide
 Who: a member starts timers for themselves; they (or a manager: `member_scope` None) pause,
 resume, stop or discard them. A member's timers are visible to them, to owners and admins, and to
 the approvers named for them (`viewer` in `list_timers`/`get_timer`).
+
+Every change tells its `timer.*` event (and so reaches the audit log) except a touch: a client's
+heartbeat that only moves the idle clock, which would flood the log and changes no fact of the time.
 """
 from __future__ import annotations
 
