@@ -23,7 +23,7 @@ from gateway.rpc import tenant_call
 StepKey = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
-class ChecklistItem(Body):
+class StepChecklistItem(Body):
     text: Annotated[str, Field(min_length=1, max_length=100)]
     done: bool = False
 
@@ -45,7 +45,7 @@ class TemplateStep(Body):
     estimate_unit: Literal["hour", "day"] = None
     weight: Annotated[int, Field(ge=0, le=1000)] = None
     portal_visible: bool = None
-    checklist: Annotated[list[ChecklistItem], Field(max_length=3)] = None
+    checklist: Annotated[list[StepChecklistItem], Field(max_length=3)] = None
     forms: Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]], Field(max_length=2)] = Field(
         default=None, description="forms to send with the step (by name)")
 
