@@ -26,6 +26,10 @@ permanent one (5xx, every recipient refused, no mailbox to send from) ends at on
 on the message. A bounce of one of our replies (a `mail.received` with automatic `bounce` naming
 its Message-ID) marks it `bounced` and tells `mail.bounced`.
 
+Recipients: those `ticket.replied` names (the thread's customer and participants); a ticket with
+no mail thread (opened by API or portal) is answered to its contact, asked of the customers service,
+from the tenant's oldest enabled mailbox; with no mailbox or no contact no mail is sent.
+
 Headers: `Message-ID` (ours, from the tickets service, deterministic per reply), `In-Reply-To`
 and `References` of the ticket's thread, the ticket token in the subject (added when missing),
 `Auto-Submitted: auto-replied` on an automatic mail — which the loop guard
@@ -53,6 +57,7 @@ from custops import outbox
 from custops.contracts.mailsync import MailBounced, MailSendFailed, MailSent
 from custops.entrypoints import PoisonMessage, consumes
 from custops.notified_loop import DeadlineLoop, ManagedLoop
+from custops.rpc import ServiceRpc
 from mailsync import auto_replies, secrets_box
 from mailsync.models import mailboxes
 from mailsync.outbound_models import outbound_mails
@@ -130,12 +135,14 @@ class OutboundMail:
     """`ticket.replied` queued for sending, bounces of our replies recorded. Needs `self.db`."""
 
     outbound_sender = ManagedLoop(lambda service: OutboundSender(service))
+    rpc_client = ServiceRpc()  # customers: list_contacts (asking only)
 
     @consumes("tickets", "ticket.replied")
     def on_ticket_replied(self, session, envelope, data):
         if envelope.tenant_id is None:
             raise PoisonMessage(f"ticket.replied {envelope.id} has no tenant")
-        queue_reply(session, envelope, data)
+        queue_reply(session, envelope, data, contact_email=lambda: contact_email(
+            self.rpc_client, envelope.tenant_id, data.customer_id, data.contact_id))
 
     @consumes("mailsync", "mail.received")
     def on_mail_received_bounce(self, session, envelope, data):
@@ -143,15 +150,32 @@ class OutboundMail:
             record_bounce(session, envelope.tenant_id, data)
 
 
-def queue_reply(session: Session, envelope, data) -> str:
+def contact_email(rpc_client, tenant_id, customer_id, contact_id) -> str | None:
+    """The address of the ticket's contact, asked of the customers service (None: no such contact)."""
+    if contact_id is None:
+        return None
+    contacts = rpc_client.call("customers", "list_contacts", str(tenant_id), str(customer_id),
+                               {"include_archived": True})["items"]
+    return next((c["email"].lower() for c in contacts if c["id"] == str(contact_id) and c.get("email")), None)
+
+
+def queue_reply(session: Session, envelope, data, contact_email=lambda: None) -> str:
     """Queue the reply's mail (once per reply); returns what became of it: queued, duplicate,
-    no_recipients, suppressed or failed (no mailbox to send from)."""
+    no_recipients, suppressed or failed (no mailbox to send from).
+
+    A reply on a ticket with no mail thread (opened by API or portal) goes to the ticket's contact
+    (`contact_email()`, asked only then) from the tenant's default mailbox; a tenant with no mailbox,
+    or a ticket with no contact, sends no mail and records nothing."""
     tenant_id = envelope.tenant_id
-    recipients = [a for a in data.to if a]
-    if not recipients or not data.internet_message_id:
-        log.info("reply %s has no mail recipients: nothing to send", data.message_id)
+    if not data.internet_message_id:
         return "no_recipients"
     mailbox = _mailbox(session, tenant_id, data.mailbox_id)
+    recipients = [a for a in data.to if a]
+    if not recipients and mailbox is not None:
+        recipients = [a for a in (contact_email(),) if a]
+    if not recipients:
+        log.info("reply %s has no mail recipients: nothing to send", data.message_id)
+        return "no_recipients"
     now = datetime.now(timezone.utc)
     row = {"id": data.message_id, "tenant_id": tenant_id, "event_id": envelope.id, "ticket_id": data.ticket_id,
            "mailbox_id": mailbox["id"] if mailbox else None, "internet_message_id": data.internet_message_id,

@@ -168,3 +168,22 @@ def test_pure_rules():
     assert outbound.failure_of(smtplib.SMTPDataError(421, b"later")).permanent is False
     assert outbound.failure_of(ConnectionRefusedError()).permanent is False
     assert outbound.failure_of(smtplib.SMTPAuthenticationError(535, b"bad")).error == "authentication refused (535)"
+
+
+def test_a_reply_on_a_ticket_without_mail_goes_to_its_contact_from_the_default_mailbox(
+        mailsync, customers_service, new_tenant, rpc, smtp):
+    tenant_id = new_tenant()["tenant_id"]
+    customer = rpc.call("customers", "create_customer", tenant_id, {
+        "name": "Acme", "tier": "smb", "domains": [f"{uuid.uuid4().hex[:10]}.example"]})
+    contact = rpc.call("customers", "create_contact", tenant_id, customer["id"],
+                       {"name": "Carol", "email": "Carol@acme.example"})
+    box = rpc.call("mailsync", "create_mailbox", tenant_id, {
+        "name": "Support", "email": "help@help.example", "imap_host": "127.0.0.1", "imap_port": 1,
+        "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_starttls": False, "username": "support",
+        "password": "secret"})  # enabled: the tenant's default mailbox
+    reply = replied(box, to=[], cc=[], mailbox_id=None, from_address=None, in_reply_to=None, references=[],
+                    customer_id=uuid.UUID(customer["id"]), contact_id=uuid.UUID(contact["id"]))
+    publish_and_wait(mailsync, "on_ticket_replied", envelope_for(reply, uuid.UUID(tenant_id)))
+    [got] = smtp.wait_for(1)
+    assert got.rcpt_tos == ["carol@acme.example"] and got.mail_from == "help@help.example"
+    assert got.message["In-Reply-To"] is None and got.message["Subject"] == "Re: [#T-42] Printer on fire"
