@@ -66,7 +66,7 @@ calendars = st.builds(OpenDays, closed_weekdays=st.frozensets(st.integers(0, 6),
 starts = st.dates(date(2026, 1, 1), date(2026, 3, 31))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(step_lists(), starts, calendars)
 def test_property_dependency_order_is_kept_and_no_date_is_closed(steps, start, days):
     planned = schedule.plan(steps, start, days)
@@ -78,7 +78,7 @@ def test_property_dependency_order_is_kept_and_no_date_is_closed(steps, start, d
             assert planned[pred].due < dates.start
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(step_lists(), starts, starts, calendars, st.data())
 def test_property_replan_is_idempotent_and_never_moves_a_done_task(steps, first, second, days, data):
     planned = schedule.plan(steps, first, days)
@@ -124,7 +124,7 @@ def test_topological_order_is_stable_and_cycles_are_named():
     assert graph.find_cycle({"a": ["b"], "b": []}) is None
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(step_lists())
 def test_property_the_critical_path_is_a_zero_slack_chain_as_long_as_the_plan(steps):
     durations = {s.key: s.span + (0 if s.milestone else 1) for s in steps}
