@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from custops.contracts.reports import DEFAULT_REPORT_WEEKS, MAX_REPORT_WEEKS
+from custops.validation import Date
+
+MAX_TIME_RANGE_DAYS = 366 * 2
 
 
 class VolumeQuery(BaseModel):
@@ -14,3 +18,33 @@ class VolumeQuery(BaseModel):
     customer_id: uuid.UUID | None = None
     # the same bound the gateway's OpenAPI document publishes (one constant for both)
     weeks: int = Field(default=DEFAULT_REPORT_WEEKS, ge=1, le=MAX_REPORT_WEEKS)
+
+
+class StatusQuery(BaseModel):
+    """The status report of the tenant week containing `week` (any day of it; default: today)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    week: Date | None = None
+    customer_id: uuid.UUID | None = None
+
+
+class TimeQuery(BaseModel):
+    """Time by one dimension over `date_from`..`date_to` (work dates, both included; default: the
+    tenant's current week)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group_by: Literal["customer", "project", "member", "category"] = "customer"
+    date_from: Date | None = None
+    date_to: Date | None = None
+    customer_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.date_from and self.date_to:
+            if self.date_to < self.date_from:
+                raise ValueError("date_to must not be before date_from")
+            if (self.date_to - self.date_from).days > MAX_TIME_RANGE_DAYS:
+                raise ValueError(f"a range spans at most {MAX_TIME_RANGE_DAYS} days")
+        return self

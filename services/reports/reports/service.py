@@ -15,11 +15,13 @@ from sqlalchemy.dialects.postgresql import insert
 
 from custops.db import Database
 from custops.entrypoints import HealthEndpoints, PoisonMessage, Telemetry, consumes
-from custops.errors import EXPECTED
+from custops.errors import EXPECTED, InvalidInput
 from custops.validation import parse, parse_id
-from reports.commands import VolumeQuery
+from reports import status_report, status_store, time_store
+from reports.commands import MAX_TIME_RANGE_DAYS, StatusQuery, TimeQuery, VolumeQuery
 from reports.facts import mark_of
 from reports.models import tenant_settings, ticket_facts
+from reports.status_report import StatusRules
 from reports.weeks import window_start, zone
 
 DEFAULT_TIMEZONE = "UTC"
@@ -38,6 +40,16 @@ def _tenant_timezone(session, tenant_id) -> str:
     return tz or DEFAULT_TIMEZONE
 
 
+def _tenant_calendar(session, tenant_id) -> tuple[str, str, StatusRules]:
+    """The tenant's timezone, first day of the week and status rules (defaults without a row)."""
+    row = session.execute(select(tenant_settings.c.timezone, tenant_settings.c.week_start,
+                                 tenant_settings.c.status_rules)
+                          .where(tenant_settings.c.tenant_id == tenant_id)).one_or_none()
+    if row is None:
+        return DEFAULT_TIMEZONE, "monday", status_report.DEFAULT_RULES
+    return row.timezone, row.week_start, StatusRules(**(row.status_rules or {}))
+
+
 def _save_settings(session, envelope, data) -> None:
     """Upsert the tenant's timezone unless a newer tenant event is already applied."""
     try:
@@ -45,11 +57,12 @@ def _save_settings(session, envelope, data) -> None:
     except ValueError as exc:
         raise PoisonMessage(f"{envelope.type} {envelope.id}: {exc}") from exc
     table = tenant_settings
-    stmt = insert(table).values(tenant_id=data.tenant_id, timezone=data.timezone,
+    stmt = insert(table).values(tenant_id=data.tenant_id, timezone=data.timezone, week_start=data.week_start,
                                 settings_at=envelope.occurred_at, settings_seq=envelope.sequence or 0)
     session.execute(stmt.on_conflict_do_update(
         index_elements=[table.c.tenant_id],
-        set_={"timezone": stmt.excluded.timezone, "settings_at": stmt.excluded.settings_at,
+        set_={"timezone": stmt.excluded.timezone, "week_start": stmt.excluded.week_start,
+              "settings_at": stmt.excluded.settings_at,
               "settings_seq": stmt.excluded.settings_seq},
         where=or_(table.c.settings_at.is_(None),
                   tuple_(table.c.settings_at, table.c.settings_seq)
@@ -145,6 +158,93 @@ class ReportsService(HealthEndpoints):
     @consumes("tickets", "ticket.status_changed")
     def on_ticket_status_changed(self, session, envelope, data):
         _status_changed(session, envelope, data)
+
+    # --- the status report's read models (reports.status_store)
+
+    @consumes("customers", "project.created")
+    def on_project_created(self, session, envelope, data):
+        status_store.save_project(session, _tenant_of(envelope), envelope, data.project_id, data.customer_id,
+                                  name=data.name)
+
+    @consumes("customers", "project.updated")
+    def on_project_updated(self, session, envelope, data):
+        status_store.save_project(session, _tenant_of(envelope), envelope, data.project_id, data.customer_id,
+                                  name=data.changes.get("name") if isinstance(data.changes.get("name"), str) else None)
+
+    @consumes("customers", "project.deleted")
+    def on_project_deleted(self, session, envelope, data):
+        status_store.save_project(session, _tenant_of(envelope), envelope, data.project_id, data.customer_id,
+                                  deleted=True)
+
+    @consumes("customers", "task.created")
+    def on_task_created(self, session, envelope, data):
+        status_store.save_task(session, _tenant_of(envelope), envelope, data,
+                               plan=status_store.plan_of({"due_date": data.due_date, "milestone": data.milestone}))
+
+    @consumes("customers", "task.updated")
+    def on_task_updated(self, session, envelope, data):
+        status_store.save_task(session, _tenant_of(envelope), envelope, data, plan=status_store.plan_of(data.changes))
+
+    @consumes("customers", "task.completed")
+    def on_task_completed(self, session, envelope, data):
+        status_store.save_task(session, _tenant_of(envelope), envelope, data, mark="completed", at=data.completed_at,
+                               plan=status_store.plan_of({"due_date": data.due_date, "milestone": data.milestone}))
+
+    @consumes("customers", "task.reopened")
+    def on_task_reopened(self, session, envelope, data):
+        status_store.save_task(session, _tenant_of(envelope), envelope, data, mark="reopened", at=envelope.occurred_at)
+
+    @consumes("customers", "task.deleted")
+    def on_task_deleted(self, session, envelope, data):
+        status_store.save_task(session, _tenant_of(envelope), envelope, data, deleted=True)
+
+    # --- the time report's read model (reports.time_store)
+
+    @consumes("billing", "time.logged")
+    def on_time_logged(self, session, envelope, data):
+        time_store.save_entry(session, _tenant_of(envelope), data)
+
+    @consumes("billing", "time.updated")
+    def on_time_updated(self, session, envelope, data):
+        time_store.save_entry(session, _tenant_of(envelope), data)
+
+    @consumes("billing", "time.deleted")
+    def on_time_deleted(self, session, envelope, data):
+        time_store.save_entry(session, _tenant_of(envelope), data, deletion=True)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def status_report(self, tenant_id, week=None, customer_id=None):
+        """Items completed (tasks done + tickets resolved) per project in the tenant week containing
+        `week` (default: this week) and the week before, Δ and status; and the per-customer roll-up."""
+        tenant_id = parse_id(tenant_id, "tenant")
+        query = parse(StatusQuery, {"week": week, "customer_id": customer_id})
+        with self.db.read() as session:
+            tz, week_start, rules = _tenant_calendar(session, tenant_id)
+            today = datetime.now(timezone.utc).astimezone(zone(tz)).date()
+            first = status_report.week_start_of(query.week or today, week_start)
+            rows = status_store.status_rows(session, tenant_id, tz, week_start, first, today, rules,
+                                            query.customer_id)
+        return {"week_start": first.isoformat(), "last_week_start": (first - timedelta(days=7)).isoformat(),
+                "as_of": status_report.as_of_day(first, today).isoformat(), "timezone": tz,
+                "first_day_of_week": week_start, "items": rows,
+                "customers": status_report.customer_roll_up(rows, rules)}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def time_report(self, tenant_id, group_by="customer", date_from=None, date_to=None, customer_id=None):
+        """Tracked, billable and internal hours and billable utilization by customer, project, member
+        or category over work dates date_from..date_to (default: the tenant's current week)."""
+        tenant_id = parse_id(tenant_id, "tenant")
+        query = parse(TimeQuery, {"group_by": group_by, "date_from": date_from, "date_to": date_to,
+                                  "customer_id": customer_id})
+        with self.db.read() as session:
+            tz, week_start, _ = _tenant_calendar(session, tenant_id)
+            today = datetime.now(timezone.utc).astimezone(zone(tz)).date()
+            first = query.date_from or status_report.week_start_of(today, week_start)
+            last = query.date_to or max(first, status_report.week_start_of(today, week_start) + timedelta(days=6))
+            if last < first or (last - first).days > MAX_TIME_RANGE_DAYS:
+                raise InvalidInput("the range is out of bounds", [
+                    {"field": "date_to", "message": f"from date_from on, at most {MAX_TIME_RANGE_DAYS} days after it"}])
+            return time_store.time_by(session, tenant_id, query.group_by, first, last, query.customer_id)
 
     @rpc(expected_exceptions=EXPECTED)
     def ticket_volume(self, tenant_id, customer_id=None, weeks=None):
