@@ -73,7 +73,7 @@ class Settings:
     poll_seconds: float = 10.0
     idle_seconds: float = 60.0
     scan_seconds: float = 1.0
-    batch_size: int = 100
+    batch_size: int = 200
     batch_bytes: int = 8 * 1024 * 1024
     size_limit: int = parsing.DEFAULT_SIZE_LIMIT
     backoff_min: float = 0.25

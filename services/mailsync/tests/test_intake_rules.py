@@ -70,3 +70,15 @@ def test_failure_reasons_name_what_failed():
     login = problem_of(LoginError("[AUTHENTICATIONFAILED] Authentication failed. password=hunter2"))
     assert login.kind == "auth" and "hunter2" not in login.message
     assert problem_of(UnreadableSecret("x")).kind == "secret"
+
+
+def test_the_audit_log_keeps_no_mail_content():
+    """The customers audit intake takes every mailsync event; a mail's content never lands there."""
+    from customers import audit
+
+    parsed = parse(RAW)
+    received = intake.received_payload(parsed, intake.senders_of(parsed, OWN), mail_id=uuid.uuid4(),
+                                       mailbox_id=uuid.uuid4(), own=OWN, received_at=datetime.now(timezone.utc),
+                                       raw_sha256="0" * 64, attachments=[])
+    data = intake.told(received, intake.Match(uuid.uuid4(), uuid.uuid4(), True)).model_dump(mode="json")
+    assert audit.digest("mail.received", data) == {} and audit.digest("mail.assigned", data) == {}
