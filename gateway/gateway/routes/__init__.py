@@ -4,3 +4,4 @@ from gateway.routes import (audit, customers, followups, mailboxes, members, por
 from gateway.routes import invoices, rates  # noqa: F401,E402 - money (issue 10)
 from gateway.routes import projects, tasks, templates  # noqa: F401,E402 - the work plan (issue 11)
 from gateway.routes import time_setup, timers, timesheets  # noqa: F401,E402 - time tracking (issue 10)
+from gateway.routes import invoices, rates  # noqa: F401,E402 - money (issue 10)
