@@ -339,7 +339,17 @@ def invoiceable_entries(session: Session, tenant_id, customer_id, period_from: d
         time_entries.c.work_date >= period_from, time_entries.c.work_date <= period_to,
         time_entries.c.billable, time_entries.c.approved_at.is_not(None), time_entries.c.invoice_id.is_(None),
         ~_on_live_invoice())
-    return [dict(r) for r in session.execute(stmt).mappings()]
+    keys = [c.name for c in _ENTRY_COLUMNS]
+    return [dict(zip(keys, row)) for row in session.execute(stmt).tuples()]  # plain tuples: 50k rows fast
+
+
+def _copy_links(session: Session, rows: list[dict]) -> None:
+    """The invoice-entry links by COPY (one round trip for 50,000 rows, not one statement each)."""
+    columns = ("tenant_id", "invoice_id", "line_id", "entry_id", "raw_minutes", "rounded_minutes")
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f"COPY invoice_entries ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(tuple(row[c] for c in columns))
 
 
 def _retainer_state(session: Session, retainer_ids) -> tuple[dict, set]:
@@ -411,8 +421,8 @@ def create_draft(session: Session, tenant_id, customer_id, customer_name: str, p
     link_rows = [{"tenant_id": tenant_id, "invoice_id": inv["id"], "line_id": line_rows[i]["id"], "entry_id": entry_id,
                   "raw_minutes": raw, "rounded_minutes": rounded, "released_at": None}
                  for entry_id, parts in links.items() for i, raw, rounded in parts]
-    for start in range(0, len(link_rows), 5000):
-        session.execute(insert(invoice_entries), link_rows[start:start + 5000])
+    if link_rows:
+        _copy_links(session, link_rows)
     billed_months = {(ln["retainer_id"], ln["retainer_month"]) for ln in lines if ln["kind"] == "retainer"}
     usage_rows = {(u["retainer_id"], u["month"]): u["minutes"] for u in usage}
     for key in billed_months | set(usage_rows):

@@ -67,9 +67,17 @@ class RateBook:
         self._rates = sorted((r for r in rates if r.currency == currency),
                              key=lambda r: (r.specificity(), r.effective_from), reverse=True)
         self._candidates: dict[tuple, list[Rate]] = {}
+        self._decided: dict[tuple, Rate | None] = {}  # (combination, work date) -> rate
 
     def rate_for(self, entry: dict) -> Rate | None:
         combo = tuple(entry.get(d) for d in DIMENSIONS)
+        key = (combo, entry["work_date"])
+        if key in self._decided:
+            return self._decided[key]
+        self._decided[key] = found = self._lookup(combo, entry)
+        return found
+
+    def _lookup(self, combo: tuple, entry: dict) -> Rate | None:
         found = self._candidates.get(combo)
         if found is None:
             found = self._candidates[combo] = [r for r in self._rates if r.matches(entry)]
