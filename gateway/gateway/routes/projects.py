@@ -368,13 +368,14 @@ def import_tasks(project_id: str, body: ImportBody, query: ImportQuery):
     while given["offset"] is not None:
         page = tenant_call("customers", "import_tasks", project_id, given)
         if report is None:
-            report = {**page, "would_create": list(page.get("would_create") or [])}
+            report = {**page, "would_create": list(page.get("would_create") or []),
+                      "warnings": list(page.get("warnings") or [])}
         else:
             for total in ("created", "already_imported"):
-                report[total] += page[total]
+                report[total] = report.get(total, 0) + page.get(total, 0)
             report["would_create"] += page.get("would_create") or []
-            report["warnings"] += page["warnings"]
-        given["offset"] = page["next_offset"]
+            report["warnings"] += page.get("warnings") or []
+        given["offset"] = page.get("next_offset")
     for internal in ("offset", "next_offset"):
         report.pop(internal, None)
     return report

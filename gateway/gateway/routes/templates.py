@@ -118,7 +118,7 @@ def update_template(template_id: str, body: SaveTemplate):
 
 
 @API.route("/customers/<uuid:customer_id>/onboarding", "POST", permission="projects:write", tag="onboarding",
-           body=ApplyTemplate, status=201, location="/projects/{project[id]}", response=AppliedPlan,
+           body=ApplyTemplate, status=201, response=AppliedPlan,
            summary="Apply an onboarding template to a customer: the plan and all its tasks, idempotently")
 def apply_template(customer_id: str, body: ApplyTemplate):
     roles.check_customer(g.identity, customer_id)
@@ -133,6 +133,11 @@ def apply_template(customer_id: str, body: ApplyTemplate):
                                                          "message": "differs from the Idempotency-Key header"}])
         given["idempotency_key"] = header
     answer = tenant_call("customers", "apply_template", customer_id, given)
-    if not answer.get("created", True):  # a retry: the plan made before, nothing new
-        return jsonify(answer)
-    return answer
+    response = jsonify(answer)
+    if answer.get("created", True):
+        response.status_code = 201
+        project_id = (answer.get("project") or {}).get("id")
+        if project_id:
+            response.headers["Location"] = f"{API.prefix}/projects/{project_id}"
+    # else a retry: 200 with the plan made before, nothing new
+    return response
