@@ -153,5 +153,5 @@ def _load_contracts() -> None:
     global _contracts_loaded
     if _contracts_loaded:
         return
-    from custops.contracts import billing, customers, mailsync, tickets, timeline  # noqa: F401
+    from custops.contracts import billing, customers, mailsync, reports, tickets, timeline  # noqa: F401
     _contracts_loaded = True

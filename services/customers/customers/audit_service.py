@@ -23,7 +23,7 @@ from customers import audit_store
 from customers.audit import AuditFilters
 
 ALL_EVENTS = "#"  # a topic binding taking every routing key of the exchange
-AUDITED_PRODUCERS = ("billing", "customers", "mailsync", "tickets", "timeline")
+AUDITED_PRODUCERS = ("billing", "customers", "mailsync", "reports", "tickets", "timeline")
 # rows one export may hold: an export is a bounded document, not a replication feed (narrow the
 # filter, e.g. by `from`/`to`, for more)
 EXPORT_MAX_ROWS = 100_000
@@ -44,6 +44,10 @@ class AuditEntrypoints:
     @consumes("mailsync", ALL_EVENTS)
     def audit_mailsync_events(self, session, envelope, data):
         audit_store.record(session, envelope)  # `mailbox.*`: no payload recorded (customers.audit)
+
+    @consumes("reports", ALL_EVENTS)
+    def audit_reports_events(self, session, envelope, data):
+        audit_store.record(session, envelope)  # health settings changes; health state changes
 
     @consumes("tickets", ALL_EVENTS)
     def audit_tickets_events(self, session, envelope, data):

@@ -20,6 +20,7 @@ from custops.validation import parse, parse_id
 from reports import status_report, status_store, time_store
 from reports.commands import MAX_TIME_RANGE_DAYS, StatusQuery, TimeQuery, VolumeQuery
 from reports.facts import mark_of
+from reports.health_signals import HealthSignalEntrypoints
 from reports.models import tenant_settings, ticket_facts
 from reports.status_report import StatusRules
 from reports.weeks import window_start, zone
@@ -137,7 +138,7 @@ def _weekly_counts(session, tenant_id, tz: str, since: date, customer_id=None) -
     return [weeks[key] for key in sorted(weeks, key=lambda k: (-k[0].toordinal(), k[1]))]
 
 
-class ReportsService(HealthEndpoints):
+class ReportsService(HealthSignalEntrypoints, HealthEndpoints):
     name = "reports"
 
     db = Database()

@@ -6,3 +6,37 @@ from __future__ import annotations
 # How many ISO weeks back a weekly report may reach (two years), and how many it shows by default.
 MAX_REPORT_WEEKS = 104
 DEFAULT_REPORT_WEEKS = 12
+
+
+# --- customer health (issue 12; reports.health scores, reports.health_signals tells)
+
+import uuid  # noqa: E402
+from typing import Literal  # noqa: E402
+
+from custops.events import EventData, contract  # noqa: E402
+
+HealthState = Literal["healthy", "at_risk", "critical"]
+
+
+@contract("reports", "customer.health_changed")
+class CustomerHealthChanged(EventData):
+    """A customer's health state changed (a customer starts healthy: its first change is from
+    `healthy`; `old_state` is never null, kept optional for later). `score` 0–100;
+    `contributions` the signals that cost the most points, costliest first: `{signal, value, risk,
+    weight_share, points}` (risk 0–1, share and points of 100, rounded to 2 places)."""
+
+    customer_id: uuid.UUID
+    old_state: HealthState | None = None
+    new_state: HealthState
+    score: int
+    old_score: int | None = None
+    contributions: list[dict] = []
+
+
+@contract("reports", "health_settings.changed")
+class HealthSettingsChanged(EventData):
+    """A tenant's customer-health settings (weights, ramps, state thresholds) were replaced:
+    `settings` the new ones, `previous` the old (null: the defaults)."""
+
+    settings: dict
+    previous: dict | None = None
