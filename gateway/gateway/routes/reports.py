@@ -1,14 +1,22 @@
 """`/reports`: read models rolled up from events (reports service)."""
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import date
+from typing import Literal
 
+from flask import Response
 from pydantic import Field
 
 from custops.contracts.reports import DEFAULT_REPORT_WEEKS, MAX_REPORT_WEEKS
+from custops.validation import Date
 from gateway.api import API, Query, Resource
 from gateway.rpc import tenant_call
+
+Format = Literal["json", "csv"]
+FORMAT_DESCRIPTION = "`csv`: the report's table as a CSV download (UTF-8 with a BOM) a spreadsheet opens as is"
 
 
 class TicketVolumeQuery(Query):
@@ -50,3 +58,130 @@ def ticket_volume(query: TicketVolumeQuery):
     customer_id = str(query.customer_id) if query.customer_id else None
     weeks = () if query.weeks is None else (query.weeks,)  # left out: the service's default
     return tenant_call("reports", "ticket_volume", customer_id, *weeks)
+
+
+def _csv_cell(cell) -> str | int | float:
+    if cell is None:
+        return ""
+    if isinstance(cell, (int, float)):
+        return cell
+    text = str(cell)
+    # a text cell a spreadsheet would run as a formula (CSV injection) is written as text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_download(filename: str, columns, rows) -> Response:
+    out = io.StringIO()
+    out.write("\ufeff")  # the BOM: spreadsheets read the file as UTF-8 (Δ, names)
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    writer.writerows([_csv_cell(cell) for cell in row] for row in rows)
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+class StatusQuery(Query):
+    week: Date | None = Field(default=None, description="any day of the tenant week to report (default: this week)")
+    customer_id: uuid.UUID | None = Field(default=None, description="one customer; all when left out")
+    format: Format = Field(default="json", description=FORMAT_DESCRIPTION)
+
+
+class StatusFigures(Resource):
+    this_week: int = Field(description="items completed in the week (tasks done + tickets resolved, each once)")
+    last_week: int = Field(description="items completed in the week before")
+    delta: int = Field(description="this week − last week")
+    delta_pct: float | None = Field(description="Δ as a percent of last week (null: nothing last week)")
+    status: Literal["On Track", "Ahead", "Delayed", "At Risk"]
+    overdue_tasks: int = Field(description="tasks due before the report's as-of day and not completed by then")
+    missed_milestones: int = Field(description="milestones due in the two weeks and not completed on their due date")
+
+
+class ProjectStatus(StatusFigures):
+    project_id: uuid.UUID | None = Field(description="null: the customer's resolved tickets (tickets have no project)")
+    customer_id: uuid.UUID
+    project_name: str
+
+
+class CustomerStatus(StatusFigures):
+    customer_id: uuid.UUID
+
+
+class StatusReport(Resource):
+    """Per project, items completed this week vs last week (the tenant's weeks: its timezone and first
+    day of the week), Δ and a status from the tenant's rules; and the same rolled up per customer."""
+
+    week_start: date
+    last_week_start: date
+    as_of: date = Field(description="the first day not in the report: the day after the week, or today")
+    timezone: str
+    first_day_of_week: Literal["monday", "sunday", "saturday"]
+    items: list[ProjectStatus]
+    customers: list[CustomerStatus]
+
+
+@API.route("/reports/status", "GET", permission="reports:read", tag="reports", query=StatusQuery,
+           summary="Items completed per project this week vs last (Project | This Week | Last Week | Δ | Status)",
+           response=StatusReport)
+def status_report(query: StatusQuery):
+    week = query.week.isoformat() if query.week else None
+    customer_id = str(query.customer_id) if query.customer_id else None
+    report = tenant_call("reports", "status_report", week, customer_id)
+    if query.format == "csv":
+        return _csv_download(f"status-{report['week_start']}.csv",
+                             ("Project", "This Week", "Last Week", "Δ", "Status"),
+                             [(i["project_name"], i["this_week"], i["last_week"], i["delta"], i["status"])
+                              for i in report["items"]])
+    return report
+
+
+class TimeQuery(Query):
+    group_by: Literal["customer", "project", "member", "category"] = Field(
+        default="customer", description="what each row is")
+    date_from: Date | None = Field(default=None, description="first work date (default: the start of this week)")
+    date_to: Date | None = Field(default=None, description="last work date, included (default: the end of this week)")
+    customer_id: uuid.UUID | None = Field(default=None, description="one customer; all when left out")
+    format: Format = Field(default="json", description=FORMAT_DESCRIPTION)
+
+
+class TimeFigures(Resource):
+    tracked_minutes: int
+    billable_minutes: int
+    internal_minutes: int = Field(description="tracked time that is not billable")
+    tracked_hours: float
+    billable_hours: float
+    internal_hours: float
+    utilization: float | None = Field(description="billable ÷ tracked (null: nothing tracked)")
+
+
+class TimeGroup(TimeFigures):
+    key: str | None = Field(description="the customer, project or member id, or the category (null: none)")
+
+
+class TimeReport(Resource):
+    """Time entries (each once, with its latest correction; deleted ones left out) over work dates."""
+
+    group_by: str
+    date_from: date
+    date_to: date
+    items: list[TimeGroup] = Field(description="most tracked first")
+    totals: TimeFigures
+
+
+@API.route("/reports/time", "GET", permission="reports:read", tag="reports", query=TimeQuery,
+           summary="Hours by customer, project, member or category: billable vs internal, utilization",
+           response=TimeReport)
+def time_report(query: TimeQuery):
+    given = [query.date_from.isoformat() if query.date_from else None,
+             query.date_to.isoformat() if query.date_to else None,
+             str(query.customer_id) if query.customer_id else None]
+    report = tenant_call("reports", "time_report", query.group_by, *given)
+    if query.format == "csv":
+        rows = [(i["key"] or "(none)", i["tracked_hours"], i["billable_hours"], i["internal_hours"], i["utilization"])
+                for i in report["items"]]
+        totals = report["totals"]
+        rows.append(("Total", totals["tracked_hours"], totals["billable_hours"], totals["internal_hours"],
+                     totals["utilization"]))
+        return _csv_download(f"time-{report['date_from']}-{report['date_to']}.csv",
+                             (query.group_by.capitalize(), "Tracked Hours", "Billable Hours", "Internal Hours",
+                              "Billable Utilization"), rows)
+    return report

@@ -117,15 +117,3 @@ def customer_roll_up(rows: list[dict], rules: StatusRules) -> list[dict]:
             total[i] += item[key]
     return [row({"customer_id": customer}, *sums[customer], rules) for customer in sorted(sums)]
 
-
-CSV_COLUMNS = ("Project", "This Week", "Last Week", "Δ", "Status")
-
-
-def table(rows: list[dict]) -> list[list]:
-    """The seed's table: Project | This Week | Last Week | Δ | Status (Δ signed, with its percent)."""
-    def shown(item):
-        change, pct = item["delta"], item["delta_pct"]
-        return f"{change:+d}" + ("" if pct is None else f" ({pct:+.1f}%)")
-
-    return [[item["project_name"], item["this_week"], item["last_week"], shown(item), item["status"]]
-            for item in rows]

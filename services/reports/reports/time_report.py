@@ -45,11 +45,3 @@ def figures(tracked_minutes: int, billable_minutes: int) -> dict:
             "tracked_hours": hours(tracked_minutes), "billable_hours": hours(billable_minutes),
             "internal_hours": hours(internal), "utilization": utilization(billable_minutes, tracked_minutes)}
 
-
-CSV_COLUMNS = ("Group", "Tracked Hours", "Billable Hours", "Internal Hours", "Billable Utilization")
-
-
-def table(items: list[dict]) -> list[list]:
-    return [[item["key"] if item["key"] is not None else "(none)", item["tracked_hours"], item["billable_hours"],
-             item["internal_hours"], "" if item["utilization"] is None else item["utilization"]]
-            for item in items]

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from reports.status_report import (AHEAD, AT_RISK, DELAYED, ON_TRACK, StatusRules, as_of_day, customer_roll_up,
-                                   delta, row, status_of, table, week_of, week_start_of)
+                                   delta, row, status_of, week_of, week_start_of)
 
 WEDNESDAY = date(2026, 3, 4)
 
@@ -104,12 +104,6 @@ def test_the_customer_roll_up_sums_rows_and_rates_the_sums():
     assert (a["customer_id"], a["this_week"], a["last_week"], a["delta"], a["delta_pct"], a["status"]) == (
         "a", 6, 10, -4, -40.0, DELAYED)
     assert (b["this_week"], b["overdue_tasks"], b["status"]) == (4, 1, AT_RISK)
-
-
-def test_the_table_is_the_seeds_shape():
-    rules = StatusRules()
-    rows = [row({"project_name": "Website"}, 7, 10, 0, 0, rules), row({"project_name": "New"}, 2, 0, 0, 0, rules)]
-    assert table(rows) == [["Website", 7, 10, "-3 (-30.0%)", DELAYED], ["New", 2, 0, "+2", ON_TRACK]]
 
 
 def test_weeks_a_year_apart_keep_their_weekday():

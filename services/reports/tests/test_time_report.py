@@ -3,7 +3,7 @@ from itertools import permutations
 
 from hypothesis import given, strategies as st
 
-from reports.time_report import figures, supersedes, table, utilization
+from reports.time_report import figures, supersedes, utilization
 
 
 def kept_after(events):
@@ -45,4 +45,3 @@ def test_figures_split_billable_and_internal_and_give_utilization():
                                  "utilization": 0.75}
     assert utilization(0, 0) is None
     assert utilization(1, 3) == 0.3333
-    assert table([{"key": None, **figures(90, 0)}]) == [["(none)", 1.5, 0.0, 1.5, 0.0]]
