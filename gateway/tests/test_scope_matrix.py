@@ -105,6 +105,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("DELETE", "/tokens/<token_id>"): STAFF,
     # reports: tenant-wide figures, for managers and read-only users
     ("GET", "/reports/ticket-volume"): "owner admin read_only",
+    ("GET", "/reports/status"): "owner admin read_only",
+    ("GET", "/reports/time"): "owner admin read_only",
     ("GET", "/sla/policies"): "owner admin member read_only",
     ("PUT", "/sla/policies"): MANAGERS,
     ("DELETE", "/sla/policies/<policy_id>"): MANAGERS,
