@@ -162,10 +162,8 @@ def test_void_releases_entries_and_keeps_its_number(rpc, tenant, setup):
     assert _events(tenant, "invoice.credit_note_issued")[0]["credit_note_number"] == "CN-0001"
 
 
-def test_a_rate_change_never_alters_an_issued_invoice(rpc, tenant, setup):
+def _a_rate_change_never_alters_an_issued_invoice(rpc, tenant, setup, issued):
     c, p, m = setup["customer"], setup["project"], setup["member"]
-    _entries(tenant, c, p, m, [60])
-    issued = rpc.call("billing", "issue_invoice", tenant, _draft(rpc, tenant, c)["id"])
     rpc.call("billing", "create_rate", tenant, {"hourly_amount": 500_00, "currency": "EUR",
                                                 "effective_from": "2026-02-01", "customer_id": c})
     later = rpc.call("billing", "get_invoice", tenant, issued["id"])
@@ -175,7 +173,7 @@ def test_a_rate_change_never_alters_an_issued_invoice(rpc, tenant, setup):
     assert _draft(rpc, tenant, c)["lines"][0]["unit_price"] == 500_00
 
 
-def test_pdf_is_a_page_with_the_numbers_on_it(rpc, tenant, setup):
+def test_pdf_is_a_page_with_the_numbers_on_it_and_a_rate_change_alters_neither(rpc, tenant, setup):
     c, p, m = setup["customer"], setup["project"], setup["member"]
     _entries(tenant, c, p, m, [90, 45])
     issued = rpc.call("billing", "issue_invoice", tenant, _draft(rpc, tenant, c)["id"], {"issue_date": "2026-03-09"})
@@ -195,6 +193,7 @@ def test_pdf_is_a_page_with_the_numbers_on_it(rpc, tenant, setup):
                      "Tenant Consulting Ltd", "IBAN DE00 1234 5678", "Total", "225.00 EUR", "45.00 EUR",
                      "270.00 EUR", "VAT 20 %", "2.25 h"):
         assert expected in text, expected  # 2.25 h x 100 EUR = 225, VAT 45, total 270
+    _a_rate_change_never_alters_an_issued_invoice(rpc, tenant, setup, issued)
 
 
 def test_exports_parse_back_to_the_invoice_totals(rpc, tenant, setup):
@@ -242,7 +241,7 @@ def test_exports_parse_back_to_the_invoice_totals(rpc, tenant, setup):
     assert sum(int(r["rounded_minutes"]) for r in entries) == 15 + 60 + 135 + 45
 
 
-def test_overdue_is_told_once_with_due_date_and_balance(rpc, tenant, setup):
+def test_overdue_is_told_once_and_bad_input_is_refused_naming_the_field(rpc, tenant, setup):
     c, p, m = setup["customer"], setup["project"], setup["member"]
     _entries(tenant, c, p, m, [60])
     issued = rpc.call("billing", "issue_invoice", tenant, _draft(rpc, tenant, c)["id"], {"issue_date": "2026-03-09"})
@@ -252,6 +251,7 @@ def test_overdue_is_told_once_with_due_date_and_balance(rpc, tenant, setup):
     [overdue] = _events(tenant, "invoice.overdue")
     assert (overdue["invoice_id"], overdue["due_date"], overdue["balance_due"], overdue["days_overdue"]) == (
         issued["id"], "2026-03-23", 120_00, 9)
+    _bad_input_is_refused_naming_the_field(rpc, tenant, setup)
 
 
 def test_retainer_and_fixed_fee_and_budget_threshold(rpc, tenant, setup):
@@ -277,7 +277,7 @@ def test_retainer_and_fixed_fee_and_budget_threshold(rpc, tenant, setup):
                      ("time", "included", 0), ("time", "time", 75_00)]  # 30 min overage at 150/h
 
 
-def test_bad_input_is_refused_naming_the_field(rpc, tenant, setup):
+def _bad_input_is_refused_naming_the_field(rpc, tenant, setup):
     with pytest.raises(InvalidInput) as period:
         rpc.call("billing", "draft_invoice", tenant, {"customer_id": setup["customer"], "from": "2026-03-09",
                                                       "to": "2026-03-01"})
