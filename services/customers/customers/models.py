@@ -312,3 +312,62 @@ task_dependencies = Table(
     Column("tenant_id", UUID(as_uuid=True), nullable=False),
 )
 Index("ix_task_dependencies_depends_on", task_dependencies.c.depends_on_id)
+
+# --- forms (customers.work_plan.forms; migration 0009) ---
+
+# A form: its definition (sections and fields, `work_plan.forms.FormDefinition`), versioned on
+# each edit so a submission names the version it answered.
+forms = Table(
+    "forms",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("definition", JSONB, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("task_rule", JSONB),  # a submission creates a task in this project (null: none)
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_forms_tenant_created", forms.c.tenant_id, forms.c.created_at)
+
+# A link that sends a form to a customer: the token is stored as its SHA-256 only; it may expire,
+# and takes one submission or many.
+form_links = Table(
+    "form_links",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), nullable=False),
+    Column("form_id", UUID(as_uuid=True), ForeignKey("forms.id"), nullable=False),
+    Column("customer_id", UUID(as_uuid=True), ForeignKey("customers.id"), nullable=False),
+    Column("contact_id", UUID(as_uuid=True), ForeignKey("contacts.id")),
+    Column("token_hash", String(64), nullable=False),
+    Column("multiple", Boolean, nullable=False, server_default="false"),
+    Column("submission_count", Integer, nullable=False, server_default="0"),
+    Column("prefill", JSONB, nullable=False, server_default="{}"),  # hidden fields' values
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("created_by", UUID(as_uuid=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("uq_form_links_hash", form_links.c.token_hash, unique=True)
+Index("ix_form_links_tenant_form", form_links.c.tenant_id, form_links.c.form_id)
+
+form_submissions = Table(
+    "form_submissions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), nullable=False),
+    Column("form_id", UUID(as_uuid=True), ForeignKey("forms.id"), nullable=False),
+    Column("form_version", Integer, nullable=False),
+    Column("link_id", UUID(as_uuid=True), ForeignKey("form_links.id")),
+    Column("customer_id", UUID(as_uuid=True), ForeignKey("customers.id"), nullable=False),
+    Column("contact_id", UUID(as_uuid=True), ForeignKey("contacts.id")),
+    Column("answers", JSONB, nullable=False),
+    Column("scores", JSONB, nullable=False, server_default="[]"),
+    Column("task_id", UUID(as_uuid=True)),  # the task its form's rule created
+    Column("submitted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_form_submissions_tenant_customer", form_submissions.c.tenant_id, form_submissions.c.customer_id,
+      form_submissions.c.submitted_at)

@@ -24,12 +24,13 @@ from customers.audit_service import AuditEntrypoints
 from customers.mail_contacts import MailContactEntrypoints
 from customers.portal_service import PortalEntrypoints
 from customers.work_plan.service import WorkPlanEntrypoints
+from customers.work_plan.forms_service import FormEntrypoints
 from customers.commands import ContactFilters, CreateContact, CreateCustomer, CustomerFilters, UpdateCustomer
 from customers.models import customer_domains, customers
 
 
 class CustomersService(AccessEntrypoints, AccountTeamEntrypoints, AuditEntrypoints, PortalEntrypoints,
-                       WorkPlanEntrypoints, MailContactEntrypoints, HealthEndpoints):
+                       WorkPlanEntrypoints, FormEntrypoints, MailContactEntrypoints, HealthEndpoints):
     name = "customers"
 
     db = Database()

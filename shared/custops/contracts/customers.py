@@ -412,3 +412,58 @@ class OnboardingReplanned(EventData):
     start_date: str
     moves: list[dict[str, object]] = []
     template_version: int | None = None
+
+
+@contract("customers", "form.created")
+class FormCreated(EventData):
+    """A form was created (`field_count` answerable fields in its definition, version 1)."""
+
+    form_id: uuid.UUID
+    name: str
+    version: int
+    field_count: int
+    field_types: list[str] = []
+
+
+@contract("customers", "form.updated")
+class FormUpdated(EventData):
+    """A form changed: `changes` names the changed parts (name, description, definition, task_rule);
+    a new definition is a new `version` (submissions name the version they answered)."""
+
+    form_id: uuid.UUID
+    name: str
+    version: int
+    changes: list[str]
+
+
+@contract("customers", "form.link_created")
+class FormLinkCreated(EventData):
+    """A link sending a form to a customer (never its token): one submission or many (`multiple`),
+    until `expires_at` (null: no expiry)."""
+
+    link_id: uuid.UUID
+    form_id: uuid.UUID
+    customer_id: uuid.UUID
+    contact_id: uuid.UUID | None = None
+    multiple: bool = False
+    expires_at: AwareDatetime | None = None
+
+
+@contract("customers", "form.submitted")
+class FormSubmitted(EventData):
+    """A form was submitted for a customer (validated; attached to the customer's timeline).
+    `summary` holds a short text per answered field (the full answers stay with the submission);
+    `scores` the CSAT/NPS answers `{field, type, score, max, category}` that reports take.
+    `task_id`: the task the form's rule created, if any."""
+
+    submission_id: uuid.UUID
+    form_id: uuid.UUID
+    form_name: str
+    form_version: int
+    customer_id: uuid.UUID
+    contact_id: uuid.UUID | None = None
+    link_id: uuid.UUID | None = None
+    summary: dict[str, str] = {}
+    scores: list[dict[str, object]] = []
+    task_id: uuid.UUID | None = None
+    submitted_at: AwareDatetime
