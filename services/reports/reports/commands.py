@@ -48,3 +48,13 @@ class TimeQuery(BaseModel):
             if (self.date_to - self.date_from).days > MAX_TIME_RANGE_DAYS:
                 raise ValueError(f"a range spans at most {MAX_TIME_RANGE_DAYS} days")
         return self
+
+
+class SlaQuery(BaseModel):
+    """SLA attainment of the timers that ended on the tenant-local days date_from..date_to (default:
+    the tenant's current week)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date_from: Date | None = None
+    date_to: Date | None = None

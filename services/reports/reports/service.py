@@ -17,8 +17,8 @@ from custops.db import Database
 from custops.entrypoints import HealthEndpoints, PoisonMessage, Telemetry, consumes
 from custops.errors import EXPECTED, InvalidInput
 from custops.validation import parse, parse_id
-from reports import status_report, status_store, time_store
-from reports.commands import MAX_TIME_RANGE_DAYS, StatusQuery, TimeQuery, VolumeQuery
+from reports import sla_store, status_report, status_store, time_store
+from reports.commands import MAX_TIME_RANGE_DAYS, SlaQuery, StatusQuery, TimeQuery, VolumeQuery
 from reports.facts import mark_of
 from reports.health_signals import HealthSignalEntrypoints
 from reports.models import tenant_settings, ticket_facts
@@ -49,6 +49,18 @@ def _tenant_calendar(session, tenant_id) -> tuple[str, str, StatusRules]:
     if row is None:
         return DEFAULT_TIMEZONE, "monday", status_report.DEFAULT_RULES
     return row.timezone, row.week_start, StatusRules(**(row.status_rules or {}))
+
+
+def _date_range(tz: str, week_start: str, date_from, date_to) -> tuple[date, date]:
+    """The days asked for; a missing end is the tenant's current week's (at least date_from)."""
+    today = datetime.now(timezone.utc).astimezone(zone(tz)).date()
+    this_week = status_report.week_start_of(today, week_start)
+    first = date_from or this_week
+    last = date_to or max(first, this_week + timedelta(days=6))
+    if last < first or (last - first).days > MAX_TIME_RANGE_DAYS:
+        raise InvalidInput("the range is out of bounds", [
+            {"field": "date_to", "message": f"from date_from on, at most {MAX_TIME_RANGE_DAYS} days after it"}])
+    return first, last
 
 
 def _save_settings(session, envelope, data) -> None:
@@ -155,6 +167,43 @@ class ReportsService(HealthSignalEntrypoints, HealthEndpoints):
     @consumes("tickets", "ticket.created")
     def on_ticket_created(self, session, envelope, data):
         _ticket_created(session, envelope, data)
+        sla_store.save_priority(session, _tenant_of(envelope), envelope, data.ticket_id, data.customer_id,
+                                data.priority, data.created_at)
+
+    # --- SLA attainment's read models (reports.sla_store)
+
+    @consumes("tickets", "ticket.updated")
+    def on_ticket_updated(self, session, envelope, data):
+        if isinstance(data.changes.get("priority"), str):
+            sla_store.save_priority(session, _tenant_of(envelope), envelope, data.ticket_id, data.customer_id,
+                                    data.changes["priority"], data.updated_at)
+
+    @consumes("tickets", "ticket.sla_warning")
+    def on_ticket_sla_warning(self, session, envelope, data):
+        sla_store.save_timer(session, _tenant_of(envelope), data, data.timer, deadline=data.deadline)
+
+    @consumes("tickets", "ticket.sla_breached")
+    def on_ticket_sla_breached(self, session, envelope, data):
+        sla_store.save_timer(session, _tenant_of(envelope), data, data.timer, deadline=data.deadline,
+                             breached_at=data.deadline)
+
+    @consumes("tickets", "ticket.replied")
+    def on_ticket_replied(self, session, envelope, data):
+        if not data.automatic:  # an automatic reply answers nobody
+            sla_store.save_timer(session, _tenant_of(envelope), data, "first_response", met_at=data.replied_at)
+
+    @consumes("tickets", "ticket.resolved")
+    def on_ticket_resolved(self, session, envelope, data):
+        sla_store.save_timer(session, _tenant_of(envelope), data, "resolution", met_at=data.resolved_at)
+
+    @consumes("customers", "customer.created")
+    def on_customer_created(self, session, envelope, data):
+        sla_store.save_customer(session, _tenant_of(envelope), envelope, data.customer_id, data.name, data.tier)
+
+    @consumes("customers", "customer.updated")
+    def on_customer_updated(self, session, envelope, data):
+        sla_store.save_customer(session, _tenant_of(envelope), envelope, data.customer_id,
+                                data.changes.get("name"), data.changes.get("tier"))
 
     @consumes("tickets", "ticket.status_changed")
     def on_ticket_status_changed(self, session, envelope, data):
@@ -239,13 +288,19 @@ class ReportsService(HealthSignalEntrypoints, HealthEndpoints):
                                   "customer_id": customer_id})
         with self.db.read() as session:
             tz, week_start, _ = _tenant_calendar(session, tenant_id)
-            today = datetime.now(timezone.utc).astimezone(zone(tz)).date()
-            first = query.date_from or status_report.week_start_of(today, week_start)
-            last = query.date_to or max(first, status_report.week_start_of(today, week_start) + timedelta(days=6))
-            if last < first or (last - first).days > MAX_TIME_RANGE_DAYS:
-                raise InvalidInput("the range is out of bounds", [
-                    {"field": "date_to", "message": f"from date_from on, at most {MAX_TIME_RANGE_DAYS} days after it"}])
+            first, last = _date_range(tz, week_start, query.date_from, query.date_to)
             return time_store.time_by(session, tenant_id, query.group_by, first, last, query.customer_id)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def sla_attainment(self, tenant_id, date_from=None, date_to=None):
+        """First-response and resolution attainment and breach rate, overall, by priority and by
+        customer tier, of the timers that ended on the tenant-local days date_from..date_to."""
+        tenant_id = parse_id(tenant_id, "tenant")
+        query = parse(SlaQuery, {"date_from": date_from, "date_to": date_to})
+        with self.db.read() as session:
+            tz, week_start, _ = _tenant_calendar(session, tenant_id)
+            first, last = _date_range(tz, week_start, query.date_from, query.date_to)
+            return sla_store.attainment(session, tenant_id, tz, first, last)
 
     @rpc(expected_exceptions=EXPECTED)
     def ticket_volume(self, tenant_id, customer_id=None, weeks=None):

@@ -160,3 +160,45 @@ def test_time_report_refuses_bad_input(reports, rpc, tenant_id):
                  ("customer", "soon")]:
         with pytest.raises(InvalidInput):
             rpc.call("reports", "time_report", str(tenant_id), *args)
+
+
+def test_sla_attainment_by_priority_and_tier_in_the_period_each_timer_ended(reports, rpc, tenant_id):
+    from custops.contracts.customers import CustomerCreated
+    from custops.contracts.tickets import TicketCreated, TicketReplied, TicketResolved, TicketSlaBreached
+
+    tenant = str(tenant_id)
+    big, small = uuid.uuid4(), uuid.uuid4()
+    publish(reports, "on_customer_created",
+            envelope_for(CustomerCreated(customer_id=big, name="Big", tier="enterprise", domains=[]), tenant_id),
+            envelope_for(CustomerCreated(customer_id=small, name="Small", tier="smb", domains=[]), tenant_id))
+    day = datetime(2026, 5, 6, 12, tzinfo=timezone.utc)
+    tickets = {name: uuid.uuid4() for name in ("answered", "breached", "next_week", "auto")}
+    publish(reports, "on_ticket_created", *[envelope_for(TicketCreated(
+        ticket_id=tid, number=1, customer_id=big if name != "answered" else small, subject="s",
+        priority="urgent" if name == "breached" else "normal", status="new", source="api", created_at=day),
+        tenant_id) for name, tid in tickets.items()])
+
+    def reply(name, at, automatic=False):
+        return envelope_for(TicketReplied(ticket_id=tickets[name], number=1, customer_id=big if name != "answered"
+                                          else small, message_id=uuid.uuid4(), author_member_id=None, subject="s",
+                                          body="b", replied_at=at, automatic=automatic), tenant_id)
+
+    publish(reports, "on_ticket_replied", reply("answered", day + timedelta(minutes=10)),
+            reply("answered", day + timedelta(minutes=50)), reply("next_week", day + timedelta(days=7)),
+            reply("auto", day, automatic=True))
+    publish(reports, "on_ticket_sla_breached", envelope_for(TicketSlaBreached(
+        ticket_id=tickets["breached"], number=1, customer_id=big, timer="first_response",
+        deadline=day + timedelta(hours=1), target_minutes=60), tenant_id))
+    publish(reports, "on_ticket_resolved", envelope_for(TicketResolved(
+        ticket_id=tickets["answered"], number=1, customer_id=small, resolved_at=day + timedelta(hours=3)), tenant_id))
+
+    result = rpc.call("reports", "sla_attainment", tenant, "2026-05-04", "2026-05-10")
+    fr = result["first_response"]
+    assert (fr["met"], fr["breached"], fr["attainment_pct"], fr["breach_rate_pct"]) == (1, 1, 50.0, 50.0)
+    assert [(g["key"], g["met"], g["breached"]) for g in fr["by_priority"]] == [("normal", 1, 0), ("urgent", 0, 1)]
+    assert [(g["key"], g["met"], g["breached"]) for g in fr["by_tier"]] == [("enterprise", 0, 1), ("smb", 1, 0)]
+    assert (result["resolution"]["met"], result["resolution"]["attainment_pct"]) == (1, 100.0)
+    later = rpc.call("reports", "sla_attainment", tenant, "2026-05-11", "2026-05-17")["first_response"]
+    assert (later["met"], later["breached"]) == (1, 0)  # counted in the week its reply came
+    with pytest.raises(InvalidInput):
+        rpc.call("reports", "sla_attainment", tenant, "2026-05-11", "2026-05-01")
