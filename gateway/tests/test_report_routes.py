@@ -71,3 +71,24 @@ def test_bad_report_parameters_are_refused_and_scoped_roles_see_no_report(client
     assert client.get("/api/v1/reports/status", headers=bearer("member")).status_code == 403
     assert client.get("/api/v1/reports/time", headers=bearer("contractor")).status_code == 403
     assert services.calls_to("reports", "time_report") == []
+
+
+def test_sla_attainment_as_csv(client, services, bearer):
+    def rates(met, breached):
+        return {"met": met, "breached": breached, "total": met + breached,
+                "attainment_pct": 100.0 * met / (met + breached),
+                "breach_rate_pct": 100.0 * breached / (met + breached)}
+
+    timer = {**rates(1, 1), "by_priority": [{"key": "urgent", **rates(0, 1)}, {"key": "normal", **rates(1, 0)}],
+             "by_tier": [{"key": None, **rates(1, 1)}]}
+    report = {"date_from": "2026-05-04", "date_to": "2026-05-10", "first_response": timer, "resolution": timer}
+    services.on("reports", "sla_attainment", lambda tenant, date_from, date_to: report)
+    assert client.get("/api/v1/reports/sla?date_from=2026-05-04", headers=bearer("owner")).get_json() == report
+    assert services.calls_to("reports", "sla_attainment")[-1][1:] == ("2026-05-04", None)
+    rows = _rows(client.get("/api/v1/reports/sla?format=csv", headers=bearer("read_only")))
+    assert rows[:5] == [["Timer", "Group", "Key", "Met", "Breached", "Attainment %", "Breach Rate %"],
+                        ["first_response", "All", "", "1", "1", "50.0", "50.0"],
+                        ["first_response", "priority", "urgent", "0", "1", "0.0", "100.0"],
+                        ["first_response", "priority", "normal", "1", "0", "100.0", "0.0"],
+                        ["first_response", "tier", "(unknown)", "1", "1", "50.0", "50.0"]]
+    assert len(rows) == 9

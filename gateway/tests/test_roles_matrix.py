@@ -49,8 +49,8 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     # + 11 mail intake endpoints (change/remove a mailbox, folders, pause, resume, test, status; unassigned
     #   queue + assign, quarantine, raw bytes)
     # + 29 money endpoints (profile, customer billing, rates, fees, retainers, budgets, invoices, exports)
-    # + 2 report endpoints (status, time)
-    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 28 + 14 + 29 + 23 + 11 + 29 + 2
+    # + 3 report endpoints (status, time, SLA attainment)
+    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 28 + 14 + 29 + 23 + 11 + 29 + 3
 
 
 def test_every_route_permission_is_in_the_table():
@@ -108,7 +108,7 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
                                   "reassign_followup", "cancel_followup", "followup_analytics")] + [
         ("billing", "list_time_entries"), ("billing", "get_time_entry"), ("billing", "correct_time_entry"),
         ("billing", "delete_time_entry"), ("reports", "ticket_volume"), ("reports", "status_report"),
-        ("reports", "time_report"), ("mailsync", "create_mailbox"),
+        ("reports", "time_report"), ("reports", "sla_attainment"), ("mailsync", "create_mailbox"),
         ("mailsync", "list_mailboxes"), ("mailsync", "get_mailbox")] + [
         ("mailsync", m) for m in ("update_mailbox", "delete_mailbox", "watch_folders", "pause_mailbox",
                                   "resume_mailbox", "test_mailbox_connection", "get_mailbox_status", "list_mail",

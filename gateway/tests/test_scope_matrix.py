@@ -107,6 +107,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("GET", "/reports/ticket-volume"): "owner admin read_only",
     ("GET", "/reports/status"): "owner admin read_only",
     ("GET", "/reports/time"): "owner admin read_only",
+    ("GET", "/reports/sla"): "owner admin read_only",
     ("GET", "/sla/policies"): "owner admin member read_only",
     ("PUT", "/sla/policies"): MANAGERS,
     ("DELETE", "/sla/policies/<policy_id>"): MANAGERS,

@@ -185,3 +185,54 @@ def time_report(query: TimeQuery):
                              (query.group_by.capitalize(), "Tracked Hours", "Billable Hours", "Internal Hours",
                               "Billable Utilization"), rows)
     return report
+
+
+class SlaQuery(Query):
+    date_from: Date | None = Field(default=None, description="first tenant-local day (default: the start of this week)")
+    date_to: Date | None = Field(default=None, description="last day, included (default: the end of this week)")
+    format: Format = Field(default="json", description=FORMAT_DESCRIPTION)
+
+
+class SlaRates(Resource):
+    met: int
+    breached: int
+    total: int = Field(description="timers that ended (met or breached) in the period")
+    attainment_pct: float | None = Field(description="met ÷ total (null: none ended)")
+    breach_rate_pct: float | None = Field(description="breached ÷ total (null: none ended)")
+
+
+class SlaGroup(SlaRates):
+    key: str | None = Field(description="the priority or customer tier (null: not known)")
+
+
+class SlaTimerReport(SlaRates):
+    by_priority: list[SlaGroup]
+    by_tier: list[SlaGroup]
+
+
+class SlaReport(Resource):
+    """SLA timers counted in the period each was met or breached (the tenant's calendar days)."""
+
+    date_from: date
+    date_to: date
+    first_response: SlaTimerReport
+    resolution: SlaTimerReport
+
+
+@API.route("/reports/sla", "GET", permission="reports:read", tag="reports", query=SlaQuery,
+           summary="SLA attainment and breach rate: first response and resolution, by priority and tier",
+           response=SlaReport)
+def sla_report(query: SlaQuery):
+    report = tenant_call("reports", "sla_attainment", query.date_from.isoformat() if query.date_from else None,
+                         query.date_to.isoformat() if query.date_to else None)
+    if query.format == "csv":
+        rows = []
+        for timer in ("first_response", "resolution"):
+            figures = report[timer]
+            groups = [("All", None, figures)] + [(by, g["key"], g) for by in ("by_priority", "by_tier")
+                                                 for g in figures[by]]
+            rows += [(timer, by.removeprefix("by_"), "(unknown)" if key is None and by != "All" else key,
+                      g["met"], g["breached"], g["attainment_pct"], g["breach_rate_pct"]) for by, key, g in groups]
+        return _csv_download(f"sla-{report['date_from']}-{report['date_to']}.csv",
+                             ("Timer", "Group", "Key", "Met", "Breached", "Attainment %", "Breach Rate %"), rows)
+    return report
