@@ -21,6 +21,7 @@ from billing.invoice_commands import (AddLine, BillingProfile, CreateFixedFee, C
                                       VoidInvoice)
 from billing.commands import TimeEntryFilters
 from custops import pagination
+from custops.entrypoints import consumes
 from custops.errors import EXPECTED, InvalidInput, NotFound
 from custops.rpc_entrypoint import rpc
 from custops.validation import parse, parse_id
@@ -328,6 +329,19 @@ class InvoiceEntrypoints:
         with self.db.read() as session:
             rows = invoice_store.entries_for_export(session, tenant_id, f)
         return {"filename": "time-entries.csv", "media_type": "text/csv", "text": exports.entries_csv(rows)}
+
+    # --- budgets follow the time: a logged or corrected entry on a project with a budget tells
+    # each threshold it makes the project reach (once each: billing.invoice_store.check_budget) ---
+
+    @consumes("billing", "time.logged")
+    def budget_after_time_logged(self, session, envelope, data):
+        if data.project_id is not None:
+            invoice_store.check_budget(session, envelope.tenant_id, data.project_id)
+
+    @consumes("billing", "time.updated")
+    def budget_after_time_updated(self, session, envelope, data):
+        if data.project_id is not None:
+            invoice_store.check_budget(session, envelope.tenant_id, data.project_id)
 
     # --- the overdue sweep ---
 

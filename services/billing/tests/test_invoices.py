@@ -19,7 +19,10 @@ from sqlalchemy import insert, select
 from billing.models import time_entries
 from billing.service import BillingService
 from custops import db, outbox
+from custops.contracts.billing import TimeLogged
 from custops.errors import Conflict, InvalidInput
+from custops.events import envelope_for
+from custops.testing import publish_and_wait
 
 MONDAY = date(2026, 3, 2)
 
@@ -254,7 +257,7 @@ def test_overdue_is_told_once_and_bad_input_is_refused_naming_the_field(rpc, ten
     _bad_input_is_refused_naming_the_field(rpc, tenant, setup)
 
 
-def test_retainer_and_fixed_fee_and_budget_threshold(rpc, tenant, setup):
+def test_retainer_and_fixed_fee_and_budget_threshold(rpc, tenant, setup, billing):
     c, m = setup["customer"], setup["member"]
     retained, fixed = str(uuid.uuid4()), str(uuid.uuid4())
     rpc.call("billing", "create_retainer", tenant, {
@@ -264,12 +267,16 @@ def test_retainer_and_fixed_fee_and_budget_threshold(rpc, tenant, setup):
                                                      "currency": "EUR", "bill_on": "2026-03-02"})
     rpc.call("billing", "set_budget", tenant, fixed, {"kind": "hours", "amount": 600})
     _entries(tenant, c, retained, m, [90, 60])
-    _entries(tenant, c, fixed, m, [480])
+    [entry_id] = _entries(tenant, c, fixed, m, [480])
     assert [t["threshold"] for t in _events(tenant, "project.budget_threshold")] == []
+    logged = envelope_for(TimeLogged(entry_id=entry_id, member_id=m, customer_id=c, project_id=fixed, minutes=480,
+                                     billable=True, work_date=MONDAY), uuid.UUID(tenant))
+    publish_and_wait(billing, "budget_after_time_logged", logged)  # the time's own event tells it
+    publish_and_wait(billing, "budget_after_time_logged", logged)  # a redelivery tells nothing more
     status = rpc.call("billing", "get_budget", tenant, fixed)
     assert (status["used"], status["remaining"], status["percent_used"]) == (480, 120, 80)
-    rpc.call("billing", "get_budget", tenant, fixed)
-    assert [t["threshold"] for t in _events(tenant, "project.budget_threshold")] == [80]  # once
+    [told] = _events(tenant, "project.budget_threshold")  # once
+    assert (told["threshold"], told["used"], told["amount"]) == (80, 480, 600)
 
     draft = _draft(rpc, tenant, c)
     kinds = sorted((ln["kind"], ln["time_kind"], ln["amount"]) for ln in draft["lines"])
