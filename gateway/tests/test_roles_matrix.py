@@ -50,7 +50,8 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     #   queue + assign, quarantine, raw bytes)
     # + 29 money endpoints (profile, customer billing, rates, fees, retainers, budgets, invoices, exports)
     # + 3 report endpoints (status, time, SLA attainment)
-    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 28 + 14 + 29 + 23 + 11 + 29 + 3
+    # + 4 customer-health endpoints (a customer's health, the at-risk list, get/put health settings)
+    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 28 + 14 + 29 + 23 + 11 + 29 + 3 + 4
 
 
 def test_every_route_permission_is_in_the_table():
@@ -107,7 +108,8 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
                                   "update_followup", "postpone_followup", "complete_followup",
                                   "reassign_followup", "cancel_followup", "followup_analytics")] + [
         ("billing", "list_time_entries"), ("billing", "get_time_entry"), ("billing", "correct_time_entry"),
-        ("billing", "delete_time_entry"), ("reports", "ticket_volume"), ("reports", "status_report"),
+        ("billing", "delete_time_entry"), ("reports", "ticket_volume"), ("reports", "customer_health"), ("reports", "at_risk"),
+        ("reports", "get_health_settings"), ("reports", "put_health_settings"), ("reports", "status_report"),
         ("reports", "time_report"), ("reports", "sla_attainment"), ("mailsync", "create_mailbox"),
         ("mailsync", "list_mailboxes"), ("mailsync", "get_mailbox")] + [
         ("mailsync", m) for m in ("update_mailbox", "delete_mailbox", "watch_folders", "pause_mailbox",

@@ -105,6 +105,11 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("DELETE", "/tokens/<token_id>"): STAFF,
     # reports: tenant-wide figures, for managers and read-only users
     ("GET", "/reports/ticket-volume"): "owner admin read_only",
+    # customer health: a customer's is part of the customer (staff, scoped); the list and settings tenant-wide
+    ("GET", "/customers/<customer_id>/health"): STAFF,
+    ("GET", "/reports/at-risk"): "owner admin read_only",
+    ("GET", "/reports/health-settings"): "owner admin read_only",
+    ("PUT", "/reports/health-settings"): MANAGERS,
     ("GET", "/reports/status"): "owner admin read_only",
     ("GET", "/reports/time"): "owner admin read_only",
     ("GET", "/reports/sla"): "owner admin read_only",
@@ -270,6 +275,7 @@ TARGET: dict[tuple[str, str], str] = {
     ("POST", "/mail/<mail_id>/assign"): "body",
     ("GET", "/customers"): "list",
     ("GET", "/customers/<customer_id>"): "path",
+    ("GET", "/customers/<customer_id>/health"): "path",
     ("PATCH", "/customers/<customer_id>"): "path",
     ("POST", "/customers/<customer_id>/contacts"): "path",
     ("GET", "/customers/<customer_id>/contacts"): "path",
@@ -344,6 +350,7 @@ BODIES: dict[tuple[str, str], dict] = {
     ("PUT", "/mailboxes/<mailbox_id>/folders"): {"folders": ["INBOX", "Support"]},
     ("POST", "/mail/<mail_id>/assign"): {},
     ("POST", "/customers"): {"name": "Acme", "tier": "smb"},
+    ("PUT", "/reports/health-settings"): {"healthy": 75},
     ("PATCH", "/customers/<customer_id>"): {"name": "Acme Two"},
     ("POST", "/customers/<customer_id>/contacts"): {"name": "Jo", "email": "jo@acme.example"},
     ("PUT", "/customers/<customer_id>/team/<member_id>"): {"internal_access": False},
