@@ -13,6 +13,8 @@ from custops.rpc_entrypoint import rpc
 from sqlalchemy import Date, and_, cast, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.dialects.postgresql import insert
 
+from custops import outbox
+from custops.contracts.reports import StatusRulesChanged
 from custops.db import Database
 from custops.entrypoints import HealthEndpoints, PoisonMessage, Telemetry, consumes
 from custops.errors import EXPECTED, InvalidInput
@@ -301,6 +303,29 @@ class ReportsService(HealthSignalEntrypoints, HealthEndpoints):
             tz, week_start, _ = _tenant_calendar(session, tenant_id)
             first, last = _date_range(tz, week_start, query.date_from, query.date_to)
             return sla_store.attainment(session, tenant_id, tz, first, last)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_status_rules(self, tenant_id):
+        """The tenant's status-report rules (the defaults until changed)."""
+        with self.db.read() as session:
+            return _tenant_calendar(session, parse_id(tenant_id, "tenant"))[2].model_dump()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def put_status_rules(self, tenant_id, rules):
+        """Replace the given rules (others kept); told as `status_rules.changed` (audited)."""
+        tenant_id = parse_id(tenant_id, "tenant")
+        if not isinstance(rules, dict):
+            raise InvalidInput("the rules must be an object", [{"field": "rules", "message": "must be an object"}])
+        with self.db.transaction() as session:
+            previous = session.execute(select(tenant_settings.c.status_rules)
+                                       .where(tenant_settings.c.tenant_id == tenant_id)).scalar_one_or_none()
+            current = StatusRules(**(previous or {}))
+            new = parse(StatusRules, {**current.model_dump(), **rules}).model_dump()
+            stmt = insert(tenant_settings).values(tenant_id=tenant_id, status_rules=new)
+            session.execute(stmt.on_conflict_do_update(index_elements=[tenant_settings.c.tenant_id],
+                                                       set_={"status_rules": stmt.excluded.status_rules}))
+            outbox.add(session, tenant_id, StatusRulesChanged(rules=new, previous=previous))
+        return new
 
     @rpc(expected_exceptions=EXPECTED)
     def ticket_volume(self, tenant_id, customer_id=None, weeks=None):

@@ -202,3 +202,26 @@ def test_sla_attainment_by_priority_and_tier_in_the_period_each_timer_ended(repo
     assert (later["met"], later["breached"]) == (1, 0)  # counted in the week its reply came
     with pytest.raises(InvalidInput):
         rpc.call("reports", "sla_attainment", tenant, "2026-05-11", "2026-05-01")
+
+
+def test_the_tenants_status_rules_decide_the_status_and_bad_rules_change_nothing(reports, rpc, tenant_id):
+    tenant, customer, project = str(tenant_id), uuid.uuid4(), uuid.uuid4()
+    week = week_start_of(datetime.now(timezone.utc).date(), "monday") - timedelta(weeks=2)
+    publish(reports, "on_task_completed", envelope_for(TaskCompleted(
+        task_id=uuid.uuid4(), project_id=project, customer_id=customer, title="t",
+        completed_at=datetime.combine(week - timedelta(days=3), time(12), timezone.utc)), tenant_id))
+
+    def status():
+        [item] = rpc.call("reports", "status_report", tenant, week.isoformat())["items"]
+        return item["last_week"], item["this_week"], item["status"]
+
+    assert status() == (1, 0, "On Track")  # one item last week is under the default baseline of 3
+    assert rpc.call("reports", "put_status_rules", tenant, {"min_last_week": 1}) == {
+        "delayed_pct": 30.0, "ahead_pct": 30.0, "min_last_week": 1, "at_risk_overdue_tasks": 1,
+        "at_risk_missed_milestones": 1}
+    assert status() == (1, 0, "Delayed")
+    for bad in [{"min_last_week": -1}, {"delayed_pct": "lots"}, {"surprise": 1}, ["min_last_week"]]:
+        with pytest.raises(InvalidInput):
+            rpc.call("reports", "put_status_rules", tenant, bad)
+    assert rpc.call("reports", "get_status_rules", tenant)["min_last_week"] == 1
+    assert rpc.call("reports", "get_status_rules", str(uuid.uuid4()))["min_last_week"] == 3

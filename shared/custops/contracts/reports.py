@@ -40,3 +40,13 @@ class HealthSettingsChanged(EventData):
 
     settings: dict
     previous: dict | None = None
+
+
+@contract("reports", "status_rules.changed")
+class StatusRulesChanged(EventData):
+    """A tenant's status-report rules (Delayed/Ahead percentages, the smallest baseline, the At
+    Risk thresholds; reports.status_report) were replaced: `rules` the new ones, `previous` the old
+    (null: the defaults)."""
+
+    rules: dict
+    previous: dict | None = None
