@@ -120,3 +120,20 @@ health_scores = Table(
     Column("state", String(20), nullable=False),
     PrimaryKeyConstraint("tenant_id", "customer_id", "day"),
 )
+
+# CSAT and NPS answers of submitted forms (form.submitted `scores`), one row per submission and field:
+# CSAT is their mean (1–5), NPS promoters − detractors in % (−100..100), over the last 90 days.
+health_survey_scores = Table(
+    "health_survey_scores",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("submission_id", UUID(as_uuid=True), nullable=False),
+    Column("field", String(100), nullable=False),
+    Column("customer_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", String(10), nullable=False),  # csat / nps
+    Column("score", Integer, nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "submission_id", "field"),
+)
+Index("ix_health_survey_scores_customer", health_survey_scores.c.tenant_id, health_survey_scores.c.customer_id,
+      health_survey_scores.c.submitted_at)

@@ -197,6 +197,12 @@ class HealthSignalEntrypoints:
         store.save_milestone(session, tenant_id, envelope, data, deleted=True)
         recompute(session, tenant_id, data.customer_id)
 
+    @consumes("customers", "form.submitted")
+    def health_on_form_submitted(self, session, envelope, data):
+        tenant_id = _tenant(envelope)
+        if store.save_survey_scores(session, tenant_id, data):
+            recompute(session, tenant_id, data.customer_id)
+
     # --- billing: overdue invoices
 
     @consumes("billing", "invoice.overdue")

@@ -17,7 +17,9 @@ Decisions recorded here (issue 12):
 - **Known or not.** Open tickets, their oldest age, SLA breaches and overdue invoices are always
   known (no ticket is a fact: 0). Onboarding misses are known once the customer has a milestone;
   the interaction drop when either window has an interaction; the last human touch once one was
-  told. Exec-sponsor touches, CSAT and NPS have no event yet: left out (their weight shared).
+  told; CSAT and NPS once a form answered them in the last `SURVEY_DAYS` (form.submitted `scores`:
+  CSAT the mean of 1–5 answers, NPS promoters (9–10) − detractors (0–6) in % of the answers).
+  Exec-sponsor touches have no event yet: left out (their weight shared).
 - **Human.** An interaction logged on the timeline counts, and touches, unless its actor is the
   system; an agent's public reply on a ticket that was not automatic touches too.
 """
@@ -26,16 +28,19 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
 
-from sqlalchemy import and_, case, func, or_, select, tuple_, union
+from sqlalchemy import and_, case, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from reports import health
 from reports.health_models import (health_customers, health_interactions, health_invoices, health_milestones,
-                                   health_scores, health_settings, health_sla_breaches, health_tickets)
+                                   health_scores, health_settings, health_sla_breaches, health_survey_scores,
+                                   health_tickets)
 
 CLOSED_STATUSES = ("resolved", "closed")
 WINDOW_DAYS = 30
 TOP_CONTRIBUTIONS = 3
+SURVEY_DAYS = 90
+SURVEY_KINDS = {"csat": 5, "nps": 10}  # the scale's top (forms: CSAT 1–5, NPS 0–10)
 
 
 def _seq(envelope) -> int:
@@ -170,6 +175,19 @@ def save_invoice(session, tenant_id, data, overdue_at: datetime | None = None,
     session.execute(stmt.on_conflict_do_update(index_elements=[table.c.tenant_id, table.c.invoice_id], set_=updates))
 
 
+def save_survey_scores(session, tenant_id, data) -> int:
+    """The CSAT/NPS answers of a submission (others, or scores off their scale, are left out)."""
+    rows = [{"tenant_id": tenant_id, "submission_id": data.submission_id, "field": str(s.get("field"))[:100],
+             "customer_id": data.customer_id, "kind": s.get("type"), "score": s.get("score"),
+             "submitted_at": data.submitted_at}
+            for s in data.scores
+            if s.get("type") in SURVEY_KINDS and isinstance(s.get("score"), int)
+            and 0 <= s["score"] <= SURVEY_KINDS[s["type"]]]
+    if rows:
+        session.execute(insert(health_survey_scores).values(rows).on_conflict_do_nothing())
+    return len(rows)
+
+
 # --- settings
 
 
@@ -243,6 +261,12 @@ def signals_by_customer(session, tenant_id, now: datetime, customer_id=None) -> 
     inv = health_invoices
     invoice_rows = session.execute(scoped(select(inv.c.customer_id, func.count()).where(
         inv.c.overdue_at.is_not(None), inv.c.settled_at.is_(None)).group_by(inv.c.customer_id), inv)).all()
+    survey = health_survey_scores
+    survey_rows = session.execute(scoped(select(
+        survey.c.customer_id, survey.c.kind, func.count(), func.avg(survey.c.score),
+        func.count().filter(survey.c.score >= 9), func.count().filter(survey.c.score <= 6))
+        .where(survey.c.submitted_at > now - timedelta(days=SURVEY_DAYS), survey.c.submitted_at <= now)
+        .group_by(survey.c.customer_id, survey.c.kind), survey)).all()
     cust = health_customers
     customer_rows = session.execute(scoped(select(
         cust.c.customer_id, cust.c.start_date, cust.c.last_human_touch_at, cust.c.last_sponsor_touch_at), cust)).all()
@@ -270,6 +294,11 @@ def signals_by_customer(session, tenant_id, now: datetime, customer_id=None) -> 
             item["_misses"].append(due)
     for cid, n in invoice_rows:
         of(cid)["overdue_invoices"] = n
+    for cid, kind, n, mean, promoters, detractors in survey_rows:
+        if kind == "csat":
+            of(cid)["csat"] = float(mean)
+        else:
+            of(cid)["nps"] = 100.0 * (promoters - detractors) / n
     for cid, start, touch, sponsor in customer_rows:
         item = of(cid)
         item["_start"] = start
@@ -357,10 +386,3 @@ def save_told(session, tenant_id, customer_id, result: health.Health, now: datet
     table = health_customers
     session.execute(table.update().where(table.c.tenant_id == tenant_id, table.c.customer_id == customer_id)
                     .values(told_state=result.state, told_score=result.score, told_at=now))
-
-
-def known_customers(session, tenant_id):
-    parts = [select(t.c.customer_id).where(t.c.tenant_id == tenant_id)
-             for t in (health_customers, health_tickets, health_sla_breaches, health_interactions,
-                       health_milestones, health_invoices)]
-    return [row[0] for row in session.execute(union(*parts))]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from custops import db, outbox
 from custops.contracts.billing import InvoiceOverdue, InvoicePaid
-from custops.contracts.customers import TaskCreated
+from custops.contracts.customers import FormSubmitted, TaskCreated
 from custops.contracts.tickets import TicketCreated, TicketSlaBreached, TicketStatusChanged
 from custops.entrypoints import handled_events
 from custops.errors import InvalidInput
@@ -195,3 +195,25 @@ def test_settings_change_the_score_and_bad_settings_are_refused_naming_the_field
             rpc.call("reports", "put_health_settings", str(tenant_id), bad)
         assert field in {e["field"] for e in exc_info.value.errors}, (bad, exc_info.value.errors)
     assert rpc.call("reports", "get_health_settings", str(tenant_id)) == saved  # unchanged
+
+
+def test_csat_and_nps_answers_of_forms_count_once_they_are_given(reports, rpc, tenant_id):
+    customer = uuid.uuid4()
+    now = datetime.now(timezone.utc)
+
+    def submitted(scores, at=now):
+        return envelope_for(FormSubmitted(submission_id=uuid.uuid4(), form_id=uuid.uuid4(), form_name="Survey",
+                                          form_version=1, customer_id=customer, scores=scores, submitted_at=at),
+                            tenant_id)
+
+    old = submitted([{"field": "csat", "type": "csat", "score": 5, "max": 5}], now - timedelta(days=120))
+    answers = [submitted([{"field": "csat", "type": "csat", "score": 2, "max": 5},
+                          {"field": "nps", "type": "nps", "score": 3, "max": 10}]),
+               submitted([{"field": "csat", "type": "csat", "score": 3, "max": 5},
+                          {"field": "nps", "type": "nps", "score": 10, "max": 10},
+                          {"field": "rating", "type": "rating", "score": 1, "max": 5}])]
+    publish_and_wait(reports, "health_on_form_submitted", [old, *answers, answers[0]])
+    signals = by_signal(rpc.call("reports", "customer_health", str(tenant_id), str(customer)))
+    # the last 90 days only: CSAT mean 2.5 (risk 1), NPS 1 promoter − 1 detractor of 2 = 0 (risk 0.6)
+    assert (signals["csat"]["known"], signals["csat"]["value"], signals["csat"]["risk"]) == (True, 2.5, 1)
+    assert (signals["nps"]["known"], signals["nps"]["value"], signals["nps"]["risk"]) == (True, 0, 0.6)
