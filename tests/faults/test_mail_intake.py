@@ -12,7 +12,7 @@ from harness import create_customer, eventually
 from mail_servers import Dovecot, message
 
 # short leases, so the restarted process takes over from the killed one within seconds
-INTAKE_ENV = {"CUSTOPS_MAIL_LEASE_SECONDS": "2", "CUSTOPS_MAIL_SCAN_SECONDS": "0.2",
+INTAKE_ENV = {"CUSTOPS_MAIL_LEASE_SECONDS": "4", "CUSTOPS_MAIL_SCAN_SECONDS": "0.2",
               "CUSTOPS_MAIL_IDLE_SECONDS": "5"}
 
 

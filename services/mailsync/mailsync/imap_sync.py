@@ -371,6 +371,9 @@ class MailboxSync:
             received_at = _aware(data.get(b"INTERNALDATE"))
             prepared.append(prepare(bytes(data[b"BODY[]"]), uid, received_at, mailbox_id=self.mailbox_id,
                                     own=self._own, size_limit=self.settings.size_limit, matcher=matcher))
+            # parsing is CPU: let the other mailboxes and the lease renewals run between messages (a
+            # batch parsed in one go held the hub past the lease, and its commit was refused)
+            eventlet.sleep(0)
         del fetched
         with db.transaction(self.engine, "mailsync") as session:
             self.imported += intake_store.store_batch(
