@@ -12,10 +12,11 @@ from flask import g
 from pydantic import Field
 
 from gateway import roles
-from gateway.api import API, Body, Query, Resource, payload
+from gateway.api import API, Body, Paged, Resource, payload
 from gateway.routes.reports import FORMAT_DESCRIPTION, Format, _csv_download
 from gateway.rpc import tenant_call
 
+CSV_PAGE = 1000  # the reports service's largest page
 HealthState = Literal["healthy", "at_risk", "critical"]
 Signal = Literal["onboarding_misses", "interaction_drop", "open_tickets", "oldest_open_ticket_days",
                  "sla_breaches_30d", "days_since_human_touch", "days_since_sponsor_touch", "overdue_invoices",
@@ -55,10 +56,10 @@ def customer_health(customer_id: str):
     return tenant_call("reports", "customer_health", customer_id)
 
 
-class AtRiskQuery(Query):
+class AtRiskQuery(Paged):
     state: HealthState | None = Field(default=None, description="only this state (default: at_risk and critical)")
-    limit: int = Field(default=100, ge=1, le=1000)
-    format: Format = Field(default="json", description=FORMAT_DESCRIPTION)
+    cursor: str | None = Field(default=None, pattern=r"^[0-9]{1,9}$", description="the previous page's next_cursor")
+    format: Format = Field(default="json", description=FORMAT_DESCRIPTION + " (every page)")
 
 
 class Contribution(Resource):
@@ -81,19 +82,24 @@ class AtRisk(Resource):
     as_of: datetime
     items: list[AtRiskCustomer] = Field(description="lowest score first, then the fastest 7-day fall")
     total: int = Field(description="customers in the states asked for (items holds at most `limit`)")
+    next_cursor: str | None = Field(description="the next page's cursor; null: this is the last page")
 
 
 @API.route("/reports/at-risk", "GET", permission="reports:read", tag="reports", query=AtRiskQuery,
            summary="Customers at risk, by score then trend", response=AtRisk)
 def at_risk(query: AtRiskQuery):
-    report = tenant_call("reports", "at_risk", query.state, query.limit)
-    if query.format == "csv":
-        return _csv_download("at-risk.csv", ("Customer", "Score", "State", "7-day trend", "30-day trend",
-                                             "Top signal"),
-                             [(i["customer_id"], i["score"], i["state"], i["trend"]["7d"], i["trend"]["30d"],
-                               i["top_contributions"][0]["signal"] if i["top_contributions"] else None)
-                              for i in report["items"]])
-    return report
+    if query.format != "csv":
+        return tenant_call("reports", "at_risk", query.state, query.limit, query.cursor)
+    rows, cursor = [], None
+    while True:  # the whole list, page by page
+        page = tenant_call("reports", "at_risk", query.state, CSV_PAGE, cursor)
+        rows += [(i["customer_id"], i["score"], i["state"], i["trend"]["7d"], i["trend"]["30d"],
+                  i["top_contributions"][0]["signal"] if i["top_contributions"] else None) for i in page["items"]]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return _csv_download("at-risk.csv", ("Customer", "Score", "State", "7-day trend", "30-day trend", "Top signal"),
+                         rows)
 
 
 class Ramp(Body):

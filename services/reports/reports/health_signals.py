@@ -57,6 +57,9 @@ class AtRiskQuery(BaseModel):
 
     state: list[HealthState] | None = None
     limit: int = Field(default=100, ge=1, le=MAX_AT_RISK)
+    # where the page starts: the `next_cursor` of the one before (an offset; the list is computed as
+    # of now each time, so a page boundary may shift as scores move)
+    cursor: int = Field(default=0, ge=0)
 
 
 class RampInput(BaseModel):
@@ -240,13 +243,16 @@ class HealthSignalEntrypoints:
                 "trend": store.trends(points.get(customer_id, []), now, result.score)}
 
     @rpc(expected_exceptions=EXPECTED)
-    def at_risk(self, tenant_id, state=None, limit=None):
+    def at_risk(self, tenant_id, state=None, limit=None, cursor=None):
         """Customers by score (lowest first), then 7-day trend (falling fastest first; none last),
-        as of now; `state` keeps only those states (default: at_risk and critical)."""
+        as of now; `state` keeps only those states (default: at_risk and critical). A page of
+        `limit` from `cursor` (the previous page's `next_cursor`)."""
         tenant_id = parse_id(tenant_id, "tenant")
         given = {"state": [state] if isinstance(state, str) else state}
         if limit is not None:
             given["limit"] = limit
+        if cursor is not None:
+            given["cursor"] = cursor
         query = parse(AtRiskQuery, given)
         states = set(query.state or ("at_risk", "critical"))
         now = datetime.now(timezone.utc)
@@ -263,7 +269,9 @@ class HealthSignalEntrypoints:
                           "trend": store.trends(points.get(customer_id, []), now, result.score),
                           "top_contributions": store.top_contributions(result)})
         items.sort(key=lambda i: (i["score"], i["trend"]["7d"] is None, i["trend"]["7d"] or 0, i["customer_id"]))
-        return {"as_of": now.isoformat(), "items": items[:query.limit], "total": len(items)}
+        end = query.cursor + query.limit
+        return {"as_of": now.isoformat(), "items": items[query.cursor:end], "total": len(items),
+                "next_cursor": str(end) if end < len(items) else None}
 
     @rpc(expected_exceptions=EXPECTED)
     def get_health_settings(self, tenant_id):

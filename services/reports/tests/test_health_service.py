@@ -139,6 +139,11 @@ def test_events_make_the_score_a_change_of_state_is_told_once_and_redelivery_tel
                                                                          (str(other), "at_risk")]
     assert [i["customer_id"] for i in rpc.call("reports", "at_risk", str(tenant_id), "critical")["items"]] == [
         str(customer)]
+    first = rpc.call("reports", "at_risk", str(tenant_id), None, 1)
+    assert ([i["customer_id"] for i in first["items"]], first["total"], first["next_cursor"]) == (
+        [str(customer)], 2, "1")
+    second = rpc.call("reports", "at_risk", str(tenant_id), None, 1, first["next_cursor"])
+    assert ([i["customer_id"] for i in second["items"]], second["next_cursor"]) == ([str(other)], None)
     assert str(fine) in [i["customer_id"] for i in rpc.call("reports", "at_risk", str(tenant_id), "healthy")["items"]]
     assert rpc.call("reports", "at_risk", str(uuid.uuid4()))["items"] == []  # another tenant sees none
 
