@@ -99,6 +99,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # onboarding templates: staff read them, managers write them (applying one is projects:write)
     "templates:read": _STAFF_READERS,
     "templates:write": _MANAGERS,
+    # forms: staff read forms and their customers' submissions, managers build and send them (a link's
+    # token is the credential of whoever fills it in)
+    "forms:read": _STAFF_READERS,
+    "forms:write": _MANAGERS,
     # money: rates, invoices, exports (owner only; read_only sees everything but billing)
     "billing:read": frozenset({"owner"}),
     "billing:write": frozenset({"owner"}),

@@ -105,14 +105,16 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("DELETE", "/tokens/<token_id>"): STAFF,
     # reports: tenant-wide figures, for managers and read-only users
     ("GET", "/reports/ticket-volume"): "owner admin read_only",
+    ("GET", "/reports/status"): "owner admin read_only",
+    ("GET", "/reports/time"): "owner admin read_only",
+    ("GET", "/reports/sla"): "owner admin read_only",
+    ("GET", "/reports/status-rules"): "owner admin read_only",
+    ("PUT", "/reports/status-rules"): MANAGERS,
     # customer health: a customer's is part of the customer (staff, scoped); the list and settings tenant-wide
     ("GET", "/customers/<customer_id>/health"): STAFF,
     ("GET", "/reports/at-risk"): "owner admin read_only",
     ("GET", "/reports/health-settings"): "owner admin read_only",
     ("PUT", "/reports/health-settings"): MANAGERS,
-    ("GET", "/reports/status"): "owner admin read_only",
-    ("GET", "/reports/time"): "owner admin read_only",
-    ("GET", "/reports/sla"): "owner admin read_only",
     ("GET", "/sla/policies"): "owner admin member read_only",
     ("PUT", "/sla/policies"): MANAGERS,
     ("DELETE", "/sla/policies/<policy_id>"): MANAGERS,
@@ -150,36 +152,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("GET", "/time-entries/<entry_id>"): "owner admin member read_only",
     ("PATCH", "/time-entries/<entry_id>"): "owner admin member contractor",
     ("DELETE", "/time-entries/<entry_id>"): "owner admin member contractor",
-    # money (issue 10): rates, invoices and exports are the owner's alone (an admin does all but billing)
-    ("GET", "/billing/profile"): "owner",
-    ("PATCH", "/billing/profile"): "owner",
-    ("GET", "/customers/<customer_id>/billing"): "owner",
-    ("PATCH", "/customers/<customer_id>/billing"): "owner",
-    ("POST", "/rates"): "owner",
-    ("GET", "/rates"): "owner",
-    ("POST", "/fixed-fees"): "owner",
-    ("POST", "/retainers"): "owner",
-    ("GET", "/customers/<customer_id>/agreements"): "owner",
-    ("PUT", "/projects/<project_id>/budget"): "owner",
-    ("GET", "/projects/<project_id>/budget"): "owner",
-    ("POST", "/invoices"): "owner",
-    ("GET", "/invoices"): "owner",
-    ("GET", "/invoices/<invoice_id>"): "owner",
-    ("PATCH", "/invoices/<invoice_id>"): "owner",
-    ("DELETE", "/invoices/<invoice_id>"): "owner",
-    ("POST", "/invoices/<invoice_id>/lines"): "owner",
-    ("PATCH", "/invoices/<invoice_id>/lines/<line_id>"): "owner",
-    ("DELETE", "/invoices/<invoice_id>/lines/<line_id>"): "owner",
-    ("POST", "/invoices/<invoice_id>/issue"): "owner",
-    ("POST", "/invoices/<invoice_id>/payments"): "owner",
-    ("POST", "/invoices/<invoice_id>/void"): "owner",
-    ("POST", "/invoices/<invoice_id>/credit-notes"): "owner",
-    ("GET", "/invoices/<invoice_id>/entries"): "owner",
-    ("GET", "/invoices/<invoice_id>/pdf"): "owner",
-    ("GET", "/exports/invoices.csv"): "owner",
-    ("GET", "/exports/quickbooks-online.csv"): "owner",
-    ("GET", "/exports/quickbooks.iif"): "owner",
-    ("GET", "/exports/time-entries.csv"): "owner",
     # money (issue 10): rates, invoices and exports are the owner's alone (an admin does all but billing)
     ("GET", "/billing/profile"): "owner",
     ("PATCH", "/billing/profile"): "owner",
@@ -265,6 +237,16 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("GET", "/onboarding-templates/<template_id>"): STAFF,
     ("PUT", "/onboarding-templates/<template_id>"): MANAGERS,
     ("POST", "/customers/<customer_id>/onboarding"): "owner admin member",
+    # forms: staff read forms and a customer's submissions, managers build and send them; the link's token
+    # is the credential of whoever fills the form in
+    ("GET", "/forms"): STAFF,
+    ("POST", "/forms"): MANAGERS,
+    ("GET", "/forms/<form_id>"): STAFF,
+    ("PATCH", "/forms/<form_id>"): MANAGERS,
+    ("POST", "/customers/<customer_id>/form-links"): MANAGERS,
+    ("GET", "/customers/<customer_id>/form-submissions"): STAFF,
+    ("GET", "/forms/by-link/<token>"): "anyone",
+    ("POST", "/forms/by-link/<token>/submissions"): "anyone",
 }
 
 # what customer a route's answer depends on: the customer named in the path (`path`), the customer of
@@ -275,7 +257,6 @@ TARGET: dict[tuple[str, str], str] = {
     ("POST", "/mail/<mail_id>/assign"): "body",
     ("GET", "/customers"): "list",
     ("GET", "/customers/<customer_id>"): "path",
-    ("GET", "/customers/<customer_id>/health"): "path",
     ("PATCH", "/customers/<customer_id>"): "path",
     ("POST", "/customers/<customer_id>/contacts"): "path",
     ("GET", "/customers/<customer_id>/contacts"): "path",
@@ -317,9 +298,8 @@ TARGET: dict[tuple[str, str], str] = {
     ("GET", "/customers/<customer_id>/billing"): "path",
     ("PATCH", "/customers/<customer_id>/billing"): "path",
     ("GET", "/customers/<customer_id>/agreements"): "path",
-    ("GET", "/customers/<customer_id>/billing"): "path",
-    ("PATCH", "/customers/<customer_id>/billing"): "path",
-    ("GET", "/customers/<customer_id>/agreements"): "path",
+    ("PUT", "/projects/<project_id>/budget"): "project",
+    ("GET", "/projects/<project_id>/budget"): "project",
     ("POST", "/timers"): "body",
     # the work plan: `project` / `task`, the customer of the project or task named in the path
     ("GET", "/customers/<customer_id>/lifecycle"): "path",
@@ -341,16 +321,19 @@ TARGET: dict[tuple[str, str], str] = {
     ("POST", "/tasks/<task_id>/move"): "task",
     ("DELETE", "/tasks/<task_id>"): "task",
     ("POST", "/customers/<customer_id>/onboarding"): "path",
+    ("POST", "/customers/<customer_id>/form-links"): "path",
+    ("GET", "/customers/<customer_id>/form-submissions"): "path",
+    ("GET", "/customers/<customer_id>/health"): "path",
 }
 
 # a valid body for each route that takes one and names a customer (others get {}: past authorisation,
 # their validation answers)
 BODIES: dict[tuple[str, str], dict] = {
+    ("PUT", "/reports/status-rules"): {"min_last_week": 2},
     ("PATCH", "/mailboxes/<mailbox_id>"): {"name": "Support desk"},
     ("PUT", "/mailboxes/<mailbox_id>/folders"): {"folders": ["INBOX", "Support"]},
     ("POST", "/mail/<mail_id>/assign"): {},
     ("POST", "/customers"): {"name": "Acme", "tier": "smb"},
-    ("PUT", "/reports/health-settings"): {"healthy": 75},
     ("PATCH", "/customers/<customer_id>"): {"name": "Acme Two"},
     ("POST", "/customers/<customer_id>/contacts"): {"name": "Jo", "email": "jo@acme.example"},
     ("PUT", "/customers/<customer_id>/team/<member_id>"): {"internal_access": False},
@@ -375,6 +358,7 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/canned-responses/<canned_id>/render"): {},  # + ticket_id
     ("POST", "/time-entries"): {"minutes": 30},  # + customer_id
     ("PATCH", "/time-entries/<entry_id>"): {"minutes": 45},
+    ("PUT", "/projects/<project_id>/budget"): {"kind": "hours", "amount": 600},
     ("POST", "/timers"): {},  # + customer_id
     ("POST", "/timesheets/<member_id>/<day>/submit"): {},
     ("POST", "/timesheets/<member_id>/<day>/reopen"): {"comment": "fix Tuesday"},
@@ -399,6 +383,12 @@ BODIES: dict[tuple[str, str], dict] = {
     ("PUT", "/onboarding-templates/<template_id>"): {"name": "Standard",
                                                      "steps": [{"key": "kickoff", "title": "Kickoff", "day": 0}]},
     ("POST", "/customers/<customer_id>/onboarding"): {"template_id": "5b0e8b1e-8a53-4c2e-9d8e-2f1f7f3c4a10"},
+    ("POST", "/forms"): {"name": "Check-in", "definition": {"sections": [{"key": "s", "fields": [
+        {"key": "nps", "type": "nps", "label": "Recommend us?"}]}]}},
+    ("PATCH", "/forms/<form_id>"): {"name": "Check-in two"},
+    ("POST", "/customers/<customer_id>/form-links"): {"form_id": "5b0e8b1e-8a53-4c2e-9d8e-2f1f7f3c4a11"},
+    ("POST", "/forms/by-link/<token>/submissions"): {"answers": {"nps": 9}},
+    ("PUT", "/reports/health-settings"): {"healthy": 75},
 }
 
 CUSTOMERS = ("own", "other", "foreign")  # ours, worked on by every scoped user; ours, by none; another tenant's

@@ -4,5 +4,5 @@ from gateway.routes import (audit, customers, followups, mailboxes, members, por
 from gateway.routes import invoices, rates  # noqa: F401,E402 - money (issue 10)
 from gateway.routes import projects, tasks, templates  # noqa: F401,E402 - the work plan (issue 11)
 from gateway.routes import time_setup, timers, timesheets  # noqa: F401,E402 - time tracking (issue 10)
-from gateway.routes import invoices, rates  # noqa: F401,E402 - money (issue 10)
 from gateway.routes import health  # noqa: F401,E402 - customer health (issue 12)
+from gateway.routes import forms  # noqa: F401,E402 - forms (issue 11)
