@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from pydantic import BaseModel, ConfigDict, Field
+from nameko.timer import timer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from custops import outbox
 from custops.contracts.reports import CustomerHealthChanged, HealthSettingsChanged, HealthState
@@ -23,6 +24,14 @@ from custops.validation import parse, parse_id
 from reports import health, health_store as store
 
 MAX_AT_RISK = 1000
+RESCORE_SECONDS = 3600  # the daily rescore runs hourly: a customer is rescored once per UTC day
+RESCORE_BATCH = 500  # customers per transaction (the next run, or the next batch, takes the rest)
+
+
+class RescoreQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    now: AwareDatetime | None = None
 
 
 def _tenant(envelope):
@@ -225,6 +234,28 @@ class HealthSignalEntrypoints:
         tenant_id = _tenant(envelope)
         store.save_invoice(session, tenant_id, data, settled_at=envelope.occurred_at)
         recompute(session, tenant_id, data.customer_id)
+
+    # --- the daily rescore: time-driven signals (days since the last touch, ticket age) grow with
+    # no event; a customer not scored yet today is rescored, and a change of state told
+
+    @timer(interval=RESCORE_SECONDS)
+    def health_rescore_timer(self):
+        self.rescore_stale_health()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def rescore_stale_health(self, now=None):
+        """Rescore every customer (all tenants) with no score yet on the UTC day of `now` (ISO
+        instant, for tests and backfills; default: now), in batches; how many were rescored."""
+        at = parse(RescoreQuery, {"now": now}).now or datetime.now(timezone.utc)
+        done = 0
+        while True:
+            with self.db.transaction() as session:
+                stale = store.unscored_customers(session, at.date(), RESCORE_BATCH)
+                for tenant_id, customer_id in stale:
+                    recompute(session, tenant_id, customer_id, at)
+            done += len(stale)
+            if len(stale) < RESCORE_BATCH:
+                return {"rescored": done}
 
     # --- queries and settings
 

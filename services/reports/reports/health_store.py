@@ -6,10 +6,10 @@ Decisions recorded here (issue 12):
 - **Instants, not ages.** The time-driven signals (days since the last human touch, the age of the
   oldest open ticket, SLA breaches in the last 30 days, the interaction windows, missed milestones)
   are worked out from stored instants *when a score is computed*: a customer's health read through
-  the API, and the at-risk list, are always as of now, with no daily job. A state change is told
-  (`customer.health_changed`) when an event about that customer is handled; a customer whose
-  score slips only because time passed is told at its next event (a daily recompute per tenant is
-  the follow-up, see the report).
+  the API, and the at-risk list, are always as of now (reads need no job). A state change is told
+  (`customer.health_changed`) when an event about that customer is handled, and by the daily
+  rescore (health_signals: hourly, each customer not scored yet that UTC day), so a customer whose
+  score slips only because time passed is told within a day.
 - **Order-independent.** A ticket is open or not by its latest move (instant, producer sequence);
   a milestone keeps its newest plan and its latest completion and reopening (as `status_store`);
   an invoice told overdue stays overdue until paid or voided, whichever arrives first; the start
@@ -386,3 +386,13 @@ def save_told(session, tenant_id, customer_id, result: health.Health, now: datet
     table = health_customers
     session.execute(table.update().where(table.c.tenant_id == tenant_id, table.c.customer_id == customer_id)
                     .values(told_state=result.state, told_score=result.score, told_at=now))
+
+
+def unscored_customers(session, day: date, limit: int) -> list[tuple]:
+    """(tenant, customer) pairs with no score on `day`, locked and skipped by a concurrent rescore."""
+    cust, scores = health_customers, health_scores
+    scored = select(scores.c.customer_id).where(scores.c.tenant_id == cust.c.tenant_id,
+                                                scores.c.customer_id == cust.c.customer_id, scores.c.day == day)
+    return [tuple(row) for row in session.execute(
+        select(cust.c.tenant_id, cust.c.customer_id).where(~scored.exists())
+        .order_by(cust.c.tenant_id, cust.c.customer_id).limit(limit).with_for_update(skip_locked=True))]

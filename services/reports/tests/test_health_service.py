@@ -14,6 +14,7 @@ from custops import db, outbox
 from custops.contracts.billing import InvoiceOverdue, InvoicePaid
 from custops.contracts.customers import FormSubmitted, TaskCreated
 from custops.contracts.tickets import TicketCreated, TicketSlaBreached, TicketStatusChanged
+from custops.contracts.timeline import InteractionLogged
 from custops.entrypoints import handled_events
 from custops.errors import InvalidInput
 from custops.events import envelope_for
@@ -222,3 +223,21 @@ def test_csat_and_nps_answers_of_forms_count_once_they_are_given(reports, rpc, t
     # the last 90 days only: CSAT mean 2.5 (risk 1), NPS 1 promoter − 1 detractor of 2 = 0 (risk 0.6)
     assert (signals["csat"]["known"], signals["csat"]["value"], signals["csat"]["risk"]) == (True, 2.5, 1)
     assert (signals["nps"]["known"], signals["nps"]["value"], signals["nps"]["risk"]) == (True, 0, 0.6)
+
+
+def test_the_daily_rescore_tells_a_state_that_time_alone_changed_once(reports, rpc, tenant_id):
+    customer = uuid.uuid4()
+    now = datetime.now(timezone.utc)
+    rpc.call("reports", "put_health_settings", str(tenant_id), {"weights": {"days_since_human_touch": 100}})
+    call = envelope_for(InteractionLogged(activity_id=uuid.uuid4(), customer_id=customer, kind="call", summary="rang",
+                                          internal=False, occurred_at=now - timedelta(days=10)), tenant_id)
+    publish_and_wait(reports, "health_on_interaction_logged", [call])
+    assert rpc.call("reports", "customer_health", str(tenant_id), str(customer))["state"] == "healthy"
+    assert told(tenant_id, customer) == []
+
+    later = (now + timedelta(days=60)).isoformat()  # 70 days without a touch: its risk is 1
+    assert rpc.call("reports", "rescore_stale_health", later)["rescored"] >= 1
+    assert [(e["old_state"], e["new_state"], e["score"]) for e in told(tenant_id, customer)] == [
+        ("healthy", "critical", 31)]  # 100 of 145 lost
+    assert rpc.call("reports", "rescore_stale_health", later)["rescored"] == 0  # scored that day already
+    assert len(told(tenant_id, customer)) == 1
