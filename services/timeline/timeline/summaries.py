@@ -23,6 +23,7 @@ from custops.contracts.customers import (
     CustomerCreated,
     CustomerLifecycleChanged,
     CustomerUpdated,
+    FormSubmitted,
     OnboardingApplied,
     OnboardingReplanned,
     ProjectCreated,
@@ -281,6 +282,11 @@ def _work_plan_and_mail(data: EventData) -> Entry:
         why = "start date changed" if data.reason == "start_date_changed" else "template upgraded"
         return Entry(data.TYPE, f"Onboarding plan re-planned ({why}): {len(data.moves)} tasks moved", True,
                      "project", data.project_id)
+    if isinstance(data, FormSubmitted):
+        # the line names the form and its scores; the answers stay with the submission (staff only)
+        scores = ", ".join(f"{str(sc.get('type', '')).upper()} {sc.get('score')}" for sc in data.scores)
+        return Entry(data.TYPE, one_line(f"Form submitted: {data.form_name}" + (f" ({scores})" if scores else "")),
+                     True, "form_submission", data.submission_id, contact(data.contact_id), data.submitted_at)
     if isinstance(data, MailReceived):
         sender = data.sender.name or data.sender.email
         kind = f" ({humanize(data.automatic)})" if data.automatic else ""
