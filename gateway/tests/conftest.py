@@ -23,7 +23,7 @@ import uuid  # noqa: E402
 import pytest  # noqa: E402
 
 from custops.errors import ServiceUnavailable  # noqa: E402
-from gateway import roles  # noqa: E402
+from gateway import auth, roles  # noqa: E402
 from gateway.app import create_app  # noqa: E402
 
 TENANT_ID = str(uuid.uuid4())
@@ -87,6 +87,23 @@ def services():
 @pytest.fixture
 def app(services):
     return create_app({"RPC_CLIENT": services, "TESTING": True})
+
+
+@pytest.fixture(scope="module")
+def _one_app_of_the_module():
+    return create_app({"RPC_CLIENT": InMemoryServices(), "TESTING": True})
+
+
+@pytest.fixture
+def reused_app(_one_app_of_the_module, services):
+    """An `app` for a module that asks thousands of questions (the role and scope matrices): built
+    once per module (building one costs ~70 ms, most of such a case), then given each test's double
+    and fresh auth and scope caches, so no test sees another's answers."""
+    app = _one_app_of_the_module
+    app.extensions["custops_rpc"]._client = services
+    app.extensions["custops_auth_cache"] = auth.TtlCache(ttl=float(app.config["AUTH_CACHE_SECONDS"]))
+    app.extensions.pop("custops_scope_cache", None)
+    return app
 
 
 @pytest.fixture

@@ -16,6 +16,11 @@ from gateway import roles
 FIXED_ID = str(uuid.uuid4())
 
 
+@pytest.fixture
+def app(reused_app):
+    return reused_app
+
+
 def _concrete(path: str) -> str:
     path = re.sub(r"<uuid:[^>]+>", FIXED_ID, path)
     return re.sub(r"<[^>]+>", "hardware", path)  # a name in the path (a ticket category)

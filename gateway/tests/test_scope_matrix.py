@@ -394,6 +394,11 @@ BODIES: dict[tuple[str, str], dict] = {
 CUSTOMERS = ("own", "other", "foreign")  # ours, worked on by every scoped user; ours, by none; another tenant's
 
 
+@pytest.fixture
+def app(reused_app):
+    return reused_app
+
+
 def allowed(role: str, route) -> bool:
     who = ALLOWED[route]
     return who == "anyone" or role in who.split()
