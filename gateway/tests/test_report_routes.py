@@ -92,3 +92,18 @@ def test_sla_attainment_as_csv(client, services, bearer):
                         ["first_response", "priority", "normal", "1", "0", "100.0", "0.0"],
                         ["first_response", "tier", "(unknown)", "1", "1", "50.0", "50.0"]]
     assert len(rows) == 9
+
+
+def test_status_rules_are_read_by_report_readers_and_changed_by_managers(client, services, bearer, problem):
+    rules = {"delayed_pct": 30.0, "ahead_pct": 30.0, "min_last_week": 1, "at_risk_overdue_tasks": 1,
+             "at_risk_missed_milestones": 1}
+    services.on("reports", "get_status_rules", lambda tenant: rules)
+    services.on("reports", "put_status_rules", lambda tenant, given: {**rules, **given})
+    assert client.get("/api/v1/reports/status-rules", headers=bearer("read_only")).get_json() == rules
+    changed = client.put("/api/v1/reports/status-rules", json={"min_last_week": 5}, headers=bearer("admin"))
+    assert changed.status_code == 200 and changed.get_json()["min_last_week"] == 5
+    assert services.calls_to("reports", "put_status_rules")[-1][1:] == ({"min_last_week": 5},)
+    problem(client.put("/api/v1/reports/status-rules", json={"delayed_pct": 0}, headers=bearer("owner")), 422)
+    problem(client.put("/api/v1/reports/status-rules", json={"surprise": 1}, headers=bearer("owner")), 400)
+    assert client.put("/api/v1/reports/status-rules", json={}, headers=bearer("read_only")).status_code == 403
+    assert len(services.calls_to("reports", "put_status_rules")) == 1

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from custops.contracts.reports import DEFAULT_REPORT_WEEKS, MAX_REPORT_WEEKS
 from custops.validation import Date
-from gateway.api import API, Query, Resource
+from gateway.api import API, Body, Query, Resource, payload
 from gateway.rpc import tenant_call
 
 Format = Literal["json", "csv"]
@@ -236,3 +236,37 @@ def sla_report(query: SlaQuery):
         return _csv_download(f"sla-{report['date_from']}-{report['date_to']}.csv",
                              ("Timer", "Group", "Key", "Met", "Breached", "Attainment %", "Breach Rate %"), rows)
     return report
+
+
+class StatusRules(Resource):
+    """The tenant's status rules, first match wins: At Risk at `at_risk_overdue_tasks` overdue tasks or
+    `at_risk_missed_milestones` missed milestones (0: off); Delayed when Δ% ≤ −`delayed_pct` with at least
+    `min_last_week` items last week; Ahead when Δ% ≥ `ahead_pct`; else On Track."""
+
+    delayed_pct: float
+    ahead_pct: float
+    min_last_week: int
+    at_risk_overdue_tasks: int
+    at_risk_missed_milestones: int
+
+
+class PutStatusRules(Body):
+    """The rules given replace those (the others keep theirs)."""
+
+    delayed_pct: float = Field(default=None, gt=0, le=100)
+    ahead_pct: float = Field(default=None, gt=0, le=10_000)
+    min_last_week: int = Field(default=None, ge=0, le=1_000_000)
+    at_risk_overdue_tasks: int = Field(default=None, ge=0, le=1_000_000)
+    at_risk_missed_milestones: int = Field(default=None, ge=0, le=1_000_000)
+
+
+@API.route("/reports/status-rules", "GET", permission="reports:read", tag="reports",
+           summary="The tenant's status-report rules", response=StatusRules)
+def get_status_rules():
+    return tenant_call("reports", "get_status_rules")
+
+
+@API.route("/reports/status-rules", "PUT", permission="tenant:write", tag="reports", body=PutStatusRules,
+           summary="Change the tenant's status-report rules (audited)", response=StatusRules)
+def put_status_rules(body: PutStatusRules):
+    return tenant_call("reports", "put_status_rules", payload(body))
