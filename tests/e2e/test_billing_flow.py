@@ -1,5 +1,5 @@
 """From tracked time to a paid invoice over HTTP, through every process: a member logs a week of time
-on a customer's ticket, the owner approves the week, drafts and issues the invoice, downloads its PDF
+on a customer's ticket and on a task of the customer's project, the owner approves the week, drafts and issues the invoice, downloads its PDF
 and the QuickBooks Online file (their totals are the invoice's), records the payment; the invoiced
 entries are locked for good."""
 from __future__ import annotations
@@ -34,6 +34,12 @@ def test_a_week_of_time_becomes_an_issued_paid_invoice_and_its_entries_lock(suit
     entries = [_ok(api.post("/api/v1/time-entries", json={
         "customer_id": customer["id"], "ticket_id": ticket["id"], "minutes": minutes,
         "work_date": f"2026-03-0{2 + day}"}), 201) for day, minutes in enumerate([50, 65, 30, 120, 7])]
+    # the work plan: a project of the customer with a task, made through the gateway's work-plan routes
+    project = _ok(owner.post(f"/api/v1/customers/{customer['id']}/projects", json={"name": "Onboarding"}), 201)
+    task = _ok(owner.post(f"/api/v1/projects/{project['id']}/tasks", json={"title": "Set up the printers"}), 201)
+    task_entry = _ok(api.post("/api/v1/time-entries", json={
+        "customer_id": customer["id"], "task_id": task["id"], "minutes": 90, "work_date": "2026-03-04"}), 201)
+    assert task_entry["project_id"] == project["id"]  # the task's project, told by its owner
     week = f"/api/v1/timesheets/{max_['id']}/{MONDAY}"
     _ok(api.post(f"{week}/submit", json={}))
     _ok(owner.post(f"{week}/approve", json={}))
@@ -48,25 +54,33 @@ def test_a_week_of_time_becomes_an_issued_paid_invoice_and_its_entries_lock(suit
                                                "to": "2026-03-08"}), 403)  # money is the owner's
     draft = _ok(owner.post("/api/v1/invoices", json={"customer_id": customer["id"], "from": MONDAY,
                                                      "to": "2026-03-08"}), 201)
-    [line] = draft["lines"]
-    # 60 + 75 + 30 + 120 + 15 = 300 billed minutes of 272 tracked: 500.00 + 100.00 VAT
-    assert (line["raw_minutes"], line["quantity_minutes"], draft["total"]) == (272, 300, 600_00)
+    # a line per project: the task's project and the ticket time (no project)
+    [task_line] = [li for li in draft["lines"] if li["project_id"] is not None]
+    [line] = [li for li in draft["lines"] if li["project_id"] is None]
+    assert len(draft["lines"]) == 2
+    assert (task_line["project_id"], task_line["raw_minutes"], task_line["quantity_minutes"],
+            task_line["amount"]) == (project["id"], 90, 90, 150_00)
+    # 60 + 75 + 30 + 120 + 15 = 300 billed minutes of 272 tracked: 500.00
+    assert (line["project_id"], line["raw_minutes"], line["quantity_minutes"], line["amount"]) == (None, 272, 300,
+                                                                                                   500_00)
+    # 650.00 + 130.00 VAT
+    assert (draft["subtotal"], draft["tax_total"], draft["total"]) == (650_00, 130_00, 780_00)
     issued = _ok(owner.post(f"/api/v1/invoices/{draft['id']}/issue", json={"issue_date": "2026-03-09"}))
     assert (issued["status"], issued["number_text"], issued["due_date"]) == ("issued", "INV-0001", "2026-03-23")
 
     pdf = owner.get(f"/api/v1/invoices/{issued['id']}/pdf")
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
     text = pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
-    assert "INV-0001" in text and "600.00 EUR" in text and "Due date: 2026-03-23" in text
+    assert "INV-0001" in text and "780.00 EUR" in text and "Due date: 2026-03-23" in text
     qbo = owner.get("/api/v1/exports/quickbooks-online.csv")
     rows = list(csv.DictReader(io.StringIO(qbo.text)))
     assert {r["InvoiceNo"] for r in rows} == {"INV-0001"}
-    assert sum(round(float(r["ItemAmount"]) * 100) + round(float(r["ItemTaxAmount"]) * 100) for r in rows) == 600_00
+    assert sum(round(float(r["ItemAmount"]) * 100) + round(float(r["ItemTaxAmount"]) * 100) for r in rows) == 780_00
 
     part = _ok(owner.post(f"/api/v1/invoices/{issued['id']}/payments", json={"amount": 200_00,
                                                                               "paid_on": "2026-03-15"}), 201)
-    assert (part["status"], part["balance_due"]) == ("issued", 400_00)
-    paid = _ok(owner.post(f"/api/v1/invoices/{issued['id']}/payments", json={"amount": 400_00,
+    assert (part["status"], part["balance_due"]) == ("issued", 580_00)
+    paid = _ok(owner.post(f"/api/v1/invoices/{issued['id']}/payments", json={"amount": 580_00,
                                                                               "paid_on": "2026-03-20"}), 201)
     assert paid["status"] == "paid"
 
@@ -74,3 +88,4 @@ def test_a_week_of_time_becomes_an_issued_paid_invoice_and_its_entries_lock(suit
     assert locked["locked"] is True and locked["invoiced_at"]
     problem(owner.patch(f"/api/v1/time-entries/{entries[0]['id']}", json={"minutes": 10}), 409)
     problem(owner.delete(f"/api/v1/time-entries/{entries[1]['id']}"), 409)
+    assert _ok(owner.get(f"/api/v1/time-entries/{task_entry['id']}"))["locked"] is True
