@@ -352,9 +352,9 @@ class InvoiceEntrypoints:
     @rpc(expected_exceptions=EXPECTED)
     def tell_overdue_invoices(self, today=None):
         """Tell `invoice.overdue` for every invoice past due with a balance (once each); `today`
-        (ISO date) for tests and backfills, else today (UTC)."""
-        day = parse(OverdueDay, {"today": today}).today or _now().date()
+        (ISO date) for tests and backfills, else each tenant's today in its timezone."""
+        day = parse(OverdueDay, {"today": today}).today
         with self.db.transaction() as session:
-            return {"told": invoice_store.tell_overdue(session, day, _now())}
+            return {"told": invoice_store.tell_overdue(session, _now(), day)}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import Text, and_, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -17,7 +17,7 @@ from billing import invoices as rules
 from billing.invoice_models import (billing_profiles, blobs, budgets, credit_notes, customer_billing, fixed_fees,
                                     invoice_counters, invoice_entries, invoice_lines, invoices, payments, rates,
                                     retainer_usage, retainers)
-from billing.models import time_entries
+from billing.models import directory_tenants, time_entries
 from billing.rates import Rate, RateBook
 from billing.rounding import RoundingRule
 from custops import outbox, pagination
@@ -635,20 +635,27 @@ def credit(session: Session, inv: dict, amount: int, reason: str, issue_date: da
     return _settle(session, inv, status, now)
 
 
-def tell_overdue(session: Session, today: date, now: datetime, limit: int = 500) -> int:
+def tell_overdue(session: Session, now: datetime, today: date | None = None, limit: int = 500) -> int:
     """Tell `invoice.overdue` once for each issued invoice past its due date with a balance (any
-    tenant: the clock's sweep). Rows locked SKIP LOCKED, so several instances share the sweep."""
-    rows = session.execute(select(invoices).where(
-        invoices.c.status == "issued", invoices.c.due_date < today, invoices.c.overdue_told_at.is_(None))
-        .order_by(invoices.c.due_date).limit(limit).with_for_update(skip_locked=True)).mappings().all()
+    tenant: the clock's sweep), each tenant's day taken in its timezone (`rules.tenant_today`);
+    `today` given (a backfill) is the day for every tenant. Rows locked SKIP LOCKED, so several
+    instances share the sweep."""
+    # no zone is more than a day ahead of UTC: invoices due before UTC's tomorrow are the candidates
+    before = today if today is not None else now.astimezone(timezone.utc).date() + timedelta(days=1)
+    rows = session.execute(select(invoices, directory_tenants.c.timezone.label("tenant_timezone")).outerjoin(
+        directory_tenants, directory_tenants.c.tenant_id == invoices.c.tenant_id).where(
+        invoices.c.status == "issued", invoices.c.due_date < before, invoices.c.overdue_told_at.is_(None))
+        .order_by(invoices.c.due_date).limit(limit).with_for_update(of=invoices, skip_locked=True)).mappings().all()
     told = 0
     for row in rows:
         inv = dict(row)
-        if not rules.is_overdue(inv, today):
+        tenant_timezone = inv.pop("tenant_timezone")
+        day = today if today is not None else rules.tenant_today(now, tenant_timezone)
+        if not rules.is_overdue(inv, day):
             continue
         session.execute(update(invoices).where(invoices.c.id == inv["id"]).values(overdue_told_at=now))
         outbox.add(session, inv["tenant_id"], contracts.InvoiceOverdue(
-            **facts(inv), days_overdue=(today - inv["due_date"]).days))
+            **facts(inv), days_overdue=(day - inv["due_date"]).days))
         told += 1
     return told
 

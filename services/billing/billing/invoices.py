@@ -20,11 +20,16 @@ Decisions:
   what is already credited (a refund of a paid invoice is a credit note too); it lowers the balance
   due, and a balance of 0 or less makes an issued invoice `paid` (settled).
 - **Overdue**: an issued invoice whose due date is before today (the tenant's) and whose balance is
-  above 0; told once (`invoice.overdue`).
+  above 0; told once (`invoice.overdue`). "Today" is the calendar day in the tenant's timezone
+  (billing's copy from `tenant.*`; a tenant not copied yet counts in UTC): a due date is a day on
+  the tenant's calendar, so near midnight UTC's day would call an Auckland invoice overdue hours
+  late, or a Los Angeles one hours early. `days_overdue` counts from that same local day.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+
+from billing import weeks
 
 from custops.errors import Conflict, InvalidInput
 
@@ -86,7 +91,13 @@ def check_credit(invoice: dict, amount: int) -> str:
     return "paid" if balance_due(after) <= 0 else invoice["status"]
 
 
+def tenant_today(now: datetime, tenant_timezone: str | None) -> date:
+    """The calendar day at `now` in the tenant's timezone (UTC if unknown or not a zone)."""
+    return weeks.local_day(now, tenant_timezone or "UTC")
+
+
 def is_overdue(invoice: dict, today: date) -> bool:
+    """Issued, due before `today` (the tenant's day, see `tenant_today`) and with a balance."""
     return (invoice["status"] == "issued" and invoice["due_date"] is not None and invoice["due_date"] < today
             and balance_due(invoice) > 0)
 
