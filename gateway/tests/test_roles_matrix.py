@@ -49,14 +49,15 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     # + 9 follow-up endpoints
     # + 14 activity-log endpoints (corrections, history, the tenant's feed + CSV, heatmaps, kinds, views)
     # + 28 work-plan endpoints (projects, views, tasks, templates, custom fields, lifecycle, work settings, import)
-    # + 29 money endpoints (profile, customer billing, rates, fees, retainers, budgets, invoices, exports)
+    # + 30 money endpoints (profile and its logo, customer billing, rates, fees, retainers, budgets, invoices,
+    #   exports)
     # + 23 time-tracking endpoints (8 timers, 6 timesheets, 9 time setup)
     # + 11 mail intake endpoints (change/remove a mailbox, folders, pause, resume, test, status; unassigned
     #   queue + assign, quarantine, raw bytes)
     # + 4 customer-health endpoints (a customer's health, the at-risk list, get/put health settings)
     # + 5 report endpoints (status, time, SLA attainment, get/put status rules)
     # + 8 form endpoints (list/create/get/change forms, a link for a customer, open and submit by link, submissions)
-    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 28 + 14 + 29 + 23 + 11 + 4 + 5 + 8
+    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 28 + 14 + 30 + 23 + 11 + 4 + 5 + 8
 
 
 def test_every_route_permission_is_in_the_table():
@@ -131,7 +132,7 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
                          "set_invoice_notes", "discard_invoice", "add_invoice_line", "update_invoice_line",
                          "remove_invoice_line", "issue_invoice", "record_payment", "void_invoice",
                          "issue_credit_note", "invoice_entries", "invoice_pdf", "export_invoices",
-                         "export_time_entries"):  # money (issue 10)
+                         "export_time_entries", "set_billing_logo"):  # money (issue 10)
         services.on("billing", billing_call, _answer)
     for time_call in ("start_timer", "list_timers", "get_timer", "pause_timer", "resume_timer", "touch_timer",
                       "stop_timer", "discard_timer", "list_timesheets", "get_timesheet", "submit_timesheet",

@@ -155,6 +155,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     # money (issue 10): rates, invoices and exports are the owner's alone (an admin does all but billing)
     ("GET", "/billing/profile"): "owner",
     ("PATCH", "/billing/profile"): "owner",
+    ("PUT", "/billing/profile/logo"): "owner",
     ("GET", "/customers/<customer_id>/billing"): "owner",
     ("PATCH", "/customers/<customer_id>/billing"): "owner",
     ("POST", "/rates"): "owner",

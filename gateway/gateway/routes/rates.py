@@ -8,14 +8,17 @@ category > project > customer > member, the latest in effect on the day worked (
 """
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import date
 from typing import Literal
 
+from flask import request
 from pydantic import Field
 
 from custops.validation import Date
 from gateway.api import API, Body, Query, Resource, page_of, payload
+from gateway.problems import Problem
 from gateway.rpc import tenant_call
 
 Money = Field(ge=0, le=10**15, description="minor units of the currency (cents, yen, fils)")
@@ -178,6 +181,40 @@ def get_billing_profile():
            tag="billing", body=BillingProfileChange, response=BillingProfile)
 def set_billing_profile(body: BillingProfileChange):
     return tenant_call("billing", "set_billing_profile", payload(body))
+
+
+# the logo printed on invoices: the bytes themselves (no JSON), checked here before they travel
+LOGO_MAX_BYTES = 1_000_000  # billing's own limit (`set_billing_logo`)
+LOGO_SIGNATURES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
+
+
+def logo_problem(media_type: str, content: bytes) -> Problem | None:
+    """Why these bytes are not a logo, or None: PNG or JPEG (by Content-Type, and the bytes must
+    start with that format's signature, so a mislabelled file is refused here), 1 byte to 1 MB."""
+    if media_type not in LOGO_SIGNATURES:
+        return Problem(415, "the logo must be sent as image/png or image/jpeg bytes (Content-Type)",
+                       [{"field": "Content-Type", "message": "must be image/png or image/jpeg"}])
+    if not content:
+        return Problem(422, "the logo is empty", [{"field": "body", "message": "must not be empty"}])
+    if len(content) > LOGO_MAX_BYTES:
+        return Problem(413, "the logo is too large", [{"field": "body",
+                                                       "message": f"at most {LOGO_MAX_BYTES} bytes"}])
+    if not content.startswith(LOGO_SIGNATURES[media_type]):
+        return Problem(422, f"the body is not a {media_type.split('/')[1].upper()} image",
+                       [{"field": "body", "message": f"must be {media_type} bytes"}])
+    return None
+
+
+@API.route("/billing/profile/logo", "PUT", permission="billing:write", tag="billing", response=BillingProfile,
+           statuses=(413, 415, 422),
+           summary="Upload the logo printed on invoices: the PNG or JPEG bytes as the body (image/png or "
+                   "image/jpeg), at most 1 MB")
+def set_billing_logo():
+    content = request.get_data(cache=True)
+    refused = logo_problem(request.mimetype, content)
+    if refused is not None:
+        raise refused
+    return tenant_call("billing", "set_billing_logo", base64.b64encode(content).decode("ascii"), request.mimetype)
 
 
 @API.route("/customers/<uuid:customer_id>/billing", "GET", permission="billing:read", tag="billing",
