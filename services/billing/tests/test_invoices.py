@@ -8,6 +8,7 @@ written straight into billing's own table: approving weeks is the timesheets' co
 import base64
 import csv
 import io
+import threading
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -15,13 +16,17 @@ import pypdf
 import pypdfium2
 import pytest
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
+from billing.directory import copy_tenant
+from billing.invoices import tenant_today
 from billing.models import time_entries
 from billing.service import BillingService
 from custops import db, outbox
 from custops.contracts.billing import TimeLogged
 from custops.errors import Conflict, InvalidInput
 from custops.events import envelope_for
+from custops.rpc import RpcClient
 from custops.testing import publish_and_wait
 
 MONDAY = date(2026, 3, 2)
@@ -142,6 +147,40 @@ def test_draft_issue_pay_locks_entries_and_numbers_without_gaps(rpc, tenant, set
     assert second["number_text"] == "INV-0002"
 
 
+def test_invoices_issued_at_once_get_consecutive_numbers_without_gap_or_duplicate(rpc, tenant, setup):
+    """Six drafts (one per customer) issued by six concurrent calls, each on its own connection:
+    the tenant's counter hands out 1..6, each once, and the `invoice.issued` events say the same."""
+    p, m = setup["project"], setup["member"]
+    drafts = []
+    for i in range(6):
+        c = _customer(rpc, tenant, f"Customer {i}")
+        rpc.call("billing", "set_customer_billing", tenant, c, {"currency": "EUR"})
+        _entries(tenant, c, p, m, [60])
+        drafts.append(_draft(rpc, tenant, c)["id"])
+    results, errors, gate = [], [], threading.Barrier(len(drafts))
+
+    def issue(draft_id):
+        client = RpcClient(timeout=20)
+        try:
+            gate.wait()
+            results.append(client.call("billing", "issue_invoice", tenant, draft_id, {"issue_date": "2026-03-09"}))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=issue, args=(d,)) for d in drafts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(results) == len(drafts)
+    assert sorted(r["number"] for r in results) == [1, 2, 3, 4, 5, 6]
+    assert {r["id"] for r in results} == set(drafts)
+    assert sorted(e["number_text"] for e in _events(tenant, "invoice.issued")) == [
+        f"INV-000{n}" for n in range(1, 7)]
+
+
 def test_void_releases_entries_and_keeps_its_number(rpc, tenant, setup):
     c, p, m = setup["customer"], setup["project"], setup["member"]
     ids = _entries(tenant, c, p, m, [60, 30])
@@ -254,6 +293,15 @@ def test_overdue_is_told_once_and_bad_input_is_refused_naming_the_field(rpc, ten
     [overdue] = _events(tenant, "invoice.overdue")
     assert (overdue["invoice_id"], overdue["due_date"], overdue["balance_due"], overdue["days_overdue"]) == (
         issued["id"], "2026-03-23", 120_00, 9)
+    # the clock's sweep (no day given) counts from the tenant's own day, in its copied timezone
+    with db.engine_for("billing").begin() as conn:
+        copy_tenant(Session(conn), uuid.UUID(tenant), "Pacific/Kiritimati", "monday", datetime.now(timezone.utc))
+    _entries(tenant, c, p, m, [60])
+    late = rpc.call("billing", "issue_invoice", tenant, _draft(rpc, tenant, c)["id"], {"issue_date": "2026-03-10"})
+    rpc.call("billing", "tell_overdue_invoices")
+    [swept] = [e for e in _events(tenant, "invoice.overdue") if e["invoice_id"] == late["id"]]
+    assert swept["days_overdue"] == (tenant_today(datetime.now(timezone.utc), "Pacific/Kiritimati")
+                                     - date(2026, 3, 24)).days
     _bad_input_is_refused_naming_the_field(rpc, tenant, setup)
 
 
