@@ -1,14 +1,16 @@
 """From tracked time to a paid invoice over HTTP, through every process: a member logs a week of time
-on a customer's ticket and on a task of the customer's project, the owner approves the week, drafts
-and issues the invoice, downloads its PDF and the QuickBooks Online file (their totals are the
+on a customer's ticket and on a task of the customer's project, the owner approves the week, uploads
+the invoice logo, drafts and issues the invoice, downloads its PDF and the QuickBooks Online file (their totals are the
 invoice's), records the payment; the invoiced entries are locked for good."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import uuid
 
 import pypdf
+from PIL import Image
 
 from harness import create_customer, problem
 
@@ -46,6 +48,12 @@ def test_a_week_of_time_becomes_an_issued_paid_invoice_and_its_entries_lock(suit
 
     _ok(owner.patch("/api/v1/billing/profile", json={"company_name": "Tenant Ltd", "payment_details": "IBAN X1",
                                                      "rounding_increment": 15, "payment_terms_days": 14}))
+    logo = io.BytesIO()
+    Image.new("RGB", (60, 20), (200, 30, 30)).save(logo, format="PNG")
+    problem(owner.put("/api/v1/billing/profile/logo", data=b"GIF89a", headers={"Content-Type": "image/gif"}), 415)
+    profile = _ok(owner.put("/api/v1/billing/profile/logo", data=logo.getvalue(),
+                            headers={"Content-Type": "image/png"}))
+    assert profile["logo_sha256"] == hashlib.sha256(logo.getvalue()).hexdigest()
     _ok(owner.patch(f"/api/v1/customers/{customer['id']}/billing", json={"currency": "EUR", "tax_name": "VAT",
                                                                         "tax_rate_ppm": 200_000}))
     _ok(owner.post("/api/v1/rates", json={"hourly_amount": 100_00, "currency": "EUR",
@@ -70,7 +78,9 @@ def test_a_week_of_time_becomes_an_issued_paid_invoice_and_its_entries_lock(suit
 
     pdf = owner.get(f"/api/v1/invoices/{issued['id']}/pdf")
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
-    text = pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    page = pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0]
+    text = page.extract_text()
+    assert len(page.images) == 1  # the uploaded logo
     assert "INV-0001" in text and "780.00 EUR" in text and "Due date: 2026-03-23" in text
     qbo = owner.get("/api/v1/exports/quickbooks-online.csv")
     rows = list(csv.DictReader(io.StringIO(qbo.text)))
