@@ -1,7 +1,7 @@
 """From tracked time to a paid invoice over HTTP, through every process: a member logs a week of time
 on a customer's ticket and on a task of the customer's project, the owner approves the week, uploads
-the invoice logo, drafts and issues the invoice, downloads its PDF and the QuickBooks Online file (their totals are the
-invoice's), records the payment; the invoiced entries are locked for good."""
+the invoice logo, drafts and issues the invoice, downloads its PDF and the QuickBooks Online file
+(their totals are the invoice's), records the payment; the invoiced entries are locked for good."""
 from __future__ import annotations
 
 import csv
