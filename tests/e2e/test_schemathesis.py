@@ -25,6 +25,25 @@ expected-statuses = ["2xx", "401", "403", "404", "409", "410", "422"]
 """
 
 
+# A fault of the tool itself, not of our API: hypothesis failing to describe one of schemathesis's own
+# lambdas while it builds a coverage case ("AST constructor recursion depth mismatch", raised by
+# CPython's ast module inside hypothesis.internal.lambda_sources). It is printed, not counted.
+TOOL_FAULTS = ("AST constructor recursion depth mismatch",)
+
+
+def _our_errors(errors: list[dict], output: str) -> list[dict]:
+    """The errors schemathesis reports, less runtime errors that are all the tool's own faults."""
+    tool_faults = sum(output.count(marker) for marker in TOOL_FAULTS)
+    ours = []
+    for error in errors:
+        if error.get("title") == "Runtime Error" and error.get("count", 1) <= tool_faults:
+            tool_faults -= error.get("count", 1)
+            print(f"schemathesis: ignored {error} — a fault inside the tool ({', '.join(TOOL_FAULTS)})")
+            continue
+        ours.append(error)
+    return ours
+
+
 def test_the_running_api_answers_as_its_openapi_document_says(suite, tenant, tmp_path):
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
@@ -52,5 +71,7 @@ def test_the_running_api_answers_as_its_openapi_document_says(suite, tenant, tmp
           f"operations in {doc.get('running_time', '?')} s, phases {doc.get('phases')}; "
           f"failures: {failures or 'none'}; errors: {doc.get('errors') or 'none'}")
     summary = "\n".join(failures) + f"\nfull output: {LOG_DIR / 'schemathesis.log'}\n" + result.stdout[-6000:]
-    assert result.returncode == 0 and not failures and not doc.get("errors"), summary
+    errors = _our_errors(doc.get("errors") or [], result.stdout)
+    assert not failures and not errors, summary
+    assert result.returncode == 0 or doc.get("errors"), summary  # a non-zero exit is a finding or an error
     assert cases.get("generated", 0) > 500, summary  # it really ran
