@@ -1,7 +1,8 @@
 """The customer portal through the gateway, the REAL customers and tickets services, the customers
 outbox relay and RabbitMQ: a manager invites a contact, the invite is exchanged (once, without a
 bearer token) for a portal token, the portal user works on their company's tickets as that contact
-and sees no internal note, and taking portal access away stops the token on a warm gateway within a
+and sees no internal note nor internal timeline entry (only their company's customer-visible ones,
+from the REAL timeline service), and taking portal access away stops the token on a warm gateway within a
 second (its login cache holds logins for 30 s)."""
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from custops import config
 from gateway.app import create_app
 from gateway.tests.test_revocation_real_broker import customers, relay  # noqa: F401 - fixtures
 from tickets.service import TicketsService
+from timeline.service import TimelineService
 
 WITHIN = 1.0  # seconds: the revocation promise
 
@@ -21,6 +23,7 @@ WITHIN = 1.0  # seconds: the revocation promise
 @pytest.fixture
 def services(relay, container_factory, nameko_config):  # noqa: F811 - relay is the imported fixture
     container_factory(TicketsService, nameko_config).start()
+    container_factory(TimelineService, nameko_config).start()
 
 
 @pytest.fixture
@@ -120,9 +123,30 @@ def test_a_portal_user_works_on_their_companys_tickets_as_their_contact(gateway)
     assert [t["id"] for t in listed["items"]] == [ticket["id"]]
     assert pat("GET", f"/tickets/{theirs['id']}")[0] == 404
     assert pat("POST", f"/tickets/{ticket['id']}/messages", {"kind": "note", "body": "x"})[0] == 403
-    # the timeline: their company's customer-visible activities only (issue 9)
+    # the timeline: their company's customer-visible activities only, never internal ones (issue 9)
+    logged = {}
+    for company, visibility in ((customer, "customer"), (customer, "internal"), (other, "customer")):
+        summary = f"{visibility} call with {company['name']}"
+        status, activity = owner("POST", f"/customers/{company['id']}/interactions",
+                                 {"kind": "call", "summary": summary, "visibility": visibility})
+        assert status == 201 and activity["visibility"] == visibility, activity
+        logged[(company["id"], visibility)] = activity["activity_id"]
+    status, staff = owner("GET", f"/customers/{customer['id']}/timeline")
+    assert status == 200, staff
+    assert {logged[(customer["id"], "customer")], logged[(customer["id"], "internal")]} <= {
+        a["activity_id"] for a in staff["items"]}, staff
     status, timeline = pat("GET", f"/customers/{customer['id']}/timeline")
-    assert status == 200 and not any(a["internal"] for a in timeline["items"]), timeline
+    assert status == 200, timeline
+    seen = {a["activity_id"] for a in timeline["items"]}
+    assert logged[(customer["id"], "customer")] in seen, timeline
+    assert logged[(customer["id"], "internal")] not in seen, timeline
+    assert all((a["customer_id"], a["visibility"], a["internal"]) == (customer["id"], "customer", False)
+               for a in timeline["items"]), timeline
+    assert pat("GET", f"/customers/{other['id']}/timeline")[0] == 404
+    status, across = pat("GET", "/activity")
+    assert status == 200, across
+    assert logged[(customer["id"], "customer")] in {a["activity_id"] for a in across["items"]}, across
+    assert all((a["customer_id"], a["visibility"]) == (customer["id"], "customer") for a in across["items"]), across
     for method, path in (("GET", "/customers"), ("GET", "/activity/heatmap"),
                          ("GET", "/time-entries"),
                          ("POST", f"/customers/{customer['id']}/contacts/{contact['id']}/portal-invite")):

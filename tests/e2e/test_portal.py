@@ -2,7 +2,8 @@
 contact portal access and invites them → the one-time invite is exchanged, with no bearer token, for a
 portal token → the portal user opens a ticket and writes on it as their contact → the agent answers
 publicly and adds an internal note → the portal user sees the reply, not the note, nor anything of
-another company, the timeline or money → the invite does not work twice → taking portal access away
+another company, nor money, and on the timeline only their company's customer-visible activities (the
+reply, not the note) → the invite does not work twice → taking portal access away
 stops the token. The audit log names the contact as the actor of the exchange."""
 from __future__ import annotations
 
@@ -58,7 +59,30 @@ def test_a_portal_users_journey_from_invite_to_the_agents_public_reply(suite, te
     assert [m["kind"] for m in staff_view] == ["inbound", "note", "reply"]
     assert [t["id"] for t in pat.get("/api/v1/tickets").json()["items"]] == [ticket["id"]]
     problem(pat.get(f"/api/v1/tickets/{elsewhere['id']}"), 404)
-    problem(pat.get(f"/api/v1/customers/{customer['id']}/timeline"), 403)
+    # the timeline (issue 9): their company's customer-visible activities only — the reply, not the note
+    def ticket_activities():
+        page = owner.get(f"/api/v1/customers/{customer['id']}/timeline", params={"limit": 100})
+        assert page.status_code == 200, page.text
+        types = {a["type"]: a for a in page.json()["items"] if a["subject_id"] == ticket["id"]}
+        return types if {"ticket.replied", "ticket.note_added"} <= types.keys() else None
+    staff_timeline = eventually(ticket_activities, DEADLINE, "the reply and the note on the staff's timeline")
+    assert staff_timeline["ticket.note_added"]["visibility"] == "internal"
+    response = owner.post(f"/api/v1/customers/{other['id']}/interactions",
+                          json={"kind": "call", "summary": "a call with the other company", "visibility": "customer"})
+    assert response.status_code == 201, response.text
+    response = pat.get(f"/api/v1/customers/{customer['id']}/timeline", params={"limit": 100})
+    assert response.status_code == 200, response.text
+    portal_timeline = response.json()["items"]
+    assert portal_timeline and all((a["customer_id"], a["visibility"]) == (customer["id"], "customer")
+                                   for a in portal_timeline), portal_timeline
+    ids = {a["activity_id"] for a in portal_timeline}
+    assert staff_timeline["ticket.replied"]["activity_id"] in ids
+    assert staff_timeline["ticket.note_added"]["activity_id"] not in ids
+    problem(pat.get(f"/api/v1/customers/{other['id']}/timeline"), 404)
+    response = pat.get("/api/v1/activity", params={"limit": 100})
+    assert response.status_code == 200, response.text
+    assert all((a["customer_id"], a["visibility"]) == (customer["id"], "customer")
+               for a in response.json()["items"]), response.text
     problem(pat.get("/api/v1/time-entries"), 403)
     problem(pat.post(f"/api/v1/tickets/{ticket['id']}/messages", json={"kind": "note", "body": "x"}), 403)
 
