@@ -24,6 +24,7 @@ from typing import Callable
 
 from flask import Flask, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
 from custops import pagination
@@ -161,9 +162,21 @@ def parse_path(path: dict) -> dict:
     return {key: str(value) for key, value in path.items()}
 
 
+def _refuse_other_method() -> None:
+    """A 405 when a rule without ids has this very path but not this method: `PATCH /followups/analytics`
+    is taken by `PATCH /followups/<uuid:followup_id>` (an id rule matches any segment), yet the path names
+    `GET /followups/analytics`, so the answer is werkzeug's 405 with its Allow header, not a 404 id."""
+    allowed = {method for rule in current_app.url_map.iter_rules()
+               if not rule.arguments and rule.rule == request.path for method in rule.methods or ()}
+    if allowed:
+        raise MethodNotAllowed(valid_methods=sorted(allowed))
+
+
 def _handler(endpoint: Endpoint, prefix: str):
     @functools.wraps(endpoint.view)
     def handle(**path):
+        if any(isinstance(value, MalformedId) for value in path.values()):
+            _refuse_other_method()
         if endpoint.permission is not None:
             identity = auth.authenticate(current_app.extensions["custops_auth_cache"])
             if not roles.allowed(identity.role, endpoint.permission):

@@ -78,6 +78,21 @@ def statuses(endpoint: Endpoint) -> list[int]:
     return sorted(found)
 
 
+# `format=<value>` → the media type a route answers instead of JSON (a report's table as a download)
+_FORMAT_MEDIA_TYPES = {"csv": "text/csv"}
+
+
+def query_media_types(endpoint: Endpoint) -> list[str]:
+    """The media types a route's `format` query parameter can ask for beside its JSON answer
+    (`GET /reports/time?format=csv` answers text/csv), read from the parameter's allowed values."""
+    field = endpoint.query.model_fields.get("format") if endpoint.query is not None else None
+    if field is None:
+        return []
+    values = [v for arg in (field.annotation, *typing.get_args(field.annotation))
+              for v in typing.get_args(arg) if isinstance(v, str)]
+    return [_FORMAT_MEDIA_TYPES[v] for v in values if v in _FORMAT_MEDIA_TYPES]
+
+
 def _problem(description: str) -> dict:
     return {"description": description,
             "content": {problems.CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -192,6 +207,8 @@ def _operation(spec: APISpec, api: Api, endpoint: Endpoint) -> dict:
         content = {"application/json": {"schema": _register_model(spec, response, "serialization")}}
     else:
         content = {endpoint.produces: {"schema": {"type": "string"}}}
+    for media_type in query_media_types(endpoint):
+        content.setdefault(media_type, {"schema": {"type": "string"}})
     success = {"description": "Created" if endpoint.status == 201 else "OK", "content": content}
     if endpoint.location:
         success["headers"] = {"Location": {"schema": {"type": "string"}, "description": "the new resource",

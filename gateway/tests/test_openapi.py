@@ -262,3 +262,17 @@ def test_every_body_the_schemas_allow_fits_the_body_limit(app):
             schema = endpoint.body.model_json_schema()
             size = _worst_json_size(schema, schema.get("$defs", {}))
             assert size < limit, (endpoint.method, endpoint.rule, size, limit)
+
+
+def test_reports_with_a_csv_format_document_both_media_types(client):
+    doc = _doc(client)
+    for path in ("/api/v1/reports/at-risk", "/api/v1/reports/sla", "/api/v1/reports/status", "/api/v1/reports/time"):
+        content = doc["paths"][path]["get"]["responses"]["200"]["content"]
+        assert "$ref" in content["application/json"]["schema"], path  # the JSON answer stays declared
+        assert content["text/csv"] == {"schema": {"type": "string"}}, path  # `?format=csv`
+    assert "text/csv" not in doc["paths"]["/api/v1/reports/ticket-volume"]["get"]["responses"]["200"]["content"]
+
+
+def test_the_tenant_wide_activity_routes_document_a_404_for_an_unknown_view(client):
+    for path in ("/api/v1/activity", "/api/v1/activity/export.csv"):
+        assert "404" in _doc(client)["paths"][path]["get"]["responses"], path

@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 
+from custops.errors import NotFound
+
 CUSTOMER = str(uuid.uuid4())
 
 
@@ -114,3 +116,19 @@ def test_corrections_retraction_history_and_views_reach_the_service(client, bear
     [(_, member, body)] = services.calls_to("timeline", "save_view")
     assert member == ids["members"]["contractor"] and body["name"] == "Calls"
     assert client.post("/api/v1/activity-views", json={"name": "x"}, headers=bearer("read_only")).status_code == 403
+
+
+def test_the_csv_export_of_an_unknown_view_is_a_404(client, bearer, services):
+    services.on("timeline", "get_view", NotFound("view x not found"))
+    response = client.get(f"/api/v1/activity/export.csv?view={uuid.uuid4()}", headers=bearer("admin"))
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE", "POST"])
+def test_an_undeclared_method_on_a_static_path_beside_an_id_route_is_a_405(client, bearer, method):
+    # `/followups/<uuid:followup_id>` takes PATCH; `analytics` is no id but the path of a GET route
+    response = client.open("/api/v1/followups/analytics", method=method, headers=bearer("admin"))
+    assert response.status_code == 405, response.get_data(as_text=True)
+    assert "GET" in response.headers["Allow"]
+    bad_id = client.patch("/api/v1/followups/not-an-id", json={}, headers=bearer("admin"))
+    assert bad_id.status_code == 404 and bad_id.get_json()["errors"][0]["field"] == "followup_id"

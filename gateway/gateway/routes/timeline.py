@@ -331,7 +331,7 @@ def activity_history(customer_id: str, activity_id: str):
 # --- across the tenant ---------------------------------------------------------------------------------
 
 @API.route("/activity", "GET", permission="timeline:read", tag="timeline", query=ActivityQuery,
-           response=page_of(Activity),
+           response=page_of(Activity), statuses=(404,),  # 404: an unknown saved `view`
            summary="Every customer's activities (programmatic export), newest first, with the total")
 def list_tenant_activities(query: ActivityQuery):
     wanted = _tenant_wide(_filters(query, per_customer=False))
@@ -340,7 +340,7 @@ def list_tenant_activities(query: ActivityQuery):
 
 @API.route("/activity/export.csv", "GET", permission="timeline:read", tag="timeline", query=ActivityExportQuery,
            summary=f"Every customer's activities as CSV, newest first (at most {EXPORT_MAX_ROWS} rows)",
-           produces="text/csv")
+           produces="text/csv", statuses=(404,))  # 404: an unknown saved `view`
 def export_activities(query: ActivityExportQuery):
     wanted = _tenant_wide(_filters(query, per_customer=False))
     first = tenant_call("timeline", "export_activities", wanted, None, EXPORT_PAGE_ROWS)
