@@ -32,6 +32,8 @@ M = TypeVar("M", bound=BaseModel)
 
 MAX_DEPTH = 32  # containers inside containers; our deepest model needs 4
 MAX_ERRORS = 20  # field errors reported per request; a body with a million NULs gets 20
+MAX_INTEGER = 2**31 - 1  # the largest value a Postgres INTEGER column holds: an input stored in or
+                         # compared with one is bounded by it, or the database refuses it as a 500
 EARLIEST = date(1970, 1, 1)
 LATEST = date(2100, 12, 31)
 WINDOW_MESSAGE = f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}"

@@ -261,6 +261,7 @@ def put_custom_field(key: str, body: PutCustomField):
 
 
 @API.route("/custom-fields/<key>", "DELETE", permission="customers:write", tag="customers",
-           summary="Remove a custom field (and every customer's value of it)", response=Removed)
+           summary="Remove a custom field (and every customer's value of it)", response=Removed,
+           statuses=(422,))  # a `key` that is no field key (lower-case letters, digits, _) names the field
 def remove_custom_field(key: str):
     return tenant_call("customers", "remove_custom_field", key)

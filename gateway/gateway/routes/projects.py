@@ -13,7 +13,7 @@ from flask import Response, g, stream_with_context
 from pydantic import Field
 
 from custops.contracts.customers import TaskCategory
-from custops.validation import Date
+from custops.validation import MAX_INTEGER, Date
 from gateway import roles
 from gateway.api import API, Body, Paged, Query, Resource, filters, page_of, payload
 from gateway.problems import Problem
@@ -143,7 +143,8 @@ class TaskExportQuery(Query):
 
 
 class UpgradePlan(Body):
-    version: Annotated[int, Field(ge=1)] = Field(default=None, description="default: the template's current one")
+    version: Annotated[int, Field(ge=1, le=MAX_INTEGER)] = Field(default=None,
+                                                                 description="default: the template's current one")
     confirm: bool = Field(default=None, description="false (default): only the diff; true: apply it and re-plan")
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from flask import g, jsonify, request
 from pydantic import Field
 
-from custops.validation import Date
+from custops.validation import MAX_INTEGER, Date
 from gateway import roles
 from gateway.api import API, Body, Paged, Query, Resource, page_of, payload
 from gateway.problems import Problem
@@ -59,7 +59,8 @@ class SaveTemplate(Body):
 
 
 class TemplateQuery(Query):
-    version: Annotated[int, Field(ge=1)] | None = Field(default=None, description="an earlier version")
+    version: Annotated[int, Field(ge=1, le=MAX_INTEGER)] | None = Field(default=None,
+                                                                      description="an earlier version")
 
 
 class Template(Resource):
@@ -75,7 +76,8 @@ class Template(Resource):
 
 class ApplyTemplate(Body):
     template_id: uuid.UUID
-    version: Annotated[int, Field(ge=1)] = Field(default=None, description="default: the current version")
+    version: Annotated[int, Field(ge=1, le=MAX_INTEGER)] = Field(default=None,
+                                                                 description="default: the current version")
     start_date: Date = Field(default=None, description="Day 0; default: the customer's start date")
     name: Annotated[str, Field(min_length=1, max_length=200)] = None
     portal_shared: bool = None

@@ -13,6 +13,7 @@ from custops import caller, db, outbox
 from custops.contracts.tickets import BusinessCalendarChanged
 from custops.errors import Conflict, InvalidInput, NotFound
 from custops.events import envelope_for
+from custops.validation import MAX_INTEGER
 from custops.testing import publish_and_wait
 
 
@@ -228,6 +229,28 @@ def test_apply_a_template_idempotently_replan_and_upgrade(rpc, tenant):
     assert tasks["kickoff"]["title"] == "Kickoff call"  # done: untouched
     assert tasks["golive"]["due_date"] == "2026-03-25" and tasks["review"]["start_date"] == "2026-04-06"
     assert tasks["review"]["depends_on"] == [tasks["golive"]["id"]]
+
+
+def test_a_template_version_past_an_integer_column_is_refused_naming_version(rpc, tenant):
+    # found by schemathesis: `version` 666312986924336454992348724592640 reached Postgres ("integer out of
+    # range"), a 500 of the service; the largest a column holds is a version like any other
+    t = tenant["tenant_id"]
+    customer = _customer(rpc, tenant, start_date="2026-03-02")
+    template = rpc.call("customers", "create_template", t, {"name": "Bounded", "steps": STEPS[:1]})
+    huge = 666312986924336454992348724592640
+    for call, args in (("apply_template", (customer["id"], {"template_id": template["id"], "version": huge})),
+                       ("get_template", (template["id"], huge))):
+        with pytest.raises(InvalidInput) as raised:
+            rpc.call("customers", call, t, *args)
+        assert [e["field"] for e in raised.value.errors] == ["version"], call
+    applied = rpc.call("customers", "apply_template", t, customer["id"], {"template_id": template["id"]})
+    with pytest.raises(InvalidInput) as raised:
+        rpc.call("customers", "upgrade_plan", t, applied["project"]["id"], {"version": huge})
+    assert [e["field"] for e in raised.value.errors] == ["version"]
+    with pytest.raises(InvalidInput) as raised:  # in range, but no such version: a 422 too
+        rpc.call("customers", "apply_template", t, customer["id"], {"template_id": template["id"],
+                                                                    "version": MAX_INTEGER, "idempotency_key": "b"})
+    assert [e["field"] for e in raised.value.errors] == ["version"]
 
 
 def test_business_calendar_copy_moves_business_day_offsets(rpc, tenant, customers_service):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from custops.validation import Date
+from custops.validation import MAX_INTEGER, Date
 from customers.work_plan import board, schedule
 
 Key = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -191,7 +191,7 @@ class SaveTemplate(_Input):
 
 class ApplyTemplate(_Input):
     template_id: uuid.UUID
-    version: Annotated[int, Field(ge=1)] = None  # default: its current version
+    version: Annotated[int, Field(ge=1, le=MAX_INTEGER)] = None  # default: its current version
     start_date: Date = None  # default: the customer's start date (then required there)
     name: Annotated[str, Field(min_length=1, max_length=200)] = None
     portal_shared: bool = False
@@ -199,7 +199,7 @@ class ApplyTemplate(_Input):
 
 
 class UpgradePlan(_Input):
-    version: Annotated[int, Field(ge=1)] = None  # default: the template's current version
+    version: Annotated[int, Field(ge=1, le=MAX_INTEGER)] = None  # default: the template's current version
     confirm: bool = False  # False: only show the diff
 
 

@@ -14,7 +14,7 @@ from custops import pagination
 from custops.entrypoints import consumes
 from custops.errors import EXPECTED, InvalidInput
 from custops.rpc_entrypoint import rpc
-from custops.validation import parse, parse_id
+from custops.validation import MAX_INTEGER, parse, parse_id
 from customers import profile
 from customers.commands import PutCustomField
 from customers.work_plan import calendar_copy, import_store, store, templates_store
@@ -218,8 +218,10 @@ class WorkPlanEntrypoints:
     @rpc(expected_exceptions=EXPECTED)
     def get_template(self, tenant_id, template_id, version=None):
         tenant_id, template_id = parse_id(tenant_id, "tenant"), parse_id(template_id, "template")
-        if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
-            raise InvalidInput("invalid version", [{"field": "version", "message": "must be a positive integer"}])
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)
+                                    or not 1 <= version <= MAX_INTEGER):
+            raise InvalidInput("invalid version", [{"field": "version", "message": "must be a positive integer "
+                                                                                   f"of at most {MAX_INTEGER}"}])
         with self.db.read() as session:
             return templates_store.get_template(session, tenant_id, template_id, version)
 
