@@ -172,6 +172,18 @@ def _refuse_other_method() -> None:
         raise MethodNotAllowed(valid_methods=sorted(allowed))
 
 
+def default_options_response() -> Response:
+    """OPTIONS answers what the path offers: a static path beside an id rule (`/followups/analytics`
+    beside `/followups/<uuid:followup_id>`, which matches any segment) offers only its own methods."""
+    static = {method for rule in current_app.url_map.iter_rules()
+              if not rule.arguments and rule.rule == request.path for method in rule.methods or ()}
+    if not static:
+        return Flask.make_default_options_response(current_app)
+    response = current_app.response_class()
+    response.allow.update(static)
+    return response
+
+
 def _handler(endpoint: Endpoint, prefix: str):
     @functools.wraps(endpoint.view)
     def handle(**path):

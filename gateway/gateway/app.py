@@ -43,4 +43,5 @@ def create_app(options: dict | None = None) -> Flask:
     observability.install(app)
     health.install(app)
     api.load().install(app)
+    app.make_default_options_response = api.default_options_response
     return app

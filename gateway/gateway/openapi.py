@@ -48,6 +48,7 @@ _PROBLEMS = {
     409: "The change conflicts with the current state (a unique value taken, a locked resource)",
     410: "It existed and can no longer be used (a one-time invite already used or expired)",
     413: "The body is larger than 2 MiB",
+    414: "The request line (path and query) is longer than the server takes",
     415: "The body is not of an accepted media type",
     422: "Well-formed input with a value that is not acceptable or breaks a rule; `errors` names the fields",
     502: "A service failed to handle the request",
@@ -72,7 +73,7 @@ def statuses(endpoint: Endpoint) -> list[int]:
     if endpoint.body is not None:
         found |= {413, 415, 422}
     if endpoint.query is not None:
-        found.add(422)
+        found |= {414, 422}  # query parameters can make the request line too long
     if endpoint.calls_services:
         found |= {502, 503, 504}
     return sorted(found)
@@ -239,6 +240,10 @@ def _operation(spec: APISpec, api: Api, endpoint: Endpoint) -> dict:
         for media_type, field in endpoint.text_bodies:
             content[media_type] = {"schema": {"type": "string", "description": f"the `{field}` field as the body"}}
         operation["requestBody"] = {"required": True, "content": content}
+    raw = getattr(endpoint.view, "raw_body_media_types", ())
+    if raw:  # a route taking bytes as they are (an image), not a JSON body
+        operation["requestBody"] = {"required": True, "content": {
+            media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in raw}}
     return operation
 
 

@@ -21,7 +21,10 @@ from harness import LOG_DIR, VENV_BIN
 BUDGET = 150  # seconds of test generation and requests (~4,000 cases on 2 cores)
 CONFIG = """
 [checks.positive_data_acceptance]
-expected-statuses = ["2xx", "401", "403", "404", "409", "410", "422"]
+expected-statuses = ["2xx", "401", "403", "404", "409", "410", "414", "422"]
+
+[checks.negative_data_rejection]
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "414", "415", "422", "428", "429", "5xx"]
 """
 
 

@@ -217,6 +217,9 @@ def set_billing_logo():
     return tenant_call("billing", "set_billing_logo", base64.b64encode(content).decode("ascii"), request.mimetype)
 
 
+set_billing_logo.raw_body_media_types = tuple(LOGO_SIGNATURES)  # the document says what body it takes
+
+
 @API.route("/customers/<uuid:customer_id>/billing", "GET", permission="billing:read", tag="billing",
            summary="A customer's billing settings (currency, tax, terms)", response=CustomerBilling)
 def get_customer_billing(customer_id: str):
