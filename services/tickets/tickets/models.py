@@ -36,7 +36,15 @@ tickets = Table(
     Column("follows_ticket_id", UUID(as_uuid=True)),
     # the mail thread our replies continue (tickets.mail_threading.Thread; null: no mail yet)
     Column("mail_thread", JSONB),
+    # issue 11: the form submission whose ticket rule opened it (one ticket per submission), and the
+    # satisfaction survey's scores (`tickets.form_tickets`; migration 0008)
+    Column("form_submission_id", UUID(as_uuid=True)),
+    Column("csat_score", Integer),
+    Column("nps_score", Integer),
+    Column("survey_answered_at", DateTime(timezone=True)),
 )
+Index("uq_tickets_tenant_form_submission", tickets.c.tenant_id, tickets.c.form_submission_id, unique=True,
+      postgresql_where=tickets.c.form_submission_id.isnot(None))
 Index("uq_tickets_tenant_number", tickets.c.tenant_id, tickets.c.number, unique=True)
 Index("ix_tickets_tenant_created", tickets.c.tenant_id, tickets.c.created_at, tickets.c.id)
 Index("ix_tickets_tenant_customer", tickets.c.tenant_id, tickets.c.customer_id)

@@ -15,6 +15,7 @@ from tickets import customer_copies, customer_directory, helpdesk_store, statuse
 from tickets.commands import CreateTicket, TicketFilters
 from tickets.customer_copies import CustomerCopies
 from tickets.directory_events import DirectoryEvents
+from tickets.form_tickets import FormTickets
 from tickets.member_copies import MemberCopies
 from tickets.helpdesk_service import HelpDeskEntrypoints
 from tickets.mail_intake import MailIntake
@@ -22,7 +23,7 @@ from tickets.sla_service import SlaEntrypoints
 
 
 class TicketsService(HelpDeskEntrypoints, SlaEntrypoints, DirectoryEvents, CustomerCopies, MemberCopies,
-                    MailIntake, HealthEndpoints):
+                    MailIntake, FormTickets, HealthEndpoints):
     name = "tickets"
 
     db = Database()

@@ -23,7 +23,9 @@ from tickets.models import directory_members, teams, ticket_counters, ticket_sla
 # A ticket as the service answers it (the one list of its fields).
 FIELDS = ("id", "number", "customer_id", "contact_id", "subject", "description", "priority", "status", "source",
           "category", "assignee_id", "team_id", "tags", "follows_ticket_id", "first_responded_at",
-          "last_customer_message_at", "resolved_at", "closed_at", "created_at", "updated_at")
+          "last_customer_message_at", "resolved_at", "closed_at", "created_at", "updated_at",
+          # a form's ticket rule opened it (`form_tickets`); the satisfaction survey's answers
+          "form_submission_id", "csat_score", "nps_score", "survey_answered_at")
 # The fields `PATCH /tickets/{id}` may change, and those of them that cannot be cleared.
 EDITABLE = ("subject", "priority", "category", "tags", "contact_id")
 NOT_NULL_EDITABLE = ("subject", "priority", "category", "tags")
@@ -121,7 +123,7 @@ def open_ticket(session: Session, tenant_id, fields: dict, at: datetime) -> dict
         "updated_at": at, "description": "", "contact_id": None,
         "category": "general", "assignee_id": None, "team_id": None, "tags": [], "follows_ticket_id": None,
         "first_responded_at": None, "last_customer_message_at": None, "resolved_at": None, "closed_at": None,
-        **fields,
+        "form_submission_id": None, **fields,
     }
     sla_tracking.lock_customer(session, row)
     row["number"], copied_tier, *fingerprint = session.execute(
@@ -142,7 +144,7 @@ def open_ticket(session: Session, tenant_id, fields: dict, at: datetime) -> dict
         ticket_id=row["id"], number=row["number"], customer_id=row["customer_id"], subject=row["subject"],
         priority=row["priority"], status="new", source=row["source"], created_at=at,
         contact_id=row["contact_id"], category=row["category"], assignee_id=row["assignee_id"],
-        tags=row["tags"], follows_ticket_id=row["follows_ticket_id"]))
+        tags=row["tags"], follows_ticket_id=row["follows_ticket_id"], form_submission_id=row["form_submission_id"]))
     if row["assignee_id"] is not None:
         outbox.add(session, tenant_id, TicketAssigned(
             ticket_id=row["id"], number=row["number"], customer_id=row["customer_id"],
@@ -172,7 +174,7 @@ def move_status(session: Session, ticket: dict, new: str, at: datetime, reopen_r
     outbox.add(session, tenant_id, TicketStatusChanged(**ref, old_status=old, new_status=new, changed_at=at))
     for event_type in extra_events:
         if event_type == "ticket.resolved":
-            outbox.add(session, tenant_id, TicketResolved(**ref, resolved_at=at))
+            outbox.add(session, tenant_id, TicketResolved(**ref, resolved_at=at, contact_id=ticket["contact_id"]))
         elif event_type == "ticket.closed":
             outbox.add(session, tenant_id, TicketClosed(**ref, closed_at=at))
         elif event_type == "ticket.reopened":

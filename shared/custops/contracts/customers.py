@@ -454,7 +454,12 @@ class FormSubmitted(EventData):
     """A form was submitted for a customer (validated; attached to the customer's timeline).
     `summary` holds a short text per answered field (the full answers stay with the submission);
     `scores` the CSAT/NPS answers `{field, type, score, max, category}` that reports take.
-    `task_id`: the task the form's rule created, if any."""
+    `task_id`: the task the form's rule created, if any.
+    `ticket_subject` (with `ticket_priority`, `ticket_category`): the form's ticket rule asks for a
+    ticket from this submission (the tickets service opens it, source `form`, and tells
+    `ticket.created` with `form_submission_id`). `survey_ticket_id`: the submission answers the
+    satisfaction survey sent when that ticket was resolved (its scores are that ticket's).
+    `via`: how it came (`link`, or `portal`: a portal user as their contact)."""
 
     submission_id: uuid.UUID
     form_id: uuid.UUID
@@ -467,3 +472,49 @@ class FormSubmitted(EventData):
     scores: list[dict[str, object]] = []
     task_id: uuid.UUID | None = None
     submitted_at: AwareDatetime
+    # added within v1 (additive)
+    ticket_subject: str | None = None
+    ticket_priority: Literal["low", "normal", "high", "urgent"] | None = None
+    ticket_category: str | None = None
+    survey_ticket_id: uuid.UUID | None = None
+    via: Literal["link", "portal"] = "link"
+
+
+@contract("customers", "survey.requested")
+class SurveyRequested(EventData):
+    """A satisfaction survey (the tenant's survey form, CSAT/NPS) goes to the requester of a resolved
+    ticket: a one-submission link for that contact, expiring at `expires_at`. `url` opens it and
+    holds the link's token (the only place it is told: whoever sends the mail needs it, so bind a
+    queue to this event only where that mail is sent). Not repeated for the same ticket."""
+
+    link_id: uuid.UUID
+    form_id: uuid.UUID
+    ticket_id: uuid.UUID
+    ticket_number: int | None = None
+    customer_id: uuid.UUID
+    contact_id: uuid.UUID
+    url: str
+    expires_at: AwareDatetime
+
+
+@contract("customers", "survey_settings.changed")
+class SurveySettingsChanged(EventData):
+    """The tenant's satisfaction-survey setting changed: on/off, which form, the delay after a ticket
+    is resolved, how long a link lives."""
+
+    enabled: bool
+    form_id: uuid.UUID | None = None
+    delay_minutes: int = 0
+    expires_in_days: int = 14
+
+
+@contract("customers", "import_job.finished")
+class ImportJobFinished(EventData):
+    """A background import of a tool's CSV export into a project ended (`status` done or failed)."""
+
+    job_id: uuid.UUID
+    project_id: uuid.UUID
+    status: Literal["done", "failed"]
+    rows_total: int
+    created: int
+    skipped: int

@@ -27,7 +27,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "resolved": frozenset({"open", "closed"}),
     "closed": frozenset(),  # a closed ticket stays closed; new work starts a new ticket
 }
-Source = Literal["email", "portal", "manual", "api"]
+Source = Literal["email", "portal", "manual", "api", "form"]  # form: a form submission's ticket rule
 SOURCES: tuple[str, ...] = get_args(Source)
 MessageKind = Literal["inbound", "reply", "note"]  # customer message, public reply, internal note
 MESSAGE_KINDS: tuple[str, ...] = get_args(MessageKind)
@@ -52,6 +52,7 @@ class TicketCreated(EventData):
     assignee_id: uuid.UUID | None = None
     tags: list[str] = []
     follows_ticket_id: uuid.UUID | None = None
+    form_submission_id: uuid.UUID | None = None  # source form: the submission it came from
 
 
 @contract("tickets", "ticket.status_changed")
@@ -141,6 +142,8 @@ class TicketResolved(EventData):
     number: int
     customer_id: uuid.UUID
     resolved_at: AwareDatetime
+    # added within v1 (additive): the requester, whom a satisfaction survey goes to
+    contact_id: uuid.UUID | None = None
 
 
 @contract("tickets", "ticket.closed")
@@ -195,6 +198,32 @@ class TicketSlaBreached(EventData):
     target_minutes: int
     policy_version: int | None = None
     calendar_version: int | None = None
+
+
+@contract("tickets", "ticket.sla_met")
+class TicketSlaMet(EventData):
+    """A ticket's SLA timer stopped: first response or next response by an agent's public reply,
+    every running timer when the ticket is resolved or closed (added within v1, issue 12). In time
+    or late (`breached`: after `deadline`); once per run of a timer (a reopened ticket's resolution
+    timer runs again). `business_minutes`: business time from `started_at` to `met_at` in the
+    tenant's calendar, paused time left out; `priority`, `tier`, `team_id` and `assignee_id` are
+    the ticket's when it stopped."""
+
+    ticket_id: uuid.UUID
+    number: int
+    customer_id: uuid.UUID
+    timer: SlaTimer
+    started_at: AwareDatetime
+    met_at: AwareDatetime
+    deadline: AwareDatetime | None = None
+    target_minutes: int
+    business_minutes: float
+    breached: bool
+    breach_minutes: int | None = None
+    priority: Priority
+    tier: Tier | None = None
+    team_id: uuid.UUID | None = None
+    assignee_id: uuid.UUID | None = None
 
 
 @contract("tickets", "ticket.updated")
