@@ -12,7 +12,7 @@ Starts customers, tickets, mailsync and the gateway (each its own OS process, as
 them) on a vhost and databases of their own (`custops_bench_mail`, `custops_bench_mail_*`; a new
 tenant each run, the databases emptied and the queues purged first) and dovecot servers of its own
 on loopback. ~1-2 minutes.
-    .venv/bin/python tests/bench/mail_bench.py [--samples 30] [--bulk 1000]
+    .venv/bin/python tests/bench/mail_bench.py [--samples 30] [--bulk 1000] [--vhost V --db-prefix P]
 """
 from __future__ import annotations
 
@@ -92,17 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--bulk", type=int, default=1000)
+    parser.add_argument("--vhost", default=VHOST, help="the RabbitMQ virtual host (made when missing, kept)")
+    parser.add_argument("--db-prefix", default=DB_PREFIX, help="the bench databases' name prefix")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
-    amqp_uri = local_vhost_uri(VHOST)
+    amqp_uri = local_vhost_uri(args.vhost)
     if amqp_uri is None:
         raise SystemExit("the bench needs a broker on this machine and rabbitmqctl")
-    suite = Suite(only=["customers", "tickets", "mailsync", "gateway"], amqp_uri=amqp_uri, log_dir=LOG_DIR,
-                  extra_env={"CUSTOPS_DB_PREFIX": DB_PREFIX, **INTAKE_ENV})
+    suite = Suite(only=["customers", "tickets", "mailsync", "gateway"], amqp_uri=amqp_uri, log_dir=LOG_DIR / args.vhost,
+                  extra_env={"CUSTOPS_DB_PREFIX": args.db_prefix, **INTAKE_ENV})
     servers: list[Dovecot] = []
     try:
         suite.setup_broker_and_databases()
-        reset_state(suite, VHOST, DB_PREFIX)  # what an earlier run left (its outbox, its queues) is not ours
+        reset_state(suite, args.vhost, args.db_prefix)  # what an earlier run left (its outbox, its queues) is not ours
         suite.start_all()
         rpc = suite.rpc()
         tenant = rpc.call("customers", "create_tenant", "Mail Bench Co", "owner@mailbench.example", "Owner")
