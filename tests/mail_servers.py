@@ -14,6 +14,12 @@ Installed by `scripts/infra.sh dovecot` (apt-get dovecot-imapd; the package's ow
 left alone: ours runs from its own config). As root the server runs mail access as the `dovecot`
 user; as another user it runs as that user. `idle=False` leaves IDLE out of the capabilities the
 server announces, to test the polling path against the same server.
+
+`oauth2=OAuthServer` (tests/oauth_server.py) adds SASL XOAUTH2/OAUTHBEARER logins checked by
+dovecot's `passdb oauth2`, which asks that server's introspection endpoint (RFC 7662) whether an
+access token is active and whose it is; the password login stays. `tls=True` gives the server a
+self-signed certificate for 127.0.0.1 (`server.ca_pem`): STARTTLS on `server.port` and implicit
+TLS on `server.tls_port`.
 """
 from __future__ import annotations
 
@@ -56,14 +62,48 @@ def _listening(port: int) -> bool:
         return False
 
 
+def _self_signed(cert_path: Path, key_path: Path) -> str:
+    """A self-signed certificate for 127.0.0.1 / localhost written beside its key; its PEM returned
+    (the CA a client must trust to verify the server)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "custops test IMAP")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    cert_path.write_text(pem)
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    os.chmod(key_path, 0o644)  # dovecot's master reads it as root; the temp dir is the test's own
+    return pem
+
+
 class Dovecot:
-    def __init__(self, idle: bool = True, folders: tuple[str, ...] = ()):
+    def __init__(self, idle: bool = True, folders: tuple[str, ...] = (), oauth2=None, tls: bool = False):
         self.host = "127.0.0.1"
         self.port = _free_port()
         self.user = USER
         self.password = PASSWORD
         self.idle = idle
         self.folders = folders
+        self.oauth2 = oauth2
+        self.tls = tls
+        self.tls_port = _free_port() if tls else 0
+        self.ca_pem = ""
         self.dir = Path(tempfile.mkdtemp(prefix="custops-dovecot-"))
         os.chmod(self.dir, 0o755)
         self.config = self.dir / "dovecot.conf"
@@ -100,6 +140,18 @@ class Dovecot:
         for sub in ("run", "state"):
             (self.dir / sub).mkdir()
         (self.dir / "passwd").write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n")
+        mechanisms, passdbs, ssl = "plain login", "", "ssl = no"
+        if self.oauth2 is not None:
+            mechanisms = "plain login xoauth2 oauthbearer"
+            (self.dir / "oauth2.conf.ext").write_text(
+                f"introspection_mode = post\nintrospection_url = {self.oauth2.introspection_url}\n"
+                "username_attribute = username\nactive_attribute = active\nactive_value = true\n")
+            passdbs = (f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                       f"  args = {self.dir}/oauth2.conf.ext\n}}\n")
+        if self.tls:
+            cert, key = self.dir / "cert.pem", self.dir / "key.pem"
+            self.ca_pem = _self_signed(cert, key)
+            ssl = f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}"
         capability = "" if self.idle else f"protocol imap {{\n  imap_capability = {_NO_IDLE_CAPABILITIES}\n}}\n"
         namespace_folders = "".join(
             f"  mailbox \"{name}\" {{\n    auto = subscribe\n  }}\n" for name in self.folders)
@@ -110,9 +162,9 @@ log_path = {self.log}
 info_log_path = {self.log}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 auth_failure_delay = 0
 default_internal_user = {internal}
 default_internal_group = {internal}
@@ -127,8 +179,9 @@ namespace inbox {{
   inbox = yes
   separator = /
 {namespace_folders}}}
-passdb {{
+{passdbs}passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {self.dir}/passwd
 }}
 userdb {{
@@ -141,7 +194,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
   }}
 }}
 service stats {{
