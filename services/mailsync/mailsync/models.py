@@ -21,17 +21,36 @@ mailboxes = Table(
     Column("smtp_port", Integer, nullable=False),
     Column("smtp_starttls", Boolean, nullable=False),
     Column("username", String(320), nullable=False),
-    # Fernet token (see secrets_box.py); the plaintext never reaches the database
-    Column("password_encrypted", LargeBinary, nullable=False),
+    # Fernet token (see secrets_box.py); the plaintext never reaches the database. Null when the
+    # mailbox logs in with OAuth2 (migration 0003h4, `mailsync.mail_auth`).
+    Column("password_encrypted", LargeBinary),
     Column("enabled", Boolean, nullable=False, server_default="true"),
     # intake (migration 0002a): the folders to watch, and paused (a paused or disabled mailbox is not
     # synced; its folder state is kept, so resuming continues where it stopped)
     Column("folders", ARRAY(String(200)), nullable=False, server_default=text("'{INBOX}'")),
     Column("paused", Boolean, nullable=False, server_default=text("false")),
+    # login and TLS (migration 0003h4, `mailsync.mail_auth`): password | oauth2; for OAuth2 the
+    # provider preset, client id, token endpoint and scope in clear, the client secret and refresh
+    # token in `oauth2_encrypted` (one Fernet token of a JSON object). IMAP STARTTLS when not
+    # `imap_tls`; the server's certificate checked against `tls_ca_pem` (else the system's CAs)
+    # unless `tls_verify` is off (IMAP and SMTP alike).
+    Column("auth_type", String(10), nullable=False, server_default="password"),
+    Column("oauth2_provider", String(20)),
+    Column("oauth2_client_id", String(500)),
+    Column("oauth2_token_url", String(2000)),
+    Column("oauth2_scope", String(1000)),
+    Column("oauth2_encrypted", LargeBinary),
+    Column("imap_starttls", Boolean, nullable=False, server_default=text("false")),
+    Column("tls_verify", Boolean, nullable=False, server_default=text("true")),
+    Column("tls_ca_pem", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("imap_port BETWEEN 1 AND 65535", name="imap_port_range"),
     CheckConstraint("smtp_port BETWEEN 1 AND 65535", name="smtp_port_range"),
+    CheckConstraint("auth_type IN ('password', 'oauth2')", name="auth_type_known"),
+    CheckConstraint("(auth_type = 'password' AND password_encrypted IS NOT NULL) OR "
+                    "(auth_type = 'oauth2' AND oauth2_encrypted IS NOT NULL "
+                    "AND oauth2_token_url IS NOT NULL AND oauth2_client_id IS NOT NULL)", name="auth_secret_present"),
 )
 UNIQUE_EMAIL = "uq_mailboxes_tenant_email"
 Index(UNIQUE_EMAIL, mailboxes.c.tenant_id, mailboxes.c.email, unique=True)
