@@ -207,6 +207,8 @@ def test_apply_a_template_idempotently_replan_and_upgrade(rpc, tenant):
     assert tasks["kickoff"]["id"] not in moved  # done: never moves
     assert moved[tasks["setup"]["id"]]["to"] == {"start_date": "2026-03-10", "due_date": "2026-03-12"}
     assert moved[tasks["golive"]["id"]]["to"]["due_date"] == "2026-03-23"
+    (told,) = _events("onboarding.replanned", t)
+    assert told["data"]["target_date"] == "2026-03-23"  # the latest due date after the re-plan (reports)
     again = rpc.call("customers", "update_customer", t, customer["id"], {"start_date": "2026-03-09"})
     assert "replanned" not in again  # the same date: nothing changes
 

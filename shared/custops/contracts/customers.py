@@ -412,6 +412,9 @@ class OnboardingReplanned(EventData):
     start_date: str
     moves: list[dict[str, object]] = []
     template_version: int | None = None
+    # added within v1 (additive, issue 12): the plan's target date after the re-plan (its latest due
+    # date; reports' completion within target)
+    target_date: str | None = None
 
 
 @contract("customers", "form.created")

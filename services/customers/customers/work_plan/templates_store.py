@@ -240,7 +240,7 @@ def replan_project(session: Session, tenant_id, project: dict, start: date, reas
     if moves or template_version is not None or project["start_date"] != start:
         outbox.add(session, tenant_id, OnboardingReplanned(
             project_id=project["id"], customer_id=project["customer_id"], reason=reason, start_date=start.isoformat(),
-            moves=documents, template_version=template_version))
+            moves=documents, template_version=template_version, target_date=store._iso(target)))
     return documents
 
 
