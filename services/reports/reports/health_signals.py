@@ -17,11 +17,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from custops import outbox
 from custops.contracts.reports import CustomerHealthChanged, HealthSettingsChanged, HealthState
-from custops.entrypoints import PoisonMessage, consumes
+from custops.entrypoints import PoisonMessage
 from custops.errors import EXPECTED, InvalidInput
 from custops.rpc_entrypoint import rpc
 from custops.validation import parse, parse_id
-from reports import health, health_store as store
+from reports import health, health_store as store, replay
 
 MAX_AT_RISK = 1000
 RESCORE_SECONDS = 3600  # the daily rescore runs hourly: a customer is rescored once per UTC day
@@ -45,8 +45,11 @@ def _human(envelope) -> bool:
     return envelope.actor is None or envelope.actor.type != "system"
 
 
-def recompute(session, tenant_id, customer_id, now: datetime | None = None) -> health.Health:
-    """Score the customer as of now, keep the day's score, tell a change of state (once)."""
+def recompute(session, tenant_id, customer_id, now: datetime | None = None) -> health.Health | None:
+    """Score the customer as of now, keep the day's score, tell a change of state (once). Not in a
+    rebuild's replay (reports.replay): a score is as of when it was computed, not of an event."""
+    if replay.replaying(session):
+        return None
     now = now or datetime.now(timezone.utc)
     told_state, told_score = store.lock_told(session, tenant_id, customer_id)
     told_state = told_state or "healthy"  # a new customer starts trusted (reports.health): no event for it
@@ -119,27 +122,27 @@ def merged_settings(current: health.Settings, given: HealthSettingsInput) -> hea
 class HealthSignalEntrypoints:
     # --- tickets: open count and age, SLA breaches, agents' replies
 
-    @consumes("tickets", "ticket.created")
+    @replay.projects("health", "tickets", "ticket.created")
     def health_on_ticket_created(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_ticket_move(session, tenant_id, envelope, data.ticket_id, data.customer_id, data.status,
                                data.created_at, opened_at=data.created_at)
         recompute(session, tenant_id, data.customer_id)
 
-    @consumes("tickets", "ticket.status_changed")
+    @replay.projects("health", "tickets", "ticket.status_changed")
     def health_on_ticket_status_changed(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_ticket_move(session, tenant_id, envelope, data.ticket_id, data.customer_id, data.new_status,
                                data.changed_at)
         recompute(session, tenant_id, data.customer_id)
 
-    @consumes("tickets", "ticket.sla_breached")
+    @replay.projects("health", "tickets", "ticket.sla_breached")
     def health_on_sla_breached(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_breach(session, tenant_id, data)
         recompute(session, tenant_id, data.customer_id)
 
-    @consumes("tickets", "ticket.replied")
+    @replay.projects("health", "tickets", "ticket.replied")
     def health_on_ticket_replied(self, session, envelope, data):
         if data.automatic or data.author_member_id is None:
             return
@@ -149,7 +152,7 @@ class HealthSignalEntrypoints:
 
     # --- timeline: interaction volume and the last human touchpoint
 
-    @consumes("timeline", "interaction.logged")
+    @replay.projects("health", "timeline", "interaction.logged")
     def health_on_interaction_logged(self, session, envelope, data):
         if not _human(envelope):
             return
@@ -160,7 +163,7 @@ class HealthSignalEntrypoints:
 
     # --- customers: the start date and onboarding milestones
 
-    @consumes("customers", "customer.lifecycle_changed")
+    @replay.projects("health", "customers", "customer.lifecycle_changed")
     def health_on_lifecycle_changed(self, session, envelope, data):
         if data.stage != "onboarding":
             return
@@ -168,20 +171,20 @@ class HealthSignalEntrypoints:
         store.save_start(session, tenant_id, data.customer_id, data.changed_at.astimezone(timezone.utc).date())
         recompute(session, tenant_id, data.customer_id)
 
-    @consumes("customers", "onboarding.applied")
+    @replay.projects("health", "customers", "onboarding.applied")
     def health_on_onboarding_applied(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_start(session, tenant_id, data.customer_id, store._day(data.start_date))
         recompute(session, tenant_id, data.customer_id)
 
-    @consumes("customers", "task.created")
+    @replay.projects("health", "customers", "task.created")
     def health_on_task_created(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_milestone(session, tenant_id, envelope, data,
                              plan=store.plan_of({"due_date": data.due_date, "milestone": data.milestone}))
         recompute(session, tenant_id, data.customer_id)
 
-    @consumes("customers", "task.updated")
+    @replay.projects("health", "customers", "task.updated")
     def health_on_task_updated(self, session, envelope, data):
         plan = store.plan_of(data.changes)
         if not plan:
@@ -190,26 +193,26 @@ class HealthSignalEntrypoints:
         store.save_milestone(session, tenant_id, envelope, data, plan=plan)
         recompute(session, tenant_id, data.customer_id)
 
-    @consumes("customers", "task.completed")
+    @replay.projects("health", "customers", "task.completed")
     def health_on_task_completed(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_milestone(session, tenant_id, envelope, data, mark="completed", at=data.completed_at,
                              plan=store.plan_of({"due_date": data.due_date, "milestone": data.milestone}))
         recompute(session, tenant_id, data.customer_id)
 
-    @consumes("customers", "task.reopened")
+    @replay.projects("health", "customers", "task.reopened")
     def health_on_task_reopened(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_milestone(session, tenant_id, envelope, data, mark="reopened", at=envelope.occurred_at)
         recompute(session, tenant_id, data.customer_id)
 
-    @consumes("customers", "task.deleted")
+    @replay.projects("health", "customers", "task.deleted")
     def health_on_task_deleted(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_milestone(session, tenant_id, envelope, data, deleted=True)
         recompute(session, tenant_id, data.customer_id)
 
-    @consumes("customers", "form.submitted")
+    @replay.projects("health", "customers", "form.submitted")
     def health_on_form_submitted(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         if store.save_survey_scores(session, tenant_id, data):
@@ -217,19 +220,19 @@ class HealthSignalEntrypoints:
 
     # --- billing: overdue invoices
 
-    @consumes("billing", "invoice.overdue")
+    @replay.projects("health", "billing", "invoice.overdue")
     def health_on_invoice_overdue(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_invoice(session, tenant_id, data, overdue_at=envelope.occurred_at)
         recompute(session, tenant_id, data.customer_id)
 
-    @consumes("billing", "invoice.paid")
+    @replay.projects("health", "billing", "invoice.paid")
     def health_on_invoice_paid(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_invoice(session, tenant_id, data, settled_at=data.paid_at)
         recompute(session, tenant_id, data.customer_id)
 
-    @consumes("billing", "invoice.voided")
+    @replay.projects("health", "billing", "invoice.voided")
     def health_on_invoice_voided(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_invoice(session, tenant_id, data, settled_at=envelope.occurred_at)

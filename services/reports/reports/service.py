@@ -16,12 +16,13 @@ from sqlalchemy.dialects.postgresql import insert
 from custops import outbox
 from custops.contracts.reports import StatusRulesChanged
 from custops.db import Database
-from custops.entrypoints import HealthEndpoints, PoisonMessage, Telemetry, consumes
+from custops.entrypoints import HealthEndpoints, PoisonMessage, Telemetry
 from custops.errors import EXPECTED, InvalidInput
 from custops.validation import parse, parse_id
-from reports import sla_store, status_report, status_store, time_store
+from reports import replay, sla_store, status_report, status_store, time_store
 from reports.commands import MAX_TIME_RANGE_DAYS, SlaQuery, StatusQuery, TimeQuery, VolumeQuery
 from reports.facts import mark_of
+from reports.benchmark_entrypoints import BenchmarkEntrypoints
 from reports.health_signals import HealthSignalEntrypoints
 from reports.models import tenant_settings, ticket_facts
 from reports.status_report import StatusRules
@@ -152,21 +153,21 @@ def _weekly_counts(session, tenant_id, tz: str, since: date, customer_id=None) -
     return [weeks[key] for key in sorted(weeks, key=lambda k: (-k[0].toordinal(), k[1]))]
 
 
-class ReportsService(HealthSignalEntrypoints, HealthEndpoints):
+class ReportsService(HealthSignalEntrypoints, BenchmarkEntrypoints, HealthEndpoints):
     name = "reports"
 
     db = Database()
     telemetry = Telemetry()
 
-    @consumes("customers", "tenant.created")
+    @replay.projects("settings", "customers", "tenant.created")
     def on_tenant_created(self, session, envelope, data):
         _save_settings(session, envelope, data)
 
-    @consumes("customers", "tenant.updated")
+    @replay.projects("settings", "customers", "tenant.updated")
     def on_tenant_updated(self, session, envelope, data):
         _save_settings(session, envelope, data)
 
-    @consumes("tickets", "ticket.created")
+    @replay.projects("facts", "tickets", "ticket.created")
     def on_ticket_created(self, session, envelope, data):
         _ticket_created(session, envelope, data)
         sla_store.save_priority(session, _tenant_of(envelope), envelope, data.ticket_id, data.customer_id,
@@ -174,93 +175,93 @@ class ReportsService(HealthSignalEntrypoints, HealthEndpoints):
 
     # --- SLA attainment's read models (reports.sla_store)
 
-    @consumes("tickets", "ticket.updated")
+    @replay.projects("facts", "tickets", "ticket.updated")
     def on_ticket_updated(self, session, envelope, data):
         if isinstance(data.changes.get("priority"), str):
             sla_store.save_priority(session, _tenant_of(envelope), envelope, data.ticket_id, data.customer_id,
                                     data.changes["priority"], data.updated_at)
 
-    @consumes("tickets", "ticket.sla_warning")
+    @replay.projects("sla", "tickets", "ticket.sla_warning")
     def on_ticket_sla_warning(self, session, envelope, data):
         sla_store.save_timer(session, _tenant_of(envelope), data, data.timer, deadline=data.deadline)
 
-    @consumes("tickets", "ticket.sla_breached")
+    @replay.projects("sla", "tickets", "ticket.sla_breached")
     def on_ticket_sla_breached(self, session, envelope, data):
         sla_store.save_timer(session, _tenant_of(envelope), data, data.timer, deadline=data.deadline,
                              breached_at=data.deadline)
 
-    @consumes("tickets", "ticket.replied")
+    @replay.projects("sla", "tickets", "ticket.replied")
     def on_ticket_replied(self, session, envelope, data):
         if not data.automatic:  # an automatic reply answers nobody
             sla_store.save_timer(session, _tenant_of(envelope), data, "first_response", met_at=data.replied_at)
 
-    @consumes("tickets", "ticket.resolved")
+    @replay.projects("sla", "tickets", "ticket.resolved")
     def on_ticket_resolved(self, session, envelope, data):
         sla_store.save_timer(session, _tenant_of(envelope), data, "resolution", met_at=data.resolved_at)
 
-    @consumes("customers", "customer.created")
+    @replay.projects("sla", "customers", "customer.created")
     def on_customer_created(self, session, envelope, data):
         sla_store.save_customer(session, _tenant_of(envelope), envelope, data.customer_id, data.name, data.tier)
 
-    @consumes("customers", "customer.updated")
+    @replay.projects("sla", "customers", "customer.updated")
     def on_customer_updated(self, session, envelope, data):
         sla_store.save_customer(session, _tenant_of(envelope), envelope, data.customer_id,
                                 data.changes.get("name"), data.changes.get("tier"))
 
-    @consumes("tickets", "ticket.status_changed")
+    @replay.projects("facts", "tickets", "ticket.status_changed")
     def on_ticket_status_changed(self, session, envelope, data):
         _status_changed(session, envelope, data)
 
     # --- the status report's read models (reports.status_store)
 
-    @consumes("customers", "project.created")
+    @replay.projects("status", "customers", "project.created")
     def on_project_created(self, session, envelope, data):
         status_store.save_project(session, _tenant_of(envelope), envelope, data.project_id, data.customer_id,
                                   name=data.name)
 
-    @consumes("customers", "project.updated")
+    @replay.projects("status", "customers", "project.updated")
     def on_project_updated(self, session, envelope, data):
         status_store.save_project(session, _tenant_of(envelope), envelope, data.project_id, data.customer_id,
                                   name=data.changes.get("name") if isinstance(data.changes.get("name"), str) else None)
 
-    @consumes("customers", "project.deleted")
+    @replay.projects("status", "customers", "project.deleted")
     def on_project_deleted(self, session, envelope, data):
         status_store.save_project(session, _tenant_of(envelope), envelope, data.project_id, data.customer_id,
                                   deleted=True)
 
-    @consumes("customers", "task.created")
+    @replay.projects("status", "customers", "task.created")
     def on_task_created(self, session, envelope, data):
         status_store.save_task(session, _tenant_of(envelope), envelope, data,
                                plan=status_store.plan_of({"due_date": data.due_date, "milestone": data.milestone}))
 
-    @consumes("customers", "task.updated")
+    @replay.projects("status", "customers", "task.updated")
     def on_task_updated(self, session, envelope, data):
         status_store.save_task(session, _tenant_of(envelope), envelope, data, plan=status_store.plan_of(data.changes))
 
-    @consumes("customers", "task.completed")
+    @replay.projects("status", "customers", "task.completed")
     def on_task_completed(self, session, envelope, data):
         status_store.save_task(session, _tenant_of(envelope), envelope, data, mark="completed", at=data.completed_at,
                                plan=status_store.plan_of({"due_date": data.due_date, "milestone": data.milestone}))
 
-    @consumes("customers", "task.reopened")
+    @replay.projects("status", "customers", "task.reopened")
     def on_task_reopened(self, session, envelope, data):
         status_store.save_task(session, _tenant_of(envelope), envelope, data, mark="reopened", at=envelope.occurred_at)
 
-    @consumes("customers", "task.deleted")
+    @replay.projects("status", "customers", "task.deleted")
     def on_task_deleted(self, session, envelope, data):
         status_store.save_task(session, _tenant_of(envelope), envelope, data, deleted=True)
 
     # --- the time report's read model (reports.time_store)
 
-    @consumes("billing", "time.logged")
+    @replay.projects("time", "billing", "time.logged")
     def on_time_logged(self, session, envelope, data):
         time_store.save_entry(session, _tenant_of(envelope), data)
 
-    @consumes("billing", "time.updated")
+    @replay.projects("time", "billing", "time.updated")
     def on_time_updated(self, session, envelope, data):
         time_store.save_entry(session, _tenant_of(envelope), data)
 
-    @consumes("billing", "time.deleted")
+    @replay.projects("time", "billing", "time.deleted")
     def on_time_deleted(self, session, envelope, data):
         time_store.save_entry(session, _tenant_of(envelope), data, deletion=True)
 
