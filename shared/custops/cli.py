@@ -1,5 +1,5 @@
 """`custops` command: run a service or a relay, set up databases and queues, seed demo data,
-generate the event catalog, inspect and replay dead letters."""
+generate the event catalog, inspect and replay dead letters, rebuild reports' read models."""
 from __future__ import annotations
 
 import argparse
@@ -114,6 +114,10 @@ def main(argv=None) -> int:
     p.add_argument("--tool", choices=["monday", "clickup", "asana", "notion"], help="default: detected")
     p.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN", help="override a column")
     p.add_argument("--dry-run", action="store_true", help="report what would be created, write nothing")
+    p = sub.add_parser("reports", help="reports: `reports rebuild` replays the event log into read models")
+    p.add_argument("action", choices=["rebuild"])
+    p.add_argument("--model", default="all", help="a read model's name (reports.replay.MODELS), or all")
+    p.add_argument("--tenant", help="only this tenant's rows (its id)")
     p = sub.add_parser("dlq", help="dead-lettered events")
     p.add_argument("action", choices=["list", "show", "replay"])
     p.add_argument("queue", nargs="?")
@@ -141,6 +145,10 @@ def main(argv=None) -> int:
         mapping = dict(item.split("=", 1) for item in args.map if "=" in item)
         totals = import_command.run(args.tenant, args.project, args.csv_file, args.tool, mapping, args.dry_run)
         return 1 if totals["errors"] and not args.dry_run and not totals["created"] else 0
+    elif args.command == "reports":
+        from reports import replay
+
+        return replay.command(args.model, args.tenant)
     elif args.command == "dlq":
         if args.action != "list" and not args.queue:
             parser.error("dlq show/replay need a queue name")

@@ -269,6 +269,10 @@ def command(model: str = "all", tenant: str | None = None) -> int:
 
     try:
         tenant_id = uuid.UUID(tenant) if tenant else None
+    except ValueError:
+        print(f"custops reports rebuild: --tenant {tenant!r} is not a tenant id", file=sys.stderr)
+        return 2
+    try:
         done = rebuild(engine_for(SERVICE), None if model == "all" else [model], tenant_id, progress=True)
     except ValueError as exc:
         print(f"custops reports rebuild: {exc}", file=sys.stderr)
