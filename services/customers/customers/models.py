@@ -93,6 +93,10 @@ customers = Table(
     Column("exec_sponsor_contact_id", UUID(as_uuid=True), ForeignKey("contacts.id", use_alter=True)),
     # values of the tenant's custom fields (`customers.custom_fields`), canonical JSON per key
     Column("custom_fields", JSONB, nullable=False, server_default="{}"),
+    # the latest satisfaction scores its contacts gave in a form (migration 0010f; `work_plan.forms_store`)
+    Column("latest_csat", Integer),
+    Column("latest_nps", Integer),
+    Column("latest_score_at", DateTime(timezone=True)),
     CheckConstraint("tier IN ('enterprise', 'mid_market', 'smb')", name="tier"),
     CheckConstraint("lifecycle_stage IN ('onboarding', 'active', 'renewal', 'churned')", name="lifecycle_stage"),
 )
@@ -327,6 +331,8 @@ forms = Table(
     Column("definition", JSONB, nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
     Column("task_rule", JSONB),  # a submission creates a task in this project (null: none)
+    Column("ticket_rule", JSONB),  # a submission asks the tickets service for a ticket (null: none; 0010f)
+    Column("portal_visible", Boolean, nullable=False, server_default="false"),  # portal users fill it in
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
@@ -350,6 +356,7 @@ form_links = Table(
     Column("revoked_at", DateTime(timezone=True)),
     Column("created_by", UUID(as_uuid=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("ticket_id", UUID(as_uuid=True)),  # a satisfaction survey of this (resolved) ticket (0010f)
 )
 Index("uq_form_links_hash", form_links.c.token_hash, unique=True)
 Index("ix_form_links_tenant_form", form_links.c.tenant_id, form_links.c.form_id)
@@ -368,6 +375,75 @@ form_submissions = Table(
     Column("scores", JSONB, nullable=False, server_default="[]"),
     Column("task_id", UUID(as_uuid=True)),  # the task its form's rule created
     Column("submitted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # 0010f: the ticket its form's ticket rule opened (told back by ticket.created), the ticket whose
+    # satisfaction survey it answers, and how it came (a link, or the portal)
+    Column("ticket_id", UUID(as_uuid=True)),
+    Column("survey_ticket_id", UUID(as_uuid=True)),
+    Column("via", String(10), nullable=False, server_default="link"),
 )
 Index("ix_form_submissions_tenant_customer", form_submissions.c.tenant_id, form_submissions.c.customer_id,
       form_submissions.c.submitted_at)
+
+# --- satisfaction surveys and import jobs (issue 11; migration 0010f) ---
+
+# The tenant's satisfaction survey: which form goes to a resolved ticket's requester, and when.
+survey_settings = Table(
+    "survey_settings",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), primary_key=True),
+    Column("enabled", Boolean, nullable=False, server_default="false"),
+    Column("form_id", UUID(as_uuid=True), ForeignKey("forms.id")),
+    Column("delay_minutes", Integer, nullable=False, server_default="0"),
+    Column("expires_in_days", Integer, nullable=False, server_default="14"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# One survey per resolved ticket: due at resolution + delay; `link_id` once its link is made
+# (`outcome` says why none was: no requester, surveys turned off since).
+survey_requests = Table(
+    "survey_requests",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), nullable=False),
+    Column("ticket_id", UUID(as_uuid=True), nullable=False),
+    Column("ticket_number", Integer),
+    Column("customer_id", UUID(as_uuid=True), nullable=False),
+    Column("contact_id", UUID(as_uuid=True)),
+    Column("form_id", UUID(as_uuid=True)),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("link_id", UUID(as_uuid=True)),
+    Column("outcome", String(20)),  # null: waiting; sent, no_contact, disabled
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("uq_survey_requests_ticket", survey_requests.c.tenant_id, survey_requests.c.ticket_id, unique=True)
+Index("ix_survey_requests_due", survey_requests.c.due_at, postgresql_where=survey_requests.c.outcome.is_(None))
+
+# An import of a tool's CSV export run in the background (`work_plan.import_jobs`): the file, the
+# progress (rows done of total), the outcome.
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id"), nullable=False),
+    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id"), nullable=False),
+    Column("status", String(10), nullable=False, server_default="queued"),  # queued running done failed
+    Column("csv", Text, nullable=False),
+    Column("tool", String(20)),
+    Column("mapping", JSONB),
+    Column("rows_total", Integer),
+    Column("rows_done", Integer, nullable=False, server_default="0"),
+    Column("created", Integer, nullable=False, server_default="0"),
+    Column("skipped", Integer, nullable=False, server_default="0"),
+    Column("errors", JSONB, nullable=False, server_default="[]"),
+    Column("warnings", JSONB, nullable=False, server_default="[]"),
+    Column("failure", Text),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("heartbeat_at", DateTime(timezone=True)),
+    Column("created_by", UUID(as_uuid=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+)
+Index("ix_import_jobs_tenant_created", import_jobs.c.tenant_id, import_jobs.c.created_at)
+Index("ix_import_jobs_waiting", import_jobs.c.created_at,
+      postgresql_where=import_jobs.c.status.in_(("queued", "running")))

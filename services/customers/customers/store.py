@@ -45,7 +45,10 @@ def customer_shape(row, domain_names: list[str]) -> dict:
             "lifecycle_changed_at": _iso(row.get("lifecycle_changed_at")),
             "start_date": _iso(row.get("start_date")), "renewal_date": _iso(row.get("renewal_date")),
             "exec_sponsor_contact_id": _str(row.get("exec_sponsor_contact_id")),
-            "custom_fields": dict(row.get("custom_fields") or {})}
+            "custom_fields": dict(row.get("custom_fields") or {}),
+            # the latest satisfaction scores its contacts gave (`work_plan.forms_store`)
+            "latest_csat": row.get("latest_csat"), "latest_nps": row.get("latest_nps"),
+            "latest_score_at": _iso(row.get("latest_score_at"))}
 
 
 def contact_shape(row) -> dict:

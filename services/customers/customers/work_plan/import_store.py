@@ -31,10 +31,21 @@ def import_csv(session: Session, tenant_id, project_id, raw: bytes, *, tool=None
                offset: int = 0, limit: int = MAX_CHUNK) -> dict:
     """`{tool, delimiter, mapping, rows, offset, next_offset, created|would_create, already_imported,
     errors: [{line, key, message}], warnings}` for rows `offset..offset+limit` of the parsed file."""
+    return import_parsed(session, tenant_id, project_id, read_export(raw, tool, mapping), dry_run=dry_run,
+                         offset=offset, limit=limit)
+
+
+def read_export(raw: bytes, tool=None, mapping=None) -> imports.Parsed:
+    """The parsed export, or InvalidInput naming `csv` when the file as a whole cannot be read."""
     try:
-        parsed = imports.parse(raw, tool, mapping)
+        return imports.parse(raw, tool, mapping)
     except imports.UnreadableExport as exc:
         raise InvalidInput(f"the file cannot be imported: {exc}", [{"field": "csv", "message": str(exc)}]) from None
+
+
+def import_parsed(session: Session, tenant_id, project_id, parsed: imports.Parsed, *, dry_run=True,
+                  offset: int = 0, limit: int = MAX_CHUNK) -> dict:
+    """`import_csv` of an export parsed already (a background job parses it once for all its chunks)."""
     project = store.load_project(session, tenant_id, project_id, for_update=not dry_run)
     chunk = parsed.rows[offset:offset + limit]
     keys = [r.key for r in chunk]
