@@ -123,7 +123,7 @@ def open_ticket(session: Session, tenant_id, fields: dict, at: datetime) -> dict
         "updated_at": at, "description": "", "contact_id": None,
         "category": "general", "assignee_id": None, "team_id": None, "tags": [], "follows_ticket_id": None,
         "first_responded_at": None, "last_customer_message_at": None, "resolved_at": None, "closed_at": None,
-        "form_submission_id": None, **fields,
+        "form_submission_id": None, "csat_score": None, "nps_score": None, "survey_answered_at": None, **fields,
     }
     sla_tracking.lock_customer(session, row)
     row["number"], copied_tier, *fingerprint = session.execute(
