@@ -1,6 +1,15 @@
 """The members and tenants billing has been told of (`member.*`, `tenant.*` from the customers
 service), for whose week is which: a member's timezone, the tenant's zone and week start, and who
-is on the team (timesheet reminders go to active team members).
+is on the team (timesheet reminders go to active team members); and the names of projects, tasks
+and members (`project.*`, `task.*`, `member.*`) for invoice lines.
+
+Names: a copy updated by events (DESIGN: a service keeps what it needs of others' data from their
+events, never reads their database), not one RPC per draft — a draft of 50,000 entries needs a
+few dozen names, and the copy has them without a round trip to the work plan or a dependency on it
+being up. A name not copied yet (a project older than billing's subscription) is asked of its
+owner once at draft time and kept as older than any event. The names are then frozen on the
+invoice's lines (`invoice_lines.project_name`, ...): a project renamed after the draft changes
+neither the draft nor the issued invoice.
 
 Each copy keeps the `occurred_at` of the event that set it last; an older event arriving late is
 ignored (one `as_of` per row: a late event about another field of the row is ignored too — the
@@ -19,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from billing import weeks
-from billing.models import directory_members, directory_tenants
+from billing.models import directory_members, directory_names, directory_tenants
 from custops.entrypoints import PoisonMessage, consumes
 from custops.errors import NotFound
 
@@ -39,12 +48,44 @@ class DirectoryCopies:
     def on_member_created(self, session, envelope, data):
         copy_member(session, _tenant(envelope), data.member_id, envelope.occurred_at,
                     role=data.role, active=True, timezone=data.timezone)
+        copy_name(session, _tenant(envelope), "member", data.member_id, data.name, envelope.occurred_at)
 
     @consumes("customers", "member.updated")
     def on_member_updated(self, session, envelope, data):
         if "timezone" in data.changes:
             copy_member(session, _tenant(envelope), data.member_id, envelope.occurred_at,
                         timezone=data.changes["timezone"])
+        if data.changes.get("name"):
+            copy_name(session, _tenant(envelope), "member", data.member_id, data.changes["name"],
+                      envelope.occurred_at)
+
+    @consumes("customers", "project.created")
+    def on_project_created(self, session, envelope, data):
+        copy_name(session, _tenant(envelope), "project", data.project_id, data.name, envelope.occurred_at)
+
+    @consumes("customers", "project.updated")
+    def on_project_updated(self, session, envelope, data):
+        if data.changes.get("name"):
+            copy_name(session, _tenant(envelope), "project", data.project_id, data.changes["name"],
+                      envelope.occurred_at)
+
+    @consumes("customers", "project.deleted")
+    def on_project_deleted(self, session, envelope, data):
+        # kept, not removed: time on a deleted project may still be on an invoice
+        copy_name(session, _tenant(envelope), "project", data.project_id, data.name, envelope.occurred_at)
+
+    @consumes("customers", "task.created")
+    def on_task_created(self, session, envelope, data):
+        copy_name(session, _tenant(envelope), "task", data.task_id, data.title, envelope.occurred_at)
+
+    @consumes("customers", "task.updated")
+    def on_task_updated(self, session, envelope, data):
+        if data.changes.get("title"):
+            copy_name(session, _tenant(envelope), "task", data.task_id, data.changes["title"], envelope.occurred_at)
+
+    @consumes("customers", "task.deleted")
+    def on_task_deleted(self, session, envelope, data):
+        copy_name(session, _tenant(envelope), "task", data.task_id, data.title, envelope.occurred_at)
 
     @consumes("customers", "member.role_changed")
     def on_member_role_changed(self, session, envelope, data):
@@ -95,6 +136,52 @@ def copy_tenant(session: Session, tenant_id, timezone_name: str, week_start: str
         index_elements=[c.tenant_id], where=c.as_of <= stmt.excluded.as_of,
         set_={"timezone": stmt.excluded.timezone, "week_start": stmt.excluded.week_start,
               "as_of": stmt.excluded.as_of}))
+
+
+def copy_name(session: Session, tenant_id, kind: str, object_id, name: str, as_of: datetime) -> None:
+    """Copy a project's, task's or member's name, unless the copy is newer (a late event loses)."""
+    c = directory_names.c
+    stmt = insert(directory_names).values(tenant_id=tenant_id, kind=kind, object_id=object_id, name=str(name),
+                                          as_of=as_of)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=[c.tenant_id, c.kind, c.object_id], where=c.as_of <= stmt.excluded.as_of,
+        set_={"name": stmt.excluded.name, "as_of": stmt.excluded.as_of}))
+
+
+NAME_SOURCES = {"project": ("get_project", "name"), "task": ("get_task", "title"), "member": ("get_member", "name")}
+
+
+def copied_names(session: Session, tenant_id, wanted: dict[str, set]) -> dict[str, dict]:
+    """`{kind: {id: name}}` of the wanted ids (`{kind: {ids}}`) that are copied."""
+    found: dict[str, dict] = {kind: {} for kind in wanted}
+    for kind, ids in wanted.items():
+        if ids:
+            c = directory_names.c
+            for object_id, name in session.execute(select(c.object_id, c.name).where(
+                    c.tenant_id == tenant_id, c.kind == kind, c.object_id.in_(list(ids)))).tuples():
+                found[kind][object_id] = name
+    return found
+
+
+def names_of(db, rpc, tenant_id: uuid.UUID, wanted: dict[str, set]) -> dict[str, dict]:
+    """The names of the wanted projects, tasks and members: from the copy; one not copied is asked
+    of its owner (once: the answer is copied as older than any event), and left out when unknown
+    there too (the line then says "Project 1a2b3c4d")."""
+    with db.read() as session:
+        found = copied_names(session, tenant_id, wanted)
+    missing = [(kind, i) for kind, ids in wanted.items() for i in ids if i not in found[kind]]
+    asked = []
+    for kind, object_id in missing:
+        method, field = NAME_SOURCES[kind]
+        answer = _ask(rpc, method, tenant_id, object_id)
+        if answer and answer.get(field):
+            asked.append((kind, object_id, answer[field]))
+            found[kind][object_id] = answer[field]
+    if asked:
+        with db.transaction() as session:
+            for kind, object_id, name in asked:
+                copy_name(session, tenant_id, kind, object_id, name, ASKED_AS_OF)
+    return found
 
 
 def _copied(session: Session, tenant_id, member_id):

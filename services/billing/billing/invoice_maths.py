@@ -198,46 +198,68 @@ def _describe(key: tuple, kind: str, grouping: Grouping, names: dict) -> str:
     return " / ".join(parts) + suffix
 
 
-def draft_lines(d: DraftInput) -> tuple[list[dict], dict, list[dict]]:
-    """The draft's lines (without tax; see `price_lines`), `{entry_id: [(line index, raw, rounded)]}`
-    and the retainer usage. Lines come in a stable order: fees first, then time by project."""
-    pieces, usage = price_entries(d)
-    by_entry = {e["id"]: e for e in d.entries}
-    lines: list[dict] = []
+def agreement_lines(d: DraftInput) -> list[dict]:
+    """The fee lines of a draft: its unbilled fixed fees due by the period's end, then each month's
+    retainer fee not billed yet."""
+    lines = []
     for fee in sorted(d.fixed_fees, key=lambda f: (f.bill_on, str(f.id))):
         if fee.bill_on <= d.period_to:
             lines.append(_line("fixed_fee", fee.description, amount=fee.amount, quantity=1, unit_price=fee.amount,
-                               project_id=fee.project_id, fixed_fee_id=fee.id))
+                               project_id=fee.project_id, fixed_fee_id=fee.id,
+                               project_name=d.names.get(fee.project_id)))
     for month in months_between(d.period_from, d.period_to):
         for r in d.retainers:
             if r.active_in(month) and (r.id, month) not in d.retainer_billed:
                 lines.append(_line("retainer", f"{r.description} {month:%Y-%m}", amount=r.monthly_fee,
                                    quantity=1, unit_price=r.monthly_fee, project_id=r.project_id,
-                                   retainer_id=r.id, retainer_month=month))
+                                   retainer_id=r.id, retainer_month=month, project_name=d.names.get(r.project_id)))
+    return lines
+
+
+def time_lines(groups: dict[tuple, tuple[int, int]], grouping: Grouping, names: dict) -> list[tuple[tuple, dict]]:
+    """The time lines of a draft from its groups `{(group key, kind, hourly, rate id): (rounded
+    minutes, raw minutes)}`, in a stable order (by project name, then key, kind, dearest rate first),
+    each with its group. The amount is priced once per line on its summed rounded minutes; the
+    project's, task's and member's names are frozen on the line (`names`: id -> name)."""
+    def order(k):
+        (project, second), kind, hourly, _rate = k
+        return (names.get(project, "~") if project else "~", str(project), str(second), kind, -hourly)
+
+    out = []
+    for gk in sorted(groups, key=order):
+        key, kind, hourly, rate_id = gk
+        minutes, raw = groups[gk]
+        project, second = key
+        task = second if grouping == "project_task" else None
+        member = second if grouping == "project_member" else None
+        out.append((gk, _line("time", _describe(key, kind, grouping, names), amount=time_amount(minutes, hourly),
+                              quantity_minutes=minutes, raw_minutes=raw, unit_price=hourly, project_id=project,
+                              rate_id=rate_id, time_kind=kind,
+                              category=second if grouping == "project_category" else None,
+                              member_id=member, task_id=task, project_name=names.get(project) if project else None,
+                              task_name=names.get(task) if task else None,
+                              member_name=names.get(member) if member else None)))
+    return out
+
+
+def draft_lines(d: DraftInput) -> tuple[list[dict], dict, list[dict]]:
+    """The draft's lines (without tax; see `price_lines`), `{entry_id: [(line index, raw, rounded)]}`
+    and the retainer usage, entry by entry: the rules' reference. (`billing.draft_store` computes
+    the same set-based in SQL for a real draft; a test holds the two equal.) Lines come in a stable
+    order: fees first, then time by project."""
+    pieces, usage = price_entries(d)
+    by_entry = {e["id"]: e for e in d.entries}
+    lines = agreement_lines(d)
     groups: dict[tuple, list[Piece]] = defaultdict(list)
     for p in pieces:
         key = _group_key(by_entry[p.entry_id], d.grouping)
         groups[(key, p.kind, p.hourly, p.rate_id)].append(p)
     links: dict = defaultdict(list)
-
-    def order(k):
-        (project, second), kind, hourly, _rate = k
-        return (d.names.get(project, "~") if project else "~", str(project), str(second), kind, -hourly)
-
-    for gk in sorted(groups, key=order):
-        key, kind, hourly, rate_id = gk
-        ps = groups[gk]
-        minutes = sum(p.minutes for p in ps)
-        raw = sum(p.raw_minutes for p in ps)
+    sums = {gk: (sum(p.minutes for p in ps), sum(p.raw_minutes for p in ps)) for gk, ps in groups.items()}
+    for gk, line in time_lines(sums, d.grouping, d.names):
         index = len(lines)
-        project, second = key
-        lines.append(_line("time", _describe(key, kind, d.grouping, d.names), amount=time_amount(minutes, hourly),
-                           quantity_minutes=minutes, raw_minutes=raw, unit_price=hourly, project_id=project,
-                           rate_id=rate_id, time_kind=kind,
-                           category=second if d.grouping == "project_category" else None,
-                           member_id=second if d.grouping == "project_member" else None,
-                           task_id=second if d.grouping == "project_task" else None))
-        for p in ps:
+        lines.append(line)
+        for p in groups[gk]:
             links[p.entry_id].append((index, p.raw_minutes, p.minutes))
     return lines, dict(links), usage
 

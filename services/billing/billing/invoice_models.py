@@ -201,6 +201,10 @@ invoice_lines = Table(
     Column("fixed_fee_id", UUID(as_uuid=True)),
     Column("retainer_id", UUID(as_uuid=True)),
     Column("retainer_month", Date),
+    # --- 0004: the names as they were when the line was drafted (a later rename never changes it) ---
+    Column("project_name", Text),
+    Column("task_name", Text),
+    Column("member_name", Text),
 )
 Index("ix_invoice_lines_invoice", invoice_lines.c.invoice_id, invoice_lines.c.position)
 

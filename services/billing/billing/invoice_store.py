@@ -12,6 +12,7 @@ from sqlalchemy import Text, and_, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from billing import draft_store
 from billing import invoice_maths as im
 from billing import invoices as rules
 from billing.invoice_models import (billing_profiles, blobs, budgets, credit_notes, customer_billing, fixed_fees,
@@ -333,23 +334,15 @@ def _on_live_invoice():
 
 
 def invoiceable_entries(session: Session, tenant_id, customer_id, period_from: date, period_to: date) -> list[dict]:
-    """Billable, approved, not on an invoice (issued or drafted), worked in the period."""
+    """Billable, approved, not on an invoice (issued or drafted), worked in the period (every row:
+    for tests and small reads; a draft works on them set-based, `billing.draft_store`)."""
     stmt = select(*_ENTRY_COLUMNS).where(
         time_entries.c.tenant_id == tenant_id, time_entries.c.customer_id == customer_id,
         time_entries.c.work_date >= period_from, time_entries.c.work_date <= period_to,
         time_entries.c.billable, time_entries.c.approved_at.is_not(None), time_entries.c.invoice_id.is_(None),
         ~_on_live_invoice())
     keys = [c.name for c in _ENTRY_COLUMNS]
-    return [dict(zip(keys, row)) for row in session.execute(stmt).tuples()]  # plain tuples: 50k rows fast
-
-
-def _copy_links(session: Session, rows: list[dict]) -> None:
-    """The invoice-entry links by COPY (one round trip for 50,000 rows, not one statement each)."""
-    columns = ("tenant_id", "invoice_id", "line_id", "entry_id", "raw_minutes", "rounded_minutes")
-    cursor = session.connection().connection.driver_connection.cursor()
-    with cursor.copy(f"COPY invoice_entries ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(tuple(row[c] for c in columns))
+    return [dict(zip(keys, row)) for row in session.execute(stmt).tuples()]
 
 
 def _retainer_state(session: Session, retainer_ids) -> tuple[dict, set]:
@@ -367,31 +360,43 @@ def _retainer_state(session: Session, retainer_ids) -> tuple[dict, set]:
 
 
 def draft_input(session: Session, tenant_id, customer_id, period_from, period_to, prof, settings,
-                names: dict) -> tuple[im.DraftInput, list[dict]]:
-    entries = invoiceable_entries(session, tenant_id, customer_id, period_from, period_to)
+                names: dict, entries: list[dict] | None = None) -> im.DraftInput:
+    """What a draft is made of but the entries themselves (`entries`: for the entry-by-entry
+    reference, `invoice_maths.draft_lines`; a real draft stages them in SQL)."""
     agreed = agreements(session, tenant_id, customer_id)
     currency = settings["currency"]
     rets = [im.Retainer(r["id"], r["monthly_fee"], r["included_minutes"], r["starts_on"], r["ends_on"],
                         r["project_id"], r["overage_hourly"], r["description"])
-            for r in agreed["retainers"] if r["currency"] == currency]
+            for r in sorted(agreed["retainers"], key=lambda r: (r["starts_on"], str(r["id"])))
+            if r["currency"] == currency]
     used, billed = _retainer_state(session, [r.id for r in rets])
     fees = [f for f in agreed["fixed_fees"] if f["currency"] == currency]
     return im.DraftInput(
-        currency=currency, period_from=period_from, period_to=period_to, entries=entries,
+        currency=currency, period_from=period_from, period_to=period_to, entries=entries or [],
         rates=rate_book(session, tenant_id, currency),
         rounding=RoundingRule(prof["rounding_increment"], prof["rounding_scope"]),
         grouping=prof["line_grouping"], retainers=rets, retainer_used=used, retainer_billed=billed,
         fixed_fees=[im.FixedFee(f["id"], f["project_id"], f["amount"], f["bill_on"], f["description"])
                     for f in fees if f["invoice_id"] is None],
-        fixed_fee_projects=frozenset(f["project_id"] for f in fees), names=names), entries
+        fixed_fee_projects=frozenset(f["project_id"] for f in fees), names=names)
 
 
 def create_draft(session: Session, tenant_id, customer_id, customer_name: str, period_from, period_to,
                  names: dict, now: datetime) -> dict:
+    """The customer's draft for the period: its fees, then its time (`billing.draft_store`:
+    rounded, summed and linked in SQL), priced and taxed per line, in one transaction. `names`:
+    id -> the project's, task's or member's name, frozen on the lines."""
     prof = profile(session, tenant_id)
     settings = customer_settings(session, tenant_id, customer_id, prof)
-    d, entries = draft_input(session, tenant_id, customer_id, period_from, period_to, prof, settings, names)
-    lines, links, usage = im.draft_lines(d)
+    existing = session.execute(select(invoices.c.id).where(
+        invoices.c.tenant_id == tenant_id, invoices.c.customer_id == customer_id, invoices.c.status == "draft")
+    ).scalar()
+    if existing is not None:
+        raise Conflict(f"customer {customer_id} already has a draft invoice ({existing}): issue or discard it first")
+    d = draft_input(session, tenant_id, customer_id, period_from, period_to, prof, settings, names)
+    fee_lines = im.agreement_lines(d)
+    timed, priced_cells, counted = draft_store.draft_time(session, d, tenant_id, customer_id)
+    lines = fee_lines + [line for _gk, line in timed]
     tax = im.Tax(settings["tax_name"], settings["tax_rate_ppm"], settings["reverse_charge"])
     priced = im.price_lines(lines, tax)
     t = im.totals(priced)
@@ -406,11 +411,6 @@ def create_draft(session: Session, tenant_id, customer_id, customer_name: str, p
            "billing_address": settings["billing_address"], "pdf_sha256": None, "revision": 1, "created_at": now,
            "updated_at": None, "issued_at": None, "paid_at": None, "voided_at": None, "void_reason": None,
            "overdue_told_at": None}
-    existing = session.execute(select(invoices.c.id).where(
-        invoices.c.tenant_id == tenant_id, invoices.c.customer_id == customer_id, invoices.c.status == "draft")
-    ).scalar()
-    if existing is not None:
-        raise Conflict(f"customer {customer_id} already has a draft invoice ({existing}): issue or discard it first")
     session.execute(insert(invoices).values(**inv))
     line_rows = []
     for position, p in enumerate(priced):
@@ -418,13 +418,10 @@ def create_draft(session: Session, tenant_id, customer_id, customer_name: str, p
             "id": uuid.uuid4(), "tenant_id": tenant_id, "invoice_id": inv["id"], "position": position})
     if line_rows:
         session.execute(insert(invoice_lines), line_rows)
-    link_rows = [{"tenant_id": tenant_id, "invoice_id": inv["id"], "line_id": line_rows[i]["id"], "entry_id": entry_id,
-                  "raw_minutes": raw, "rounded_minutes": rounded, "released_at": None}
-                 for entry_id, parts in links.items() for i, raw, rounded in parts]
-    if link_rows:
-        _copy_links(session, link_rows)
+    line_ids = {gk: line_rows[len(fee_lines) + i]["id"] for i, (gk, _line) in enumerate(timed)}
+    draft_store.link(session, tenant_id, inv["id"], priced_cells, line_ids)
     billed_months = {(ln["retainer_id"], ln["retainer_month"]) for ln in lines if ln["kind"] == "retainer"}
-    usage_rows = {(u["retainer_id"], u["month"]): u["minutes"] for u in usage}
+    usage_rows = priced_cells.usage
     for key in billed_months | set(usage_rows):
         session.execute(insert(retainer_usage).values(tenant_id=tenant_id, invoice_id=inv["id"], retainer_id=key[0],
                                                       month=key[1], minutes=usage_rows.get(key, 0),
@@ -433,10 +430,9 @@ def create_draft(session: Session, tenant_id, customer_id, customer_name: str, p
     if fee_ids:
         session.execute(update(fixed_fees).where(fixed_fees.c.id.in_(fee_ids)).values(invoice_id=inv["id"]))
     outbox.add(session, tenant_id, contracts.InvoiceCreated(
-        **facts(inv), line_count=len(line_rows), entry_count=len(entries),
-        tracked_minutes=sum(e["minutes"] for e in entries),
-        billed_minutes=sum(r["rounded_minutes"] for r in link_rows)))
-    return {**inv, "_lines": [dict(r) for r in line_rows], "_entry_count": len(entries)}
+        **facts(inv), line_count=len(line_rows), entry_count=counted["entries"], tracked_minutes=counted["raw"],
+        billed_minutes=counted["rounded"]))
+    return {**inv, "_lines": [dict(r) for r in line_rows], "_entry_count": counted["entries"]}
 
 
 def _tax_of(inv: dict) -> im.Tax:

@@ -191,3 +191,18 @@ directory_tenants = Table(
     Column("week_start", Text, nullable=False, server_default="monday"),
     Column("as_of", DateTime(timezone=True), nullable=False),
 )
+
+# The names of projects, tasks (the work plan's `project.*`, `task.*`) and members (`member.*`)
+# billing has been told of, for invoice lines (`billing.directory`): billing never reads another
+# service's database. A deleted project keeps its name here (its time may still be invoiced).
+directory_names = Table(
+    "directory_names",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", Text, nullable=False),  # project | task | member
+    Column("object_id", UUID(as_uuid=True), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "kind", "object_id"),
+    CheckConstraint("kind IN ('project', 'task', 'member')", name="kind"),
+)

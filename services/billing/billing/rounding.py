@@ -11,7 +11,9 @@ Decisions:
 - Day scope: the day's extra minutes (rounded sum - raw sum) are spread over that day's entries in
   proportion to their raw minutes by largest remainder (`money.allocate`), so every entry still has
   rounded >= raw and the entries' rounded minutes sum exactly to the day's rounded sum: however the
-  entries are split over invoice lines afterwards, no minute is lost or made up.
+  entries are split over invoice lines afterwards, no minute is lost or made up. A tie of
+  remainders goes to the entry with the lower id (so the set-based draft in SQL,
+  `billing.draft_store`, spreads exactly as this does).
 """
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ def rounded_minutes(entries: list[dict], rule: RoundingRule) -> dict:
         days[(e["member_id"], e["work_date"])].append(e)
     result = {}
     for day in days.values():
+        day.sort(key=lambda e: e["id"])  # ties of the spread go to the earlier id (as the SQL does)
         raw = [e["minutes"] for e in day]
         extra = round_up(sum(raw), rule.increment_minutes) - sum(raw)
         for e, share in zip(day, allocate(extra, raw)):
