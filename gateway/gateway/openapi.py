@@ -80,7 +80,7 @@ def statuses(endpoint: Endpoint) -> list[int]:
 
 
 # `format=<value>` → the media type a route answers instead of JSON (a report's table as a download)
-_FORMAT_MEDIA_TYPES = {"csv": "text/csv"}
+_FORMAT_MEDIA_TYPES = {"csv": "text/csv", "png": "image/png", "svg": "image/svg+xml"}  # png/svg: charts
 
 
 def query_media_types(endpoint: Endpoint) -> list[str]:

@@ -70,6 +70,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # approving, rejecting timesheets: managers, and members named approver of a colleague (billing checks)
     "timesheets:approve": _MANAGERS | {"member"},
     "reports:read": _MANAGERS | {"read_only"},
+    # per-customer metrics (`/customer_metrics`: tickets, SLA, hours, health of the customers one sees):
+    # like sla:read and time:read, not contractors
+    "metrics:read": _MANAGERS | {"member", "read_only"},
     # SLA policies, business calendar, settings and ticket timers: staff read, managers change
     "sla:read": _MANAGERS | {"member", "read_only"},
     "sla:write": _MANAGERS,

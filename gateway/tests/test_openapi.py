@@ -130,7 +130,8 @@ def test_every_list_answers_one_page_shape(client):
                                         "/api/v1/ticket-categories", "/api/v1/customers/{customer_id}/contacts",
                                         "/api/v1/sla/policies", "/api/v1/customers", "/api/v1/time-entries"}
     for path, _, operation in lists:
-        if path in ("/api/v1/reports/ticket-volume", "/api/v1/reports/status", "/api/v1/reports/time"):
+        if path in ("/api/v1/reports/ticket-volume", "/api/v1/reports/status", "/api/v1/reports/time",
+                    "/api/v1/reports/benchmarks", "/api/v1/metrics"):
             continue  # a report with totals, not a list of resources
         page = _schema(doc, operation["responses"]["200"]["content"]["application/json"]["schema"])
         assert {"items", "next_cursor", "total"} <= set(page["required"]), path
@@ -266,11 +267,17 @@ def test_every_body_the_schemas_allow_fits_the_body_limit(app):
 
 def test_reports_with_a_csv_format_document_both_media_types(client):
     doc = _doc(client)
-    for path in ("/api/v1/reports/at-risk", "/api/v1/reports/sla", "/api/v1/reports/status", "/api/v1/reports/time"):
+    for path in ("/api/v1/reports/at-risk", "/api/v1/reports/sla", "/api/v1/reports/status", "/api/v1/reports/time",
+                 "/api/v1/reports/ticket-volume", "/api/v1/reports/benchmarks", "/api/v1/metrics",
+                 "/api/v1/customer_metrics"):
         content = doc["paths"][path]["get"]["responses"]["200"]["content"]
         assert "$ref" in content["application/json"]["schema"], path  # the JSON answer stays declared
         assert content["text/csv"] == {"schema": {"type": "string"}}, path  # `?format=csv`
-    assert "text/csv" not in doc["paths"]["/api/v1/reports/ticket-volume"]["get"]["responses"]["200"]["content"]
+    # the trend reports drawn (`?format=png|svg`, issue 12)
+    for path in ("/api/v1/reports/ticket-volume", "/api/v1/reports/status", "/api/v1/reports/benchmarks"):
+        content = doc["paths"][path]["get"]["responses"]["200"]["content"]
+        assert {"image/png", "image/svg+xml"} <= set(content), path
+    assert "image/png" not in doc["paths"]["/api/v1/reports/time"]["get"]["responses"]["200"]["content"]
 
 
 def test_the_tenant_wide_activity_routes_document_a_404_for_an_unknown_view(client):

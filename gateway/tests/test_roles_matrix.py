@@ -56,8 +56,9 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     #   queue + assign, quarantine, raw bytes)
     # + 4 customer-health endpoints (a customer's health, the at-risk list, get/put health settings)
     # + 5 report endpoints (status, time, SLA attainment, get/put status rules)
+    # + 3 metrics endpoints (benchmarks, the tenant's headline metrics, per-customer metrics)
     # + 8 form endpoints (list/create/get/change forms, a link for a customer, open and submit by link, submissions)
-    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 28 + 14 + 30 + 23 + 11 + 4 + 5 + 8
+    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 28 + 14 + 30 + 23 + 11 + 4 + 5 + 8 + 3
 
 
 def test_every_route_permission_is_in_the_table():
@@ -118,7 +119,8 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
         ("reports", "time_report"), ("reports", "sla_attainment"),
         ("reports", "get_status_rules"), ("reports", "put_status_rules"),
         ("reports", "customer_health"), ("reports", "at_risk"), ("reports", "get_health_settings"),
-        ("reports", "put_health_settings"),
+        ("reports", "put_health_settings"), ("reports", "benchmarks"), ("reports", "headline_metrics"),
+        ("reports", "customer_metrics"),
         ("mailsync", "create_mailbox"),
         ("mailsync", "list_mailboxes"), ("mailsync", "get_mailbox")] + [
         ("mailsync", m) for m in ("update_mailbox", "delete_mailbox", "watch_folders", "pause_mailbox",

@@ -115,6 +115,11 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("GET", "/reports/at-risk"): "owner admin read_only",
     ("GET", "/reports/health-settings"): "owner admin read_only",
     ("PUT", "/reports/health-settings"): MANAGERS,
+    # benchmarks and the tenant's headline metrics are reports; the per-customer metrics are customer rows
+    # (staff but contractors, who see no SLA figures nor time lists; scoped)
+    ("GET", "/reports/benchmarks"): "owner admin read_only",
+    ("GET", "/metrics"): "owner admin read_only",
+    ("GET", "/customer_metrics"): "owner admin member read_only",
     ("GET", "/sla/policies"): "owner admin member read_only",
     ("PUT", "/sla/policies"): MANAGERS,
     ("DELETE", "/sla/policies/<policy_id>"): MANAGERS,
@@ -307,6 +312,7 @@ TARGET: dict[tuple[str, str], str] = {
     ("POST", "/customers/<customer_id>/projects"): "path",
     ("GET", "/customers/<customer_id>/projects"): "path",
     ("GET", "/projects"): "list",
+    ("GET", "/customer_metrics"): "list",
     ("GET", "/projects/<project_id>"): "project",
     ("PATCH", "/projects/<project_id>"): "project",
     ("DELETE", "/projects/<project_id>"): "project",
@@ -491,6 +497,9 @@ class World:
                 return {"columns": ["id"], "rows": [], "next_cursor": None}
             if method == "list_tickets":
                 return self.rows(tenant, args[0], self.ticket)
+            if method == "customer_metrics":  # (customer_ids, limit, cursor)
+                doc = self.rows(tenant, {"customer_ids": args[0]}, self.customer)
+                return {**doc, "items": [{"customer_id": r["customer_id"]} for r in doc["items"]]}
             if method == "list_time_entries":
                 return self.rows(tenant, args[0], self.entry)
             if method == "list_followups":

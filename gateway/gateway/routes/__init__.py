@@ -6,3 +6,4 @@ from gateway.routes import projects, tasks, templates  # noqa: F401,E402 - the w
 from gateway.routes import time_setup, timers, timesheets  # noqa: F401,E402 - time tracking (issue 10)
 from gateway.routes import health  # noqa: F401,E402 - customer health (issue 12)
 from gateway.routes import forms  # noqa: F401,E402 - forms (issue 11)
+from gateway.routes import metrics  # noqa: F401,E402 - benchmarks, headline and customer metrics (issue 12)

@@ -1,6 +1,7 @@
 """`/reports`: read models rolled up from events (reports service)."""
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import uuid
@@ -17,14 +18,30 @@ from gateway.rpc import tenant_call
 
 Format = Literal["json", "csv"]
 FORMAT_DESCRIPTION = "`csv`: the report's table as a CSV download (UTF-8 with a BOM) a spreadsheet opens as is"
+# the trend reports can also be drawn (issue 12): the reports service renders, the gateway sends the bytes
+TrendFormat = Literal["json", "csv", "png", "svg"]
+CHART_DESCRIPTION = FORMAT_DESCRIPTION + "; `png` / `svg`: the report drawn as a chart (`width` × `height` pixels)"
 
 
-class TicketVolumeQuery(Query):
+class ChartSize(Query):
+    width: int | None = Field(default=None, ge=320, le=2000, description="png/svg: pixels wide (default 800)")
+    height: int | None = Field(default=None, ge=200, le=1200, description="png/svg: pixels high (default 400)")
+
+
+def _chart_download(report: str, query, params: dict) -> Response:
+    """The report drawn by the reports service (`report_chart`: base64 bytes over RPC), as it is."""
+    chart = tenant_call("reports", "report_chart", report, query.format, params, query.width, query.height)
+    return Response(base64.b64decode(chart["data"]), mimetype=chart["content_type"],
+                    headers={"Content-Disposition": f'inline; filename="{chart["filename"]}"'})
+
+
+class TicketVolumeQuery(ChartSize):
     customer_id: uuid.UUID | None = Field(default=None, description="one customer; all when left out")
     # the bound the reports service applies, from the one place both read it
     weeks: int | None = Field(default=None, ge=1, le=MAX_REPORT_WEEKS,
                               description=f"how many of the tenant's ISO weeks back, this one included "
                                           f"(default {DEFAULT_REPORT_WEEKS}, at most {MAX_REPORT_WEEKS})")
+    format: TrendFormat = Field(default="json", description=CHART_DESCRIPTION)
 
 
 class WeekVolume(Resource):
@@ -57,7 +74,16 @@ class TicketVolume(Resource):
 def ticket_volume(query: TicketVolumeQuery):
     customer_id = str(query.customer_id) if query.customer_id else None
     weeks = () if query.weeks is None else (query.weeks,)  # left out: the service's default
-    return tenant_call("reports", "ticket_volume", customer_id, *weeks)
+    if query.format in ("png", "svg"):
+        return _chart_download("ticket_volume", query, {"customer_id": customer_id, **(
+            {"weeks": query.weeks} if query.weeks is not None else {})})
+    report = tenant_call("reports", "ticket_volume", customer_id, *weeks)
+    if query.format == "csv":
+        return _csv_download("ticket-volume.csv", ("Week", "ISO Year", "ISO Week", "Customer", "Created", "Resolved",
+                                                   "Closed"),
+                             [(i["week_start"], i["iso_year"], i["iso_week"], i["customer_id"], i["created"],
+                               i["resolved"], i["closed"]) for i in report["items"]])
+    return report
 
 
 def _csv_cell(cell) -> str | int | float:
@@ -80,10 +106,10 @@ def _csv_download(filename: str, columns, rows) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-class StatusQuery(Query):
+class StatusQuery(ChartSize):
     week: Date | None = Field(default=None, description="any day of the tenant week to report (default: this week)")
     customer_id: uuid.UUID | None = Field(default=None, description="one customer; all when left out")
-    format: Format = Field(default="json", description=FORMAT_DESCRIPTION)
+    format: TrendFormat = Field(default="json", description=CHART_DESCRIPTION)
 
 
 class StatusFigures(Resource):
@@ -125,6 +151,8 @@ class StatusReport(Resource):
 def status_report(query: StatusQuery):
     week = query.week.isoformat() if query.week else None
     customer_id = str(query.customer_id) if query.customer_id else None
+    if query.format in ("png", "svg"):
+        return _chart_download("status", query, {"week": week, "customer_id": customer_id})
     report = tenant_call("reports", "status_report", week, customer_id)
     if query.format == "csv":
         return _csv_download(f"status-{report['week_start']}.csv",
