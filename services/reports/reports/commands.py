@@ -52,9 +52,37 @@ class TimeQuery(BaseModel):
 
 class SlaQuery(BaseModel):
     """SLA attainment of the timers that ended on the tenant-local days date_from..date_to (default:
-    the tenant's current week)."""
+    the tenant's current week), or in the tenant's week or month (`period`) containing `date`
+    (default: today); with the trend against the period before."""
 
     model_config = ConfigDict(extra="forbid")
 
     date_from: Date | None = None
     date_to: Date | None = None
+    period: Literal["week", "month"] | None = None
+    date: Date | None = None
+
+
+# how many weeks or months back a volume report may reach, and shows by default
+MAX_VOLUME_PERIODS = 104
+DEFAULT_VOLUME_PERIODS = 12
+
+
+class VolumeReportQuery(BaseModel):
+    """Ticket volume per tenant week or month, the last `periods` up to the one containing `date`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group_by: Literal["category", "priority", "customer", "source"] = "category"
+    period: Literal["week", "month"] = "week"
+    periods: int = Field(default=DEFAULT_VOLUME_PERIODS, ge=1, le=MAX_VOLUME_PERIODS)
+    date: Date | None = None
+    customer_id: uuid.UUID | None = None
+
+
+class OnboardingQuery(BaseModel):
+    """Onboarding velocity of the tenant quarter containing `quarter` (any day of it; default: today)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quarter: Date | None = None

@@ -1,9 +1,10 @@
 """Tables the reports service owns: read models rolled up from other services' events."""
-from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Index, Integer, PrimaryKeyConstraint, String,
-                        Table)
+from sqlalchemy import (BigInteger, Boolean, Column, Computed, Date, DateTime, Float, Index, Integer,
+                        PrimaryKeyConstraint, String, Table)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from custops.db import service_metadata
+from reports.sla_report import ENDED_AT_SQL, OUTCOME_SQL
 
 metadata = service_metadata()
 
@@ -43,6 +44,15 @@ ticket_facts = Table(
     # its priority as told by ticket.created / ticket.updated (SLA attainment by priority)
     Column("priority", String(20)),
     Column("priority_at", DateTime(timezone=True)),
+    # ticket volume's groups (issue 12): its category (newest told), source, and its assignee and
+    # team by (assigned_at, sequence) of ticket.assigned (SLA by team and assignee)
+    Column("category", String(100)),
+    Column("category_at", DateTime(timezone=True)),
+    Column("source", String(20)),
+    Column("assignee_id", UUID(as_uuid=True)),
+    Column("team_id", UUID(as_uuid=True)),
+    Column("assigned_at", DateTime(timezone=True)),
+    Column("assigned_seq", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("tenant_id", "ticket_id"),
 )
 Index("ix_ticket_facts_created", ticket_facts.c.tenant_id, ticket_facts.c.created_at)
@@ -84,6 +94,7 @@ task_facts = Table(
     Column("reopened_at", DateTime(timezone=True)),
     Column("reopened_seq", BigInteger, nullable=False, server_default="0"),
     Column("deleted_at", DateTime(timezone=True)),
+    Column("step_key", String(100)),  # the onboarding template step it was planned from
     PrimaryKeyConstraint("tenant_id", "task_id"),
 )
 Index("ix_task_facts_completed", task_facts.c.tenant_id, task_facts.c.completed_at)
@@ -138,7 +149,20 @@ sla_timers = Table(
     Column("target_minutes", Integer),
     Column("breached_at", DateTime(timezone=True)),
     Column("met_at", DateTime(timezone=True)),
+    # from ticket.sla_met (issue 12), of the run kept (the earliest stop): its start, the business
+    # minutes it ran, whether it was late, and the ticket's priority, tier, team and assignee then
+    Column("started_at", DateTime(timezone=True)),
+    Column("business_minutes", Float),
+    Column("met_late", Boolean),
+    Column("priority", String(20)),
+    Column("tier", String(20)),
+    Column("team_id", UUID(as_uuid=True)),
+    Column("assignee_id", UUID(as_uuid=True)),
+    # reports.sla_report.outcome, kept by PostgreSQL: met / breached / null, and the instant it counts at
+    Column("outcome", String(10), Computed(OUTCOME_SQL, persisted=True)),
+    Column("ended_at", DateTime(timezone=True), Computed(ENDED_AT_SQL, persisted=True)),
     PrimaryKeyConstraint("tenant_id", "ticket_id", "timer"),
 )
+Index("ix_sla_timers_ended", sla_timers.c.tenant_id, sla_timers.c.ended_at)
 Index("ix_sla_timers_breached", sla_timers.c.tenant_id, sla_timers.c.breached_at)
 Index("ix_sla_timers_met", sla_timers.c.tenant_id, sla_timers.c.met_at)

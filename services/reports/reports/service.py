@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from custops.rpc_entrypoint import rpc
-from sqlalchemy import Date, and_, cast, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import and_, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.dialects.postgresql import insert
 
 from custops import outbox
@@ -19,14 +19,15 @@ from custops.db import Database
 from custops.entrypoints import HealthEndpoints, PoisonMessage, Telemetry
 from custops.errors import EXPECTED, InvalidInput
 from custops.validation import parse, parse_id
-from reports import replay, sla_store, status_report, status_store, time_store
+from reports import periods, replay, sla_store, status_report, status_store, time_store, volume_store
 from reports.commands import MAX_TIME_RANGE_DAYS, SlaQuery, StatusQuery, TimeQuery, VolumeQuery
 from reports.facts import mark_of
 from reports.benchmark_entrypoints import BenchmarkEntrypoints
 from reports.health_signals import HealthSignalEntrypoints
+from reports.ops_entrypoints import OpsReportEntrypoints
 from reports.models import tenant_settings, ticket_facts
 from reports.status_report import StatusRules
-from reports.weeks import window_start, zone
+from reports.weeks import zone
 
 DEFAULT_TIMEZONE = "UTC"
 COUNTS = ("created", "resolved", "closed")
@@ -126,15 +127,16 @@ def _counts(kind: str):
     return and_(done[0].is_not(None), or_(reopened[0].is_(None), tuple_(*done) > tuple_(*reopened)))
 
 
-def _weekly_counts(session, tenant_id, tz: str, since: date, customer_id=None) -> list[dict]:
-    """Tickets created / resolved / closed per customer and tenant-local ISO week since `since`."""
+def _weekly_counts(session, tenant_id, tz: str, since: date, customer_id=None, first_day: str = "monday") -> list[dict]:
+    """Tickets created / resolved / closed per customer and tenant week (its timezone and first day
+    of the week, `first_day`) since `since`."""
     table = ticket_facts
     # a day's margin on the indexed UTC bound; the exact bound is on the local week below
     lower = datetime(since.year, since.month, since.day, tzinfo=timezone.utc) - timedelta(days=1)
     parts = []
     for kind in COUNTS:
         instant = table.c[f"{kind}_at"]
-        week = cast(func.date_trunc("week", func.timezone(tz, instant)), Date)  # ISO weeks start on Monday
+        week = status_store._local_week(instant, tz, first_day)  # the tenant's weeks, not ISO Mondays
         stmt = select(table.c.customer_id, week.label("week_start"), literal(kind).label("kind"),
                       func.count().label("n")).where(table.c.tenant_id == tenant_id, instant >= lower, week >= since,
                                                      _counts(kind))
@@ -153,7 +155,7 @@ def _weekly_counts(session, tenant_id, tz: str, since: date, customer_id=None) -
     return [weeks[key] for key in sorted(weeks, key=lambda k: (-k[0].toordinal(), k[1]))]
 
 
-class ReportsService(HealthSignalEntrypoints, BenchmarkEntrypoints, HealthEndpoints):
+class ReportsService(HealthSignalEntrypoints, BenchmarkEntrypoints, OpsReportEntrypoints, HealthEndpoints):
     name = "reports"
 
     db = Database()
@@ -172,6 +174,8 @@ class ReportsService(HealthSignalEntrypoints, BenchmarkEntrypoints, HealthEndpoi
         _ticket_created(session, envelope, data)
         sla_store.save_priority(session, _tenant_of(envelope), envelope, data.ticket_id, data.customer_id,
                                 data.priority, data.created_at)
+        volume_store.save_groups(session, _tenant_of(envelope), data.ticket_id, data.customer_id, data.created_at,
+                                 category=data.category, source=data.source)
 
     # --- SLA attainment's read models (reports.sla_store)
 
@@ -180,6 +184,9 @@ class ReportsService(HealthSignalEntrypoints, BenchmarkEntrypoints, HealthEndpoi
         if isinstance(data.changes.get("priority"), str):
             sla_store.save_priority(session, _tenant_of(envelope), envelope, data.ticket_id, data.customer_id,
                                     data.changes["priority"], data.updated_at)
+        if isinstance(data.changes.get("category"), str):
+            volume_store.save_groups(session, _tenant_of(envelope), data.ticket_id, data.customer_id, data.updated_at,
+                                     category=data.changes["category"])
 
     @replay.projects("sla", "tickets", "ticket.sla_warning")
     def on_ticket_sla_warning(self, session, envelope, data):
@@ -232,7 +239,8 @@ class ReportsService(HealthSignalEntrypoints, BenchmarkEntrypoints, HealthEndpoi
     @replay.projects("status", "customers", "task.created")
     def on_task_created(self, session, envelope, data):
         status_store.save_task(session, _tenant_of(envelope), envelope, data,
-                               plan=status_store.plan_of({"due_date": data.due_date, "milestone": data.milestone}))
+                               plan=status_store.plan_of({"due_date": data.due_date, "milestone": data.milestone,
+                                                          "step_key": data.step_key}))
 
     @replay.projects("status", "customers", "task.updated")
     def on_task_updated(self, session, envelope, data):
@@ -241,7 +249,8 @@ class ReportsService(HealthSignalEntrypoints, BenchmarkEntrypoints, HealthEndpoi
     @replay.projects("status", "customers", "task.completed")
     def on_task_completed(self, session, envelope, data):
         status_store.save_task(session, _tenant_of(envelope), envelope, data, mark="completed", at=data.completed_at,
-                               plan=status_store.plan_of({"due_date": data.due_date, "milestone": data.milestone}))
+                               plan=status_store.plan_of({"due_date": data.due_date, "milestone": data.milestone,
+                                                          "step_key": data.step_key}))
 
     @replay.projects("status", "customers", "task.reopened")
     def on_task_reopened(self, session, envelope, data):
@@ -295,15 +304,23 @@ class ReportsService(HealthSignalEntrypoints, BenchmarkEntrypoints, HealthEndpoi
             return time_store.time_by(session, tenant_id, query.group_by, first, last, query.customer_id)
 
     @rpc(expected_exceptions=EXPECTED)
-    def sla_attainment(self, tenant_id, date_from=None, date_to=None):
-        """First-response and resolution attainment and breach rate, overall, by priority and by
-        customer tier, of the timers that ended on the tenant-local days date_from..date_to."""
+    def sla_attainment(self, tenant_id, date_from=None, date_to=None, period=None, date=None):
+        """First-response and resolution attainment, breach rate, median and p90 business minutes,
+        overall and by priority, customer tier, team and assignee, of the timers that ended on the
+        tenant-local days date_from..date_to — or in the tenant week or month (`period`) containing
+        `date` — with the trend against the period before (reports.sla_report)."""
         tenant_id = parse_id(tenant_id, "tenant")
-        query = parse(SlaQuery, {"date_from": date_from, "date_to": date_to})
+        query = parse(SlaQuery, {"date_from": date_from, "date_to": date_to, "period": period, "date": date})
         with self.db.read() as session:
             tz, week_start, _ = _tenant_calendar(session, tenant_id)
-            first, last = _date_range(tz, week_start, query.date_from, query.date_to)
-            return sla_store.attainment(session, tenant_id, tz, first, last)
+            if query.period is not None:
+                today = datetime.now(timezone.utc).astimezone(zone(tz)).date()
+                current = periods.period_of(query.date or today, query.period, week_start)
+            else:
+                current = _date_range(tz, week_start, query.date_from, query.date_to)
+            before = periods.previous(*current, query.period, week_start)
+            return {"period": query.period, "timezone": tz,
+                    **sla_store.attainment(session, tenant_id, tz, current, before)}
 
     @rpc(expected_exceptions=EXPECTED)
     def get_status_rules(self, tenant_id):
@@ -336,9 +353,10 @@ class ReportsService(HealthSignalEntrypoints, BenchmarkEntrypoints, HealthEndpoi
         given = {"customer_id": customer_id} if weeks is None else {"customer_id": customer_id, "weeks": weeks}
         query = parse(VolumeQuery, given)
         with self.db.read() as session:
-            tz = _tenant_timezone(session, tenant_id)
-            since = window_start(datetime.now(timezone.utc), tz, query.weeks)
-            items = _weekly_counts(session, tenant_id, tz, since, query.customer_id)
+            tz, week_start, _ = _tenant_calendar(session, tenant_id)
+            today = datetime.now(timezone.utc).astimezone(zone(tz)).date()
+            since = status_report.week_start_of(today, week_start) - timedelta(weeks=query.weeks - 1)
+            items = _weekly_counts(session, tenant_id, tz, since, query.customer_id, week_start)
         totals = {key: sum(item[key] for item in items) for key in COUNTS}
         return {"items": items, "totals": totals}
 

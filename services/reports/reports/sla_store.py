@@ -1,13 +1,15 @@
 """SLA attainment's read models (SLA timers, tickets' priority, customers' tiers) and its query. The
-rules are in `reports.sla_report`; `_ended` is its `outcome`, in SQL."""
+rules are in `reports.sla_report`; its `outcome` is kept in SQL by sla_timers' generated columns
+(`outcome`, `ended_at`, indexed), so a period's timers are an index range, and its medians and p90s
+are `percentile_cont` over that range's rows (one statement: both periods, every grouping)."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 
-from sqlalchemy import Date, and_, case, cast, func, or_, select, tuple_
+from sqlalchemy import case, func, or_, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
-from reports import sla_report
+from reports import periods, sla_report
 from reports.models import report_customers, sla_timers, ticket_facts
 
 
@@ -33,6 +35,34 @@ def save_timer(session, tenant_id, data, timer: str, **instants) -> None:
         session.execute(_TIMER_UPSERTS[column], {
             "tenant_id": tenant_id, "ticket_id": data.ticket_id, "timer": timer, "customer_id": data.customer_id,
             column: at, "target_minutes": getattr(data, "target_minutes", None)})
+
+
+def _met_upsert():
+    """`ticket.sla_met`: the stop kept is the earliest (the timer's first run); with it come its
+    business minutes, lateness, deadline and the ticket's priority, tier, team and assignee then."""
+    table = sla_timers
+    stmt = insert(table)
+    kept = or_(table.c.met_at.is_(None), stmt.excluded.met_at <= table.c.met_at)
+    updates = {name: case((kept, stmt.excluded[name]), else_=table.c[name])
+               for name in ("met_at", "started_at", "business_minutes", "met_late", "priority", "tier", "team_id",
+                            "assignee_id", "target_minutes")}
+    updates["deadline"] = case((kept, func.coalesce(stmt.excluded.deadline, table.c.deadline)), else_=table.c.deadline)
+    return stmt.on_conflict_do_update(index_elements=[table.c.tenant_id, table.c.ticket_id, table.c.timer],
+                                      set_=updates)
+
+
+_MET_UPSERT = _met_upsert()
+
+
+def save_met(session, tenant_id, data) -> None:
+    """A timer's stop as the tickets service told it (`ticket.sla_met`)."""
+    if data.timer not in sla_report.TIMERS:
+        return
+    session.execute(_MET_UPSERT, {
+        "tenant_id": tenant_id, "ticket_id": data.ticket_id, "timer": data.timer, "customer_id": data.customer_id,
+        "met_at": data.met_at, "started_at": data.started_at, "business_minutes": data.business_minutes,
+        "met_late": data.breached, "deadline": data.deadline, "target_minutes": data.target_minutes,
+        "priority": data.priority, "tier": data.tier, "team_id": data.team_id, "assignee_id": data.assignee_id})
 
 
 def save_priority(session, tenant_id, envelope, ticket_id, customer_id, priority: str, at: datetime) -> None:
@@ -72,24 +102,45 @@ def save_customer(session, tenant_id, envelope, customer_id, name=None, tier=Non
                                                set_=updates))
 
 
-def attainment(session, tenant_id, tz: str, date_from: date, date_to: date) -> dict:
-    """SLA attainment of the timers that ended on the tenant-local days date_from..date_to."""
-    timers, tickets, customers = sla_timers, ticket_facts, report_customers
-    late = and_(timers.c.deadline.is_not(None), timers.c.met_at > timers.c.deadline)
-    breached = or_(timers.c.breached_at.is_not(None), late)
-    ended_at = case((timers.c.breached_at.is_not(None), timers.c.breached_at), (late, timers.c.deadline),
-                    else_=timers.c.met_at)
-    day = cast(func.timezone(tz, ended_at), Date)
-    lower = datetime.combine(date_from, time(), timezone.utc) - timedelta(days=1)
-    upper = datetime.combine(date_to, time(), timezone.utc) + timedelta(days=2)
-    stmt = (select(timers.c.timer, tickets.c.priority, customers.c.tier,
-                   func.count().filter(~breached), func.count().filter(breached))
-            .select_from(timers.outerjoin(tickets, and_(tickets.c.tenant_id == timers.c.tenant_id,
-                                                        tickets.c.ticket_id == timers.c.ticket_id))
-                         .outerjoin(customers, and_(customers.c.tenant_id == timers.c.tenant_id,
-                                                    customers.c.customer_id == timers.c.customer_id)))
-            .where(timers.c.tenant_id == tenant_id, ended_at.is_not(None), ended_at >= lower, ended_at < upper,
-                   day >= date_from, day <= date_to)
-            .group_by(timers.c.timer, tickets.c.priority, customers.c.tier))
-    counts = [tuple(row) for row in session.execute(stmt)]
-    return {"date_from": date_from.isoformat(), "date_to": date_to.isoformat(), **sla_report.roll_up(counts)}
+_REPORT = text("""
+WITH ended AS (
+    SELECT t.timer, t.outcome, t.business_minutes,
+           CASE WHEN t.ended_at >= :current_start THEN 'current' ELSE 'previous' END AS period,
+           CASE WHEN t.started_at IS NOT NULL THEN t.priority ELSE f.priority END AS priority,
+           CASE WHEN t.started_at IS NOT NULL THEN t.tier ELSE c.tier END AS tier,
+           CAST(CASE WHEN t.started_at IS NOT NULL THEN t.team_id ELSE f.team_id END AS text) AS team,
+           CAST(CASE WHEN t.started_at IS NOT NULL THEN t.assignee_id ELSE f.assignee_id END AS text) AS assignee
+    FROM sla_timers t
+    LEFT JOIN ticket_facts f ON f.tenant_id = t.tenant_id AND f.ticket_id = t.ticket_id
+    LEFT JOIN report_customers c ON c.tenant_id = t.tenant_id AND c.customer_id = t.customer_id
+    WHERE t.tenant_id = :tenant_id AND t.ended_at >= :previous_start AND t.ended_at < :current_end
+      AND t.timer IN ('first_response', 'resolution')
+)
+SELECT period, timer,
+       CASE WHEN GROUPING(priority) = 0 THEN 'priority' WHEN GROUPING(tier) = 0 THEN 'tier'
+            WHEN GROUPING(team) = 0 THEN 'team' WHEN GROUPING(assignee) = 0 THEN 'assignee' END AS dimension,
+       COALESCE(priority, tier, team, assignee) AS key,
+       count(*) FILTER (WHERE outcome = 'met') AS met, count(*) FILTER (WHERE outcome = 'breached') AS breached,
+       count(business_minutes) AS timed,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY business_minutes) AS median,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY business_minutes) AS p90
+FROM ended
+GROUP BY GROUPING SETS ((period, timer), (period, timer, priority), (period, timer, tier), (period, timer, team),
+                        (period, timer, assignee))
+""")
+
+
+def attainment(session, tenant_id, tz: str, current: tuple[date, date], before: tuple[date, date]) -> dict:
+    """SLA attainment, times and groups of the timers that ended on the tenant-local days of
+    `current`, with the trend against `before` (the period just before it; reports.sla_report)."""
+    current_start, current_end = periods.instants(*current, tz)
+    previous_start, _ = periods.instants(*before, tz)
+    rows = {"current": [], "previous": []}
+    for row in session.execute(_REPORT, {"tenant_id": tenant_id, "current_start": current_start,
+                                         "current_end": current_end, "previous_start": previous_start}):
+        rows[row.period].append((row.timer, row.dimension, row.key, row.met, row.breached, row.timed, row.median,
+                                 row.p90))
+    report = sla_report.roll_up(rows["current"])
+    return {"date_from": current[0].isoformat(), "date_to": current[1].isoformat(),
+            "previous_from": before[0].isoformat(), "previous_to": before[1].isoformat(), **report,
+            "trend": sla_report.trend(report, sla_report.roll_up(rows["previous"]))}

@@ -92,12 +92,15 @@ def save_task(session, tenant_id, envelope, data, plan: dict | None = None, mark
 
 
 def plan_of(fields: dict) -> dict:
-    """The plan fields an event's values (or `changes`) carry: due_date, milestone."""
+    """The plan fields an event's values (or `changes`) carry: due_date, milestone, and the template
+    step it was planned from (step_key, when told: onboarding velocity)."""
     plan = {}
     if "due_date" in fields:
         plan["due_date"] = _day(fields["due_date"])
     if "milestone" in fields:
         plan["milestone"] = bool(fields["milestone"])
+    if fields.get("step_key"):
+        plan["step_key"] = str(fields["step_key"])[:100]
     return plan
 
 
