@@ -88,6 +88,14 @@ def _sla_events(tenant_id) -> list[dict]:
             .order_by(table.c.seq)).mappings().all()]
 
 
+def _met_events(tenant_id) -> list[dict]:
+    table = outbox._TABLE
+    with db.engine_for("tickets").connect() as conn:
+        return [r.envelope["data"] for r in conn.execute(
+            select(table.c.envelope).where(table.c.tenant_id == tenant_id, table.c.type == "ticket.sla_met")
+            .order_by(table.c.seq))]
+
+
 def _wait_for(tenant_id, count, timeout) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -184,6 +192,13 @@ def test_reply_meets_the_first_response_and_resolving_stops_the_clocks(tickets_s
 
     rpc.call("tickets", "change_status", str(tenant_id), ticket_id, "resolved")
     assert all(t["met_at"] is not None for t in _timers(rpc, tenant_id, ticket_id).values())
+    # each stop is told once, with the business minutes it ran (reports' medians, issue 12)
+    met = {e["timer"]: e for e in _met_events(tenant_id)}
+    assert sorted(met) == ["first_response", "next_response", "resolution"]
+    assert met["first_response"]["business_minutes"] == 0 and met["first_response"]["breached"] is False
+    assert met["first_response"]["met_at"] == met["first_response"]["started_at"]
+    assert (met["resolution"]["ticket_id"], met["resolution"]["tier"]) == (ticket_id, "enterprise")
+    assert (met["resolution"]["priority"], met["resolution"]["target_minutes"]) == ("normal", 1440)
     rpc.call("tickets", "change_status", str(tenant_id), ticket_id, "open")  # reopened
     reopened = _timers(rpc, tenant_id, ticket_id)["resolution"]
     assert reopened["met_at"] is None and reopened["deadline"] is not None

@@ -33,7 +33,8 @@ from sqlalchemy import Text, and_, bindparam, cast, delete, func, literal, liter
 from sqlalchemy.dialects.postgresql import UUID, aggregate_order_by, insert
 from sqlalchemy.orm import Session
 
-from custops.contracts.tickets import OPEN_STATUSES, PRIORITIES
+from custops import outbox
+from custops.contracts.tickets import OPEN_STATUSES, PRIORITIES, TicketSlaMet
 from tickets.business_hours import Calendar
 from tickets.models import (business_calendars, directory_tenants, sla_policies, sla_settings, ticket_sla_pauses,
                             ticket_sla_timers, tickets)
@@ -343,15 +344,23 @@ def start_timer(session: Session, ticket: dict, timer: str, sla: TenantSla, at: 
 
 
 def meet_timer(session: Session, ticket: dict, row: dict, sla: TenantSla, at: datetime) -> None:
-    """Stop a running timer at `at`, recording whether and by how many business minutes it was late."""
-    stored = _row_policy(sla, ticket, row)
-    values = timer_values(sla, stored, row["target_minutes"], row["started_at"],
-                          pauses_of(session, ticket["id"]), at, met_at=max(at, row["started_at"]))
+    """Stop a running timer at `at`, recording whether and by how many business minutes it was late,
+    and tell it (`ticket.sla_met`, with the business minutes it ran: reports' medians need them)."""
+    met_at = max(at, row["started_at"])
+    state = compute_timer(sla.calendar, row["started_at"], row["target_minutes"], pauses_of(session, ticket["id"]),
+                          now=at, met_at=met_at, warning_fraction=sla.settings.warning_fraction)
     # the policy the timer ran under stays recorded; only the outcome is written
-    values = {k: values[k] for k in ("met_at", "breach_minutes", "updated_at")}
+    breach_minutes = round(state.breach_minutes) if state.breached else None
+    values = {"met_at": met_at, "breach_minutes": breach_minutes, "updated_at": at}
     # no NOTIFY: a met timer makes nothing due (a clock waking for it finds nothing and looks again)
     session.execute(update(ticket_sla_timers).where(ticket_sla_timers.c.ticket_id == row["ticket_id"],
                                                     ticket_sla_timers.c.timer == row["timer"]).values(**values))
+    outbox.add(session, ticket["tenant_id"], TicketSlaMet(
+        ticket_id=ticket["id"], number=ticket["number"], customer_id=ticket["customer_id"], timer=row["timer"],
+        started_at=row["started_at"], met_at=met_at, deadline=state.deadline, target_minutes=row["target_minutes"],
+        business_minutes=round(state.elapsed_minutes, 2), breached=state.breached, breach_minutes=breach_minutes,
+        priority=ticket["priority"], tier=ticket.get("customer_tier"), team_id=ticket.get("team_id"),
+        assignee_id=ticket.get("assignee_id")))
 
 
 def recompute_ticket(session: Session, ticket: dict, sla: TenantSla, at: datetime, reselect: bool = True) -> int:

@@ -2,8 +2,9 @@
 
 Each hook runs in the caller's transaction (the same one that changes the ticket), reads the tenant's
 policies, calendar and settings, and (re)writes the ticket's rows in `ticket_sla_timers` and
-`ticket_sla_pauses` with what `tickets.sla.compute_timer` says. Events are emitted by the deadline
-scheduler, not here.
+`ticket_sla_pauses` with what `tickets.sla.compute_timer` says. Warnings and breaches are emitted by
+the deadline scheduler, not here; a timer met here is told in the same transaction (`ticket.sla_met`,
+by `sla_store.meet_timer`).
 
 `ticket` is the ticket row as a dict (columns of `tickets.models.tickets`) after the change.
 """
