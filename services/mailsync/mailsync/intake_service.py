@@ -20,7 +20,7 @@ from custops.errors import EXPECTED, Conflict, NotFound
 from custops.rpc import ServiceRpc
 from custops.rpc_entrypoint import rpc
 from custops.validation import parse, parse_id
-from mailsync import intake
+from mailsync import intake, mail_auth
 from mailsync.blob_store import store as blob_store
 from mailsync.imap_sync import MailIntake, check_connection, problem_of
 from mailsync.models import mail_messages, mailbox_sync_status, mailboxes
@@ -101,15 +101,15 @@ class MailIntakeEntrypoints:
 
     @rpc(expected_exceptions=EXPECTED)
     def test_mailbox_connection(self, tenant_id, mailbox_id):
-        """`{ok, idle, folders}` or `{ok: false, kind: dns|connect|tls|auth|folder|protocol, reason}`."""
+        """`{ok, idle, folders}` or `{ok: false, kind: dns|connect|tls|auth|oauth2|folder|protocol|secret, reason}`."""
         with self.db.read() as session:
             mailbox = _mailbox(session, parse_id(tenant_id, "tenant"), parse_id(mailbox_id, "mailbox"))
         try:
-            password = self.secrets.decrypt(mailbox["password_encrypted"])
+            credentials = mail_auth.credentials_for(mailbox, self.secrets)
         except UnreadableSecret as exc:
             problem = problem_of(exc)
             return {"ok": False, "kind": problem.kind, "reason": problem.message}
-        return check_connection(mailbox, password, list(mailbox["folders"] or ["INBOX"]))
+        return check_connection(mailbox, credentials, list(mailbox["folders"] or ["INBOX"]))
 
     @rpc(expected_exceptions=EXPECTED)
     def get_mailbox_status(self, tenant_id, mailbox_id):

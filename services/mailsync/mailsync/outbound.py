@@ -58,8 +58,9 @@ from custops.contracts.mailsync import MailBounced, MailSendFailed, MailSent
 from custops.entrypoints import PoisonMessage, consumes
 from custops.notified_loop import DeadlineLoop, ManagedLoop
 from custops.rpc import ServiceRpc
-from mailsync import auto_replies, secrets_box
+from mailsync import auto_replies, mail_auth, secrets_box
 from mailsync.models import mailboxes
+from mailsync.oauth2 import OAuth2Error
 from mailsync.outbound_models import outbound_mails
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ def failure_of(exc: BaseException) -> SendFailure:
     if isinstance(exc, smtplib.SMTPResponseException):
         message = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         return SendFailure(exc.smtp_code >= 500, f"{exc.smtp_code} {message}"[:1000])
+    if isinstance(exc, OAuth2Error):  # an admin may authorise the mailbox again: retried
+        return SendFailure(False, f"oauth2: {exc}"[:1000])
     if isinstance(exc, (smtplib.SMTPException, OSError, socket.timeout, ssl.SSLError)):
         return SendFailure(False, f"{type(exc).__name__}: {exc}"[:1000])
     return SendFailure(False, f"{type(exc).__name__}: {exc}"[:1000])
@@ -313,8 +316,9 @@ class OutboundSender(DeadlineLoop):
                 raise _NoMailbox()
             message = build_message(row, mailbox["name"])
             recipients = [*row["to_addresses"], *row["cc_addresses"]]
-            secret = mailbox["password_encrypted"]
-            deliver(mailbox, self.box.decrypt(secret) if secret else "", row["from_address"], recipients, message)
+            credentials = mail_auth.credentials_for(
+                mailbox, self.box, mail_auth.store_rotated_refresh_token(self.engine, self.box, dict(mailbox)))
+            deliver(mailbox, credentials, row["from_address"], recipients, message)
         except _NoMailbox:
             self._finish_failed(row, SendFailure(True, "the mailbox to send from was removed"))
         except Exception as exc:  # noqa: BLE001 - every failure ends on the row, retried or failed
@@ -389,11 +393,12 @@ class _NoMailbox(Exception):
     pass
 
 
-def deliver(mailbox, password: str, from_address: str, recipients: list[str], message: EmailMessage) -> None:
+def deliver(mailbox, password, from_address: str, recipients: list[str], message: EmailMessage) -> None:
     """One SMTP transaction: implicit TLS on port 465, else STARTTLS when the mailbox says so; AUTH
-    when the server offers it. Raises on any failure (`failure_of` classifies it)."""
+    when the server offers it, with the password or OAuth2 (XOAUTH2; `password` is a str or a
+    `mail_auth.Credentials`). Raises on any failure (`failure_of` classifies it)."""
     host, port = mailbox["smtp_host"], mailbox["smtp_port"]
-    context = ssl.create_default_context()
+    context = mail_auth.tls_context(mailbox)
     if port == 465:
         client = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT, context=context)
     else:
@@ -404,5 +409,7 @@ def deliver(mailbox, password: str, from_address: str, recipients: list[str], me
             client.starttls(context=context)  # raises SMTPNotSupportedError when the server cannot
             client.ehlo()
         if client.has_extn("auth") and mailbox["username"]:
-            client.login(mailbox["username"], password)
+            if not isinstance(password, mail_auth.Credentials):
+                password = mail_auth.Credentials(mailbox["id"], mailbox["username"], password=password)
+            password.smtp_login(client)
         client.send_message(message, from_addr=from_address, to_addrs=recipients)

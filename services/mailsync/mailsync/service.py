@@ -1,6 +1,7 @@
 """Mailsync service entrypoints: mailbox records with their secrets encrypted at rest.
 
-No RPC returns a password or its ciphertext: shapes say `has_password` instead. Each change tells
+No RPC returns a password or its ciphertext, nor an OAuth2 client secret or refresh token: shapes
+say `has_password` and `auth` (`mailsync.mailbox_settings`) instead. Each change tells
 `mailbox.*` in its transaction (the audit log takes them), naming fields, never their values.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from custops.db import Database
 from custops.entrypoints import HealthEndpoints, Telemetry
 from custops.errors import EXPECTED, Conflict, NotFound
 from custops.validation import parse, parse_id
+from mailsync import mailbox_settings
 from mailsync.commands import CreateMailbox, MailboxFilters, UpdateMailbox
 from mailsync.intake_service import MailIntakeEntrypoints
 from mailsync.models import UNIQUE_EMAIL, mailboxes
@@ -27,11 +29,13 @@ from mailsync.secrets_box import Secrets
 
 # A mailbox as the service answers it: never the password or its ciphertext.
 FIELDS = ("id", "name", "email", "imap_host", "imap_port", "imap_tls", "smtp_host", "smtp_port", "smtp_starttls",
-          "username", "has_password", "enabled", "created_at", "updated_at")
+          "username", "has_password", "enabled", "created_at", "updated_at",
+          "imap_starttls", "tls_verify", "tls_ca_pem", "auth")
 
 
 def _shape(row) -> dict:
-    return shapes.doc({**row, "has_password": bool(row["password_encrypted"])}, FIELDS)
+    return shapes.doc({**row, "has_password": bool(row.get("password_encrypted")),
+                       "auth": mailbox_settings.auth_shape(row)}, FIELDS)
 
 
 class MailsyncService(MailIntakeEntrypoints, OutboundMail, HealthEndpoints):
@@ -47,10 +51,8 @@ class MailsyncService(MailIntakeEntrypoints, OutboundMail, HealthEndpoints):
         cmd = parse(CreateMailbox, payload)
         now = shapes.utc_now()
         row = {
-            **cmd.model_dump(exclude={"password"}),
-            "id": uuid.uuid4(), "tenant_id": tenant_id,
-            "password_encrypted": self.secrets.encrypt(cmd.password.get_secret_value()),
-            "created_at": now, "updated_at": now,
+            **mailbox_settings.create_columns(cmd, self.secrets),
+            "id": uuid.uuid4(), "tenant_id": tenant_id, "created_at": now, "updated_at": now,
         }
         with _unique_email(cmd.email), self.db.transaction() as session:
             session.execute(mailboxes.insert().values(**row))
@@ -79,19 +81,15 @@ class MailsyncService(MailIntakeEntrypoints, OutboundMail, HealthEndpoints):
     def update_mailbox(self, tenant_id, mailbox_id, changes):
         tenant_id, mailbox_id = parse_id(tenant_id, "tenant"), parse_id(mailbox_id, "mailbox")
         cmd = parse(UpdateMailbox, changes)
-        values = cmd.model_dump(exclude_unset=True, exclude={"password"})
-        if cmd.password is not None:
-            values["password_encrypted"] = self.secrets.encrypt(cmd.password.get_secret_value())
-        with _unique_email(values.get("email")), self.db.transaction() as session:
+        with _unique_email(cmd.email), self.db.transaction() as session:
             current = _load(session, tenant_id, mailbox_id, for_update=True)
+            values, changed = mailbox_settings.update_columns(cmd, current, self.secrets)
             if not values:
                 return _shape(current)
             values["updated_at"] = shapes.utc_now()
             session.execute(update(mailboxes)
                             .where(mailboxes.c.tenant_id == tenant_id, mailboxes.c.id == mailbox_id)
                             .values(**values))
-            changed = sorted("password" if field == "password_encrypted" else field
-                             for field in values if field != "updated_at")
             outbox.add(session, tenant_id, MailboxUpdated(mailbox_id=mailbox_id, email=values.get("email",
                                                                                                   current["email"]),
                                                           changed_fields=changed))
