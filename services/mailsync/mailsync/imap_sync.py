@@ -46,9 +46,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from custops import db
-from mailsync import intake, intake_store, parsing
+from mailsync import intake, intake_store, mail_auth, parsing
 from mailsync.blob_store import sha256_of
 from mailsync.models import mailboxes
+from mailsync.oauth2 import OAuth2Error
 from mailsync.secrets_box import UnreadableSecret
 
 # eventlet's green `select` has no poll(): make imapclient's IDLE wait on select(), which is green
@@ -111,6 +112,8 @@ def problem_of(exc: BaseException, host: str = "", port: int = 0) -> ConnectionP
     if isinstance(exc, ssl.SSLError):
         reason = getattr(exc, "reason", None) or exc
         return ConnectionProblem("tls", f"TLS failed ({reason}); check the port and the TLS setting")
+    if isinstance(exc, OAuth2Error):  # the token endpoint refused (kind oauth2), or the server a fresh token (auth)
+        return ConnectionProblem(exc.kind, str(exc))
     if isinstance(exc, UnreadableSecret):
         return ConnectionProblem("secret", "the stored password cannot be decrypted with the configured key "
                                            "(CUSTOPS_SECRET_KEY changed?): set the password again")
@@ -127,14 +130,17 @@ def problem_of(exc: BaseException, host: str = "", port: int = 0) -> ConnectionP
     return ConnectionProblem("protocol", f"{type(exc).__name__}: {exc}")
 
 
-def connect(mailbox: dict, password: str, timeout: float) -> imapclient.IMAPClient:
+def connect(mailbox: dict, password, timeout: float) -> imapclient.IMAPClient:  # password: str | Credentials
     host, port = mailbox["imap_host"], mailbox["imap_port"]
     try:
         # resolved in a native thread first: a slow resolver never holds the hub, and DNS is its own reason
         tpool.execute(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
-        client = imapclient.IMAPClient(host, port=port, ssl=mailbox["imap_tls"], timeout=timeout)
+        client = imapclient.IMAPClient(host, port=port, ssl=mailbox["imap_tls"],
+                                       ssl_context=mail_auth.tls_context(mailbox), timeout=timeout)
         try:
-            client.login(mailbox["username"], password)
+            if mail_auth.imap_security(mailbox) == "starttls":
+                mail_auth.imap_starttls(client, mailbox)
+            mail_auth.imap_login(client, mailbox, password)
         except BaseException:
             _close(client)
             raise
@@ -143,7 +149,7 @@ def connect(mailbox: dict, password: str, timeout: float) -> imapclient.IMAPClie
         raise problem_of(exc, host, port) from exc
 
 
-def check_connection(mailbox: dict, password: str, folders: list[str], timeout: float = 10.0) -> dict:
+def check_connection(mailbox: dict, password, folders: list[str], timeout: float = 10.0) -> dict:
     """The `test connection` command: `{ok: true, idle, folders: {name: messages}}` or `{ok: false, kind, reason}`."""
     try:
         client = connect(mailbox, password, timeout)
@@ -254,8 +260,9 @@ class MailboxSync:
                 mailbox = self._mailbox()
                 if mailbox is None:
                     return  # removed, paused or disabled: the manager lets the lease go
-                self.client = connect(mailbox, self.secrets.decrypt(mailbox["password_encrypted"]),
-                                      self.settings.timeout)
+                credentials = mail_auth.credentials_for(
+                    mailbox, self.secrets, mail_auth.store_rotated_refresh_token(self.engine, self.secrets, mailbox))
+                self.client = connect(mailbox, credentials, self.settings.timeout)
                 backoff = self.settings.backoff_min
                 self._status(connected=True, last_error=None)
                 self._sync_forever(mailbox)
