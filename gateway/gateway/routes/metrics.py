@@ -24,7 +24,7 @@ from gateway.routes.reports import CHART_DESCRIPTION, ChartSize, _chart_download
 from gateway.rpc import tenant_call
 
 MetricKey = Literal["tickets_created", "tickets_resolved", "backlog", "first_response_attainment_pct",
-                    "resolution_attainment_pct", "median_first_response_minutes", "items_completed",
+                    "resolution_attainment_pct", "median_first_response_business_minutes", "items_completed",
                     "billable_hours", "utilization", "at_risk_customers"]
 METRIC_KEYS = MetricKey.__args__
 Direction = Literal["up", "down", "flat"]

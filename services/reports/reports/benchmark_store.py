@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from reports import benchmarks, sla_store, status_store, time_store
 from reports.benchmark_models import week_snapshots
 from reports.health_models import health_scores
-from reports.models import sla_timers, ticket_facts
+from reports.models import ticket_facts
 from reports.status_report import StatusRules
 
 AT_RISK_STATES = ("at_risk", "critical")
@@ -40,20 +40,6 @@ def _ticket_counts(session, tenant_id, start: datetime, end: datetime) -> dict:
     return {"tickets_created": row[0], "tickets_resolved": row[1], "backlog": row[2]}
 
 
-def _median_first_response(session, tenant_id, start: datetime, end: datetime) -> float | None:
-    """The median calendar minutes from creation to the first agent reply, of the first replies given
-    in [start, end) to tickets whose creation is known."""
-    timers, tickets = sla_timers, ticket_facts
-    minutes = func.extract("epoch", timers.c.met_at - tickets.c.created_at) / 60
-    value = session.execute(
-        select(func.percentile_cont(0.5).within_group(minutes))
-        .select_from(timers.join(tickets, and_(tickets.c.tenant_id == timers.c.tenant_id,
-                                               tickets.c.ticket_id == timers.c.ticket_id)))
-        .where(timers.c.tenant_id == tenant_id, timers.c.timer == "first_response", timers.c.met_at >= start,
-               timers.c.met_at < end, tickets.c.created_at.is_not(None))).scalar()
-    return None if value is None else round(float(value), 1)
-
-
 def _at_risk(session, tenant_id, last_day: date) -> int:
     """Customers whose latest daily health score on or before `last_day` is at_risk or critical."""
     s = health_scores
@@ -72,13 +58,14 @@ def week_figures(session, tenant_id, tz: str, first_day: str, week: date, now: d
     end = min(end, max(now, start))
     last_day = week + timedelta(days=6)
     today = now.astimezone(benchmarks.zone(tz)).date()
-    sla = sla_store.attainment(session, tenant_id, tz, week, last_day)
+    sla = sla_store.attainment(session, tenant_id, tz, (week, last_day),
+                               (week - timedelta(days=7), week - timedelta(days=1)))
     hours = time_store.time_by(session, tenant_id, "customer", week, last_day)["totals"]
     rows = status_store.status_rows(session, tenant_id, tz, first_day, week, today, rules)
     return {**_ticket_counts(session, tenant_id, start, end),
             "first_response_attainment_pct": sla["first_response"]["attainment_pct"],
             "resolution_attainment_pct": sla["resolution"]["attainment_pct"],
-            "median_first_response_minutes": _median_first_response(session, tenant_id, start, end),
+            "median_first_response_business_minutes": sla["first_response"]["median_business_minutes"],
             "items_completed": sum(r["this_week"] for r in rows),
             "billable_hours": hours["billable_hours"], "utilization": hours["utilization"],
             "at_risk_customers": _at_risk(session, tenant_id, min(last_day, today))}

@@ -4,11 +4,11 @@ is closed, and the Δ and trend of a series. Pure.
 - **The metrics** (`METRICS`) are figures of one tenant week (its timezone and first day of the
   week, like every report): tickets created and resolved in it (a ticket counts once, in the week
   of its latest resolution unless reopened since, as in ticket volume), the backlog (tickets open
-  at the week's end), first-response and resolution SLA attainment (timers that ended in it), the
-  median first response (calendar minutes from a ticket's creation to its first agent reply, of
-  the first responses given in the week), items completed (the status report's total), billable
-  hours and billable utilization (work dates in the week), and customers at risk (at_risk or
-  critical by the latest daily health score on or before the week's last day).
+  at the week's end), first-response and resolution SLA attainment (timers that ended in it) and
+  the median first response in business minutes (the SLA report's, from `ticket.sla_met`), items
+  completed (the status report's total), billable hours and billable utilization (work dates in
+  the week), and customers at risk (at_risk or critical by the latest daily health score on or
+  before the week's last day).
 - **A week is closed** `GRACE` after its end (events of its last minutes are still on their way).
   A closed week's figures are **frozen** into a snapshot the first time they are needed — by the
   hourly snapshot timer (so a week is frozen within about an hour of closing even when nobody
@@ -53,7 +53,7 @@ METRICS = (
     Metric("backlog", "Backlog at week end", "count", "down"),
     Metric("first_response_attainment_pct", "First-response SLA attainment %", "percent", "up"),
     Metric("resolution_attainment_pct", "Resolution SLA attainment %", "percent", "up"),
-    Metric("median_first_response_minutes", "Median first response (minutes)", "minutes", "down"),
+    Metric("median_first_response_business_minutes", "Median first response (business minutes)", "minutes", "down"),
     Metric("items_completed", "Items completed", "count", "up"),
     Metric("billable_hours", "Billable hours", "hours", "up"),
     Metric("utilization", "Billable utilization", "fraction", "up"),

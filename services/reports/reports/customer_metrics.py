@@ -4,7 +4,7 @@
   the last customer id of the one before.
 - Open tickets: by each ticket's latest move (health_tickets).
 - SLA attainment: of the timers that ended in the last `WINDOW_DAYS` days (reports.sla_report's
-  outcome: met, or breached at the deadline or when met late).
+  outcome and the instant it counts at, the generated `outcome` / `ended_at` of sla_timers).
 - The last human touchpoint: the customer's latest interaction, reply or ticket by a person.
 - Health: the score and state as of now (reports.health, the tenant's settings), like the at-risk list.
 - Time: billable and tracked hours of work dates in the tenant's current calendar month, so far.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import func, select
 
 from reports import health, health_store, sla_report, time_report
 from reports.health_models import health_customers, health_tickets
@@ -37,14 +37,13 @@ def _page(session, tenant_id, customer_ids, limit: int, after) -> tuple[list, in
 
 
 def _sla(session, tenant_id, ids, since: datetime) -> dict:
-    t = sla_timers
-    late = and_(t.c.deadline.is_not(None), t.c.met_at > t.c.deadline)
-    breached = or_(t.c.breached_at.is_not(None), late)
-    ended_at = case((t.c.breached_at.is_not(None), t.c.breached_at), (late, t.c.deadline), else_=t.c.met_at)
+    t = sla_timers  # `outcome` and `ended_at` are reports.sla_report's outcome, as generated columns
+    breached = t.c.outcome == sla_report.BREACHED
     out: dict = {}
     for cid, timer, met, missed in session.execute(
             select(t.c.customer_id, t.c.timer, func.count().filter(~breached), func.count().filter(breached))
-            .where(t.c.tenant_id == tenant_id, t.c.customer_id.in_(ids), ended_at >= since)
+            .where(t.c.tenant_id == tenant_id, t.c.customer_id.in_(ids), t.c.ended_at >= since,
+                   t.c.outcome.is_not(None))
             .group_by(t.c.customer_id, t.c.timer)):
         out.setdefault(cid, {})[timer] = sla_report.rates(met, missed)
     return out

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from custops import db
 from custops.contracts.billing import TimeLogged
 from custops.contracts.customers import CustomerCreated, TenantCreated
-from custops.contracts.tickets import TicketCreated, TicketReplied, TicketStatusChanged
+from custops.contracts.tickets import TicketCreated, TicketReplied, TicketSlaMet, TicketStatusChanged
 from custops.errors import InvalidInput
 from custops.events import envelope_for
 from custops.rpc import RpcClient
@@ -58,6 +58,11 @@ def ticket(reports, tenant_id, customer, created, replied_after=None, resolved=N
         publish(reports, "on_ticket_replied", envelope_for(TicketReplied(
             ticket_id=ticket_id, number=1, customer_id=customer, message_id=uuid.uuid4(), author_member_id=None,
             subject="s", body="b", replied_at=created + replied_after), tenant_id))
+        # the tickets service's stop of the timer, with the business minutes it ran (here: all of them)
+        publish(reports, "on_ticket_sla_met", envelope_for(TicketSlaMet(
+            ticket_id=ticket_id, number=1, customer_id=customer, timer="first_response", started_at=created,
+            met_at=created + replied_after, target_minutes=240, business_minutes=replied_after.total_seconds() / 60,
+            breached=False, priority="normal"), tenant_id))
     if resolved is not None:
         publish(reports, "on_ticket_status_changed", envelope_for(TicketStatusChanged(
             ticket_id=ticket_id, number=1, customer_id=customer, old_status="open", new_status="resolved",
@@ -94,7 +99,7 @@ def test_closed_weeks_are_frozen_with_delta_and_trend_and_a_late_event_changes_n
     assert first["frozen"] and second["frozen"] and not report["items"][-1]["frozen"]
     assert first["metrics"] == {"tickets_created": 2, "tickets_resolved": 1, "backlog": 1,
                                 "first_response_attainment_pct": 100.0, "resolution_attainment_pct": None,
-                                "median_first_response_minutes": 60.0, "items_completed": 1,
+                                "median_first_response_business_minutes": 60.0, "items_completed": 1,
                                 "billable_hours": 2.0, "utilization": 0.6667, "at_risk_customers": 0}
     assert second["metrics"]["backlog"] == 2 and second["metrics"]["tickets_created"] == 2
     assert second["metrics"]["utilization"] == 1.0 and second["metrics"]["billable_hours"] == 1.0
