@@ -16,20 +16,63 @@ from gateway.rpc import tenant_call
 
 Text = Annotated[str, Field(min_length=1, max_length=320)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+Host = Annotated[str, Field(min_length=1, max_length=253)]
+WriteOnlySecret = Annotated[str, Field(min_length=1, max_length=4000, repr=False,
+                                       json_schema_extra={"writeOnly": True})]
+CaPem = Annotated[str, Field(max_length=100_000, description="PEM certificates the servers' TLS certificates "
+                                                             "are checked against (instead of the system's CAs)")]
+
+
+class MailboxAuth(Body):
+    """How the mailbox logs in: `password`, or `oauth2` (SASL XOAUTH2 with a refresh token; `provider`
+    google or microsoft presets the token endpoint and the servers, `custom` needs `token_url`).
+    Secrets are write-only; on a change, an OAuth2 client secret or refresh token left out keeps the
+    stored one of the same provider."""
+
+    type: Literal["password", "oauth2"]
+    password: Annotated[str, Field(min_length=1, max_length=1000, repr=False,
+                                   json_schema_extra={"writeOnly": True})] = None
+    provider: Literal["google", "microsoft", "custom"] = None
+    client_id: Annotated[str, Field(min_length=1, max_length=500)] = None
+    client_secret: WriteOnlySecret = None
+    refresh_token: WriteOnlySecret = None
+    token_url: Annotated[str, Field(min_length=1, max_length=2000,
+                                    description="https (http only to loopback); default: the provider's")] = None
+    tenant: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9.\-]+$",
+                                 description="Microsoft's directory (default common)")] = None
+    scope: Annotated[str, Field(min_length=1, max_length=1000)] = None
+
+
+class MailboxAuthShown(Resource):
+    """How the mailbox logs in, without a secret."""
+
+    type: Literal["password", "oauth2"]
+    provider: str | None = None
+    client_id: str | None = None
+    token_url: str | None = None
+    scope: str | None = None
+    has_refresh_token: bool | None = None
 
 
 class CreateMailbox(Body):
+    """A `password` or an `auth`; hosts and ports left out are the OAuth2 provider's presets."""
+
     name: Annotated[str, Field(min_length=1, max_length=200)]
     email: Text
-    imap_host: Annotated[str, Field(min_length=1, max_length=253)]
+    imap_host: Host = None
     imap_port: Port = None
     imap_tls: bool = None
-    smtp_host: Annotated[str, Field(min_length=1, max_length=253)]
+    imap_starttls: bool = None
+    smtp_host: Host = None
     smtp_port: Port = None
     smtp_starttls: bool = None
+    tls_verify: bool = None
+    tls_ca_pem: CaPem = None
     username: Text
     # plain str so it reaches the service; repr=False keeps it out of reprs and logs
-    password: Annotated[str, Field(min_length=1, max_length=1000, repr=False, json_schema_extra={"writeOnly": True})]
+    password: Annotated[str, Field(min_length=1, max_length=1000, repr=False,
+                                   json_schema_extra={"writeOnly": True})] = None
+    auth: MailboxAuth = None
     enabled: bool = None
 
 
@@ -54,6 +97,10 @@ class Mailbox(Resource):
     enabled: bool
     created_at: datetime
     updated_at: datetime
+    imap_starttls: bool
+    tls_verify: bool
+    tls_ca_pem: str | None
+    auth: MailboxAuthShown
 
 
 @API.route("/mailboxes", "POST", permission="mailboxes:write", summary="Add a mailbox", tag="mailboxes",
@@ -80,12 +127,16 @@ class UpdateMailbox(Body):
     imap_host: Annotated[str, Field(min_length=1, max_length=253)] = None
     imap_port: Port = None
     imap_tls: bool = None
+    imap_starttls: bool = None
     smtp_host: Annotated[str, Field(min_length=1, max_length=253)] = None
     smtp_port: Port = None
     smtp_starttls: bool = None
+    tls_verify: bool = None
+    tls_ca_pem: Annotated[str, Field(max_length=100_000, description='"" removes the mailbox\'s own CA')] = None
     username: Text = None
     password: Annotated[str, Field(min_length=1, max_length=1000, repr=False,
                                    json_schema_extra={"writeOnly": True})] = None
+    auth: MailboxAuth = None
     enabled: bool = None
 
 
@@ -132,7 +183,8 @@ class MailboxStatus(Resource):
 
 
 class ConnectionTest(Resource):
-    """`ok`, or why not: `kind` is dns, connect, tls, auth, folder, secret or protocol, `reason` says it."""
+    """`ok`, or why not: `kind` is dns, connect, tls, auth, oauth2 (the token endpoint refused the refresh),
+    folder, secret or protocol, `reason` says it."""
 
     ok: bool
     kind: str | None = None
@@ -160,7 +212,7 @@ def resume_mailbox(mailbox_id: str):
 
 
 @API.route("/mailboxes/<uuid:mailbox_id>/test", "POST", permission="mailboxes:write", tag="mailboxes",
-           summary="Test a mailbox's IMAP connection (why it fails: DNS, TLS, auth, folder)",
+           summary="Test a mailbox's IMAP connection (why it fails: DNS, TLS, auth, OAuth2, folder)",
            response=ConnectionTest)
 def test_mailbox_connection(mailbox_id: str):
     return tenant_call("mailsync", "test_mailbox_connection", mailbox_id)
