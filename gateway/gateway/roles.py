@@ -106,6 +106,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # token is the credential of whoever fills it in)
     "forms:read": _STAFF_READERS,
     "forms:write": _MANAGERS,
+    # the portal's forms (`/portal/forms`): a portal user lists, reads and submits the tenant's portal-visible
+    # forms for their own company as their contact; managers may look at what the portal offers
+    "forms:respond": _MANAGERS | {"portal"},
     # money: rates, invoices, exports (owner only; read_only sees everything but billing)
     "billing:read": frozenset({"owner"}),
     "billing:write": frozenset({"owner"}),

@@ -58,7 +58,10 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     # + 5 report endpoints (status, time, SLA attainment, get/put status rules)
     # + 3 metrics endpoints (benchmarks, the tenant's headline metrics, per-customer metrics)
     # + 8 form endpoints (list/create/get/change forms, a link for a customer, open and submit by link, submissions)
-    assert len(api_rules) == 19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 28 + 14 + 30 + 23 + 11 + 4 + 5 + 8 + 3
+    # + 7 more of the work plan: get/put the survey settings, the portal's forms (list, get, submit), an import
+    #   job (start, progress)
+    assert len(api_rules) == (19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 28 + 14 + 30 + 23 + 11 + 4 + 5 + 8 + 7
+                              + 3)
 
 
 def test_every_route_permission_is_in_the_table():
@@ -73,7 +76,8 @@ def test_the_table_follows_the_role_rules():
     assert granted["admin"] == {p for p in everything if not p.startswith("billing:")}
     assert granted["read_only"] == {p for p in everything if p.endswith(":read") and not p.startswith(
         ("billing:", "mailboxes:", "audit:"))} | {"timeline:internal", "tickets:internal", "tokens:own"}
-    assert granted["portal"] == {"tickets:read", "tickets:write", "me:read", "projects:read", "timeline:read"}
+    assert granted["portal"] == {"tickets:read", "tickets:write", "me:read", "projects:read", "timeline:read",
+                                 "forms:respond"}
     assert "customers:write" not in granted["member"] and "tickets:write" in granted["member"]
     assert granted["contractor"] == {"customers:read", "tickets:read", "timeline:read", "time:write",
                                      "activity:read", "activity:views",
@@ -159,8 +163,11 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
                                                             "next_offset": None})
     services.on("customers", "export_tasks", lambda *args: {"columns": ["id"], "rows": [], "next_cursor": None})
     for form_call in ("list_forms", "create_form", "get_form", "update_form", "create_form_link", "form_by_link",
-                      "submit_form_by_link", "list_customer_submissions"):  # forms (issue 11)
+                      "submit_form_by_link", "list_customer_submissions", "get_survey_settings",
+                      "put_survey_settings", "list_portal_forms", "get_portal_form", "submit_portal_form",
+                      "start_import_job"):  # forms, surveys, the portal's forms, import jobs (issue 11)
         services.on("customers", form_call, _answer)
+    services.on("customers", "get_import_job", lambda *args: {**_answer(*args), "project_id": FIXED_ID})
     for portal_call in ("invite_portal_user", "revoke_portal_access", "accept_portal_invite"):
         services.on("customers", portal_call, _answer)
     services.on("customers", "export_audit", lambda *args: {"columns": ["id"], "rows": [], "next_cursor": None})

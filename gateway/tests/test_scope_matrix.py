@@ -253,6 +253,17 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("GET", "/customers/<customer_id>/form-submissions"): STAFF,
     ("GET", "/forms/by-link/<token>"): "anyone",
     ("POST", "/forms/by-link/<token>/submissions"): "anyone",
+    # the satisfaction survey a resolved ticket's requester gets: staff read the setting, managers change it
+    ("GET", "/survey-settings"): STAFF,
+    ("PUT", "/survey-settings"): MANAGERS,
+    # the portal's forms: a portal user fills in the portal-visible forms for their own company (the company
+    # is the portal user's, never named); managers may look at what the portal offers
+    ("GET", "/portal/forms"): "owner admin portal",
+    ("GET", "/portal/forms/<form_id>"): "owner admin portal",
+    ("POST", "/portal/forms/<form_id>/submissions"): "owner admin portal",
+    # the import as a background job: whoever may import into the project, and see its progress
+    ("POST", "/projects/<project_id>/import-jobs"): "owner admin member",
+    ("GET", "/import-jobs/<import_job_id>"): "owner admin member",
 }
 
 # what customer a route's answer depends on: the customer named in the path (`path`), the customer of
@@ -312,6 +323,8 @@ TARGET: dict[tuple[str, str], str] = {
     ("POST", "/customers/<customer_id>/projects"): "path",
     ("GET", "/customers/<customer_id>/projects"): "path",
     ("GET", "/projects"): "list",
+    ("POST", "/projects/<project_id>/import-jobs"): "project",
+    ("GET", "/import-jobs/<import_job_id>"): "project",  # the job's project's customer
     ("GET", "/customer_metrics"): "list",
     ("GET", "/projects/<project_id>"): "project",
     ("PATCH", "/projects/<project_id>"): "project",
@@ -395,6 +408,8 @@ BODIES: dict[tuple[str, str], dict] = {
     ("PATCH", "/forms/<form_id>"): {"name": "Check-in two"},
     ("POST", "/customers/<customer_id>/form-links"): {"form_id": "5b0e8b1e-8a53-4c2e-9d8e-2f1f7f3c4a11"},
     ("POST", "/forms/by-link/<token>/submissions"): {"answers": {"nps": 9}},
+    ("PUT", "/survey-settings"): {"enabled": False},
+    ("POST", "/projects/<project_id>/import-jobs"): {"csv": "Name,Section/Column\nKickoff,To do\n"},
     ("PUT", "/reports/health-settings"): {"healthy": 75},
 }
 
@@ -446,10 +461,10 @@ class World:
             for thing in (self.ticket[name], self.entry[name], self.followup[name]):
                 self.customer_of[thing] = customer
                 self.tenant_of[thing] = self.tenant_of[customer]
-        self.project, self.task = {}, {}  # the work plan's, one of each per customer
+        self.project, self.task, self.job = {}, {}, {}  # the work plan's, one of each per customer
         for name, customer in self.customer.items():
-            self.project[name], self.task[name] = str(uuid.uuid4()), str(uuid.uuid4())
-            for thing in (self.project[name], self.task[name]):
+            self.project[name], self.task[name], self.job[name] = (str(uuid.uuid4()) for _ in range(3))
+            for thing in (self.project[name], self.task[name], self.job[name]):
                 self.customer_of[thing] = customer
                 self.tenant_of[thing] = self.tenant_of[customer]
         # ids of things that belong to a tenant but to no customer (members, teams, tokens...)
@@ -486,6 +501,9 @@ class World:
                 return {"id": args[0], "customer_id": self.customer_of.get(args[0], self.customer["own"])}
             if method in ("get_project", "get_task"):
                 return {"id": args[0], "customer_id": self.customer_of.get(args[0], self.customer["own"])}
+            if method == "get_import_job":  # a job of one of the customers' projects
+                name = next((n for n, job in self.job.items() if job == args[0]), "own")
+                return {"id": args[0], "project_id": self.project[name], "status": "running"}
             if method == "list_projects":
                 return self.rows(tenant, args[0], self.project)
             if method == "apply_template":
@@ -566,7 +584,8 @@ def _request(client, world, route, customer, plain_ours=True):
               "entry_id": world.entry.get(customer, world.entry["own"]), "name": "hardware",
               "followup_id": world.followup.get(customer, world.followup["own"])}
     values.update(project_id=world.project.get(customer, world.project["own"]),
-                  task_id=world.task.get(customer, world.task["own"]))
+                  task_id=world.task.get(customer, world.task["own"]),
+                  import_job_id=world.job.get(customer, world.job["own"]))
     path = re.sub(r"<([^<>]+)>", lambda m: values.get(m.group(1), world.plain[plain_ours]), rule)
     body = dict(BODIES.get(route, {}))
     if target == "body":

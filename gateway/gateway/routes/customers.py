@@ -86,6 +86,9 @@ class Customer(Resource):
     renewal_date: date | None
     exec_sponsor_contact_id: uuid.UUID | None
     custom_fields: dict[str, Any]
+    latest_csat: int | None = Field(default=None, description="the latest CSAT score (1–5) a contact gave in a form")
+    latest_nps: int | None = Field(default=None, description="the latest NPS score (0–10) a contact gave in a form")
+    latest_score_at: datetime | None = None
     replanned: list[dict[str, Any]] = Field(default=None, description="after a new start date only: each "
                                             "onboarding plan re-planned, `{project_id, moves: [{task_id, from, to}]}`")
 

@@ -5,7 +5,13 @@ field when an earlier one has an answer) and send one to a customer by link. The
 credential, told once: `GET /forms/by-link/{token}` and `POST /forms/by-link/{token}/submissions` need
 no bearer token (like `POST /portal/accept`). Unknown token → 404; withdrawn, expired or used up → 410;
 answers that do not fit → 422 naming each field (`answers.<key>`). Staff read a customer's submissions
-(scoped: the customers they work on)."""
+(scoped: the customers they work on).
+
+A form's ticket rule asks the tickets service for a ticket (source `form`) from a submission; the
+submission shows its `ticket_id` once the tickets service told it. The satisfaction survey
+(`/survey-settings`) sends the tenant's survey form to a resolved ticket's requester; the score lands
+on the ticket and the customer. Portal users fill in the tenant's portal-visible forms
+(`/portal/forms`) as their contact, for their own company (docs/forms.md)."""
 from __future__ import annotations
 
 import uuid
@@ -15,8 +21,10 @@ from typing import Annotated, Any, Literal
 from flask import g
 from pydantic import Field
 
+from custops.contracts.tickets import Priority
 from gateway import roles, rpc
 from gateway.api import API, Body, Paged, Resource, page_of, payload
+from gateway.problems import Problem
 from gateway.rpc import tenant_call
 
 FieldKey = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -65,11 +73,22 @@ class TaskRule(Body):
                                                                   "submissions create a task")
 
 
+class TicketRule(Body):
+    subject: Annotated[str, Field(min_length=1, max_length=300)] = Field(description="the new ticket's subject")
+    priority: Priority = Field(default=None, description="default normal")
+    category: Annotated[str, Field(min_length=1, max_length=50)] = Field(
+        default=None, description="default general (a category removed since: general)")
+    when: dict[str, Any] | None = Field(default=None, description="`{field, equals}` or `{field, in}`: only such "
+                                                                  "submissions open a ticket")
+
+
 class CreateForm(Body):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=2000)] = None
     definition: FormDefinition
     task_rule: TaskRule | None = Field(default=None, description="a submission creates a task")
+    ticket_rule: TicketRule | None = Field(default=None, description="a submission opens a ticket (source form)")
+    portal_visible: bool = Field(default=None, description="portal users fill it in (`/portal/forms`)")
 
 
 class UpdateForm(Body):
@@ -77,6 +96,8 @@ class UpdateForm(Body):
     description: Annotated[str, Field(max_length=2000)] = None
     definition: FormDefinition = Field(default=None, description="a new definition is a new version")
     task_rule: TaskRule | None = None
+    ticket_rule: TicketRule | None = None
+    portal_visible: bool = None
 
 
 class Form(Resource):
@@ -86,6 +107,8 @@ class Form(Resource):
     definition: dict[str, Any]
     version: int
     task_rule: dict[str, Any] | None
+    ticket_rule: dict[str, Any] | None = None
+    portal_visible: bool = False
     field_count: int = Field(description="fields that take an answer")
     created_at: datetime
     updated_at: datetime
@@ -137,6 +160,11 @@ class Submission(Resource):
     scores: list[dict[str, Any]] = Field(description="CSAT/NPS answers `{field, type, score, max, category}`")
     task_id: uuid.UUID | None = Field(description="the task the form's rule created")
     submitted_at: datetime
+    ticket_id: uuid.UUID | None = Field(default=None, description="the ticket the form's ticket rule opened "
+                                                                  "(null until the tickets service told it)")
+    survey_ticket_id: uuid.UUID | None = Field(default=None, description="the resolved ticket whose satisfaction "
+                                                                         "survey this answers")
+    via: Literal["link", "portal"] = "link"
 
 
 class SubmissionQuery(Paged):
@@ -196,3 +224,72 @@ def list_customer_submissions(customer_id: str, query: SubmissionQuery):
     roles.check_customer(g.identity, customer_id)
     wanted = {"form_id": str(query.form_id)} if query.form_id else {}
     return tenant_call("customers", "list_customer_submissions", customer_id, wanted, query.limit, query.cursor)
+
+
+# --- satisfaction surveys: a resolved ticket's requester is asked (CSAT/NPS) ---
+
+class SurveySettings(Resource):
+    enabled: bool
+    form_id: uuid.UUID | None = Field(description="the survey form (it asks a csat or nps question)")
+    delay_minutes: int = Field(description="after the ticket is resolved (0: at once)")
+    expires_in_days: int = Field(description="how long the survey's link lives")
+
+
+class PutSurveySettings(Body):
+    enabled: bool = None
+    form_id: uuid.UUID | None = None
+    delay_minutes: int = Field(default=None, ge=0, le=43_200)
+    expires_in_days: int = Field(default=None, ge=1, le=365)
+
+
+@API.route("/survey-settings", "GET", permission="forms:read", tag="forms", response=SurveySettings,
+           summary="The satisfaction survey sent when a ticket is resolved")
+def get_survey_settings():
+    return tenant_call("customers", "get_survey_settings")
+
+
+@API.route("/survey-settings", "PUT", permission="forms:write", tag="forms", body=PutSurveySettings,
+           response=SurveySettings, summary="Change the satisfaction survey (the keys given)")
+def put_survey_settings(body: PutSurveySettings):
+    return tenant_call("customers", "put_survey_settings", payload(body))
+
+
+# --- the portal: a portal user fills in the tenant's portal-visible forms for their own company ---
+
+class PortalForm(Resource):
+    id: uuid.UUID
+    name: str
+    description: str
+    definition: dict[str, Any]
+    version: int
+    updated_at: datetime
+
+
+def _portal_user() -> tuple[str, str]:
+    """The portal user's company and contact; managers (who may look at what the portal offers)
+    submit nothing: they are no contact."""
+    identity = g.identity
+    if identity.role != "portal" or not identity.customer_id or not getattr(identity, "contact_id", None):
+        raise Problem(422, "only a portal user submits a form in the portal",
+                      [{"field": "answers", "message": "submitted as a portal user's contact only"}])
+    return identity.customer_id, identity.contact_id
+
+
+@API.route("/portal/forms", "GET", permission="forms:respond", tag="portal", query=Paged,
+           response=page_of(PortalForm), summary="The forms the portal offers, newest first")
+def list_portal_forms(query: Paged):
+    return tenant_call("customers", "list_portal_forms", query.limit, query.cursor)
+
+
+@API.route("/portal/forms/<uuid:form_id>", "GET", permission="forms:respond", tag="portal", response=PortalForm,
+           summary="A form the portal offers (any other: 404)")
+def get_portal_form(form_id: str):
+    return tenant_call("customers", "get_portal_form", form_id)
+
+
+@API.route("/portal/forms/<uuid:form_id>/submissions", "POST", permission="forms:respond", tag="portal",
+           body=SubmitForm, status=201, response=Submission,
+           summary="Submit a portal form as yourself, for your company")
+def submit_portal_form(form_id: str, body: SubmitForm):
+    customer_id, contact_id = _portal_user()
+    return tenant_call("customers", "submit_portal_form", form_id, customer_id, contact_id, payload(body))

@@ -380,3 +380,62 @@ def import_tasks(project_id: str, body: ImportBody, query: ImportQuery):
     for internal in ("offset", "next_offset"):
         report.pop(internal, None)
     return report
+
+
+# --- the same import as a background job with progress ---
+
+class ImportJobBody(Body):
+    csv: Annotated[str, Field(min_length=1, max_length=150_000)] = Field(
+        description="the export's text (or send the file itself as `text/csv`); bounded by the request body "
+                    "limit: a bigger export, `custops import`")
+    mapping: Annotated[dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=200)]],
+                       Field(max_length=20)] = Field(default=None, description="`{field: column}` overriding "
+                                                                               "the detected mapping")
+
+
+class ImportJobQuery(Query):
+    tool: Literal["monday", "clickup", "asana", "notion"] | None = Field(default=None, description="default: "
+                                                                                                   "detected")
+
+
+class ImportJob(Resource):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    status: Literal["queued", "running", "done", "failed"]
+    tool: str | None
+    mapping: dict[str, str] | None = Field(description="the mapping asked for (null: detected)")
+    rows_total: int | None = Field(description="rows of the file that hold a task")
+    rows_done: int = Field(description="of rows_total, handled so far (progress)")
+    created: int = Field(description="tasks created")
+    skipped: int = Field(description="rows already imported (their stable key is in the project): never doubled")
+    errors: list[dict[str, Any]] = Field(description="`{line, key, message}` of every row it cannot take")
+    warnings: list[dict[str, Any]] = Field(description="e.g. an assignee no member matches (the first 200)")
+    failure: str | None = Field(description="why a failed job failed")
+    attempts: int = Field(description="runs started (a job whose worker died is resumed, at most 3 times)")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@API.route("/projects/<uuid:project_id>/import-jobs", "POST", permission="projects:write", tag="projects",
+           body=ImportJobBody, query=ImportJobQuery, status=202, location="/import-jobs/{id}", response=ImportJob,
+           text_bodies={"text/csv": "csv"},
+           summary="Import a Monday, ClickUp, Asana or Notion CSV export in the background (a job with progress)")
+def start_import_job(project_id: str, body: ImportJobBody, query: ImportJobQuery):
+    check_visible_project(project_id)
+    given = payload(body)
+    if query.tool:
+        given["tool"] = query.tool
+    return tenant_call("customers", "start_import_job", project_id, given)
+
+
+@API.route("/import-jobs/<uuid:import_job_id>", "GET", permission="projects:write", tag="projects", response=ImportJob,
+           summary="An import job: its status and progress")
+def get_import_job(import_job_id: str):
+    job = tenant_call("customers", "get_import_job", import_job_id)
+    if roles.visible_customer_ids(g.identity) is not None:
+        try:
+            visible_project(job["project_id"])
+        except Problem:
+            raise Problem(404, f"import job {import_job_id} not found") from None
+    return job

@@ -142,6 +142,12 @@ class Ticket(Resource):
     closed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    form_submission_id: uuid.UUID | None = Field(default=None, description="source form: the form submission "
+                                                                           "whose ticket rule opened it")
+    csat_score: int | None = Field(default=None, description="the requester's CSAT (1–5) in the satisfaction "
+                                                             "survey sent when it was resolved")
+    nps_score: int | None = Field(default=None, description="the requester's NPS (0–10) in that survey")
+    survey_answered_at: datetime | None = None
 
 
 class Message(Resource):
