@@ -915,7 +915,27 @@ def parse(raw: bytes, *, size_limit: int = DEFAULT_SIZE_LIMIT) -> ParsedMail:
         return _with_defect(parsed, f"body not extracted: {type(exc).__name__}")
 
 
-_PARSER = BytesParser(policy=policy.default)
+class _ParsingPolicy(policy.EmailPolicy):
+    """`policy.default`, except that a header value is made into its header object once, not on every
+    read: the library re-parses a header each time it is read (the parser itself reads each part's
+    Content-Type several times), which was most of the time spent parsing a small message. Header
+    objects are immutable, so one can answer for every read of the same (name, value)."""
+
+    def header_fetch_parse(self, name, value):
+        if hasattr(value, "name") or len(value) > _CACHED_HEADER_LENGTH:
+            return super().header_fetch_parse(name, value)
+        return _header_object(self, name, value)
+
+
+_CACHED_HEADER_LENGTH = 1000  # a long header (a huge To: list) is parsed when read, never kept
+
+
+@functools.lru_cache(maxsize=4096)
+def _header_object(parsing_policy: _ParsingPolicy, name: str, value: str):
+    return policy.EmailPolicy.header_fetch_parse(parsing_policy, name, value)
+
+
+_PARSER = BytesParser(policy=_ParsingPolicy())
 
 
 def _message(source: bytes, oversized: bool) -> tuple[EmailMessage, bool]:
