@@ -66,19 +66,23 @@ def stage(session: Session, tenant_id, customer_id, period_from, period_to, roun
     """Step 1: the invoiceable entries, rounded, numbered by cell, in a temporary table."""
     inc = rounding.increment_minutes
     if rounding.scope == "day" and inc > 1:
-        # the member-day's extra minutes, spread over its entries by largest remainder
+        # the member-day's extra minutes (a hash GROUP BY), spread over its entries by largest
+        # remainder: both windows share one sort by member-day, remainder, id
         rounded = f"""
-            SELECT s.*, s.raw + s.base + CASE WHEN row_number() OVER (
-                     PARTITION BY s.member_id, s.work_date ORDER BY s.rem DESC, s.id) <= s.extra - s.day_base
+            SELECT x.*, x.raw + x.base + CASE WHEN row_number() OVER (
+                     PARTITION BY x.member_id, x.work_date ORDER BY x.rem DESC, x.id)
+                     <= x.extra - sum(x.base) OVER (PARTITION BY x.member_id, x.work_date)
                    THEN 1 ELSE 0 END AS rounded
-            FROM (SELECT x.*, x.extra * x.raw / x.day_raw AS base, x.extra * x.raw % x.day_raw AS rem,
-                         sum(x.extra * x.raw / x.day_raw) OVER (PARTITION BY x.member_id, x.work_date) AS day_base
-                  FROM (SELECT e.*, (e.day_raw + {inc} - 1) / {inc} * {inc} - e.day_raw AS extra
-                        FROM (SELECT e.*, sum(e.raw) OVER (PARTITION BY e.member_id, e.work_date) AS day_raw
-                              FROM e) e) x) s"""
+            FROM (SELECT e.*, day.extra, day.extra * e.raw / day.raw AS base, day.extra * e.raw % day.raw AS rem
+                  FROM e JOIN (SELECT member_id, work_date, sum(raw)::int AS raw,
+                                      ((sum(raw)::int + {inc} - 1) / {inc} * {inc} - sum(raw))::int AS extra
+                               FROM e GROUP BY member_id, work_date) day
+                    ON day.member_id = e.member_id AND day.work_date = e.work_date) x"""
     else:
         rounded = f"SELECT e.*, (e.raw + {inc} - 1) / {inc} * {inc} AS rounded FROM e"
     task = "t.task_id" if grouping == "project_task" else "NULL::uuid"
+    # the sorts of 50,000 staged rows fit in memory (the 4 MB default spills them to disk)
+    session.execute(text("SET LOCAL work_mem = '64MB'"))
     session.execute(text(f"DROP TABLE IF EXISTS {STAGED}"))
     session.execute(text("""
         CREATE TEMPORARY TABLE draft_entries (
@@ -92,7 +96,7 @@ def stage(session: Session, tenant_id, customer_id, period_from, period_to, roun
                           t.minutes AS raw {_INVOICEABLE}),
              r AS ({rounded})
         SELECT r.id, r.member_id, r.project_id, r.task_id, r.category, r.work_date, r.raw, r.rounded,
-               dense_rank() OVER (ORDER BY r.project_id, r.task_id, r.category, r.member_id, r.work_date)
+               dense_rank() OVER (ORDER BY r.member_id, r.work_date, r.project_id, r.task_id, r.category)
         FROM r"""), _params(tenant_id, customer_id, period_from, period_to))
 
 

@@ -17,6 +17,9 @@ Decisions:
 - Only issued, paid and void invoices are exported (drafts are not accounting documents); a void
   invoice goes to IIF and QBO flagged in its memo with zero amounts, so the number series has no
   hole in the books.
+- Names: invoice lines carry the project's (task's, member's) name as it was at the draft
+  (`description`, and `project_name`/`task_name`/`member_name`); the entries CSV adds the
+  project's and task's names from billing's copy (`billing.directory`), current ones.
 - Spreadsheet formula injection: a text cell that begins with = + - @ gets a leading apostrophe
   (numbers are written by us and never start with those, except a minus sign on amounts).
 """
@@ -34,7 +37,8 @@ QBO_COLUMNS = ["InvoiceNo", "Customer", "InvoiceDate", "DueDate", "Terms", "Loca
 INVOICE_COLUMNS = ["number", "status", "customer_id", "customer", "issue_date", "due_date", "period_from", "period_to",
                    "currency", "subtotal", "tax", "total", "paid", "credited", "balance_due", "invoice_id"]
 ENTRY_COLUMNS = ["entry_id", "work_date", "member_id", "customer_id", "project_id", "task_id", "category",
-                 "minutes", "billable", "approved", "invoice_id", "invoice_number", "raw_minutes", "rounded_minutes"]
+                 "minutes", "billable", "approved", "invoice_id", "invoice_number", "raw_minutes", "rounded_minutes",
+                 "project_name", "task_name"]
 IIF_AR_ACCOUNT = "Accounts Receivable"
 IIF_INCOME_ACCOUNT = "Services"
 IIF_TAX_ACCOUNT = "Sales Tax Payable"
@@ -78,8 +82,9 @@ def _tax_code(invoice: dict) -> str:
 def entries_csv(entries: list[dict]) -> str:
     rows = [[e["id"], e["work_date"], e["member_id"], e["customer_id"], e.get("project_id"), e.get("task_id"),
              e.get("category"), e["minutes"], e["billable"], e.get("approved_at") is not None, e.get("invoice_id"),
-             e.get("invoice_number"), e.get("raw_minutes"), e.get("rounded_minutes")] for e in entries]
-    return _csv(ENTRY_COLUMNS, rows, {6, 11})
+             e.get("invoice_number"), e.get("raw_minutes"), e.get("rounded_minutes"), e.get("project_name"),
+             e.get("task_name")] for e in entries]
+    return _csv(ENTRY_COLUMNS, rows, {6, 11, 14, 15})
 
 
 def invoices_csv(invoices: list[dict]) -> str:

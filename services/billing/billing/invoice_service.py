@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from nameko.timer import timer
 
-from billing import exports, invoice_pdf, invoice_store, invoices
+from billing import directory, draft_store, exports, invoice_pdf, invoice_store, invoices
 from billing.invoice_commands import (AddLine, BillingProfile, CreateFixedFee, CreateRate, CreateRetainer,
                                       CreditNote, CustomerBilling, DraftInvoice, InvoiceFilters, IssueInvoice,
                                       OverdueDay, RateFilters, RecordPayment, SetBudget, SetNotes, UpdateLine,
@@ -147,16 +147,21 @@ class InvoiceEntrypoints:
             raise InvalidInput("unknown customer", [{"field": "customer_id",
                                                      "message": "no such customer in this tenant"}]) from None
 
-    def _names(self, tenant_id, entries: list[dict]) -> dict:
-        """Display names of the members on a draft (asked of their owner, once each)."""
-        names = {}
-        for member_id in {e["member_id"] for e in entries}:
-            try:
-                names[member_id] = self.rpc_client.call("customers", "get_member", str(tenant_id),
-                                                        str(member_id)).get("name") or str(member_id)
-            except NotFound:
-                names[member_id] = str(member_id)
-        return names
+    def _names(self, tenant_id, customer_id, period_from, period_to, grouping: str) -> dict:
+        """id -> name of the projects on the draft, and its tasks or members when the lines are per
+        task or member: billing's copies (`billing.directory.names_of`), frozen on the lines."""
+        with self.db.read() as session:
+            ids = draft_store.distinct_ids(session, tenant_id, customer_id, period_from, period_to)
+            agreed = invoice_store.agreements(session, tenant_id, customer_id)
+        ids["project"] |= {f["project_id"] for f in agreed["fixed_fees"]}
+        ids["project"] |= {r["project_id"] for r in agreed["retainers"] if r["project_id"]}
+        wanted = {"project": ids["project"]}
+        if grouping == "project_task":
+            wanted["task"] = ids["task"]
+        if grouping == "project_member":
+            wanted["member"] = ids["member"]
+        found = directory.names_of(self.db, self.rpc_client, tenant_id, wanted)
+        return {object_id: name for names in found.values() for object_id, name in names.items()}
 
     def _full(self, session, inv: dict) -> dict:
         return invoice_store.shape(inv, invoice_store.load_lines(session, inv["id"]),
@@ -170,11 +175,9 @@ class InvoiceEntrypoints:
         tenant_id = parse_id(tenant_id, "tenant")
         cmd = parse(DraftInvoice, payload)
         customer = self._customer(tenant_id, cmd.customer_id)
-        names = {}
         with self.db.read() as session:
-            if invoice_store.profile(session, tenant_id)["line_grouping"] == "project_member":
-                names = self._names(tenant_id, invoice_store.invoiceable_entries(
-                    session, tenant_id, cmd.customer_id, cmd.date_from, cmd.date_to))
+            grouping = invoice_store.profile(session, tenant_id)["line_grouping"]
+        names = self._names(tenant_id, cmd.customer_id, cmd.date_from, cmd.date_to, grouping)
         with self.db.transaction() as session:
             inv = invoice_store.create_draft(session, tenant_id, cmd.customer_id, customer["name"], cmd.date_from,
                                              cmd.date_to, names, _now())

@@ -38,7 +38,8 @@ def drafts(draw):
     entries = draw(st.lists(entry, min_size=1, max_size=40))
     rates = [Rate(uuid.uuid4(), draw(st.integers(0, 300_00)), "EUR", D0 - timedelta(days=30))]
     for _ in range(draw(st.integers(0, 4))):
-        rates.append(Rate(uuid.uuid4(), draw(st.integers(1, 300_00)), "EUR", D0 + timedelta(days=draw(st.integers(0, 40))),
+        since = D0 + timedelta(days=draw(st.integers(0, 40)))
+        rates.append(Rate(uuid.uuid4(), draw(st.integers(1, 300_00)), "EUR", since,
                           category=draw(st.sampled_from(CATEGORIES)), project_id=draw(st.sampled_from(PROJECTS)),
                           member_id=draw(st.sampled_from(MEMBERS + [None]))))
     retainers = [im.Retainer(uuid.UUID(int=300 + i), 500_00, draw(st.sampled_from([0, 1, 3, 20, 900])), D0,

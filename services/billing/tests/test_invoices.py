@@ -24,6 +24,7 @@ from billing.models import time_entries
 from billing.service import BillingService
 from custops import db, outbox
 from custops.contracts.billing import TimeLogged
+from custops.contracts.customers import ProjectCreated, ProjectUpdated, TaskCreated
 from custops.errors import Conflict, InvalidInput
 from custops.events import envelope_for
 from custops.rpc import RpcClient
@@ -48,10 +49,12 @@ def _customer(rpc, tenant, name="Acme Corp") -> str:
     return rpc.call("customers", "create_customer", tenant, {"name": name, "tier": "smb"})["id"]
 
 
-def _entries(tenant, customer, project, member, minutes: list[int], approved=True, billable=True, start=MONDAY):
+def _entries(tenant, customer, project, member, minutes: list[int], approved=True, billable=True, start=MONDAY,
+             task=None):
     now = datetime.now(timezone.utc)
     rows = [{"id": uuid.uuid4(), "tenant_id": uuid.UUID(tenant), "member_id": uuid.UUID(member),
              "customer_id": uuid.UUID(customer), "project_id": uuid.UUID(project),
+             "task_id": uuid.UUID(task) if task else None,
              "work_date": start + timedelta(days=i % 5),
              "minutes": m, "billable": billable, "note": "", "entered_by_member_id": uuid.UUID(member),
              "approved_at": now if approved else None, "created_at": now} for i, m in enumerate(minutes)]
@@ -145,6 +148,44 @@ def test_draft_issue_pay_locks_entries_and_numbers_without_gaps(rpc, tenant, set
     _entries(tenant, c, p, m, [60])
     second = rpc.call("billing", "issue_invoice", tenant, _draft(rpc, tenant, c)["id"])
     assert second["number_text"] == "INV-0002"
+
+
+def test_lines_carry_the_project_and_task_names_of_the_draft_a_rename_changes_no_invoice(rpc, tenant, setup,
+                                                                                        billing):
+    """Billing copies the work plan's names from its events (an idempotent consumer: a redelivery
+    changes nothing) and freezes them on the lines at the draft; the PDF and the QuickBooks file
+    print them; a rename afterwards changes neither the draft nor the issued invoice."""
+    c, p, m = setup["customer"], setup["project"], setup["member"]
+    task = str(uuid.uuid4())
+    rpc.call("billing", "set_billing_profile", tenant, {"line_grouping": "project_task"})
+    created = envelope_for(ProjectCreated(project_id=p, customer_id=c, name="Website relaunch", status="active"),
+                           uuid.UUID(tenant))
+    publish_and_wait(billing, "on_project_created", created)
+    publish_and_wait(billing, "on_project_created", created)  # a redelivery: a duplicate, ignored
+    publish_and_wait(billing, "on_task_created", envelope_for(TaskCreated(
+        task_id=task, project_id=p, customer_id=c, title="Design review", status="todo", category="todo"),
+        uuid.UUID(tenant)))
+    _entries(tenant, c, p, m, [60], task=task)
+    _entries(tenant, c, p, m, [30])
+
+    draft = _draft(rpc, tenant, c)
+    assert sorted((ln["description"], ln["project_name"], ln["task_name"]) for ln in draft["lines"]) == [
+        ("Website relaunch", "Website relaunch", None),
+        ("Website relaunch / Design review", "Website relaunch", "Design review")]
+    publish_and_wait(billing, "on_project_updated", envelope_for(ProjectUpdated(
+        project_id=p, customer_id=c, changes={"name": "Renamed"}, previous={"name": "Website relaunch"}),
+        uuid.UUID(tenant)))
+    issued = rpc.call("billing", "issue_invoice", tenant, draft["id"], {"issue_date": "2026-03-09"})
+    assert {ln["project_name"] for ln in issued["lines"]} == {"Website relaunch"}
+    pdf = base64.b64decode(rpc.call("billing", "invoice_pdf", tenant, issued["id"])["content_b64"])
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert "Website relaunch / Design review" in text and "Renamed" not in text
+    qbo = rpc.call("billing", "export_invoices", tenant, "quickbooks_online", {})["text"]
+    assert {r["ItemDescription"] for r in csv.DictReader(io.StringIO(qbo))} == {
+        "Website relaunch", "Website relaunch / Design review"}
+    entries = rpc.call("billing", "export_time_entries", tenant, {"customer_id": c})["text"]
+    assert {(r["project_name"], r["task_name"]) for r in csv.DictReader(io.StringIO(entries))} == {
+        ("Renamed", "Design review"), ("Renamed", "")}  # the entries CSV: the names as they are now
 
 
 def test_invoices_issued_at_once_get_consecutive_numbers_without_gap_or_duplicate(rpc, tenant, setup):
