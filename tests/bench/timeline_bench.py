@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Timeline benchmark (a script, not a test; bounded, prints numbers and ratios).
 
-(1) Ingest: `consumer_bench.py` (reused as it is, in a subprocess: its own vhost and scratch
-    databases) — the real timeline service draining queued events with the inbox dedupe on, against
-    a bare psycopg INSERT loop of the same rows in the same run.
+(1) Ingest: `--ingest-events` `ticket.created` envelopes queued (persistent, as the outbox relay sends
+    them) in the bench's own vhost (`--vhost`), then the real service process (`custops service
+    timeline`) started on a scratch database (`<db-prefix>ingest_timeline`) and timed from its first
+    committed event to its last: events/s with the inbox dedupe on, CPU per event of the service,
+    and the transactions and rows written per event (`pg_stat_database`); against a bare psycopg
+    loop of the same rows in the same run (the consumer's batch: one multi-row inbox claim and one
+    `executemany` of the activities per transaction, `consumer_bench.bare`). Ratio = consumer / bare.
 (2) Queries over 1,000,000 activities / 2,000 customers of one tenant (plus a small second tenant),
     seeded with COPY into a database of its own (prefix `custops_bench_timeline_`) with the indexes
     dropped during the COPY and rebuilt after, then VACUUM ANALYZE; kept between runs when its row
@@ -15,7 +19,8 @@
     with its total), the tenant heatmap (30 days × 2,000 accounts by day, quiet accounts first).
     `--plans` writes EXPLAIN (ANALYZE, BUFFERS) of each into docs/timeline-query-plans.md.
 
-    .venv/bin/python tests/bench/timeline_bench.py [--plans] [--skip-ingest] [--iterations 100]
+    .venv/bin/python tests/bench/timeline_bench.py [--vhost V] [--db-prefix P] [--plans] [--skip-ingest]
+                                                   [--skip-queries] [--iterations 100]
 """
 from __future__ import annotations
 
@@ -23,7 +28,6 @@ import argparse
 import io
 import os
 import random
-import subprocess
 import sys
 import time
 import uuid
@@ -32,7 +36,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-os.environ["CUSTOPS_DB_PREFIX"] = "custops_bench_timeline_"
+sys.path.insert(0, str(HERE))  # consumer_bench's pieces
+sys.path.insert(0, str(HERE.parent))  # tests/harness.py
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
 import warnings  # noqa: E402
@@ -64,6 +69,74 @@ COLUMNS = ("id", "tenant_id", "customer_id", "type", "occurred_at", "summary", "
 
 def say(line: str = "") -> None:
     print(line, flush=True)
+
+
+# ------------------------------------------------------------------------------------------ ingest
+
+def _db_stats(engine) -> tuple[int, int]:
+    """(transactions committed, rows inserted) of the engine's database so far."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+        row = conn.execute(text("SELECT xact_commit, tup_inserted FROM pg_stat_database "
+                                "WHERE datname = current_database()")).one()
+    return int(row[0]), int(row[1])
+
+
+def ingest(vhost: str, prefix: str, n: int) -> None:
+    """Part (1): the real timeline consumer draining `n` queued events vs the bare loop."""
+    from kombu import Connection
+    from sqlalchemy import text
+
+    import consumer_bench as cb
+    from custops import db, migrations, topology
+    from custops.runtime import load_service_class
+    from harness import local_vhost_uri
+
+    amqp_uri = local_vhost_uri(vhost)
+    if amqp_uri is None:
+        raise SystemExit("the ingest part needs a RabbitMQ on this machine (it makes its own vhost)")
+    os.environ["CUSTOPS_DB_PREFIX"] = prefix + "ingest_"  # the service process inherits it
+    queues = topology.service_queues(load_service_class("timeline"))
+    with Connection(amqp_uri) as conn:
+        topology.declare(conn, queues)
+    cb.purge(amqp_uri, queues)
+    migrations.create_database("timeline")
+    migrations.upgrade("timeline")
+    engine = db.engine_for("timeline")
+
+    def empty():
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE inbox, activities, accounts"))
+            if conn.execute(text("SELECT to_regclass('activity_days')")).scalar():
+                conn.execute(text("TRUNCATE activity_days"))
+
+    try:
+        empty()
+        docs = cb.envelopes(n, uuid.uuid4())
+        say(f"(1) ingest: {n:,} ticket.created events queued in vhost {vhost}, then the timeline service started")
+        cb.publish(amqp_uri, docs)
+        before = _db_stats(engine)
+        rate, cpu_ms, capped = cb.drain("timeline", amqp_uri, engine, n)
+        time.sleep(0.6)  # the statistics collector's last flush
+        after = _db_stats(engine)
+        per_xact = (after[0] - before[0]) / n
+        per_rows = (after[1] - before[1]) / n
+        empty()
+        bare_rate = cb.bare("timeline", docs, 100)
+        verdict = "meets" if rate >= 2000 else "MISSES"
+        say(f"  timeline consumer (inbox dedupe on): {rate:,.0f} events/s (goal >= 2,000: {verdict}), "
+            f"{cpu_ms:.2f} ms service CPU per event, {per_xact:.3f} commits and {per_rows:.2f} rows inserted "
+            "per event" + (f" (capped at {cb.CAP_SECONDS:.0f} s)" if capped else ""))
+        say(f"  bare psycopg loop, same rows (batches of 100: multi-row inbox claim + executemany): "
+            f"{bare_rate:,.0f} events/s; consumer/bare = {rate / bare_rate:.2f}x")
+    finally:
+        engine.dispose()
+        with Connection(amqp_uri) as conn:
+            for name in [q.name for q in queues] + ["rpc-timeline"]:
+                conn.default_channel.queue_delete(name)
+        migrations.drop_database("timeline")
 
 
 # ----------------------------------------------------------------------------------------- seeding
@@ -321,6 +394,11 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--plans", action="store_true", help="write docs/timeline-query-plans.md")
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--skip-queries", action="store_true")
+    parser.add_argument("--vhost", default=os.environ.get("CUSTOPS_TEST_VHOST", "custops_bench_timeline"),
+                        help="the broker vhost of the ingest part (made when missing, kept)")
+    parser.add_argument("--db-prefix", default="custops_bench_timeline_",
+                        help="database prefix: <prefix>timeline (the seeded 1M, kept) and <prefix>ingest_timeline")
     parser.add_argument("--ingest-events", type=int, default=5_000)
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--drop", action="store_true", help="drop the seeded database at the end")
@@ -328,11 +406,11 @@ def main() -> None:
     started = time.perf_counter()
     say("timeline bench (shared machine: eight engineers' suites run beside it)")
     if not args.skip_ingest:
-        say(f"(1) ingest: consumer_bench.py --events {args.ingest_events} (the timeline's line is ours)")
-        env = {k: v for k, v in os.environ.items() if k != "CUSTOPS_DB_PREFIX"}
-        subprocess.run([sys.executable, str(HERE / "consumer_bench.py"), "--events", str(args.ingest_events),
-                        "--rate-seconds", "3"], env=env, check=False)
-
+        ingest(args.vhost, args.db_prefix, args.ingest_events)
+    if args.skip_queries:
+        say(f"bench took {time.perf_counter() - started:.0f} s")
+        return
+    os.environ["CUSTOPS_DB_PREFIX"] = args.db_prefix
     from custops import db, migrations
 
     migrations.create_database("timeline")

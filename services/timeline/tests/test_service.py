@@ -127,6 +127,52 @@ def test_the_same_event_twice_yields_one_activity(timeline, tenant_id):
     assert len(activity_rows(source_event_id=event.id)) == 1
 
 
+def _batch(tenant_id, envelopes):
+    """Deliveries as the consumer hands them to `event_batches.handle` (parsed), and the number of
+    INSERTs into activities the handling sent."""
+    from sqlalchemy import event as sa_event
+
+    from custops.db import DatabaseAccess
+    from custops.event_batches import Delivery, handle
+    from timeline.recorded_events import record
+
+    engine = db.engine_for("timeline")
+    inserts = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("INSERT INTO activities"):
+            inserts.append(statement)
+
+    deliveries = [Delivery(e.model_dump(mode="json"), None, envelope=e, data=e.payload()) for e in envelopes]
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        handle(DatabaseAccess(engine, "timeline", f"timeline.batch_{uuid.uuid4().hex[:8]}"), deliveries, record,
+               is_transient=lambda exc: False)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    return [d.outcome for d in deliveries], len(inserts)
+
+
+def test_a_batch_of_events_is_recorded_in_one_insert_each_once(tenant_id):
+    customer_id = uuid.uuid4()
+    events = [envelope_for(ticket_created(customer_id, number=n), tenant_id) for n in (1, 2, 3)]
+    outcomes, inserts = _batch(tenant_id, [*events, events[0]])
+    assert outcomes == ["new", "new", "new", "duplicate"]
+    assert inserts == 1
+    assert sorted(r["summary"][:9] for r in activity_rows(tenant_id=tenant_id)) == [
+        "Ticket #1", "Ticket #2", "Ticket #3"]
+
+
+def test_an_event_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_recorded(tenant_id):
+    customer_id = uuid.uuid4()
+    good = [envelope_for(ticket_created(customer_id, number=n), tenant_id) for n in (1, 2, 4)]
+    refused = envelope_for(ticket_created(customer_id, number=3, subject="a NUL \x00 PostgreSQL refuses"), tenant_id)
+    outcomes, _ = _batch(tenant_id, [good[0], good[1], refused, good[2], good[0]])
+    assert outcomes == ["new", "new", "failed", "new", "duplicate"]
+    assert sorted(r["summary"][:9] for r in activity_rows(tenant_id=tenant_id)) == [
+        "Ticket #1", "Ticket #2", "Ticket #4"]
+
+
 def test_the_unique_source_event_stops_a_duplicate_the_inbox_has_forgotten(timeline, tenant_id):
     event = envelope_for(ticket_created(uuid.uuid4()), tenant_id)
     with handled(timeline, "on_ticket_created", event):
