@@ -2,9 +2,10 @@
 
 - `benchmarks`: the weekly series of the headline metrics with Δ and trend (reports.benchmarks);
   closed weeks come from their snapshots, frozen on first need (reports.benchmark_store).
-- The hourly `benchmark_snapshot_timer` freezes each tenant's newest closed week, so a week is frozen
-  within about an hour of closing even when nobody reads (several instances: one row, see
-  reports.benchmarks).
+- The hourly `benchmark_snapshot_timer` freezes each tenant's closed weeks of the default window
+  (`BACKFILL_WEEKS`) not frozen yet — the week that just closed, and on a first run the weeks before
+  it — so a week is frozen within about an hour of closing even when nobody reads, and the default
+  benchmarks read finds its weeks frozen (several instances: one row, see reports.benchmarks).
 - `headline_metrics`: this week so far against last week, Δ, and each metric's trend.
 - `customer_metrics`: a page of per-customer figures (reports.customer_metrics).
 - `report_chart`: a trend report drawn as PNG or SVG (reports.charts), base64 over RPC.
@@ -28,6 +29,7 @@ from reports import benchmark_store, benchmarks, charts, customer_metrics
 from reports.models import tenant_settings
 
 SNAPSHOT_SECONDS = 3600
+BACKFILL_WEEKS = DEFAULT_REPORT_WEEKS  # the closed weeks the timer keeps frozen (a longer read freezes the rest)
 MAX_CUSTOMER_METRICS = 200
 CHART_REPORTS = ("benchmarks", "ticket_volume", "status")
 # the metrics a benchmarks chart draws when none are named: the weekly counts
@@ -62,6 +64,7 @@ class FreezeQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     now: AwareDatetime | None = None
+    tenant_id: uuid.UUID | None = None
 
 
 def _calendar(session, tenant_id):
@@ -165,20 +168,28 @@ class BenchmarkEntrypoints:
         self.freeze_closed_weeks()
 
     @rpc(expected_exceptions=EXPECTED)
-    def freeze_closed_weeks(self, now=None):
-        """Freeze every tenant's newest closed week as of `now` (ISO instant, for tests; default now)
-        unless frozen already; how many snapshots this call stored."""
-        at = parse(FreezeQuery, {"now": now}).now or datetime.now(timezone.utc)
+    def freeze_closed_weeks(self, now=None, tenant_id=None):
+        """Freeze every tenant's (or the one given) closed weeks of the last BACKFILL_WEEKS as of `now`
+        (ISO instant, for tests; default now) that are not frozen yet, a transaction per week; how
+        many snapshots this call stored."""
+        query = parse(FreezeQuery, {"now": now, "tenant_id": tenant_id})
+        at = query.now or datetime.now(timezone.utc)
         with self.db.read() as session:
-            tenants = [row[0] for row in session.execute(select(tenant_settings.c.tenant_id))]
+            known = select(tenant_settings.c.tenant_id)
+            if query.tenant_id is not None:
+                known = known.where(tenant_settings.c.tenant_id == query.tenant_id)
+            tenants = [row[0] for row in session.execute(known)]
         stored = 0
         for tenant_id in tenants:
-            with self.db.transaction() as session:
-                tz, first_day, rules = _calendar(session, tenant_id)
-                week = benchmarks.last_closed_week(at, tz, first_day)
-                if benchmark_store.frozen(session, tenant_id, [week]):
-                    continue
-                figures = benchmark_store.week_figures(session, tenant_id, tz, first_day, week, at, rules)
-                stored += benchmark_store.freeze(session, tenant_id, week, tz, first_day, figures, at)[1]
+            with self.db.read() as session:
+                tz, first_day, _ = _calendar(session, tenant_id)
+                closed = [w for w in benchmarks.weeks_back(at, tz, first_day, BACKFILL_WEEKS + 1)
+                          if benchmarks.is_closed(w, tz, at)]
+                missing = [w for w in closed if w not in benchmark_store.frozen(session, tenant_id, closed)]
+            for week in missing:
+                with self.db.transaction() as session:
+                    tz, first_day, rules = _calendar(session, tenant_id)
+                    figures = benchmark_store.week_figures(session, tenant_id, tz, first_day, week, at, rules)
+                    stored += benchmark_store.freeze(session, tenant_id, week, tz, first_day, figures, at)[1]
         return {"frozen": stored}
 

@@ -85,8 +85,8 @@ def freeze(session, tenant_id, week: date, tz: str, first_day: str, figures: dic
     t = week_snapshots
     row = insert(t).values(tenant_id=tenant_id, week_start=week, timezone=tz, first_day_of_week=first_day,
                            metrics=figures, taken_at=now)
-    inserted = session.execute(row.on_conflict_do_nothing(
-        index_elements=[t.c.tenant_id, t.c.week_start])).rowcount == 1
+    inserted = session.execute(row.on_conflict_do_nothing(index_elements=[t.c.tenant_id, t.c.week_start])
+                               .returning(t.c.week_start)).first() is not None
     return session.execute(select(t.c.metrics).where(t.c.tenant_id == tenant_id,
                                                      t.c.week_start == week)).scalar_one(), inserted
 
