@@ -135,3 +135,122 @@ def test_import_each_tools_export_twice_and_get_the_same_rows_once(suite, tenant
         assert [r["created"] for r in runs] == [count, 0] and runs[1]["already_imported"] == count
         assert owner.get(f"/api/v1/projects/{project['id']}/tasks").json()["total"] == count
     problem(owner.post(url, data=b"a,b\n1,2\n", headers={"Content-Type": "text/csv"}), 422)
+
+
+SURVEY = {"sections": [{"key": "s", "fields": [
+    {"key": "csat", "type": "csat", "label": "How satisfied are you?", "required": True},
+    {"key": "nps", "type": "nps", "label": "Would you recommend us?"}]}]}
+REQUEST = {"sections": [{"key": "s", "fields": [
+    {"key": "what", "type": "long_text", "label": "What do you need?", "required": True},
+    {"key": "urgent", "type": "yes_no", "label": "Urgent?"}]}]}
+
+
+def test_a_portal_form_opens_a_ticket_whose_resolution_sends_a_survey_scored_on_ticket_customer_and_health(
+        suite, tenant):
+    """A portal user submits a portal-visible form whose rule opens a ticket (source form, linked both
+    ways); resolving it sends the tenant's CSAT/NPS survey to that contact by a one-submission link;
+    the answer lands on the ticket, the customer and the customer's health."""
+    owner = tenant.api
+    customer = create_customer(owner)
+    contact = owner.post(f"/api/v1/customers/{customer['id']}/contacts", json={
+        "name": "Rae Requester", "email": f"rae-{uuid.uuid4().hex[:6]}@portal.example", "portal_access": True}).json()
+    invite = owner.post(f"/api/v1/customers/{customer['id']}/contacts/{contact['id']}/portal-invite", json={}).json()
+    rae = suite.api(suite.api().post("/api/v1/portal/accept", json={"invite": invite["invite"]}).json()["token"])
+
+    internal = owner.post("/api/v1/forms", json={"name": "Internal notes", "definition": REQUEST}).json()
+    response = owner.post("/api/v1/forms", json={
+        "name": "Ask for help", "definition": REQUEST, "portal_visible": True,
+        "ticket_rule": {"subject": "Help asked in the portal", "priority": "high",
+                        "when": {"field": "urgent", "equals": True}}})
+    assert response.status_code == 201, response.text
+    form = response.json()
+    offered = rae.get("/api/v1/portal/forms").json()["items"]
+    assert [f["id"] for f in offered] == [form["id"]] and "ticket_rule" not in offered[0]
+    problem(rae.get(f"/api/v1/portal/forms/{internal['id']}"), 404)
+    problem(rae.post(f"/api/v1/portal/forms/{internal['id']}/submissions", json={"answers": {"what": "x"}}), 404)
+    problem(rae.get("/api/v1/forms"), 403)
+    problem(rae.post(f"/api/v1/portal/forms/{form['id']}/submissions", json={"answers": {"urgent": True}}), 422)
+    response = rae.post(f"/api/v1/portal/forms/{form['id']}/submissions",
+                        json={"answers": {"what": "Our invoices are wrong", "urgent": True}})
+    assert response.status_code == 201, response.text
+    submission = response.json()
+    assert (submission["customer_id"], submission["contact_id"], submission["via"]) == (
+        customer["id"], contact["id"], "portal")
+
+    def form_ticket():
+        items = owner.get("/api/v1/tickets", params={"customer_id": customer["id"]}).json()["items"]
+        return [t for t in items if t["source"] == "form"]
+
+    (ticket,) = eventually(form_ticket, DEADLINE, "the form's ticket")
+    assert ticket["form_submission_id"] == submission["id"] and ticket["contact_id"] == contact["id"]
+    assert ticket["subject"] == "Help asked in the portal" and ticket["priority"] == "high"
+    assert "Our invoices are wrong" in ticket["description"]
+    assert rae.get(f"/api/v1/tickets/{ticket['id']}").status_code == 200  # their company's ticket
+
+    def recorded():
+        items = owner.get(f"/api/v1/customers/{customer['id']}/form-submissions").json()["items"]
+        return [s for s in items if s["id"] == submission["id"] and s["ticket_id"] == ticket["id"]]
+
+    eventually(recorded, DEADLINE, "the submission names its ticket")
+
+    survey = owner.post("/api/v1/forms", json={"name": "How did we do?", "definition": SURVEY}).json()
+    problem(owner.put("/api/v1/survey-settings", json={"enabled": True, "form_id": form["id"]}), 422)  # no CSAT
+    response = owner.put("/api/v1/survey-settings", json={"enabled": True, "form_id": survey["id"]})
+    assert response.status_code == 200 and response.json()["delay_minutes"] == 0, response.text
+    response = owner.post(f"/api/v1/tickets/{ticket['id']}/status", json={"status": "resolved"})
+    assert response.status_code == 200, response.text
+
+    def survey_url():
+        rows = suite.query("customers", "SELECT envelope->'data'->>'url' FROM outbox WHERE type = 'survey.requested' "
+                                        "AND envelope->'data'->>'ticket_id' = :ticket", ticket=ticket["id"])
+        return [r[0] for r in rows]
+
+    (url,) = eventually(survey_url, DEADLINE, "survey.requested for the resolved ticket")
+    token = url.rsplit("/", 1)[1]
+    anyone = suite.api()
+    assert anyone.get(f"/api/v1/forms/by-link/{token}").json()["name"] == "How did we do?"
+    response = anyone.post(f"/api/v1/forms/by-link/{token}/submissions", json={"answers": {"csat": 5, "nps": 10}})
+    assert response.status_code == 201, response.text
+    assert response.json()["survey_ticket_id"] == ticket["id"] and response.json()["contact_id"] == contact["id"]
+    problem(anyone.post(f"/api/v1/forms/by-link/{token}/submissions", json={"answers": {"csat": 1}}), 410)
+
+    scored = eventually(lambda: [t for t in [owner.get(f"/api/v1/tickets/{ticket['id']}").json()]
+                                 if t["csat_score"] == 5], DEADLINE, "the CSAT on the ticket")
+    assert scored[0]["nps_score"] == 10
+    latest = owner.get(f"/api/v1/customers/{customer['id']}").json()
+    assert (latest["latest_csat"], latest["latest_nps"]) == (5, 10)
+
+    def health_csat():
+        health = owner.get(f"/api/v1/customers/{customer['id']}/health")
+        signals = {s["signal"]: s for s in health.json().get("signals", [])} if health.status_code == 200 else {}
+        return [signals["csat"]] if signals.get("csat", {}).get("known") else []
+
+    (csat,) = eventually(health_csat, DEADLINE, "the CSAT in the customer's health")
+    assert csat["value"] == 5
+
+
+def test_an_import_job_reports_progress_and_a_second_run_creates_nothing(suite, tenant):
+    owner = tenant.api
+    customer = create_customer(owner)
+    project = owner.post(f"/api/v1/customers/{customer['id']}/projects", json={"name": "From Monday"}).json()
+    raw = (FIXTURES / "monday.csv").read_bytes()
+    url = f"/api/v1/projects/{project['id']}/import-jobs"
+    problem(owner.post(url, data=b"a,b\n1,2\n", headers={"Content-Type": "text/csv"}), 422)  # nothing queued
+
+    def finished(job_id):
+        job = owner.get(f"/api/v1/import-jobs/{job_id}").json()
+        return [job] if job["status"] in ("done", "failed") else []
+
+    jobs = []
+    for _ in range(2):
+        response = owner.post(url, data=raw, headers={"Content-Type": "text/csv"})
+        assert response.status_code == 202, response.text
+        assert response.json()["status"] == "queued" and response.json()["rows_total"] == 7
+        assert response.headers["Location"].endswith(f"/import-jobs/{response.json()['id']}")
+        job_id = response.json()["id"]
+        (job,) = eventually(lambda job_id=job_id: finished(job_id), DEADLINE, "the import job's end")
+        jobs.append(job)
+    assert [(j["status"], j["rows_done"], j["created"], j["skipped"]) for j in jobs] == [
+        ("done", 7, 7, 0), ("done", 7, 0, 7)]
+    assert owner.get(f"/api/v1/projects/{project['id']}/tasks").json()["total"] == 7
+    problem(owner.get(f"/api/v1/import-jobs/{uuid.uuid4()}"), 404)
