@@ -15,8 +15,8 @@ mail id, or the same Message-ID arriving in a second mailbox) is a duplicate (`d
 unique index on (tenant, mail id).
 
 Delivery of replies: `mail.sent` stamps the reply `sent` (`sent_at`), `mail.send_failed` `failed`
-with the error, `mail.bounced` `bounced` — visible on the message. The first-response SLA is met
-when the agent replies (as before), not when the mail leaves.
+with the error, `mail.bounced` `bounced` — visible on the message. A reply that left by mail meets
+the ticket's response timer at `mail.sent`'s sent time (the rule is `tickets.sla`'s docstring).
 """
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from custops.entrypoints import PoisonMessage, consumes
 from custops.shapes import utc_now
-from tickets import customer_copies, customer_directory, helpdesk_store, mail_threading, ticket_store, workflow
+from tickets import (customer_copies, customer_directory, helpdesk_store, mail_threading, sla_tracking, ticket_store,
+                     workflow)
 from tickets.mail_threading import Decision, Evidence, KnownMessage, Mail, Thread, Ticket
 from tickets.models import ticket_messages, tickets
 
@@ -64,6 +65,14 @@ def _delivery(session: Session, envelope, message_id, status: str, error: str | 
     if envelope.tenant_id is None:
         raise PoisonMessage(f"{envelope.type} {envelope.id} has no tenant")
     m = ticket_messages.c
+    # the ticket (then the message) locked first, as every ticket write does
+    found = session.execute(select(m.ticket_id).where(m.tenant_id == envelope.tenant_id, m.id == message_id,
+                                                      m.kind == "reply")).first()
+    ticket = session.execute(select(tickets).where(tickets.c.tenant_id == envelope.tenant_id,
+                                                   tickets.c.id == found.ticket_id).with_for_update()
+                             ).mappings().first() if found is not None else None
+    before = session.execute(select(m.delivery_status, m.created_at).where(
+        m.tenant_id == envelope.tenant_id, m.id == message_id).with_for_update()).first() if ticket else None
     stmt = update(ticket_messages).where(m.tenant_id == envelope.tenant_id, m.id == message_id, m.kind == "reply")
     if status == "sent":
         # a late `sent` never hides a bounce that came first
@@ -73,6 +82,9 @@ def _delivery(session: Session, envelope, message_id, status: str, error: str | 
         stmt = stmt.values(delivery_status=status, delivery_error=(error or "")[:2000])
     if session.execute(stmt).rowcount == 0:
         log.info("%s for message %s: no such reply here (or already bounced)", envelope.type, message_id)
+    elif status == "sent" and before.delivery_status == "queued":
+        # it left by mail: the response it is counts from now (tickets.sla); once per reply
+        sla_tracking.on_reply_sent(session, dict(ticket), before.created_at, sent_at)
 
 
 def mail_of(data) -> Mail:

@@ -6,6 +6,20 @@ minus the intervals during which the ticket sat in a pausing status. The service
 ``compute_timer`` returns (deadline, warning time, met/breached, breach minutes, pauses) together
 with the policy and calendar versions it used, and emits ``ticket.sla_warning`` /
 ``ticket.sla_breached`` itself.
+
+When a response counts (issue 8): an agent's public reply meets the running response timer (first
+or next) when the customer can read it.
+- A reply on a ticket with a mail thread leaves by mail (stored with delivery `queued`): its timer
+  stops at `mail.sent`'s `sent_at`, when the customer's mail server accepted it — not when the agent
+  pressed send (a reply stuck in a retrying SMTP queue has not reached the customer).
+- `mail.send_failed` (the final failure, after the retries) leaves the timer running: the customer
+  got nothing, and a breach is real; a later reply, once sent, stops it. A bounce after `mail.sent`
+  changes nothing (the reply did leave; the bounce shows on the message).
+- A reply on a ticket without a mail thread (opened by API or portal, read there) stops it when it
+  is made, as does a reply that goes by mail only as a copy to the ticket's contact.
+- A `mail.sent` stops only the timers that were running when its reply was made (never a
+  next-response timer a later customer message started), and once: the inbox drops a redelivered
+  event, and a reply already `sent` stops nothing again.
 """
 from __future__ import annotations
 

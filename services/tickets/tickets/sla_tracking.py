@@ -102,6 +102,18 @@ def on_public_reply(session: Session, ticket: dict, at: datetime) -> None:
             sla_store.meet_timer(session, ticket, row, sla, at)
 
 
+def on_reply_sent(session: Session, ticket: dict, replied_at: datetime, sent_at: datetime) -> None:
+    """A reply that left by mail (see `tickets.sla`): the response timers running since before it was
+    made are met at its sent time."""
+    rows = sla_store.timer_rows(session, ticket["id"], for_update=True)
+    running = [rows[t] for t in ("first_response", "next_response")
+               if t in rows and rows[t]["met_at"] is None and rows[t]["started_at"] <= replied_at]
+    if running:
+        sla = sla_store.load_tenant(session, ticket["tenant_id"])
+        for row in running:
+            sla_store.meet_timer(session, ticket, row, sla, sent_at)
+
+
 def on_customer_message(session: Session, ticket: dict, at: datetime) -> None:
     """A customer message (re)starts the next-response timer.
 

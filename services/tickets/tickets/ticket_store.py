@@ -235,7 +235,8 @@ def record_message(session: Session, ticket: dict, message: dict, effect: workfl
     if effect.new_status is not None:
         ticket = move_status(session, ticket, effect.new_status, at, reopen_reason=effect.reopen_reason or "agent")
     if kind == "reply":
-        sla_tracking.on_public_reply(session, ticket, at)
+        if message.get("delivery_status") != "queued":  # one leaving by mail counts once sent (tickets.sla)
+            sla_tracking.on_public_reply(session, ticket, at)
         outbox.add(session, tenant_id, TicketReplied(
             **ref, author_member_id=message["author_member_id"], contact_id=ticket["contact_id"],
             subject=ticket["subject"], body=message["body"], replied_at=at, **reply_mail))
