@@ -82,15 +82,16 @@ def test_sla_attainment_as_csv(client, services, bearer):
     timer = {**rates(1, 1), "by_priority": [{"key": "urgent", **rates(0, 1)}, {"key": "normal", **rates(1, 0)}],
              "by_tier": [{"key": None, **rates(1, 1)}]}
     report = {"date_from": "2026-05-04", "date_to": "2026-05-10", "first_response": timer, "resolution": timer}
-    services.on("reports", "sla_attainment", lambda tenant, date_from, date_to: report)
+    services.on("reports", "sla_attainment", lambda tenant, date_from, date_to, period, day: report)
     assert client.get("/api/v1/reports/sla?date_from=2026-05-04", headers=bearer("owner")).get_json() == report
-    assert services.calls_to("reports", "sla_attainment")[-1][1:] == ("2026-05-04", None)
+    assert services.calls_to("reports", "sla_attainment")[-1][1:] == ("2026-05-04", None, None, None)
     rows = _rows(client.get("/api/v1/reports/sla?format=csv", headers=bearer("read_only")))
-    assert rows[:5] == [["Timer", "Group", "Key", "Met", "Breached", "Attainment %", "Breach Rate %"],
-                        ["first_response", "All", "", "1", "1", "50.0", "50.0"],
-                        ["first_response", "priority", "urgent", "0", "1", "0.0", "100.0"],
-                        ["first_response", "priority", "normal", "1", "0", "100.0", "0.0"],
-                        ["first_response", "tier", "(unknown)", "1", "1", "50.0", "50.0"]]
+    assert rows[:5] == [["Timer", "Group", "Key", "Met", "Breached", "Attainment %", "Breach Rate %",
+                         "Median Business Minutes", "P90 Business Minutes"],
+                        ["first_response", "All", "", "1", "1", "50.0", "50.0", "", ""],
+                        ["first_response", "priority", "urgent", "0", "1", "0.0", "100.0", "", ""],
+                        ["first_response", "priority", "normal", "1", "0", "100.0", "0.0", "", ""],
+                        ["first_response", "tier", "(unknown)", "1", "1", "50.0", "50.0", "", ""]]
     assert len(rows) == 9
 
 

@@ -55,12 +55,13 @@ def test_the_matrix_covers_every_route_of_the_app(app):
     # + 11 mail intake endpoints (change/remove a mailbox, folders, pause, resume, test, status; unassigned
     #   queue + assign, quarantine, raw bytes)
     # + 4 customer-health endpoints (a customer's health, the at-risk list, get/put health settings)
-    # + 5 report endpoints (status, time, SLA attainment, get/put status rules)
+    # + 7 report endpoints (status, time, SLA attainment, get/put status rules, ticket volume by period,
+    #   onboarding velocity)
     # + 3 metrics endpoints (benchmarks, the tenant's headline metrics, per-customer metrics)
     # + 8 form endpoints (list/create/get/change forms, a link for a customer, open and submit by link, submissions)
     # + 7 more of the work plan: get/put the survey settings, the portal's forms (list, get, submit), an import
     #   job (start, progress)
-    assert len(api_rules) == (19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 28 + 14 + 30 + 23 + 11 + 4 + 5 + 8 + 7
+    assert len(api_rules) == (19 + 12 + 13 + 3 + 2 + 1 + 2 + 12 + 3 + 2 + 3 + 9 + 28 + 14 + 30 + 23 + 11 + 4 + 7 + 8 + 7
                               + 3)
 
 
@@ -121,6 +122,7 @@ def test_role_on_endpoint(client, services, bearer, role, path, method, permissi
         ("billing", "list_time_entries"), ("billing", "get_time_entry"), ("billing", "correct_time_entry"),
         ("billing", "delete_time_entry"), ("reports", "ticket_volume"), ("reports", "status_report"),
         ("reports", "time_report"), ("reports", "sla_attainment"),
+        ("reports", "ticket_volume_report"), ("reports", "onboarding_velocity"),
         ("reports", "get_status_rules"), ("reports", "put_status_rules"),
         ("reports", "customer_health"), ("reports", "at_risk"), ("reports", "get_health_settings"),
         ("reports", "put_health_settings"), ("reports", "benchmarks"), ("reports", "headline_metrics"),

@@ -108,6 +108,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("GET", "/reports/status"): "owner admin read_only",
     ("GET", "/reports/time"): "owner admin read_only",
     ("GET", "/reports/sla"): "owner admin read_only",
+    ("GET", "/reports/ticket-volume/periods"): "owner admin read_only",
+    ("GET", "/reports/onboarding-velocity"): "owner admin read_only",
     ("GET", "/reports/status-rules"): "owner admin read_only",
     ("PUT", "/reports/status-rules"): MANAGERS,
     # customer health: a customer's is part of the customer (staff, scoped); the list and settings tenant-wide

@@ -11,7 +11,8 @@ from typing import Literal
 from flask import Response
 from pydantic import Field
 
-from custops.contracts.reports import DEFAULT_REPORT_WEEKS, MAX_REPORT_WEEKS
+from custops.contracts.reports import (DEFAULT_REPORT_WEEKS, DEFAULT_VOLUME_PERIODS, MAX_REPORT_WEEKS,
+                                       MAX_VOLUME_PERIODS)
 from custops.validation import Date
 from gateway.api import API, Body, Query, Resource, payload
 from gateway.rpc import tenant_call
@@ -218,6 +219,9 @@ def time_report(query: TimeQuery):
 class SlaQuery(Query):
     date_from: Date | None = Field(default=None, description="first tenant-local day (default: the start of this week)")
     date_to: Date | None = Field(default=None, description="last day, included (default: the end of this week)")
+    period: Literal["week", "month"] | None = Field(
+        default=None, description="the tenant's week or month containing `date` instead of date_from..date_to")
+    date: Date | None = Field(default=None, description="with `period`: any day of it (default: today)")
     format: Format = Field(default="json", description=FORMAT_DESCRIPTION)
 
 
@@ -229,40 +233,208 @@ class SlaRates(Resource):
     breach_rate_pct: float | None = Field(description="breached ÷ total (null: none ended)")
 
 
-class SlaGroup(SlaRates):
-    key: str | None = Field(description="the priority or customer tier (null: not known)")
+class SlaFigures(SlaRates):
+    timed: int = Field(description="timers with business minutes (stopped; told by ticket.sla_met)")
+    median_business_minutes: float | None
+    p90_business_minutes: float | None
 
 
-class SlaTimerReport(SlaRates):
+class SlaGroup(SlaFigures):
+    key: str | None = Field(description="the priority, customer tier, team id or assignee id (null: none known)")
+
+
+class SlaTimerReport(SlaFigures):
     by_priority: list[SlaGroup]
     by_tier: list[SlaGroup]
+    by_team: list[SlaGroup]
+    by_assignee: list[SlaGroup]
+
+
+class SlaPrevious(SlaFigures):
+    pass
+
+
+class SlaDelta(Resource):
+    total: float | None
+    attainment_pct: float | None
+    breach_rate_pct: float | None
+    median_business_minutes: float | None
+    p90_business_minutes: float | None
+
+
+class SlaTimerTrend(Resource):
+    previous: SlaPrevious
+    delta: SlaDelta = Field(description="this period − the previous one (null: either has none)")
+
+
+class SlaTrend(Resource):
+    first_response: SlaTimerTrend
+    resolution: SlaTimerTrend
 
 
 class SlaReport(Resource):
-    """SLA timers counted in the period each was met or breached (the tenant's calendar days)."""
+    """SLA timers counted in the period each was met or breached (the tenant's calendar days), with
+    the trend against the period before (the week or month before; for days, as many days before)."""
 
+    period: Literal["week", "month"] | None = None
+    timezone: str | None = None
     date_from: date
     date_to: date
+    previous_from: date | None = None
+    previous_to: date | None = None
     first_response: SlaTimerReport
     resolution: SlaTimerReport
+    trend: SlaTrend | None = None
 
 
 @API.route("/reports/sla", "GET", permission="reports:read", tag="reports", query=SlaQuery,
-           summary="SLA attainment and breach rate: first response and resolution, by priority and tier",
-           response=SlaReport)
+           summary="SLA attainment, breach rate, median and p90 business minutes by priority, tier, team and "
+                   "assignee, with the trend", response=SlaReport)
 def sla_report(query: SlaQuery):
-    report = tenant_call("reports", "sla_attainment", query.date_from.isoformat() if query.date_from else None,
-                         query.date_to.isoformat() if query.date_to else None)
+    given = [d.isoformat() if d else None for d in (query.date_from, query.date_to)]
+    report = tenant_call("reports", "sla_attainment", *given, query.period,
+                         query.date.isoformat() if query.date else None)
     if query.format == "csv":
         rows = []
         for timer in ("first_response", "resolution"):
             figures = report[timer]
-            groups = [("All", None, figures)] + [(by, g["key"], g) for by in ("by_priority", "by_tier")
-                                                 for g in figures[by]]
+            groups = [("All", None, figures)] + [(by, g["key"], g) for by in SLA_GROUPS for g in figures.get(by, [])]
             rows += [(timer, by.removeprefix("by_"), "(unknown)" if key is None and by != "All" else key,
-                      g["met"], g["breached"], g["attainment_pct"], g["breach_rate_pct"]) for by, key, g in groups]
+                      g["met"], g["breached"], g["attainment_pct"], g["breach_rate_pct"],
+                      g.get("median_business_minutes"), g.get("p90_business_minutes")) for by, key, g in groups]
         return _csv_download(f"sla-{report['date_from']}-{report['date_to']}.csv",
-                             ("Timer", "Group", "Key", "Met", "Breached", "Attainment %", "Breach Rate %"), rows)
+                             ("Timer", "Group", "Key", "Met", "Breached", "Attainment %", "Breach Rate %",
+                              "Median Business Minutes", "P90 Business Minutes"), rows)
+    return report
+
+
+SLA_GROUPS = ("by_priority", "by_tier", "by_team", "by_assignee")
+
+
+class VolumeReportQuery(Query):
+    group_by: Literal["category", "priority", "customer", "source"] = Field(default="category",
+                                                                           description="what each group is")
+    period: Literal["week", "month"] = Field(default="week", description="the tenant's weeks or months")
+    periods: int | None = Field(default=None, ge=1, le=MAX_VOLUME_PERIODS,
+                                description=f"how many periods back, the one containing `date` included "
+                                            f"(default {DEFAULT_VOLUME_PERIODS}, at most {MAX_VOLUME_PERIODS})")
+    date: Date | None = Field(default=None, description="any day of the newest period (default: today)")
+    customer_id: uuid.UUID | None = Field(default=None, description="one customer; all when left out")
+    format: Format = Field(default="json", description=FORMAT_DESCRIPTION)
+
+
+class VolumeCounts(Resource):
+    created: int = Field(description="tickets opened in the period")
+    resolved: int = Field(description="tickets whose latest resolution fell in the period (not reopened since)")
+    reopened: int = Field(description="tickets moved back from resolved or closed to open in the period")
+    backlog: int = Field(description="tickets open at the end of the period")
+
+
+class VolumeGroup(VolumeCounts):
+    key: str | None = Field(description="the category, priority, customer id or source (null: not known yet)")
+    name: str | None = Field(default=None, description="the customer's name (group_by=customer)")
+
+
+class VolumePeriod(Resource):
+    period_start: date
+    period_end: date
+    groups: list[VolumeGroup] = Field(description="groups with any count, by key")
+    totals: VolumeCounts
+
+
+class VolumeReport(Resource):
+    """Ticket volume per tenant week or month (its timezone and first day of the week), newest first."""
+
+    group_by: str
+    period: str
+    timezone: str
+    first_day_of_week: Literal["monday", "sunday", "saturday"]
+    periods: list[VolumePeriod] = Field(description="newest first")
+
+
+@API.route("/reports/ticket-volume/periods", "GET", permission="reports:read", tag="reports",
+           query=VolumeReportQuery, response=VolumeReport,
+           summary="Tickets created, resolved, reopened and the backlog per week or month, by category, priority, "
+                   "customer or source")
+def ticket_volume_report(query: VolumeReportQuery):
+    report = tenant_call("reports", "ticket_volume_report", query.group_by, query.period, query.periods,
+                         query.date.isoformat() if query.date else None,
+                         str(query.customer_id) if query.customer_id else None)
+    if query.format == "csv":
+        rows = [(p["period_start"], "(unknown)" if g["key"] is None else (g["name"] or g["key"]), g["created"],
+                 g["resolved"], g["reopened"], g["backlog"]) for p in report["periods"] for g in p["groups"]]
+        return _csv_download(f"ticket-volume-{query.group_by}-{query.period}.csv",
+                             ("Period Start", query.group_by.capitalize(), "Created", "Resolved", "Reopened",
+                              "Backlog"), rows)
+    return report
+
+
+class OnboardingQuery(Query):
+    quarter: Date | None = Field(default=None, description="any day of the tenant quarter (default: this quarter)")
+    format: Format = Field(default="json", description=FORMAT_DESCRIPTION)
+
+
+class StepDelay(Resource):
+    step_key: str
+    tasks: int
+    average_delay_days: float = Field(description="days past the planned due date, 0 when in time")
+
+
+class OnboardingFigures(Resource):
+    plans: int = Field(description="plans whose first-value milestone was done in the quarter")
+    average_days: float | None = Field(description="days from start to first value")
+    median_days: float | None
+    plans_due: int = Field(description="plans whose target date fell in the quarter and is over, or complete")
+    completed_within_target: int
+    completion_rate_pct: float | None
+
+
+class OnboardingTier(OnboardingFigures):
+    tier: str | None
+
+
+class OnboardingPrevious(OnboardingFigures):
+    date_from: date
+    date_to: date
+    slowest_step: StepDelay | None
+
+
+class OnboardingDelta(Resource):
+    average_days: float | None
+    median_days: float | None
+    completion_rate_pct: float | None
+
+
+class OnboardingVelocity(OnboardingFigures):
+    """Onboarding plans (applied from templates) in the tenant's quarter vs the one before."""
+
+    timezone: str
+    date_from: date
+    date_to: date
+    as_of: date = Field(description="the first day not over: today, or the day after the quarter")
+    slowest_step: StepDelay | None = Field(description="the template step with the largest average delay")
+    steps: list[StepDelay] = Field(description="every step's delay, the slowest first")
+    by_tier: list[OnboardingTier]
+    previous: OnboardingPrevious
+    delta: OnboardingDelta = Field(description="this quarter − the one before (null: either has none)")
+
+
+@API.route("/reports/onboarding-velocity", "GET", permission="reports:read", tag="reports", query=OnboardingQuery,
+           response=OnboardingVelocity,
+           summary="Days to first value, completion within target and the slowest step, this quarter vs last")
+def onboarding_velocity(query: OnboardingQuery):
+    report = tenant_call("reports", "onboarding_velocity", query.quarter.isoformat() if query.quarter else None)
+    if query.format == "csv":
+        rows = [("All", report["plans"], report["average_days"], report["median_days"], report["plans_due"],
+                 report["completion_rate_pct"])]
+        rows += [(t["tier"] or "(unknown)", t["plans"], t["average_days"], t["median_days"], t["plans_due"],
+                  t["completion_rate_pct"]) for t in report["by_tier"]]
+        previous = report["previous"]
+        rows.append(("Previous quarter", previous["plans"], previous["average_days"], previous["median_days"],
+                     previous["plans_due"], previous["completion_rate_pct"]))
+        return _csv_download(f"onboarding-{report['date_from']}.csv",
+                             ("Segment", "Plans", "Average Days To First Value", "Median Days", "Plans Due",
+                              "Completion Within Target %"), rows)
     return report
 
 

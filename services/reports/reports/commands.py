@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from custops.contracts.reports import DEFAULT_REPORT_WEEKS, MAX_REPORT_WEEKS
+from custops.contracts.reports import (DEFAULT_REPORT_WEEKS, DEFAULT_VOLUME_PERIODS, MAX_REPORT_WEEKS,
+                                       MAX_VOLUME_PERIODS)
 from custops.validation import Date
 
 MAX_TIME_RANGE_DAYS = 366 * 2
@@ -63,9 +64,6 @@ class SlaQuery(BaseModel):
     date: Date | None = None
 
 
-# how many weeks or months back a volume report may reach, and shows by default
-MAX_VOLUME_PERIODS = 104
-DEFAULT_VOLUME_PERIODS = 12
 
 
 class VolumeReportQuery(BaseModel):

@@ -92,7 +92,7 @@ class OpsReportEntrypoints:
             spans = periods.back(query.date or _today(tz), query.period, query.periods, week_start)
             items = volume_store.volume(session, tenant_id, tz, spans, query.group_by, query.customer_id)
         return {"group_by": query.group_by, "period": query.period, "timezone": tz, "first_day_of_week": week_start,
-                "items": items}
+                "periods": items}
 
     @rpc(expected_exceptions=EXPECTED)
     def onboarding_velocity(self, tenant_id, quarter=None):

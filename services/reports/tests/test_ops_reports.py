@@ -117,14 +117,14 @@ def test_ticket_volume_by_category_in_the_tenants_weeks_with_the_backlog_at_each
 
     report = rpc.call("reports", "ticket_volume_report", str(tenant_id), "category", "week", 2, "2026-05-04")
     assert report["first_day_of_week"] == "saturday"
-    this, last = report["items"]
+    this, last = report["periods"]
     assert (this["period_start"], last["period_start"]) == ("2026-05-02", "2026-04-25")
     assert {g["key"]: (g["created"], g["resolved"], g["reopened"], g["backlog"]) for g in last["groups"]} == {
         "billing": (2, 0, 0, 1), "general": (1, 0, 0, 1)}  # resolved, then reopened: resolved nowhere
     assert {g["key"]: (g["created"], g["resolved"], g["reopened"], g["backlog"]) for g in this["groups"]} == {
         "billing": (0, 0, 1, 2)}  # general's ticket closed: nothing left, left out
     by_source = rpc.call("reports", "ticket_volume_report", str(tenant_id), "source", "month", 1, "2026-05-04")
-    assert by_source["items"][0]["totals"]["backlog"] == 2
+    assert by_source["periods"][0]["totals"]["backlog"] == 2
     with pytest.raises(InvalidInput):
         rpc.call("reports", "ticket_volume_report", str(tenant_id), "team")
 

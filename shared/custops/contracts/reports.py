@@ -6,6 +6,9 @@ from __future__ import annotations
 # How many ISO weeks back a weekly report may reach (two years), and how many it shows by default.
 MAX_REPORT_WEEKS = 104
 DEFAULT_REPORT_WEEKS = 12
+# How many weeks or months back the ticket-volume report by period may reach, and shows by default.
+MAX_VOLUME_PERIODS = 104
+DEFAULT_VOLUME_PERIODS = 12
 
 
 # --- customer health (issue 12; reports.health scores, reports.health_signals tells)
