@@ -10,7 +10,9 @@ date (`effective_from <= work_date`), the most specific wins, compared dimension
 the order **category > project > customer > member** (a rate naming the category beats every rate
 that does not; between two that both do or both don't, naming the project decides, and so on).
 Between rates with the same dimensions, the one with the latest `effective_from` wins: a rate
-change applies from its date on and leaves the days before it at the old rate.
+change applies from its date on and leaves the days before it at the old rate. Between two with the
+same dimensions and date, the one made last wins (rates are listed in the order they were made): a
+rate corrected on its own date replaces it.
 
 "Never to invoiced time": an invoice line keeps the rate it was priced at (`unit_price`), so
 nothing here ever changes an issued invoice; a later rate only prices entries drafted afterwards,
@@ -53,7 +55,7 @@ def rate_for(entry: dict, rates: list[Rate], currency: str) -> Rate | None:
         if rate.currency != currency or rate.effective_from > entry["work_date"] or not rate.matches(entry):
             continue
         key = (rate.specificity(), rate.effective_from)
-        if best_key is None or key > best_key:
+        if best_key is None or key >= best_key:  # a tie: the later in the list (made last)
             best, best_key = rate, key
     return best
 
@@ -64,8 +66,8 @@ class RateBook:
 
     def __init__(self, rates: list[Rate], currency: str):
         self.currency = currency
-        self._rates = sorted((r for r in rates if r.currency == currency),
-                             key=lambda r: (r.specificity(), r.effective_from), reverse=True)
+        ranked = [(r.specificity(), r.effective_from, i, r) for i, r in enumerate(rates) if r.currency == currency]
+        self._rates = [r for *_key, r in sorted(ranked, key=lambda k: k[:3], reverse=True)]  # ties: made last first
         self._candidates: dict[tuple, list[Rate]] = {}
         self._decided: dict[tuple, Rate | None] = {}  # (combination, work date) -> rate
 

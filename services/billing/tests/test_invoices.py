@@ -366,6 +366,15 @@ def test_retainer_and_fixed_fee_and_budget_threshold(rpc, tenant, setup, billing
     assert (status["used"], status["remaining"], status["percent_used"]) == (480, 120, 80)
     [told] = _events(tenant, "project.budget_threshold")  # once
     assert (told["threshold"], told["used"], told["amount"]) == (80, 480, 600)
+    [more] = _entries(tenant, c, fixed, m, [150])  # 630 of 600 minutes: past 100 %
+    publish_and_wait(billing, "budget_after_time_logged", envelope_for(TimeLogged(
+        entry_id=more, member_id=m, customer_id=c, project_id=fixed, minutes=150, billable=True, work_date=MONDAY),
+        uuid.UUID(tenant)))
+    assert [(t["threshold"], t["used"]) for t in _events(tenant, "project.budget_threshold")] == [(80, 480),
+                                                                                                 (100, 630)]
+    status = rpc.call("billing", "get_budget", tenant, fixed)
+    assert (status["remaining"], status["thresholds_reached"]) == (-30, [80, 100])
+    assert len(_events(tenant, "project.budget_threshold")) == 2  # reading it tells nothing again
 
     draft = _draft(rpc, tenant, c)
     kinds = sorted((ln["kind"], ln["time_kind"], ln["amount"]) for ln in draft["lines"])
