@@ -31,7 +31,6 @@ from reports.models import tenant_settings
 SNAPSHOT_SECONDS = 3600
 BACKFILL_WEEKS = DEFAULT_REPORT_WEEKS  # the closed weeks the timer keeps frozen (a longer read freezes the rest)
 MAX_CUSTOMER_METRICS = 200
-CHART_REPORTS = ("benchmarks", "ticket_volume", "status")
 # the metrics a benchmarks chart draws when none are named: the weekly counts
 DEFAULT_CHART_METRICS = ("tickets_created", "tickets_resolved", "backlog", "items_completed")
 
@@ -53,7 +52,7 @@ class CustomerMetricsQuery(BaseModel):
 class ChartQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    report: Literal["benchmarks", "ticket_volume", "status"]
+    report: Literal["benchmarks", "ticket_volume", "status", "ticket_volume_report", "sla_attainment"]
     format: Literal["png", "svg"]
     params: dict = {}
     width: int = Field(default=charts.DEFAULT_SIZE[0], ge=charts.MIN_SIZE[0], le=charts.MAX_SIZE[0])
@@ -140,9 +139,10 @@ class BenchmarkEntrypoints:
 
     @rpc(expected_exceptions=EXPECTED)
     def report_chart(self, tenant_id, report, format, params=None, width=None, height=None):
-        """The trend report `report` (benchmarks, ticket_volume, status) with `params` (its RPC's
-        arguments; for benchmarks also `metrics`, comma-separated keys) drawn as `format` (png,
-        svg): `{content_type, filename, data}` with the bytes in base64."""
+        """The trend report `report` (the RPC of that name: benchmarks, ticket_volume, status,
+        ticket_volume_report, sla_attainment) with `params` (its arguments by name; for benchmarks
+        also `metrics`, comma-separated keys) drawn as `format` (png, svg): `{content_type,
+        filename, data}` with the bytes in base64."""
         given = {"report": report, "format": format, "params": params or {}}
         given.update({k: v for k, v in (("width", width), ("height", height)) if v is not None})
         query = parse(ChartQuery, given)
@@ -154,6 +154,11 @@ class BenchmarkEntrypoints:
             chart, name = charts.benchmarks_chart(answer, keys, labels), "benchmarks"
         elif query.report == "ticket_volume":
             chart, name = charts.volume_chart(self.ticket_volume(tenant_id, **params)), "ticket-volume"
+        elif query.report == "ticket_volume_report":
+            chart, name = charts.volume_periods_chart(self.ticket_volume_report(tenant_id, **params)), "ticket-volume"
+        elif query.report == "sla_attainment":
+            answer = self.sla_attainment(tenant_id, **params)
+            chart, name = charts.sla_chart(answer), f"sla-{answer['date_from']}-{answer['date_to']}"
         else:
             answer = self.status_report(tenant_id, **params)
             chart, name = charts.status_chart(answer), f"status-{answer['week_start']}"

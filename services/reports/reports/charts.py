@@ -98,3 +98,24 @@ def status_chart(report: dict) -> Chart:
                  x=[(i["project_name"] or "Tickets")[:24] for i in items],
                  series=[("This Week", [i["this_week"] for i in items]),
                          ("Last Week", [i["last_week"] for i in items])])
+
+
+def volume_periods_chart(report: dict) -> Chart:
+    """Every group together per week or month, oldest first: created, resolved, reopened, backlog."""
+    periods = list(reversed(report["periods"]))  # the report is newest first
+    return Chart(title=f"Ticket volume per {report['period']}", x=[p["period_start"] for p in periods],
+                 y_label="tickets",
+                 series=[(label, [p["totals"][key] for p in periods])
+                         for key, label in (("created", "Created"), ("resolved", "Resolved"),
+                                            ("reopened", "Reopened"), ("backlog", "Backlog"))])
+
+
+def sla_chart(report: dict) -> Chart:
+    """Attainment of each timer in the period beside the period before (the SLA report's trend)."""
+    timers = (("first_response", "First response"), ("resolution", "Resolution"))
+    trend = report.get("trend") or {}
+    return Chart(title=f"SLA attainment %, {report['date_from']} to {report['date_to']}", kind="bar",
+                 x=[label for _, label in timers], y_label="attainment %",
+                 series=[("This period", [report[t]["attainment_pct"] for t, _ in timers]),
+                         ("Previous period", [(trend.get(t) or {}).get("previous", {}).get("attainment_pct")
+                                              for t, _ in timers])])

@@ -194,6 +194,12 @@ def test_trend_reports_are_drawn_as_png_and_svg(reports, rpc, tenant_id):
 
     volume = base64.b64decode(rpc.call("reports", "report_chart", tenant, "ticket_volume", "svg")["data"]).decode()
     assert all(label in volume for label in ("Created", "Resolved", "Closed"))
+    periods = base64.b64decode(rpc.call("reports", "report_chart", tenant, "ticket_volume_report", "svg",
+                                        {"period": "month", "count": 3})["data"]).decode()
+    assert all(label in periods for label in ("Created", "Reopened", "Backlog", "Ticket volume per month"))
+    sla = base64.b64decode(rpc.call("reports", "report_chart", tenant, "sla_attainment", "svg",
+                                    {"period": "week"})["data"]).decode()
+    assert "This period" in sla and "Previous period" in sla
     status = rpc.call("reports", "report_chart", tenant, "status", "png")
     assert Image.open(io.BytesIO(base64.b64decode(status["data"]))).size == (800, 400)
     for bad in [("benchmarks", "gif", {}), ("benchmarks", "png", {"metrics": "nope"}), ("time", "png", {})]:
