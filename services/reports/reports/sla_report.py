@@ -4,9 +4,10 @@ trend. Pure.
 One row per ticket and timer (first_response, resolution; next_response is not reported yet):
 
 - **Met** or **met late** as the tickets service tells it when the timer stops (`ticket.sla_met`:
-  an agent's public reply stops first_response, resolving or closing stops every running timer),
-  with the business minutes it ran. Events from before `ticket.sla_met` existed are read the old
-  way: first_response stopped by the first public reply typed by an agent (`ticket.replied`,
+  an agent's public reply stops first_response — when its mail leaves, for a reply sent by mail —
+  resolving or closing stops every running timer), with the business minutes it ran; what it tells
+  wins over the older events' guess below. Events from before `ticket.sla_met` existed are read the
+  old way: first_response stopped by the first public reply typed by an agent (`ticket.replied`,
   automatic replies left out), resolution by the first resolution (`ticket.resolved`), late when
   after a deadline the reports service knows (from `ticket.sla_warning` / `ticket.sla_breached`);
   those have no business minutes.

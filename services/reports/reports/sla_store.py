@@ -14,10 +14,15 @@ from reports.models import report_customers, sla_timers, ticket_facts
 
 
 def _timer_upsert(column: str):
-    """Keep the earliest instant given for `column` (deadline, breached_at or met_at) of a timer."""
+    """Keep the earliest instant given for `column` (deadline, breached_at or met_at) of a timer. A
+    stop told by ticket.sla_met (`started_at` set) is not moved by the older events' guess of it
+    (a reply sent by mail stops the clock when the mail leaves, after `ticket.replied`)."""
     table = sla_timers
     stmt = insert(table)
-    updates = {column: func.least(func.coalesce(table.c[column], stmt.excluded[column]), stmt.excluded[column])}
+    earliest = func.least(func.coalesce(table.c[column], stmt.excluded[column]), stmt.excluded[column])
+    if column == "met_at":
+        earliest = case((table.c.started_at.is_not(None), table.c.met_at), else_=earliest)
+    updates = {column: earliest}
     if column == "deadline":
         updates["target_minutes"] = stmt.excluded.target_minutes
     return stmt.on_conflict_do_update(index_elements=[table.c.tenant_id, table.c.ticket_id, table.c.timer],
@@ -38,11 +43,12 @@ def save_timer(session, tenant_id, data, timer: str, **instants) -> None:
 
 
 def _met_upsert():
-    """`ticket.sla_met`: the stop kept is the earliest (the timer's first run); with it come its
-    business minutes, lateness, deadline and the ticket's priority, tier, team and assignee then."""
+    """`ticket.sla_met`: the stop kept is the earliest told (the timer's first run), over any stop
+    guessed from ticket.replied / ticket.resolved; with it come its business minutes, lateness,
+    deadline and the ticket's priority, tier, team and assignee then."""
     table = sla_timers
     stmt = insert(table)
-    kept = or_(table.c.met_at.is_(None), stmt.excluded.met_at <= table.c.met_at)
+    kept = or_(table.c.started_at.is_(None), stmt.excluded.met_at <= table.c.met_at)
     updates = {name: case((kept, stmt.excluded[name]), else_=table.c[name])
                for name in ("met_at", "started_at", "business_minutes", "met_late", "priority", "tier", "team_id",
                             "assignee_id", "target_minutes")}

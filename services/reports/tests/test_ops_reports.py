@@ -8,8 +8,8 @@ import pytest
 
 from custops.contracts.customers import (CustomerCreated, OnboardingApplied, OnboardingReplanned, TaskCompleted,
                                          TaskCreated, TenantCreated)
-from custops.contracts.tickets import (TicketAssigned, TicketCreated, TicketSlaBreached, TicketSlaMet,
-                                       TicketStatusChanged)
+from custops.contracts.tickets import (TicketAssigned, TicketCreated, TicketReplied, TicketSlaBreached,
+                                       TicketSlaMet, TicketStatusChanged)
 from custops.errors import InvalidInput
 from custops.events import envelope_for
 from custops.testing import publish_and_wait
@@ -62,11 +62,19 @@ def test_sla_medians_p90s_groups_and_the_week_over_week_trend(reports, rpc, tena
             target_minutes=60, business_minutes=minutes, breached=late, priority="urgent", tier="enterprise",
             team_id=team, assignee_id=agent if ticket != tickets[0] else None), tenant_id)
 
+    def replied(ticket, at):
+        return envelope_for(TicketReplied(ticket_id=ticket, number=1, customer_id=customer, message_id=uuid.uuid4(),
+                                          author_member_id=agent, subject="s", body="b", replied_at=at), tenant_id)
+
+    # a reply sent by mail is made before its mail leaves: the stop ticket.sla_met tells wins, whichever
+    # arrives first
+    publish(reports, "on_ticket_replied", replied(tickets[1], local(week, 9)))
     # Saturday 21:00 in New York is Sunday 01:00 UTC: still the week before in the tenant's calendar
     publish(reports, "on_ticket_sla_met", met(tickets[0], local(week, 10), 10), met(tickets[1], local(week, 11), 20),
             met(tickets[2], local(week + timedelta(days=2)), 90, late=True),
             met(tickets[3], local(week - timedelta(days=1), 21), 40),
             met(tickets[3], local(week + timedelta(days=3), 21), 400))  # a later run: the first one counts
+    publish(reports, "on_ticket_replied", replied(tickets[0], local(week, 8)))
     publish(reports, "on_ticket_sla_breached", envelope_for(TicketSlaBreached(
         ticket_id=tickets[4], number=4, customer_id=customer, timer="first_response", deadline=local(week, 9),
         target_minutes=60), tenant_id))
