@@ -52,7 +52,7 @@ class WeekVolume(Resource):
     customer_id: uuid.UUID
     iso_year: int
     iso_week: int
-    week_start: date = Field(description="the Monday the week starts on, in the tenant's timezone")
+    week_start: date = Field(description="the first day of the tenant's week, in its timezone")
     created: int = Field(description="tickets opened in the week")
     resolved: int = Field(description="tickets whose latest resolution fell in the week")
     closed: int = Field(description="tickets closed in the week")
