@@ -63,6 +63,13 @@ def test_trend_reports_as_png_and_svg_are_the_bytes_the_service_drew(client, ser
         "ticket_volume", "svg", {"customer_id": None, "weeks": 4}, None, None)
     client.get("/api/v1/reports/status?format=png&week=2026-03-04", headers=bearer("owner"))
     assert services.calls_to("reports", "report_chart")[-1][1:3] == ("status", "png")
+    client.get("/api/v1/reports/sla?format=svg&period=month&date=2026-03-04", headers=bearer("owner"))
+    assert services.calls_to("reports", "report_chart")[-1][1:4] == (
+        "sla_attainment", "svg", {"date_from": None, "date_to": None, "period": "month", "date": "2026-03-04"})
+    client.get("/api/v1/reports/ticket-volume/periods?format=png&period=month&periods=6", headers=bearer("owner"))
+    assert services.calls_to("reports", "report_chart")[-1][1:4] == (
+        "ticket_volume_report", "png", {"group_by": "category", "period": "month", "count": 6, "date": None,
+                                        "customer_id": None})
 
 
 @pytest.mark.parametrize("url", ["/api/v1/reports/benchmarks?format=gif", "/api/v1/reports/benchmarks?weeks=0",

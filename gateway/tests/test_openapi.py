@@ -274,7 +274,8 @@ def test_reports_with_a_csv_format_document_both_media_types(client):
         assert "$ref" in content["application/json"]["schema"], path  # the JSON answer stays declared
         assert content["text/csv"] == {"schema": {"type": "string"}}, path  # `?format=csv`
     # the trend reports drawn (`?format=png|svg`, issue 12)
-    for path in ("/api/v1/reports/ticket-volume", "/api/v1/reports/status", "/api/v1/reports/benchmarks"):
+    for path in ("/api/v1/reports/ticket-volume", "/api/v1/reports/status", "/api/v1/reports/benchmarks",
+                 "/api/v1/reports/sla", "/api/v1/reports/ticket-volume/periods"):
         content = doc["paths"][path]["get"]["responses"]["200"]["content"]
         assert {"image/png", "image/svg+xml"} <= set(content), path
     assert "image/png" not in doc["paths"]["/api/v1/reports/time"]["get"]["responses"]["200"]["content"]

@@ -216,13 +216,13 @@ def time_report(query: TimeQuery):
     return report
 
 
-class SlaQuery(Query):
+class SlaQuery(ChartSize):
     date_from: Date | None = Field(default=None, description="first tenant-local day (default: the start of this week)")
     date_to: Date | None = Field(default=None, description="last day, included (default: the end of this week)")
     period: Literal["week", "month"] | None = Field(
         default=None, description="the tenant's week or month containing `date` instead of date_from..date_to")
     date: Date | None = Field(default=None, description="with `period`: any day of it (default: today)")
-    format: Format = Field(default="json", description=FORMAT_DESCRIPTION)
+    format: TrendFormat = Field(default="json", description=CHART_DESCRIPTION)
 
 
 class SlaRates(Resource):
@@ -292,6 +292,10 @@ class SlaReport(Resource):
                    "assignee, with the trend", response=SlaReport)
 def sla_report(query: SlaQuery):
     given = [d.isoformat() if d else None for d in (query.date_from, query.date_to)]
+    if query.format in ("png", "svg"):
+        return _chart_download("sla_attainment", query, {"date_from": given[0], "date_to": given[1],
+                                                         "period": query.period,
+                                                         "date": query.date.isoformat() if query.date else None})
     report = tenant_call("reports", "sla_attainment", *given, query.period,
                          query.date.isoformat() if query.date else None)
     if query.format == "csv":
@@ -311,7 +315,7 @@ def sla_report(query: SlaQuery):
 SLA_GROUPS = ("by_priority", "by_tier", "by_team", "by_assignee")
 
 
-class VolumeReportQuery(Query):
+class VolumeReportQuery(ChartSize):
     group_by: Literal["category", "priority", "customer", "source"] = Field(default="category",
                                                                            description="what each group is")
     period: Literal["week", "month"] = Field(default="week", description="the tenant's weeks or months")
@@ -320,7 +324,7 @@ class VolumeReportQuery(Query):
                                             f"(default {DEFAULT_VOLUME_PERIODS}, at most {MAX_VOLUME_PERIODS})")
     date: Date | None = Field(default=None, description="any day of the newest period (default: today)")
     customer_id: uuid.UUID | None = Field(default=None, description="one customer; all when left out")
-    format: Format = Field(default="json", description=FORMAT_DESCRIPTION)
+    format: TrendFormat = Field(default="json", description=CHART_DESCRIPTION)
 
 
 class VolumeCounts(Resource):
@@ -357,6 +361,11 @@ class VolumeReport(Resource):
            summary="Tickets created, resolved, reopened and the backlog per week or month, by category, priority, "
                    "customer or source")
 def ticket_volume_report(query: VolumeReportQuery):
+    if query.format in ("png", "svg"):
+        return _chart_download("ticket_volume_report", query, {
+            "group_by": query.group_by, "period": query.period, "count": query.periods,
+            "date": query.date.isoformat() if query.date else None,
+            "customer_id": str(query.customer_id) if query.customer_id else None})
     report = tenant_call("reports", "ticket_volume_report", query.group_by, query.period, query.periods,
                          query.date.isoformat() if query.date else None,
                          str(query.customer_id) if query.customer_id else None)
