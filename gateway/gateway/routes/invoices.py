@@ -107,6 +107,10 @@ class InvoiceLine(Resource):
     unit_price: int = Field(description="per unit; per hour for time")
     amount: int
     tax: int
+    project_name: str | None = Field(default=None, description="the line's project's name as it was at the draft "
+                                     "(a rename afterwards changes no invoice)")
+    task_name: str | None = Field(default=None, description="the task's, when lines are per task")
+    member_name: str | None = Field(default=None, description="the member's, when lines are per member")
 
 
 class Payment(Resource):
