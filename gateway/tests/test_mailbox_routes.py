@@ -17,7 +17,8 @@ def _mailbox(*args):
             "username": "support@acme.test", "has_password": False, "enabled": True,
             "created_at": "2026-12-01T10:00:00+00:00", "updated_at": "2026-12-01T10:00:00+00:00",
             "auth": {"type": "oauth2", "provider": "google", "client_id": "c", "scope": None,
-                     "token_url": "https://oauth2.googleapis.com/token", "has_refresh_token": True}}
+                     "token_url": "https://oauth2.googleapis.com/token", "has_refresh_token": True},
+            "addresses": ["help@acme.test"]}
 
 
 @pytest.fixture
@@ -63,3 +64,26 @@ def test_the_openapi_document_marks_the_secrets_write_only(client):
         assert auth[secret].get("writeOnly") is True, secret
     shown = schemas["MailboxAuthShown"]["properties"]
     assert not {"password", "client_secret", "refresh_token"} & set(shown)
+
+
+def test_the_addresses_it_receives_for_reach_mailsync_and_a_bad_one_is_a_422(client, bearer, mailsync, ids):
+    from custops.errors import InvalidInput
+
+    body = {"name": "Support", "email": "support@acme.test", "username": "u", "password": "pw",
+            "addresses": ["help@acme.test", "support+billing@acme.test"]}
+    created = client.post("/api/v1/mailboxes", json=body, headers=bearer("owner"))
+    assert created.status_code == 201, created.get_data(as_text=True)
+    assert created.get_json()["addresses"] == ["help@acme.test"]
+    assert mailsync.calls_to("mailsync", "create_mailbox")[-1][-1]["addresses"] == body["addresses"]
+    for bad in ("help@acme.test", [""], [f"a{i}@acme.test" for i in range(51)], [1]):
+        response = client.patch(f"/api/v1/mailboxes/{MAILBOX_ID}", json={"addresses": bad}, headers=bearer("owner"))
+        assert response.status_code in (400, 422), (bad, response.get_data(as_text=True))  # 400: not a list
+        assert response.get_json()["errors"][0]["field"].startswith("addresses")
+    assert mailsync.calls_to("mailsync", "update_mailbox") == []
+    # an address mailsync refuses (not an email address) is its 422, naming the item
+    mailsync.on("mailsync", "update_mailbox", InvalidInput("addresses.0 must be an email address", [
+        {"field": "addresses.0", "message": "must be an email address like support@example.com"}]))
+    response = client.patch(f"/api/v1/mailboxes/{MAILBOX_ID}", json={"addresses": ["nope"]}, headers=bearer("owner"))
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == [
+        {"field": "addresses.0", "message": "must be an email address like support@example.com"}]

@@ -21,6 +21,10 @@ WriteOnlySecret = Annotated[str, Field(min_length=1, max_length=4000, repr=False
                                        json_schema_extra={"writeOnly": True})]
 CaPem = Annotated[str, Field(max_length=100_000, description="PEM certificates the servers' TLS certificates "
                                                              "are checked against (instead of the system's CAs)")]
+Addresses = Annotated[list[Text], Field(max_length=50, description=(
+    "the addresses the mailbox receives for besides its email (aliases, plus-addresses), at most 50, each "
+    "an email address no other mailbox of the tenant receives for: such recipients are never participants, "
+    "mail from them is our own come back, and mail for them arriving at a shared catch-all is routed here"))]
 
 
 class MailboxAuth(Body):
@@ -74,6 +78,7 @@ class CreateMailbox(Body):
                                    json_schema_extra={"writeOnly": True})] = None
     auth: MailboxAuth = None
     enabled: bool = None
+    addresses: Addresses = None
 
 
 class MailboxQuery(Paged):
@@ -101,6 +106,7 @@ class Mailbox(Resource):
     tls_verify: bool
     tls_ca_pem: str | None
     auth: MailboxAuthShown
+    addresses: list[str]
 
 
 @API.route("/mailboxes", "POST", permission="mailboxes:write", summary="Add a mailbox", tag="mailboxes",
@@ -138,6 +144,7 @@ class UpdateMailbox(Body):
                                    json_schema_extra={"writeOnly": True})] = None
     auth: MailboxAuth = None
     enabled: bool = None
+    addresses: Annotated[Addresses, Field(description="the whole list ([] removes every alias)")] = None
 
 
 class Deleted(Resource):

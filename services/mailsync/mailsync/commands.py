@@ -73,6 +73,17 @@ def _ca_pem(v: str) -> str:
 
 CaPem = Annotated[str, Field(max_length=100_000), AfterValidator(_ca_pem)]
 
+MAX_ADDRESSES = 50
+
+
+def _each_once(v: list[str]) -> list[str]:
+    return list(dict.fromkeys(v))
+
+
+# The addresses a mailbox receives for besides its email (aliases, plus-addresses such as
+# support+billing@example.com), each once, lower-cased; what they are used for: `mailsync.intake.OurAddresses`.
+Addresses = Annotated[list[Email], Field(max_length=MAX_ADDRESSES), AfterValidator(_each_once)]
+
 
 class Auth(BaseModel):
     """How a mailbox logs in: `password` (with `password`) or `oauth2` (with `provider` and `client_id`;
@@ -111,6 +122,7 @@ class CreateMailbox(BaseModel):
     password: Password | None = None  # or `auth`
     auth: Auth | None = None
     enabled: bool = True
+    addresses: Addresses = []
 
 
 class UpdateMailbox(BaseModel):
@@ -133,6 +145,7 @@ class UpdateMailbox(BaseModel):
     password: Password | None = None
     auth: Auth | None = None
     enabled: bool | None = None
+    addresses: Addresses | None = None  # the whole list: [] removes every alias
 
     @field_validator("tls_ca_pem", mode="wrap")
     @classmethod

@@ -43,6 +43,10 @@ mailboxes = Table(
     Column("imap_starttls", Boolean, nullable=False, server_default=text("false")),
     Column("tls_verify", Boolean, nullable=False, server_default=text("true")),
     Column("tls_ca_pem", Text),
+    # the addresses it receives for besides `email` (aliases, plus-addresses; lower-cased; migration
+    # 0004h3, `mailsync.intake.OurAddresses`): which recipients are us, our own mail come back, and
+    # where mail arriving at a shared catch-all belongs
+    Column("addresses", ARRAY(String(320)), nullable=False, server_default=text("'{}'")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("imap_port BETWEEN 1 AND 65535", name="imap_port_range"),

@@ -30,7 +30,7 @@ from mailsync.secrets_box import Secrets
 # A mailbox as the service answers it: never the password or its ciphertext.
 FIELDS = ("id", "name", "email", "imap_host", "imap_port", "imap_tls", "smtp_host", "smtp_port", "smtp_starttls",
           "username", "has_password", "enabled", "created_at", "updated_at",
-          "imap_starttls", "tls_verify", "tls_ca_pem", "auth")
+          "imap_starttls", "tls_verify", "tls_ca_pem", "auth", "addresses")
 
 
 def _shape(row) -> dict:
@@ -55,6 +55,7 @@ class MailsyncService(MailIntakeEntrypoints, OutboundMail, HealthEndpoints):
             "id": uuid.uuid4(), "tenant_id": tenant_id, "created_at": now, "updated_at": now,
         }
         with _unique_email(cmd.email), self.db.transaction() as session:
+            _addresses_free(session, tenant_id, row["id"], row["email"], row["addresses"])
             session.execute(mailboxes.insert().values(**row))
             outbox.add(session, tenant_id, MailboxCreated(mailbox_id=row["id"], email=row["email"], name=row["name"]))
         return _shape(row)
@@ -86,6 +87,9 @@ class MailsyncService(MailIntakeEntrypoints, OutboundMail, HealthEndpoints):
             values, changed = mailbox_settings.update_columns(cmd, current, self.secrets)
             if not values:
                 return _shape(current)
+            if "email" in values or "addresses" in values:
+                _addresses_free(session, tenant_id, mailbox_id, values.get("email", current["email"]),
+                                values.get("addresses", current["addresses"]))
             values["updated_at"] = shapes.utc_now()
             session.execute(update(mailboxes)
                             .where(mailboxes.c.tenant_id == tenant_id, mailboxes.c.id == mailbox_id)
@@ -117,6 +121,21 @@ def _load(session, tenant_id, mailbox_id, for_update=False):
     if row is None:
         raise NotFound(f"mailbox {mailbox_id} not found")
     return dict(row)
+
+
+def _addresses_free(session, tenant_id, mailbox_id, email: str, addresses: list[str]) -> None:
+    """Conflict when another mailbox of the tenant receives for one of these addresses (as its email
+    or an alias): mail for an address belongs to one mailbox (`mailsync.intake.OurAddresses`)."""
+    aliases = [a for a in addresses if a != email]
+    mine = [email, *aliases]  # another mailbox's email is the unique index's business (`_unique_email`)
+    taken = session.execute(select(mailboxes.c.email, mailboxes.c.addresses).where(
+        mailboxes.c.tenant_id == tenant_id, mailboxes.c.id != mailbox_id,
+        mailboxes.c.email.in_(aliases) | mailboxes.c.addresses.overlap(mine))).first()
+    if taken is not None:
+        clash = next(a for a in mine if a in taken.addresses or (a == taken.email and a != email))
+        field = "addresses" if clash != email else "email"
+        raise Conflict(f"{clash} is an address of another mailbox of this tenant", [
+            {"field": field, "message": f"{clash} is already an address of the mailbox {taken.email}"}])
 
 
 @contextmanager

@@ -89,6 +89,34 @@ def test_invalid_settings_are_field_errors(mailsync, rpc, tenant_id):
     assert rpc.call("mailsync", "list_mailboxes", str(tenant_id))["items"] == []
 
 
+def test_the_addresses_a_mailbox_receives_for_are_validated_and_belong_to_one_mailbox(mailsync, rpc, tenant_id):
+    t = str(tenant_id)
+    support = rpc.call("mailsync", "create_mailbox", t, _payload(
+        email="support@acme.test", addresses=["Help@acme.test", "support+billing@acme.test", "help@acme.test"]))
+    assert support["addresses"] == ["help@acme.test", "support+billing@acme.test"]  # lower-cased, each once
+    with pytest.raises(InvalidInput) as exc_info:
+        rpc.call("mailsync", "update_mailbox", t, support["id"], {"addresses": ["help@acme.test", "not an address"]})
+    assert [e["field"] for e in exc_info.value.errors] == ["addresses.1"]
+    with pytest.raises(InvalidInput):
+        rpc.call("mailsync", "create_mailbox", t, _payload(addresses=[f"a{i}@acme.test" for i in range(51)]))
+    # another mailbox of the tenant cannot receive for them, neither as an alias nor as its email
+    with pytest.raises(Conflict) as exc_info:
+        rpc.call("mailsync", "create_mailbox", t, _payload(email="sales@acme.test", addresses=["help@acme.test"]))
+    assert exc_info.value.errors[0]["field"] == "addresses"
+    with pytest.raises(Conflict):
+        rpc.call("mailsync", "create_mailbox", t, _payload(email="help@acme.test"))
+    sales = rpc.call("mailsync", "create_mailbox", t, _payload(email="sales@acme.test"))
+    with pytest.raises(Conflict):
+        rpc.call("mailsync", "update_mailbox", t, sales["id"], {"addresses": ["support+billing@acme.test"]})
+    assert rpc.call("mailsync", "get_mailbox", t, sales["id"])["addresses"] == []
+    # [] removes them; then they are free for the other mailbox
+    assert rpc.call("mailsync", "update_mailbox", t, support["id"], {"addresses": []})["addresses"] == []
+    moved = rpc.call("mailsync", "update_mailbox", t, sales["id"], {"addresses": ["help@acme.test"]})
+    assert moved["addresses"] == ["help@acme.test"]
+    # another tenant may use them
+    rpc.call("mailsync", "create_mailbox", str(uuid.uuid4()), _payload(addresses=["help@acme.test"]))
+
+
 def test_tenants_cannot_see_or_change_each_others_mailboxes(mailsync, rpc, tenant_id):
     created = rpc.call("mailsync", "create_mailbox", str(tenant_id), _payload())
     intruder = str(uuid.uuid4())
