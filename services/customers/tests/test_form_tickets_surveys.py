@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select
 
 from custops import caller, db, outbox
 from custops.contracts.tickets import TicketCreated, TicketResolved
@@ -219,20 +219,23 @@ def test_a_job_left_running_by_a_dead_worker_is_resumed_then_given_up(rpc, tenan
     customer, _ = _customer_and_contact(rpc, tenant)
     project = rpc.call("customers", "create_project", t, customer["id"], {"name": "Resumed"})
     text = (FIXTURES / "asana.csv").read_text(encoding="utf-8-sig")
-    engine = db.engine_for("customers")
     stale = datetime.now(timezone.utc) - jobs.STALE_AFTER - timedelta(seconds=5)
-    # two jobs as a dead worker left them: one mid-way, one out of attempts
-    ids = []
-    for attempts in (1, jobs.MAX_ATTEMPTS):
-        job = rpc.call("customers", "start_import_job", t, project["id"], {"csv": text})
-        with engine.begin() as conn:
-            conn.execute(update(import_jobs).where(import_jobs.c.id == uuid.UUID(job["id"])).values(
-                status="running", attempts=attempts, heartbeat_at=stale, started_at=stale))
-        ids.append(job["id"])
-    resumed, given_up = (_wait_job(rpc, t, i, timeout=90) for i in ids)
-    assert (resumed["status"], resumed["attempts"], resumed["rows_done"]) == ("done", 2, resumed["rows_total"])
-    assert resumed["created"] == resumed["rows_total"]
+    # two jobs as a dead worker left them (written here, so no live worker takes them first): one
+    # half-way (2 of its 4 rows recorded), one out of attempts
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    with db.engine_for("customers").begin() as conn:
+        for job_id, attempts, done in ((ids[0], 1, 2), (ids[1], jobs.MAX_ATTEMPTS, 0)):
+            conn.execute(insert(import_jobs).values(
+                id=job_id, tenant_id=uuid.UUID(t), project_id=uuid.UUID(project["id"]), status="running", csv=text,
+                tool="asana", rows_total=4, rows_done=done, attempts=attempts, heartbeat_at=stale, started_at=stale,
+                created_at=stale))
+        conn.execute(select(func.pg_notify(jobs.NOTIFY_CHANNEL, "")))  # look now, not at the next 15 s look
+    resumed, given_up = (_wait_job(rpc, t, str(i), timeout=90) for i in ids)
+    assert (resumed["status"], resumed["attempts"], resumed["rows_done"]) == ("done", 2, 4), resumed
+    assert resumed["created"] == 2  # rows 3 and 4: the first two were recorded as done before the "crash"
     assert given_up["status"] == "failed" and "interrupted" in given_up["failure"]
+    titles = [task["title"] for task in rpc.call("customers", "list_tasks", t, project["id"], {}, 50)["items"]]
+    assert len(titles) == 2
 
 
 def test_the_latest_scores_stay_null_without_a_score(rpc, tenant):
