@@ -40,6 +40,7 @@ import socket
 import sys
 import time
 import traceback
+import weakref
 from collections import deque
 from contextlib import contextmanager
 
@@ -121,7 +122,61 @@ class DeadLetteringQueueConsumer(ReconnectingQueueConsumer):
     def prefetch_count(self):
         return config.event_prefetch()
 
+    # --- acknowledging a batch in one frame ----------------------------------------------------
+    # Every event queue of the service shares this consumer's channel, and a `multiple` ack settles
+    # every delivery of the channel up to its tag: so the deliveries not yet settled are tracked per
+    # channel, and a batch's acks become one `multiple` ack only up to below the lowest delivery of
+    # the channel still unsettled elsewhere (another queue's batch, a held or failing message).
+    # Measured on a quorum queue: per-message acks capped delivery at ~1,600 messages/s on the
+    # loaded machine, one ack per 100 at ~5,400/s (issue 9).
+
+    def _unsettled_of(self, channel) -> set:
+        unsettled = self.__dict__.setdefault("_unsettled", weakref.WeakKeyDictionary())
+        return unsettled.setdefault(channel, set())
+
+    def _settled(self, message) -> None:
+        self._unsettled_of(message.channel).discard(message.delivery_tag)
+
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        finally:
+            self._settled(message)
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        finally:
+            self._settled(message)
+
+    def ack_messages(self, messages) -> None:
+        """Acknowledge `messages` (committed deliveries of one batch) in as few frames as is safe."""
+        by_channel = collections.defaultdict(list)
+        for message in messages:
+            by_channel[message.channel].append(message)
+        for channel, group in by_channel.items():
+            tags = {m.delivery_tag for m in group}
+            others = self._unsettled_of(channel) - tags
+            below = min(others) if others else None
+            covered = sorted((m for m in group if below is None or m.delivery_tag < below),
+                             key=lambda m: m.delivery_tag)
+            if len(covered) > 1:
+                top = covered[-1]
+                try:
+                    if channel.connection:
+                        top.ack(multiple=True)
+                except BROKER_ERRORS as exc:
+                    log.warning("messages not acknowledged (%s: %s); the broker redelivers them",
+                                type(exc).__name__, exc)
+                finally:
+                    for m in covered:
+                        self._settled(m)
+                group = [m for m in group if m.delivery_tag > top.delivery_tag]
+            for message in group:
+                self.ack_message(message)
+
     def handle_message(self, provider, body, message):
+        self._unsettled_of(message.channel).add(message.delivery_tag)
         if isinstance(provider, EventHandler):
             provider.handle_message(body, message)
         else:
@@ -135,6 +190,7 @@ class DeadLetteringQueueConsumer(ReconnectingQueueConsumer):
         return consumers
 
     def _undecodable(self, provider, message, exc):
+        self._unsettled_of(message.channel).add(message.delivery_tag)
         try:
             provider.dead_letter(message, f"PoisonMessage: undecodable body: {exc}", "", delivery=1)
         except Exception:  # noqa: BLE001 - the broker's delivery limit dead-letters it eventually
@@ -259,14 +315,15 @@ class EventHandler(NamekoEventHandler):
                 for delivery in batch:
                     if delivery.outcome is None:
                         delivery.fail(exc_info)
-            held = []
+            held, committed = [], []
             for delivery in batch:
                 if delivery.outcome in (event_batches.NEW, event_batches.DUPLICATE):
-                    self.queue_consumer.ack_message(delivery.message)
+                    committed.append(delivery.message)
                 elif isinstance(delivery.exc_info[1], TRANSIENT):
                     held.append(delivery.message)
                 else:
                     self._settle_failure(delivery.message, delivery.exc_info)
+            self.queue_consumer.ack_messages(committed)
             counts = collections.Counter(d.outcome for d in batch)
             for outcome in (event_batches.NEW, event_batches.DUPLICATE):
                 if counts[outcome]:
