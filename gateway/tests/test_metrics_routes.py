@@ -119,3 +119,18 @@ def test_customer_metrics_pass_the_scope_intersected_with_the_customers_asked_fo
     client.get(f"/api/v1/customer_metrics?customer_id={other}", headers=bearer("member"))
     assert services.calls_to("reports", "customer_metrics")[-1][1] == []  # not theirs: nothing
     assert client.get("/api/v1/customer_metrics", headers=bearer("contractor")).status_code == 403
+
+
+def test_a_customers_health_as_csv_explains_every_signal(client, services, bearer, ids):
+    customer = ids["assigned_customer"]
+    services.on("reports", "customer_health", lambda tenant, customer_id: {
+        "customer_id": customer_id, "as_of": "2026-03-10T10:00:00+00:00", "score": 67, "state": "at_risk",
+        "trend": {"7d": -3, "30d": None},
+        "signals": [{"signal": "sla_breaches_30d", "known": True, "value": 5, "risk": 1, "weight_share": 33.33,
+                     "points": 33.33},
+                    {"signal": "csat", "known": False, "value": None, "risk": None, "weight_share": None,
+                     "points": None}]})
+    rows = _rows(client.get(f"/api/v1/customers/{customer}/health?format=csv", headers=bearer("member")))
+    assert rows == [["Signal", "Known", "Value", "Risk", "Weight Share", "Points"],
+                    ["sla_breaches_30d", "yes", "5", "1", "33.33", "33.33"], ["csat", "no", "", "", "", ""]]
+    assert client.get(f"/api/v1/customers/{customer}/health", headers=bearer("owner")).get_json()["score"] == 67

@@ -12,7 +12,7 @@ from flask import g
 from pydantic import Field
 
 from gateway import roles
-from gateway.api import API, Body, Paged, Resource, payload
+from gateway.api import API, Body, Paged, Query, Resource, payload
 from gateway.routes.reports import FORMAT_DESCRIPTION, Format, _csv_download
 from gateway.rpc import tenant_call
 
@@ -48,12 +48,22 @@ class CustomerHealth(Resource):
     trend: Trend
 
 
+class CustomerHealthQuery(Query):
+    format: Format = Field(default="json", description=FORMAT_DESCRIPTION + " (one row per signal)")
+
+
 @API.route("/customers/<uuid:customer_id>/health", "GET", permission="customers:read", tag="reports",
            summary="A customer's health score, every signal's contribution, and its 7/30-day trend",
-           response=CustomerHealth)
-def customer_health(customer_id: str):
+           query=CustomerHealthQuery, response=CustomerHealth)
+def customer_health(customer_id: str, query: CustomerHealthQuery):
     roles.check_customer(g.identity, customer_id)
-    return tenant_call("reports", "customer_health", customer_id)
+    doc = tenant_call("reports", "customer_health", customer_id)
+    if query.format == "csv":  # the score explained: a row per signal, what it cost
+        return _csv_download(f"health-{customer_id}.csv", ("Signal", "Known", "Value", "Risk", "Weight Share",
+                                                           "Points"),
+                             [(s["signal"], "yes" if s["known"] else "no", s["value"], s["risk"], s["weight_share"],
+                               s["points"]) for s in doc["signals"]])
+    return doc
 
 
 class AtRiskQuery(Paged):
