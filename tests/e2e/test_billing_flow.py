@@ -68,6 +68,8 @@ def test_a_week_of_time_becomes_an_issued_paid_invoice_and_its_entries_lock(suit
     assert len(draft["lines"]) == 2
     assert (task_line["project_id"], task_line["raw_minutes"], task_line["quantity_minutes"],
             task_line["amount"]) == (project["id"], 90, 90, 150_00)
+    # named from billing's copy of the work plan's events, frozen on the line
+    assert (task_line["project_name"], task_line["description"]) == ("Onboarding", "Onboarding")
     # 60 + 75 + 30 + 120 + 15 = 300 billed minutes of 272 tracked: 500.00
     assert (line["project_id"], line["raw_minutes"], line["quantity_minutes"], line["amount"]) == (None, 272, 300,
                                                                                                    500_00)
@@ -81,10 +83,10 @@ def test_a_week_of_time_becomes_an_issued_paid_invoice_and_its_entries_lock(suit
     page = pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0]
     text = page.extract_text()
     assert len(page.images) == 1  # the uploaded logo
-    assert "INV-0001" in text and "780.00 EUR" in text and "Due date: 2026-03-23" in text
+    assert "INV-0001" in text and "780.00 EUR" in text and "Due date: 2026-03-23" in text and "Onboarding" in text
     qbo = owner.get("/api/v1/exports/quickbooks-online.csv")
     rows = list(csv.DictReader(io.StringIO(qbo.text)))
-    assert {r["InvoiceNo"] for r in rows} == {"INV-0001"}
+    assert {r["InvoiceNo"] for r in rows} == {"INV-0001"} and "Onboarding" in {r["ItemDescription"] for r in rows}
     assert sum(round(float(r["ItemAmount"]) * 100) + round(float(r["ItemTaxAmount"]) * 100) for r in rows) == 780_00
 
     part = _ok(owner.post(f"/api/v1/invoices/{issued['id']}/payments", json={"amount": 200_00,
