@@ -547,26 +547,24 @@ def next_number(session: Session, tenant_id, series: str) -> int:
 
 def lock_entries(session: Session, inv: dict, now: datetime) -> tuple[int, int]:
     """Stamp the invoice on its entries; refuse (409) when any is no longer invoiceable (its week
-    was reopened, it was changed or made internal since the draft)."""
+    was reopened, it was changed or made internal since the draft). One set-based UPDATE ... FROM
+    that stamps only the entries still as drafted: fewer stamped than linked is the refusal (the
+    caller's transaction rolls the stamps back). Its cost is the new row versions and their index
+    entries (the bench prints it beside a bare UPDATE of the same rows)."""
     links = select(invoice_entries.c.entry_id, func.sum(invoice_entries.c.raw_minutes).label("raw"),
                    func.sum(invoice_entries.c.rounded_minutes).label("rounded")).where(
         invoice_entries.c.invoice_id == inv["id"], invoice_entries.c.released_at.is_(None)
     ).group_by(invoice_entries.c.entry_id).subquery()
-    changed = (time_entries.c.id.is_(None)) | ~time_entries.c.billable | time_entries.c.approved_at.is_(None) \
-        | time_entries.c.invoice_id.is_not(None) | (time_entries.c.minutes != links.c.raw)
-    stale, minutes = session.execute(select(func.count().filter(changed), func.coalesce(func.sum(links.c.rounded), 0))
-                                     .select_from(links).outerjoin(time_entries, and_(
-                                         time_entries.c.id == links.c.entry_id,
-                                         time_entries.c.tenant_id == inv["tenant_id"]))).one()
-    if stale:
-        raise Conflict(f"{stale} entries of invoice {inv['id']} changed since it was drafted (a week reopened, "
-                       "an entry corrected or made internal): discard the draft and draft it again")
-    # one set-based UPDATE ... FROM: its cost is the 50,000 new row versions and their index
-    # entries (the bench prints it beside a bare UPDATE of the same rows)
-    result = session.execute(update(time_entries).where(
-        time_entries.c.tenant_id == inv["tenant_id"], time_entries.c.id == links.c.entry_id)
-        .values(invoice_id=inv["id"], invoiced_at=now))
-    return result.rowcount, int(minutes)
+    linked, minutes = session.execute(select(func.count(), func.coalesce(func.sum(links.c.rounded), 0))
+                                      .select_from(links)).one()
+    stamped = session.execute(update(time_entries).where(
+        time_entries.c.tenant_id == inv["tenant_id"], time_entries.c.id == links.c.entry_id, time_entries.c.billable,
+        time_entries.c.approved_at.is_not(None), time_entries.c.invoice_id.is_(None),
+        time_entries.c.minutes == links.c.raw).values(invoice_id=inv["id"], invoiced_at=now)).rowcount
+    if stamped != linked:
+        raise Conflict(f"{linked - stamped} entries of invoice {inv['id']} changed since it was drafted (a week "
+                       "reopened, an entry corrected or made internal): discard the draft and draft it again")
+    return stamped, int(minutes)
 
 
 def issue(session: Session, inv: dict, issue_date: date, now: datetime, render_pdf) -> dict:

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 import pypdf
 import pypdfium2
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from billing.directory import copy_tenant
@@ -186,6 +186,22 @@ def test_lines_carry_the_project_and_task_names_of_the_draft_a_rename_changes_no
     entries = rpc.call("billing", "export_time_entries", tenant, {"customer_id": c})["text"]
     assert {(r["project_name"], r["task_name"]) for r in csv.DictReader(io.StringIO(entries))} == {
         ("Renamed", "Design review"), ("Renamed", "")}  # the entries CSV: the names as they are now
+
+
+def test_an_entry_changed_since_the_draft_refuses_the_issue_and_stamps_nothing(rpc, tenant, setup):
+    c, p, m = setup["customer"], setup["project"], setup["member"]
+    ids = _entries(tenant, c, p, m, [50, 40, 30])
+    draft = _draft(rpc, tenant, c)
+    with db.engine_for("billing").begin() as conn:  # its week reopened, corrected and approved again
+        conn.execute(update(time_entries).where(time_entries.c.id == ids[1]).values(minutes=45))
+    with pytest.raises(Conflict) as refused:
+        rpc.call("billing", "issue_invoice", tenant, draft["id"], {"issue_date": "2026-03-09"})
+    assert "1 entries" in str(refused.value)
+    assert [r["invoice_id"] for r in _entry_rows(ids)] == [None, None, None]  # the stamps rolled back
+    assert rpc.call("billing", "get_invoice", tenant, draft["id"])["status"] == "draft"
+    rpc.call("billing", "discard_invoice", tenant, draft["id"])
+    issued = rpc.call("billing", "issue_invoice", tenant, _draft(rpc, tenant, c)["id"])
+    assert issued["number_text"] == "INV-0001"  # the refusal used no number
 
 
 def test_invoices_issued_at_once_get_consecutive_numbers_without_gap_or_duplicate(rpc, tenant, setup):
