@@ -100,7 +100,8 @@ Index("ix_event_log_replay", event_log.c.occurred_at, event_log.c.sequence, even
 class Handler:
     source: str
     event_type: str
-    fn: Callable  # fn(self, session, envelope, data)
+    fn: Callable  # fn(self, session, envelope, data): what a replay calls
+    live: Callable | None = None  # fn with the event logged first: what the consumer calls
 
     @property
     def consumer(self) -> str:
@@ -136,13 +137,12 @@ def projects(model: str, source: str, event_type: str):
     kept in the log (same transaction), and a rebuild of `model` replays it through `fn`."""
 
     def decorator(fn):
-        MODELS[model].handlers.append(Handler(source, event_type, fn))
-
         @functools.wraps(fn)
         def logged(self, session, envelope, data):
             session.execute(_LOG_INSERT, _log_row(f"{SERVICE}.{fn.__name__}", envelope))
             fn(self, session, envelope, data)
 
+        MODELS[model].handlers.append(Handler(source, event_type, fn, logged))
         return consumes(source, event_type)(logged)
 
     return decorator

@@ -84,7 +84,8 @@ def save_priority(session, tenant_id, envelope, ticket_id, customer_id, priority
 
 
 def save_customer(session, tenant_id, envelope, customer_id, name=None, tier=None) -> None:
-    """A customer's name and tier, unless a newer tier is kept."""
+    """A customer's name and tier, unless a newer one is kept; a name is taken whatever its age while
+    none is kept (customer.updated of the tier arriving before customer.created kept no name)."""
     table = report_customers
     values = {"tenant_id": tenant_id, "customer_id": customer_id, "tier_at": envelope.occurred_at,
               "tier_seq": envelope.sequence or 0}
@@ -98,7 +99,8 @@ def save_customer(session, tenant_id, envelope, customer_id, name=None, tier=Non
     updates = {}
     for key in ("name", "tier"):
         if key in values:
-            updates[key] = case((newer, stmt.excluded[key]), else_=table.c[key])
+            take = or_(newer, table.c.name == "") if key == "name" else newer
+            updates[key] = case((take, stmt.excluded[key]), else_=table.c[key])
     if not updates:
         session.execute(stmt.on_conflict_do_nothing())
         return
