@@ -92,3 +92,46 @@ def test_the_cli_imports_in_chunks_with_a_progress_bar_and_never_doubles(rpc, te
     assert (first["created"], again["created"], again["already_imported"]) == (7, 0, 7)
     assert "importing" in capsys.readouterr().err  # the bar
     assert rpc.call("customers", "list_tasks", t, project["id"])["total"] == 7
+
+
+def test_a_big_chunk_is_copied_in_with_every_field_and_a_concurrent_duplicate_is_a_conflict(rpc, tenant):
+    """From `store.COPY_AT_LEAST` rows a chunk is written by COPY: the rows read back as an INSERT
+    wrote them, and a row whose stable key another import wrote meanwhile is refused as a Conflict."""
+    from sqlalchemy.exc import IntegrityError
+
+    from custops import db
+    from customers.work_plan import import_store, store
+
+    rows = store.COPY_AT_LEAST + 50
+    header = ("Task ID,Created At,Completed At,Last Modified,Name,Section/Column,Assignee,Assignee Email,"
+              "Start Date,Due Date,Tags,Notes,Projects,Parent task,Blocked By (Dependencies),Blocking (Dependencies)")
+    lines = [header] + [f"{1206311500000000 + i},2024-01-05,{'2024-01-09' if i % 5 == 0 else ''},2024-01-09,"
+                        f"Task {i},Setup,,,2024-01-{1 + i % 28:02d},2024-02-{1 + i % 28:02d},,note {i},Acme,,,"
+                        for i in range(rows)]
+    text = "\n".join(lines) + "\n"
+    t = tenant["tenant_id"]
+    customer = rpc.call("customers", "create_customer", t, {"name": "Acme", "tier": "smb"})
+    project = rpc.call("customers", "create_project", t, customer["id"], {"name": "big"})
+    first = rpc.call("customers", "import_tasks", t, project["id"], {"csv": text, "dry_run": False})
+    assert first["created"] == rows
+    listed, cursor = [], None
+    for _ in range(5):  # pages of 200
+        page = rpc.call("customers", "list_tasks", t, project["id"], {}, 200, cursor)
+        listed += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(listed) == rows
+    task = next(x for x in listed if x["title"] == "Task 7")
+    assert (task["start_date"], task["due_date"], task["category"]) == ("2024-01-08", "2024-02-08", "todo")
+    assert task["checklist"] == [] and task["description"] == "note 7"
+    assert sum(1 for x in listed if x["category"] == "done") == rows // 5
+    assert rpc.call("customers", "import_tasks", t, project["id"], {"csv": text, "dry_run": False})["created"] == 0
+
+    # the same rows written again behind the look-up's back (as a concurrent import would): refused
+    with pytest.raises(IntegrityError):
+        with db.transaction(db.engine_for("customers"), "customers") as session:
+            project_row = store.load_project(session, uuid.UUID(t), uuid.UUID(project["id"]))
+            parsed = import_store.read_export(text.encode())
+            store.insert_tasks(session, uuid.UUID(t), project_row, [
+                {"title": r.title, "position": i, "import_key": r.key} for i, r in enumerate(parsed.rows)])
