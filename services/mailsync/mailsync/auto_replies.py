@@ -19,7 +19,13 @@ reopens a ticket and never counts as the customer's response for an SLA (the tic
 - **auto_reply**: `Auto-Submitted` with any value but `no` (RFC 3834: auto-replied,
   auto-generated, auto-notified), `X-Autoreply`/`X-Autorespond`, `X-Auto-Response-Suppress`
   (Exchange sets it on its own automatic mail), `Precedence: junk` or `auto_reply`.
-- **list**: `List-Id` (RFC 2919), `Precedence: list` or `bulk` (newsletters, mass mail).
+- **list**: `List-Id` (RFC 2919), `Precedence: list` or `bulk` (newsletters, mass mail) — except
+  when the list is one of ours: a support address that is itself a list (a Google Group, a
+  Mailman list) puts `List-Id` (and `Precedence: list`) on every customer's mail to it, which is
+  no reason to treat that mail as list traffic. The list's address is List-Post's `mailto:`
+  (RFC 2369), or the List-Id read as an address (`<support.acme.example>` → support@acme.example,
+  as Google Groups and Mailman name their lists); "ours" is one of the mailbox's addresses
+  (`own_addresses`, plus-addresses included).
 - Anything else is None: a person wrote it.
 
 The loop guard (`LoopGuard`) caps automatic mails (acknowledgements, notifications) to one
@@ -101,8 +107,9 @@ def is_delivery_report(msg: Message, type_of: TypeOf = _library_type) -> bool:
 
 
 def classify(msg: Message, sender_email: str | None, subject: str,
-             type_of: TypeOf = _library_type) -> AutomaticKind | None:
-    """What kind of automatic mail `msg` is (see the module docstring for the order), or None."""
+             type_of: TypeOf = _library_type, own_addresses: Iterable[str] = ()) -> AutomaticKind | None:
+    """What kind of automatic mail `msg` is (see the module docstring for the order), or None.
+    `own_addresses`: the mailbox's addresses, so that mail through a list of ours is not list traffic."""
     sender_local = local_part(sender_email or "")
     bounce_subject = bool(_BOUNCE_SUBJECT.search(subject or ""))
     null_return_path = any(v.strip() in ("<>", "") for v in header_values(msg, "Return-Path"))
@@ -123,8 +130,30 @@ def classify(msg: Message, sender_email: str | None, subject: str,
     if precedence in ("junk", "auto_reply"):
         return "auto_reply"
     if header_values(msg, "List-Id") or precedence in ("list", "bulk"):
+        if own_addresses and any(is_own_mail(a, own_addresses) for a in list_addresses(msg)):
+            return None  # our own support address is the list: a customer wrote to us through it
         return "list"
     return None
+
+
+_MAILTO = re.compile(r"<\s*mailto:([^>?\s]+)", re.IGNORECASE)
+_LIST_ID = re.compile(r"<([^<>\s]+)>")
+
+
+def list_addresses(msg: Message) -> list[str]:
+    """The addresses of the list `msg` came through: List-Post's `mailto:` (RFC 2369), then the
+    List-Id (RFC 2919) read as an address, its first label the local part (`<support.acme.example>`
+    → support@acme.example)."""
+    found: dict[str, None] = {}
+    for value in header_values(msg, "List-Post"):
+        for match in _MAILTO.finditer(value):
+            found.setdefault(match.group(1).lower(), None)
+    for value in header_values(msg, "List-Id"):
+        match = _LIST_ID.search(value)
+        label, _, domain = (match.group(1) if match else value.strip()).lower().partition(".")
+        if label and "." in domain:
+            found.setdefault(f"{label}@{domain}", None)
+    return list(found)
 
 
 def _ids_in(text: str) -> str | None:

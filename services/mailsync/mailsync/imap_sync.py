@@ -182,13 +182,14 @@ def _close(client) -> None:
 
 # --- preparing fetched messages ----------------------------------------------------------------------
 
-def prepare(raw: bytes, uid: int, received_at: datetime, *, mailbox_id: uuid.UUID, own: frozenset[str],
-            size_limit: int, matcher) -> intake_store.Incoming:
+def prepare(raw: bytes, uid: int, received_at: datetime, *, ours: intake.OurAddresses, size_limit: int,
+            matcher) -> intake_store.Incoming:
     """Parse and match one fetched message (`matcher(email) -> Match | None`)."""
     raw_sha256 = sha256_of(raw)
+    own = ours.own
     try:
-        parsed = (tpool.execute(parsing.parse, raw, size_limit=size_limit) if len(raw) > TPOOL_PARSE_BYTES
-                  else parsing.parse(raw, size_limit=size_limit))
+        parsed = (tpool.execute(parsing.parse, raw, size_limit=size_limit, own_addresses=own)
+                  if len(raw) > TPOOL_PARSE_BYTES else parsing.parse(raw, size_limit=size_limit, own_addresses=own))
     except parsing.Unparseable as exc:
         return intake_store.Incoming(uid=uid, raw=raw, raw_sha256=raw_sha256, received_at=received_at,
                                      dedupe_key=f"sha256:{raw_sha256}", status=intake.QUARANTINED,
@@ -199,7 +200,7 @@ def prepare(raw: bytes, uid: int, received_at: datetime, *, mailbox_id: uuid.UUI
     described = [{"sha256": a.sha256, "filename": a.filename, "content_type": a.content_type, "size": a.size,
                   "content_id": a.content_id, "inline": a.inline} for a in parsed.attachments]
     senders = intake.senders_of(parsed, own)
-    received = intake.received_payload(parsed, senders, mail_id=mail_id, mailbox_id=mailbox_id, own=own,
+    received = intake.received_payload(parsed, senders, mail_id=mail_id, mailbox_id=ours.route(parsed), own=own,
                                        received_at=received_at, raw_sha256=raw_sha256, attachments=described)
     sender = senders.customer  # None: our own mail, or no sender at all: no customer to match
     match = matcher(sender.email) if sender is not None and sender.email else None
@@ -247,7 +248,7 @@ class MailboxSync:
     client: imapclient.IMAPClient | None = None
     thread: object = None
     imported: int = 0
-    _own: frozenset[str] = field(default_factory=frozenset)
+    _ours: intake.OurAddresses | None = None
     _uidnext: dict = field(default_factory=dict)  # folder -> UIDNEXT its last sync saw
 
     def stop(self) -> None:
@@ -292,7 +293,11 @@ class MailboxSync:
             row = conn.execute(select(mailboxes).where(mailboxes.c.id == self.mailbox_id)).mappings().first()
         if row is None or not row["enabled"] or row["paused"]:
             return None
-        self._own = frozenset({intake.base_address(row["email"]), intake.base_address(row["username"])})
+        with self.engine.connect() as conn:
+            tenant_mailboxes = conn.execute(select(mailboxes.c.id, mailboxes.c.email, mailboxes.c.username,
+                                                   mailboxes.c.addresses)
+                                            .where(mailboxes.c.tenant_id == row["tenant_id"])).mappings().all()
+        self._ours = intake.OurAddresses.of(self.mailbox_id, [dict(m) for m in tenant_mailboxes])
         return dict(row)
 
     def _sync_forever(self, mailbox: dict) -> None:
@@ -376,8 +381,8 @@ class MailboxSync:
             if data is None or b"BODY[]" not in data:
                 continue  # expunged meanwhile
             received_at = _aware(data.get(b"INTERNALDATE"))
-            prepared.append(prepare(bytes(data[b"BODY[]"]), uid, received_at, mailbox_id=self.mailbox_id,
-                                    own=self._own, size_limit=self.settings.size_limit, matcher=matcher))
+            prepared.append(prepare(bytes(data[b"BODY[]"]), uid, received_at, ours=self._ours,
+                                    size_limit=self.settings.size_limit, matcher=matcher))
             # parsing is CPU: let the other mailboxes and the lease renewals run between messages (a
             # batch parsed in one go held the hub past the lease, and its commit was refused)
             eventlet.sleep(0)

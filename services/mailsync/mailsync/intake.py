@@ -7,6 +7,18 @@ Decisions recorded here:
   `From:` when there is none, e.g. our own mail). Our own mail matches no customer.
 - `delivered_to`: the addresses of ours the mail came for, plus-addresses included
   (`support+t1234@` is ours when the mailbox is `support@`), from To/Cc/Delivered-To.
+- Our addresses (`OurAddresses`) are every address the tenant's mailboxes receive for: each one's
+  email, login and `addresses` (aliases, plus-addresses). A recipient that is one of them is never a
+  participant or a contact; mail from one of them (not a forward) is our own come back: no customer,
+  `automatic` "loop" (never answered, never reopening). Mail through a list of ours is not list
+  traffic (`auto_replies.classify`).
+- Routing: mail that names none of this mailbox's addresses as a recipient (X-Original-To and the
+  like, To, Cc) but another mailbox's — it arrived at a shared catch-all — belongs to that mailbox:
+  the first such recipient in that order, then Delivered-To (a Bcc; not counted for this mailbox,
+  since it names where the server delivered, which is the catch-all itself); an exact address
+  wins over one without its +tag. `mail.received` names that mailbox (its ticket queue, and the
+  mailbox replies leave from); the stored row stays with the mailbox that took it in (folder,
+  UID, dedupe). Mail for two of our mailboxes, each syncing its own account, stays with each.
 - A match from `customers.match_sender` by domain only (no contact): the sender is a new contact of
   that customer, told with a fresh `contact_id` the customers service creates the contact under.
 - The status: `imported` (customer known: told now), `unassigned` (no customer: told once a member
@@ -40,6 +52,51 @@ def base_address(email: str) -> str:
 
 def is_ours(email: str, own: frozenset[str]) -> bool:
     return base_address(email) in own
+
+
+@dataclass(frozen=True)
+class OurAddresses:
+    """The addresses the tenant's mailboxes receive for, seen from the mailbox `mailbox_id` syncing."""
+
+    mailbox_id: uuid.UUID
+    exact: dict[str, uuid.UUID]  # every address (lower-cased) -> its mailbox
+    base: dict[str, uuid.UUID]  # every address without a +tag -> its mailbox
+
+    @classmethod
+    def of(cls, mailbox_id: uuid.UUID, mailboxes: list[dict]) -> "OurAddresses":
+        """`mailboxes`: the tenant's, each `{id, email, username, addresses}` (this one first wins a tie)."""
+        exact: dict[str, uuid.UUID] = {}
+        base: dict[str, uuid.UUID] = {}
+        ordered = sorted(mailboxes, key=lambda m: m["id"] != mailbox_id)
+        for box in ordered:
+            for address in [box["email"], *(box.get("addresses") or [])]:
+                exact.setdefault(address.lower(), box["id"])
+                if "+" not in address.partition("@")[0]:
+                    base.setdefault(base_address(address), box["id"])
+        for box in ordered:  # a login that is an address counts, after every address given
+            if "@" in (box.get("username") or ""):
+                exact.setdefault(box["username"].lower(), box["id"])
+                base.setdefault(base_address(box["username"]), box["id"])
+        return cls(mailbox_id, exact, base)
+
+    @property
+    def own(self) -> frozenset[str]:
+        """Every address of ours without its +tag (what `is_ours` and `resolve_senders` compare)."""
+        return frozenset({base_address(a) for a in self.exact} | set(self.base))
+
+    def mailbox_of(self, email: str) -> uuid.UUID | None:
+        email = email.lower()
+        return self.exact.get(email) or self.base.get(base_address(email))
+
+    def route(self, parsed: ParsedMail) -> uuid.UUID:
+        """The mailbox `parsed` belongs to (see the module docstring): this one unless it came only
+        for another mailbox's addresses."""
+        named = [*parsed.original_to, *(a.email for a in parsed.to), *(a.email for a in parsed.cc)]
+        found = [m for m in (self.mailbox_of(e) for e in named) if m is not None]
+        if self.mailbox_id in found:
+            return self.mailbox_id
+        found += [m for m in (self.mailbox_of(e) for e in parsed.delivered_to) if m is not None]
+        return found[0] if found else self.mailbox_id
 
 
 def senders_of(parsed: ParsedMail, own: frozenset[str]) -> Senders:
@@ -81,7 +138,8 @@ def received_payload(parsed: ParsedMail, senders: Senders, *, mail_id: uuid.UUID
         "received_at": received_at.isoformat(),
         "text": text[:MailReceived.TEXT_LIMIT], "text_truncated": len(text) > MailReceived.TEXT_LIMIT,
         "has_html": parsed.has_html, "attachments": attachments,
-        "automatic": parsed.automatic, "bounced_message_id": parsed.bounced_message_id,
+        "automatic": parsed.automatic or ("loop" if senders.via == "own" else None),
+        "bounced_message_id": parsed.bounced_message_id,
         "oversized": parsed.oversized, "raw_sha256": raw_sha256,
     }
 

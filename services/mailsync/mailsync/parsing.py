@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import policy
 from email.message import EmailMessage, Message
-from email.parser import BytesParser
+from email.feedparser import FeedParser
 from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Literal
@@ -134,6 +134,9 @@ class ParsedMail:
     size: int = 0
     list_id: str | None = None
     sender_header: Address | None = None  # the `Sender:` header (a list or relay sending on behalf)
+    # the envelope recipients the server recorded (X-Original-To, Envelope-To, X-Envelope-To), not
+    # Delivered-To: that one names the mailbox it was finally delivered to (a catch-all's own)
+    original_to: list[str] = field(default_factory=list)
 
     @property
     def has_html(self) -> bool:
@@ -462,9 +465,12 @@ def _sent_at(msg: Message) -> datetime | None:
         return None
 
 
-def _delivered_to(msg: Message) -> list[str]:
+_ORIGINAL_RECIPIENT_HEADERS = ("X-Original-To", "Envelope-To", "X-Envelope-To")
+
+
+def _delivered_to(msg: Message, names: tuple[str, ...] = ("Delivered-To", *_ORIGINAL_RECIPIENT_HEADERS)) -> list[str]:
     found: dict[str, None] = {}
-    for name in ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To"):
+    for name in names:
         for raw in _raw_headers(msg, name):
             for address in parse_addresses(raw):
                 found.setdefault(address.email, None)
@@ -893,8 +899,10 @@ def _looks_like_text(data: bytes) -> bool:
     return controls <= len(sample) // 20
 
 
-def parse(raw: bytes, *, size_limit: int = DEFAULT_SIZE_LIMIT) -> ParsedMail:
-    """`raw` → `ParsedMail`; raises `Unparseable` only when nothing usable can be made of it."""
+def parse(raw: bytes, *, size_limit: int = DEFAULT_SIZE_LIMIT,
+          own_addresses: frozenset[str] = frozenset()) -> ParsedMail:
+    """`raw` → `ParsedMail`; raises `Unparseable` only when nothing usable can be made of it.
+    `own_addresses`: the mailbox's addresses (a list of ours is no list traffic: `auto_replies.classify`)."""
     raw = bytes(raw)
     content_hash = hashlib.sha256(raw).hexdigest()
     if not raw or raw.isspace():
@@ -903,13 +911,13 @@ def parse(raw: bytes, *, size_limit: int = DEFAULT_SIZE_LIMIT) -> ParsedMail:
     oversized = len(raw) > size_limit
     msg, headers_only = _message(source, oversized)
     try:
-        return _build(msg, raw, content_hash, oversized, headers_only)
+        return _build(msg, raw, content_hash, oversized, headers_only, own_addresses)
     except Unparseable:
         raise
     except Exception as exc:  # noqa: BLE001 - a bug meeting odd content must not lose the mail: headers only
         try:
             head = _PARSER.parsebytes(_split_head(source), headersonly=True)
-            parsed = _build(head, raw, content_hash, oversized, True)
+            parsed = _build(head, raw, content_hash, oversized, True, own_addresses)
         except Exception:  # noqa: BLE001 - nothing usable
             raise Unparseable(f"the message could not be read: {type(exc).__name__}: {exc}") from None
         return _with_defect(parsed, f"body not extracted: {type(exc).__name__}")
@@ -935,7 +943,28 @@ def _header_object(parsing_policy: _ParsingPolicy, name: str, value: str):
     return policy.EmailPolicy.header_fetch_parse(parsing_policy, name, value)
 
 
-_PARSER = BytesParser(policy=_ParsingPolicy())
+class _Parser:
+    """`BytesParser(policy).parsebytes`, fed in chunks: the library decodes the whole message into
+    one str and reads it through a StringIO, whose buffer takes four bytes a character — a 25 MB
+    message cost 190 MB at its peak. Fed 64 KiB at a time (ASCII with surrogateescape, as the
+    library decodes: byte for byte, so a chunk boundary splits nothing), only the parsed parts stay."""
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, parsing_policy: policy.EmailPolicy):
+        self.policy = parsing_policy
+
+    def parsebytes(self, data: bytes, headersonly: bool = False) -> EmailMessage:
+        feeder = FeedParser(policy=self.policy)
+        if headersonly:
+            feeder._set_headersonly()
+        view = memoryview(data)
+        for start in range(0, len(view), self.CHUNK):
+            feeder.feed(str(view[start:start + self.CHUNK], "ascii", "surrogateescape"))
+        return feeder.close()
+
+
+_PARSER = _Parser(_ParsingPolicy())
 
 
 def _message(source: bytes, oversized: bool) -> tuple[EmailMessage, bool]:
@@ -963,7 +992,8 @@ def _with_defect(parsed: ParsedMail, defect: str) -> ParsedMail:
     return dataclasses.replace(parsed, defects=[*parsed.defects, defect])
 
 
-def _build(msg: EmailMessage, raw: bytes, content_hash: str, oversized: bool, headers_only: bool) -> ParsedMail:
+def _build(msg: EmailMessage, raw: bytes, content_hash: str, oversized: bool, headers_only: bool,
+           own_addresses: frozenset[str] = frozenset()) -> ParsedMail:
     has_headers = bool(_safe_keys(msg))
     collected = _Collected()
     for defect in getattr(msg, "defects", []) or []:
@@ -986,7 +1016,7 @@ def _build(msg: EmailMessage, raw: bytes, content_hash: str, oversized: bool, he
     subject = header_text(msg, "Subject", hints)
     if "\n" in subject or "\r" in subject:
         subject = re.sub(r"\s*[\r\n]+\s*", " ", subject).strip()
-    automatic = auto_replies.classify(msg, sender.email if sender else None, subject, _type_and_params)
+    automatic = auto_replies.classify(msg, sender.email if sender else None, subject, _type_and_params, own_addresses)
     bounced = None
     if automatic == "bounce" and not headers_only:
         bounced = auto_replies.bounced_message_id(msg, text)
@@ -1016,6 +1046,7 @@ def _build(msg: EmailMessage, raw: bytes, content_hash: str, oversized: bool, he
         size=len(raw),
         list_id=header_text(msg, "List-Id") or None,
         sender_header=senders_header[0] if senders_header else None,
+        original_to=_delivered_to(msg, _ORIGINAL_RECIPIENT_HEADERS),
     )
 
 

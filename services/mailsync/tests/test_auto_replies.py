@@ -133,3 +133,36 @@ def test_the_guard_is_monotonic_in_the_count(a, b, cap):
 
 def test_the_default_cap():
     assert AUTOMATIC_MAILS_PER_SENDER_PER_HOUR == LoopGuard().cap_per_hour > 0
+
+
+# --- a support address that is itself a list (issue 8) ----------------------------------------------
+
+def test_mail_through_a_list_of_ours_is_not_list_traffic():
+    own = frozenset({"support@acme.example", "help@acme.example"})
+    google_group = (b"From: Ada <ada@customer.test>\r\nTo: support@acme.example\r\nSubject: printer\r\n"
+                    b"List-Id: <support.acme.example>\r\nPrecedence: list\r\n"
+                    b"List-Post: <https://groups.google.com/a/acme.example/group/support/post>, "
+                    b"<mailto:support@acme.example>\r\nMessage-ID: <g1@customer.test>\r\n\r\nIt is on fire.\r\n")
+    mailman = (b"From: ada@customer.test\r\nTo: help@acme.example\r\nSubject: printer\r\n"
+               b"List-Id: Help desk <help.acme.example>\r\nMessage-ID: <m1@customer.test>\r\n\r\nStill.\r\n")
+    newsletter = (b"From: news@vendor.test\r\nTo: support@acme.example\r\nSubject: Our news\r\n"
+                  b"List-Id: Vendor news <news.vendor.test>\r\nList-Post: <mailto:news@vendor.test>\r\n"
+                  b"Precedence: bulk\r\nMessage-ID: <n1@vendor.test>\r\n\r\nNews.\r\n")
+    for raw in (google_group, mailman):
+        assert parse(raw, own_addresses=own).automatic is None
+        assert parse(raw).automatic == "list"  # the mailbox's addresses unknown: list traffic, as before
+    assert parse(newsletter, own_addresses=own).automatic == "list"  # somebody else's list still is
+    # an auto-reply through our list is still an auto-reply
+    auto = google_group.replace(b"Precedence: list\r\n", b"Auto-Submitted: auto-replied\r\n")
+    assert parse(auto, own_addresses=own).automatic == "auto_reply"
+
+
+def test_list_addresses_come_from_list_post_and_the_list_id():
+    from email import message_from_bytes, policy
+
+    from mailsync import auto_replies
+
+    msg = message_from_bytes(b"List-Id: Support <support.lists.acme.example>\r\n"
+                             b"List-Post: <mailto:support@lists.acme.example?subject=x>\r\n\r\n", policy=policy.default)
+    assert auto_replies.list_addresses(msg) == ["support@lists.acme.example"]
+    assert auto_replies.list_addresses(message_from_bytes(b"List-Id: nodots\r\n\r\n")) == []

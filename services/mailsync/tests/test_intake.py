@@ -200,6 +200,31 @@ def test_unknown_senders_wait_unassigned_until_a_member_assigns_them(start_mails
     assert rpc.call("mailsync", "list_mail", tenant["tenant_id"], {"status": "unassigned"})["items"] == []
 
 
+def test_a_shared_catch_all_routes_mail_to_the_mailbox_it_was_for(start_mailsync, rpc, tenant, dovecot):
+    """The catch-all account is synced by one mailbox; mail for another mailbox's alias is told as
+    that mailbox's; our own mail come back (from an alias) is a loop with no customer."""
+    _fresh_inbox(dovecot)
+    start_mailsync()
+    tag = uuid.uuid4().hex[:6]
+    billing = rpc.call("mailsync", "create_mailbox", tenant["tenant_id"], {
+        "name": "Billing", "email": f"billing-{tag}@mail.test", "imap_host": "127.0.0.1", "imap_port": 1,
+        "imap_tls": False, "smtp_host": "127.0.0.1", "username": f"billing-{tag}", "password": "x",
+        "addresses": [f"invoices-{tag}@mail.test"]})
+    rpc.call("mailsync", "pause_mailbox", tenant["tenant_id"], billing["id"])  # its own account: not this test's
+    catch_all = _mailbox(rpc, tenant, dovecot, addresses=[f"hello-{tag}@mail.test"])
+    customer = f"ada@{tenant['domain']}"
+    for n, (to, sender) in enumerate([(f"invoices-{tag}@mail.test", customer), (f"hello-{tag}@mail.test", customer),
+                                      (customer, f"hello-{tag}@mail.test")]):
+        dovecot.append(message(n, sender=sender, subject=f"routed {n}").replace(
+            f"To: {USER}".encode(), f"To: {to}".encode()))
+    rows = _until(lambda: (lambda r: r if len(r) == 3 else None)(_stored(catch_all["id"])), "the three stored")
+    assert [r["received"]["mailbox_id"] for r in rows] == [billing["id"], catch_all["id"], catch_all["id"]]
+    assert [r["received"]["automatic"] for r in rows] == [None, None, "loop"]
+    assert rows[2]["status"] == "unassigned" and rows[2]["customer_id"] is None  # our own mail: no customer
+    assert [t["data"]["subject"] for t in _told(billing["id"])] == ["routed 0"]
+    assert [t["data"]["subject"] for t in _told(catch_all["id"])] == ["routed 1"]
+
+
 def test_unparseable_mail_is_quarantined_with_its_bytes_and_the_sync_goes_on(start_mailsync, rpc, tenant, dovecot):
     _fresh_inbox(dovecot)
     start_mailsync()

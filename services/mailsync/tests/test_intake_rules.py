@@ -82,3 +82,81 @@ def test_the_audit_log_keeps_no_mail_content():
                                        raw_sha256="0" * 64, attachments=[])
     data = intake.told(received, intake.Match(uuid.uuid4(), uuid.uuid4(), True)).model_dump(mode="json")
     assert audit.digest("mail.received", data) == {} and audit.digest("mail.assigned", data) == {}
+
+
+# --- the addresses a mailbox receives for (issue 8) ----------------------------------------------------
+
+SUPPORT, BILLING, SALES = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+TENANT_MAILBOXES = [
+    {"id": SUPPORT, "email": "support@ops.test", "username": "support-login", "addresses": ["help@ops.test"]},
+    {"id": BILLING, "email": "billing@ops.test", "username": "billing@ops.test",
+     "addresses": ["support+billing@ops.test", "invoices@ops-mail.test"]},
+    {"id": SALES, "email": "all@ops.test", "username": "all@ops.test", "addresses": []},  # a catch-all
+]
+
+
+def _mail(headers: str, body: str = "Hello.") -> bytes:
+    return (headers.strip().replace("\n", "\r\n") + "\r\nMessage-ID: <x@acme.test>\r\n\r\n" + body + "\r\n").encode()
+
+
+def _received(raw: bytes, ours: intake.OurAddresses) -> dict:
+    parsed = parse(raw, own_addresses=ours.own)
+    return intake.received_payload(parsed, intake.senders_of(parsed, ours.own), mail_id=uuid.uuid4(),
+                                   mailbox_id=ours.route(parsed), own=ours.own,
+                                   received_at=datetime.now(timezone.utc), raw_sha256="0" * 64, attachments=[])
+
+
+def test_recipients_that_are_any_of_our_addresses_are_never_participants():
+    ours = intake.OurAddresses.of(SUPPORT, TENANT_MAILBOXES)
+    received = _received(_mail("From: Ada <ada@acme.test>\nTo: help@ops.test, bob@acme.test\n"
+                               "Cc: Invoices <invoices@ops-mail.test>, support+billing@ops.test, carol@acme.test"),
+                         ours)
+    assert [p["email"] for p in received["participants"]] == ["bob@acme.test", "carol@acme.test"]
+    assert received["delivered_to"] == ["help@ops.test", "invoices@ops-mail.test", "support+billing@ops.test"]
+    assert received["mailbox_id"] == str(SUPPORT)  # it names one of ours: it stays
+    assert received["automatic"] is None
+    # without the aliases known, an alias at another domain would have been copied on every reply
+    bare = intake.OurAddresses.of(SUPPORT, [{**TENANT_MAILBOXES[0], "addresses": []}])
+    leaked = _received(_mail("From: ada@acme.test\nTo: help@ops.test\nCc: invoices@ops-mail.test"), bare)
+    assert [p["email"] for p in leaked["participants"]] == ["invoices@ops-mail.test"]
+
+
+def test_our_own_mail_come_back_is_a_loop_with_no_customer():
+    ours = intake.OurAddresses.of(SUPPORT, TENANT_MAILBOXES)
+    for sender in ("help@ops.test", "Support <support+t12@ops.test>", "invoices@ops-mail.test"):
+        parsed = parse(_mail(f"From: {sender}\nTo: ada@acme.test\nSubject: Re: [#T-12] printer"),
+                       own_addresses=ours.own)
+        senders = intake.senders_of(parsed, ours.own)
+        assert senders.customer is None and senders.via == "own", sender
+        assert _received(_mail(f"From: {sender}\nTo: ada@acme.test"), ours)["automatic"] == "loop"
+    # a customer's mail is not
+    assert _received(_mail("From: ada@acme.test\nTo: support@ops.test"), ours)["automatic"] is None
+
+
+def test_mail_at_a_shared_catch_all_is_routed_to_the_mailbox_it_was_for():
+    catch_all = intake.OurAddresses.of(SALES, TENANT_MAILBOXES)
+    cases = [
+        ("To: billing@ops.test", BILLING),
+        ("To: Help <help@ops.test>", SUPPORT),  # an alias
+        ("To: support+billing@ops.test", BILLING),  # an exact plus-address beats its base (support@)
+        ("To: support+t1234@ops.test", SUPPORT),  # a plus-address reply of support@
+        ("Delivered-To: all@ops.test\nX-Original-To: invoices@ops-mail.test\nTo: Ada's team <team@acme.test>",
+         BILLING),  # the envelope recipient: the server delivered it to the catch-all
+        ("Delivered-To: billing@ops.test\nTo: undisclosed-recipients:;", BILLING),  # a Bcc
+        ("Delivered-To: all@ops.test\nTo: all@ops.test, billing@ops.test", SALES),  # named for the catch-all too
+        ("Delivered-To: all@ops.test\nTo: nobody-we-know@ops.test", SALES),  # for nobody known: stays
+    ]
+    for headers, expected in cases:
+        received = _received(_mail(f"From: ada@acme.test\n{headers}"), catch_all)
+        assert received["mailbox_id"] == str(expected), headers
+    # billing's own account keeps mail that names it, even when support@ is named first
+    billing = intake.OurAddresses.of(BILLING, TENANT_MAILBOXES)
+    assert _received(_mail("From: ada@acme.test\nTo: support@ops.test\nCc: billing@ops.test"),
+                     billing)["mailbox_id"] == str(BILLING)
+
+
+def test_a_login_that_is_an_address_is_ours_and_a_plain_login_is_not_an_address():
+    ours = intake.OurAddresses.of(SUPPORT, TENANT_MAILBOXES)
+    assert ours.mailbox_of("all@ops.test") == SALES and ours.mailbox_of("support-login") is None
+    assert ours.mailbox_of("SUPPORT+X@OPS.TEST") == SUPPORT and ours.mailbox_of("sales@ops.test") is None
+    assert {"support@ops.test", "help@ops.test", "billing@ops.test", "invoices@ops-mail.test"} <= ours.own
