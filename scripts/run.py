@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""`make run`: start every process in deploy/Procfile, wait for the gateway, seed the demo tenant.
+"""`make run`: start every process in deploy/Procfile, wait for the gateway, seed the demo tenant (and,
+with dovecot installed, give it a demo mailbox on loopback: scripts/demo_mail.py).
 
 Each Procfile line (`name: command`) runs as its own OS process in its own process group, through
 `bash -c "exec <command>"` so ${VAR:-default} expands. Output lines are prefixed with the process
@@ -259,12 +260,19 @@ def main() -> int:
     sup = Supervisor(entries, env)
 
     stop = StopRequest()
+    demo_mail = None
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
         sup.start()
         wait_ready(sup, stop, f"http://127.0.0.1:{port}/readyz")
-        announce(seed_demo(sup, stop))
+        values = seed_demo(sup, stop)
+        announce(values)
+        if any(name == "mailsync" for name, _ in entries):  # a demo mailbox, with dovecot (scripts/demo_mail.py)
+            sys.path.insert(0, str(ROOT / "scripts"))
+            import demo_mail as demo_mail_module
+
+            demo_mail = demo_mail_module.start(values["CUSTOPS_URL"], values["CUSTOPS_TOKEN"], sup.log)
         while not stop.requested:
             sup.supervise()
             time.sleep(0.5)
@@ -281,6 +289,8 @@ def main() -> int:
             return 1
         raise
     finally:
+        if demo_mail is not None:
+            demo_mail.stop()
         sup.stop()  # signals arriving now only set the flag again: the stop runs to its end
 
 if __name__ == "__main__":
