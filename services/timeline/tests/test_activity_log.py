@@ -254,6 +254,46 @@ def test_the_heatmap_counts_in_the_tenants_calendar_quiet_accounts_first(timelin
         rpc.call("timeline", "activity_heatmap", str(tenant_id), {"start": "2026-01-01", "end": "2025-01-01"})
 
 
+def test_the_heatmaps_read_model_counts_as_the_log_does_through_corrections_and_a_new_timezone(
+        timeline, rpc, tenant_id):
+    acme, ada = customer(rpc, tenant_id, "Acme"), uuid.uuid4()
+    base = (datetime.now(timezone.utc) - timedelta(days=5)).replace(hour=20, minute=0, second=0, microsecond=0)
+    start, end = base.date() - timedelta(days=2), base.date() + timedelta(days=2)  # UTC days: no clock told yet
+
+    def row(**filters):
+        doc = rpc.call("timeline", "activity_heatmap", str(tenant_id), {
+            "start": start.isoformat(), "end": end.isoformat(), "bucket": "day", "filters": filters})
+        return {r["customer_id"]: r for r in doc["accounts"]}[acme]
+
+    call = log(rpc, tenant_id, acme, by=ada, kind="call", summary="c", occurred_at=base.isoformat(),
+               visibility="customer")
+    log(rpc, tenant_id, acme, summary="a system note", occurred_at=base.isoformat())  # internal
+    assert row()["counts"] == [0, 0, 2, 0, 0]
+    assert datetime.fromisoformat(row()["last_human_at"]) == base
+    for filters in ({}, {"human_only": True}, {"visibility": "internal"}, {"visibility": "customer"},
+                    {"include_internal": False}, {"actor_type": "member"}, {"actor_type": "contact"}):
+        # the read model (these filters) against counting the log (a type filter)
+        assert row(**filters)["counts"] == row(type_prefix="interaction.", **filters)["counts"], filters
+    assert row(human_only=True)["counts"] == [0, 0, 1, 0, 0]
+
+    # an edit moving the call a day on moves its count; a retraction takes it (and the human touch) away
+    moved = rpc.call("timeline", "correct_interaction", str(tenant_id), acme, call["id"], {
+        "occurred_at": (base + timedelta(days=1)).isoformat(), "reason": "wrong day"})
+    assert row()["counts"] == [0, 0, 1, 1, 0]
+    assert datetime.fromisoformat(row()["last_human_at"]) == base + timedelta(days=1)
+    rpc.call("timeline", "retract_interaction", str(tenant_id), acme, moved["id"], {"reason": "never happened"})
+    assert row()["counts"] == [0, 0, 1, 0, 0] and row()["last_human_at"] is None
+
+    # a new timezone: 20:00 UTC is the next day in Kolkata (+05:30); the counts move with it, and what
+    # is recorded afterwards counts in it too
+    clock = envelope_for(TenantUpdated(tenant_id=tenant_id, name="T", timezone="Asia/Kolkata", week_start="monday",
+                                       changes={"timezone": "Asia/Kolkata"}), tenant_id)
+    publish_and_wait(timeline, "on_tenant_updated", clock)
+    assert row()["counts"] == [0, 0, 0, 1, 0]
+    log(rpc, tenant_id, acme, by=ada, summary="late call", occurred_at=base.isoformat())
+    assert row()["counts"] == [0, 0, 0, 2, 0] == row(type_prefix="interaction.")["counts"]
+
+
 def test_saved_views_one_default_shared_with_the_team(timeline, rpc, tenant_id):
     ada, bob = str(uuid.uuid4()), str(uuid.uuid4())
     t = str(tenant_id)

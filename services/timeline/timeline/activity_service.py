@@ -32,7 +32,7 @@ from custops.contracts.timeline import InteractionCorrected, InteractionLogged, 
 from custops.errors import EXPECTED, Conflict, InvalidInput, NotFound
 from custops.rpc_entrypoint import rpc
 from custops.validation import parse, parse_id
-from timeline import heatmap, interaction_types, queries
+from timeline import activity_months, heatmap, interaction_types, queries
 from timeline.commands import (ActivityFilters, CorrectInteraction, DefineInteractionType, HeatmapQuery,
                                LogInteraction, RetractInteraction)
 from timeline.models import activities, interaction_types as interaction_types_table, tenant_settings
@@ -174,9 +174,12 @@ class ActivityLog:
             zone, week_start = self._clock(session, tenant_id)
             q = _resolved(q, zone)
             columns = heatmap.buckets(q.start, q.end, q.bucket, week_start)
-            bounds = heatmap.boundaries(columns, q.bucket, zone)
-            counts = _dense(session.execute(queries.count_by(
-                a.customer_id, queries.conditions(tenant_id, q.filters), bounds)), len(columns))
+            if activity_months.supports(q.filters):  # the read model: account months, not activities
+                counts = activity_months.counts(session, tenant_id, q.filters, columns, q.bucket, week_start)
+            else:
+                bounds = heatmap.boundaries(columns, q.bucket, zone)
+                counts = _dense(session.execute(queries.count_by(
+                    a.customer_id, queries.conditions(tenant_id, q.filters), bounds)), len(columns))
             scope = q.filters.customer_ids if q.filters.customer_ids is not None else (
                 [q.filters.customer_id] if q.filters.customer_id else None)
             if scope is None:

@@ -53,6 +53,11 @@ def buckets(start: date, end: date, unit: str, week_start: str = "monday") -> li
     return out
 
 
+def end_of(columns: list[date], unit: str) -> date:
+    """The day after the last bucket."""
+    return _next(columns[-1], unit)
+
+
 def boundaries(columns: list[date], unit: str, zone: str) -> list[datetime]:
     """The instant each bucket starts in `zone`, then the instant the last one ends: an activity at
     `t` is in bucket i when boundaries[i] <= t < boundaries[i + 1] (DST days are 23 or 25 hours)."""

@@ -1,7 +1,7 @@
 """Tables the timeline service owns."""
-from sqlalchemy import (BigInteger, Boolean, Column, Computed, DateTime, Index, Integer, PrimaryKeyConstraint,
+from sqlalchemy import (BigInteger, Boolean, Column, Computed, Date, DateTime, Index, Integer, PrimaryKeyConstraint,
                         String, Table, Text, func, text)
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 
 from custops.db import service_metadata
 
@@ -74,7 +74,23 @@ accounts = Table(
     Column("tenant_id", UUID(as_uuid=True), nullable=False),
     Column("customer_id", UUID(as_uuid=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # its last human activity (current versions, not retracted): kept by a trigger on activities
+    Column("last_human_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("tenant_id", "customer_id"),
+)
+
+# The heatmap's read model (`timeline.activity_months`): current activities counted per tenant x month in
+# the tenant's timezone x account, one counter per day of the month x actor kind x visibility (`counts`,
+# 31 x 6). Kept by triggers on activities in the transaction that inserts (or supersedes) them,
+# rebuilt when the tenant's timezone changes (migration 0004).
+activity_months = Table(
+    "activity_months",
+    metadata,
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("month", Date, nullable=False),
+    Column("customer_id", UUID(as_uuid=True), nullable=False),
+    Column("counts", ARRAY(Integer), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "month", "customer_id"),
 )
 
 # A tenant's own interaction kinds (the built-in ones live in `timeline.interaction_types`).

@@ -116,25 +116,14 @@ def count_by(group_column, conds: list, bounds: list[datetime]):
             .group_by(group_column))
 
 
-# every account of the tenant with its last human touch (one probe of the partial index each)
+# every account of the tenant with its last human touch (kept on the account by a trigger, migration 0004)
 ACCOUNTS_LAST_HUMAN = text("""
-SELECT accounts.customer_id::text, touch.occurred_at
-FROM accounts
-LEFT JOIN LATERAL (
-    SELECT h.occurred_at FROM activities h
-    WHERE h.tenant_id = :tenant AND h.customer_id = accounts.customer_id
-      AND h.actor_type IN ('member', 'contact') AND h.superseded_by IS NULL AND NOT h.retracted
-    ORDER BY h.occurred_at DESC LIMIT 1) touch ON true
-WHERE accounts.tenant_id = :tenant
+SELECT customer_id::text, last_human_at FROM accounts WHERE tenant_id = :tenant
 """)
 
 # the same for accounts named by the caller (its scope)
 NAMED_LAST_HUMAN = text("""
-SELECT accounts.customer_id::text, touch.occurred_at
-FROM unnest(CAST(:customer_ids AS uuid[])) AS accounts(customer_id)
-LEFT JOIN LATERAL (
-    SELECT h.occurred_at FROM activities h
-    WHERE h.tenant_id = :tenant AND h.customer_id = accounts.customer_id
-      AND h.actor_type IN ('member', 'contact') AND h.superseded_by IS NULL AND NOT h.retracted
-    ORDER BY h.occurred_at DESC LIMIT 1) touch ON true
+SELECT named.customer_id::text, accounts.last_human_at
+FROM unnest(CAST(:customer_ids AS uuid[])) AS named(customer_id)
+LEFT JOIN accounts ON accounts.tenant_id = :tenant AND accounts.customer_id = named.customer_id
 """)

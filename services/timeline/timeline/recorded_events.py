@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.dialects.postgresql import insert
 
 from custops.entrypoints import PoisonMessage, consumes
 from custops.events import UnknownContract, contract_for
+from timeline import activity_months
 from timeline.models import accounts, activities, tenant_settings
 from timeline.summaries import Entry, describe, links_of
 
@@ -147,11 +148,17 @@ class RecordedEvents:
 
 
 def _keep_clock(session, data) -> None:
+    """The tenant's timezone and week start; a new timezone rebuilds the heatmap's read model (its
+    days are the tenant's local days, `timeline.activity_months`)."""
+    before = session.execute(select(tenant_settings.c.timezone).where(
+        tenant_settings.c.tenant_id == data.tenant_id).with_for_update()).scalar()
     stmt = insert(tenant_settings).values(tenant_id=data.tenant_id, timezone=data.timezone,
                                           week_start=data.week_start)
     session.execute(stmt.on_conflict_do_update(index_elements=[tenant_settings.c.tenant_id], set_={
         "timezone": stmt.excluded.timezone, "week_start": stmt.excluded.week_start,
         "updated_at": stmt.excluded.updated_at}))
+    if (before or "UTC") != data.timezone:
+        activity_months.rebuild(session, data.tenant_id)
 
 
 def _consumer(event_type: str):
