@@ -110,12 +110,12 @@ def counts(session, tenant_id, f: ActivityFilters, columns: list[date], unit: st
             plan = plans[month] = _segments(month, columns[0], end, unit, week_start, index)
         per = out.get(customer_id)
         if unit == "day":  # one run of buckets, one per day: copied (no other row has those days)
-            [(bucket, lo, hi)] = plan
-            run = per_day[lo:hi]
-            if any(run):
-                if per is None:
-                    per = out[customer_id] = [0] * len(columns)
-                per[bucket:bucket + hi - lo] = run
+            for bucket, lo, hi in plan:
+                run = per_day[lo:hi]
+                if any(run):
+                    if per is None:
+                        per = out[customer_id] = [0] * len(columns)
+                    per[bucket:bucket + hi - lo] = run
             continue
         for bucket, lo, hi in plan:
             n = sum(per_day[lo:hi])
