@@ -377,3 +377,40 @@ def test_smtp_logs_in_with_xoauth2_refreshing_a_refused_token(tokens):
             deliver(mailbox, "wrong-password", USER, ["ada@customer.test"], msg)
     finally:
         sink.stop()
+
+
+def test_a_reply_leaves_by_smtp_xoauth2_from_an_oauth2_mailbox(start_mailsync, rpc, tenant, tokens):
+    from datetime import datetime, timezone
+
+    from custops.contracts.tickets import TicketReplied
+    from custops.events import envelope_for
+    from custops.testing import publish_and_wait
+    from mailsync.outbound_models import outbound_mails
+    from smtp_sink import SmtpSink
+
+    def _row(message_id) -> dict:
+        with db.engine_for("mailsync").connect() as conn:
+            return dict(conn.execute(select(outbound_mails).where(outbound_mails.c.id == message_id)).mappings().one())
+
+    sink = SmtpSink(xoauth2=lambda user, token: user == USER
+                    and tokens.access_tokens.get(token, ("", 0.0))[1] > time.time()).start()
+    try:
+        container = start_mailsync()
+        refresh_token = tokens.grant(USER)
+        mailbox = rpc.call("mailsync", "create_mailbox", tenant["tenant_id"], {
+            "name": "Support", "email": f"support-{uuid.uuid4().hex[:6]}@help.example", "imap_host": "127.0.0.1",
+            "imap_port": 1, "smtp_host": "127.0.0.1", "smtp_port": sink.port, "smtp_starttls": False,
+            "username": USER, "enabled": False, "auth": _oauth2_auth(tokens, refresh_token)})
+        message_id = uuid.uuid4()
+        reply = TicketReplied(
+            ticket_id=uuid.uuid4(), number=42, customer_id=uuid.uuid4(), message_id=message_id, author_member_id=None,
+            subject="Printer on fire", body="We sent a technician.", replied_at=datetime.now(timezone.utc),
+            internet_message_id=f"{message_id}@help.example", to=["alice@acme.example"],
+            mailbox_id=mailbox["id"], from_address=mailbox["email"], mail_subject="Re: [#T-42] Printer on fire")
+        publish_and_wait(container, "on_ticket_replied", envelope_for(reply, uuid.UUID(tenant["tenant_id"])))
+        [got] = sink.wait_for(1)
+        assert got.message["Message-ID"] == f"<{reply.internet_message_id}>" and sink.logins == [USER]
+        _until(lambda: _row(reply.message_id)["status"] == "sent", "the reply marked sent")
+        assert refresh_token not in repr(_row(reply.message_id))
+    finally:
+        sink.stop()
