@@ -25,7 +25,8 @@ class MailboxCreated(EventData):
 
 @contract("mailsync", "mailbox.updated")
 class MailboxUpdated(EventData):
-    """A mailbox's settings changed; `changed_fields` names them (`password` when it was replaced)."""
+    """A mailbox's settings changed; `changed_fields` names them (`password` when it was replaced,
+    `auth` when the OAuth2 login or the kind of login changed; never a value)."""
 
     mailbox_id: uuid.UUID
     email: str
