@@ -101,30 +101,34 @@ _RESOLVED = ("f.resolved_at IS NOT NULL AND (f.reopened_at IS NULL OR "
 
 def _statements(group: str):
     key = GROUP_SQL[group]
+    # each part takes the window's index range first (`window_start`..`window_end`), then its periods
     bounds = ("(SELECT * FROM unnest(:firsts, :starts, :ends) AS b(first_day, start_at, end_at)) b")
     counts = text(f"""
         SELECT b.first_day, {key} AS key, 'created' AS kind, count(*) AS n FROM ticket_facts f
           JOIN {bounds} ON f.created_at >= b.start_at AND f.created_at < b.end_at
-         WHERE f.tenant_id = :tenant_id AND (CAST(:customer_id AS uuid) IS NULL OR f.customer_id = :customer_id)
+         WHERE f.tenant_id = :tenant_id AND f.created_at >= :window_start AND f.created_at < :window_end
+           AND (CAST(:customer_id AS uuid) IS NULL OR f.customer_id = :customer_id)
          GROUP BY 1, 2
         UNION ALL
         SELECT b.first_day, {key}, 'resolved', count(*) FROM ticket_facts f
           JOIN {bounds} ON f.resolved_at >= b.start_at AND f.resolved_at < b.end_at
-         WHERE f.tenant_id = :tenant_id AND {_RESOLVED}
+         WHERE f.tenant_id = :tenant_id AND f.resolved_at >= :window_start AND f.resolved_at < :window_end
+           AND {_RESOLVED}
            AND (CAST(:customer_id AS uuid) IS NULL OR f.customer_id = :customer_id)
          GROUP BY 1, 2
         UNION ALL
         SELECT b.first_day, {key}, 'reopened', count(DISTINCT m.ticket_id) FROM ticket_moves m
           JOIN {bounds} ON m.at >= b.start_at AND m.at < b.end_at
           LEFT JOIN ticket_facts f ON f.tenant_id = m.tenant_id AND f.ticket_id = m.ticket_id
-         WHERE m.tenant_id = :tenant_id AND m.kind = 'reopened'
+         WHERE m.tenant_id = :tenant_id AND m.at >= :window_start AND m.at < :window_end AND m.kind = 'reopened'
            AND (CAST(:customer_id AS uuid) IS NULL OR f.customer_id = :customer_id)
          GROUP BY 1, 2
         UNION ALL
         SELECT b.first_day, {key}, 'delta', sum(m.delta) FROM ticket_moves m
           JOIN {bounds} ON m.at >= b.start_at AND m.at < b.end_at
           LEFT JOIN ticket_facts f ON f.tenant_id = m.tenant_id AND f.ticket_id = m.ticket_id
-         WHERE m.tenant_id = :tenant_id AND (CAST(:customer_id AS uuid) IS NULL OR f.customer_id = :customer_id)
+         WHERE m.tenant_id = :tenant_id AND m.at >= :window_start AND m.at < :window_end
+           AND (CAST(:customer_id AS uuid) IS NULL OR f.customer_id = :customer_id)
          GROUP BY 1, 2
         UNION ALL
         SELECT NULL, {key}, 'base', sum(m.delta) FROM ticket_moves m
@@ -146,7 +150,7 @@ def volume(session, tenant_id, tz: str, spans: list[tuple[date, date]], group: s
     bounds = [periods.instants(first, last, tz) for first, last in spans]
     params = {"tenant_id": tenant_id, "customer_id": customer_id, "firsts": [s[0] for s in spans],
               "starts": [b[0] for b in bounds], "ends": [b[1] for b in bounds],
-              "window_start": min(b[0] for b in bounds)}
+              "window_start": min(b[0] for b in bounds), "window_end": max(b[1] for b in bounds)}
     counts, deltas, base = {}, {}, {}
     for first, key, kind, n in session.execute(_STATEMENTS[group], params):
         if kind == "base":
