@@ -175,7 +175,7 @@ class BenchmarkEntrypoints:
     @rpc(expected_exceptions=EXPECTED)
     def freeze_closed_weeks(self, now=None, tenant_id=None):
         """Freeze every tenant's (or the one given) closed weeks of the last BACKFILL_WEEKS as of `now`
-        (ISO instant, for tests; default now) that are not frozen yet, a transaction per week; how
+        (ISO instant, for tests; default now) that are not frozen yet, a transaction per tenant; how
         many snapshots this call stored."""
         query = parse(FreezeQuery, {"now": now, "tenant_id": tenant_id})
         at = query.now or datetime.now(timezone.utc)
@@ -191,10 +191,11 @@ class BenchmarkEntrypoints:
                 closed = [w for w in benchmarks.weeks_back(at, tz, first_day, BACKFILL_WEEKS + 1)
                           if benchmarks.is_closed(w, tz, at)]
                 missing = [w for w in closed if w not in benchmark_store.frozen(session, tenant_id, closed)]
-            for week in missing:
-                with self.db.transaction() as session:
-                    tz, first_day, rules = _calendar(session, tenant_id)
-                    figures = benchmark_store.week_figures(session, tenant_id, tz, first_day, week, at, rules)
-                    stored += benchmark_store.freeze(session, tenant_id, week, tz, first_day, figures, at)[1]
+            if not missing:
+                continue
+            with self.db.transaction() as session:
+                figures = benchmark_store.figures_for_weeks(session, tenant_id, tz, first_day, missing, at)
+                for week in missing:
+                    stored += benchmark_store.freeze(session, tenant_id, week, tz, first_day, figures[week], at)[1]
         return {"frozen": stored}
 

@@ -16,6 +16,13 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
+# imported with the service, not on the first chart: a cold import costs a second or more, and an RPC
+# has a few seconds to answer
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.figure import Figure
+
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 DPI = 100
 DEFAULT_SIZE = (800, 400)
@@ -35,9 +42,6 @@ def render(chart: Chart, fmt: str, width: int = DEFAULT_SIZE[0], height: int = D
     """The chart as PNG or SVG bytes."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown chart format {fmt!r}")
-    import matplotlib
-    from matplotlib.figure import Figure
-
     with matplotlib.rc_context({"font.family": "DejaVu Sans", "svg.fonttype": "none", "svg.hashsalt": "custops"}):
         figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
         axes = figure.add_subplot()
@@ -61,10 +65,8 @@ def render(chart: Chart, fmt: str, width: int = DEFAULT_SIZE[0], height: int = D
         figure.subplots_adjust(bottom=0.25, left=0.1, right=0.97, top=0.9)
         out = io.BytesIO()
         if fmt == "png":
-            from matplotlib.backends.backend_agg import FigureCanvasAgg
             FigureCanvasAgg(figure).print_png(out)
         else:
-            from matplotlib.backends.backend_svg import FigureCanvasSVG
             FigureCanvasSVG(figure).print_svg(out, metadata={"Date": None})
     return out.getvalue()
 

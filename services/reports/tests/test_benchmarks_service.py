@@ -20,6 +20,7 @@ from custops.errors import InvalidInput
 from custops.events import envelope_for
 from custops.rpc import RpcClient
 from custops.testing import publish_and_wait
+from reports import benchmark_store, benchmarks
 from reports.benchmark_entrypoints import BACKFILL_WEEKS
 from reports.benchmark_models import week_snapshots
 from reports.service import ReportsService
@@ -69,6 +70,12 @@ def ticket(reports, tenant_id, customer, created, replied_after=None, resolved=N
             ticket_id=ticket_id, number=1, customer_id=customer, old_status="open", new_status="resolved",
             changed_at=resolved), tenant_id, sequence=2))
     return ticket_id
+
+
+def moved(reports, tenant_id, ticket_id, customer, new_status, at, sequence):
+    publish(reports, "on_ticket_status_changed", envelope_for(TicketStatusChanged(
+        ticket_id=ticket_id, number=1, customer_id=customer, old_status="open", new_status=new_status,
+        changed_at=at), tenant_id, sequence=sequence))
 
 
 def logged(reports, tenant_id, customer, day, minutes, billable):
@@ -132,7 +139,25 @@ def test_two_instances_freezing_the_same_week_store_one_snapshot(reports, rpc, t
     customer = uuid.uuid4()
     last_week = week_start_of(datetime.now(NEW_YORK).date(), "monday") - timedelta(weeks=2)
     ticket(reports, tenant_id, customer, local(last_week, 12))
+    # resolved, reopened the next week, closed two days later; another resolved weeks ago
+    again = ticket(reports, tenant_id, customer, local(last_week - timedelta(weeks=1), 9),
+                   resolved=local(last_week - timedelta(weeks=1, days=-2), 9))
+    moved(reports, tenant_id, again, customer, "open", local(last_week + timedelta(days=1), 9), 3)
+    moved(reports, tenant_id, again, customer, "closed", local(last_week + timedelta(days=3), 9), 4)
+    ticket(reports, tenant_id, customer, local(last_week - timedelta(weeks=3), 9),
+           resolved=local(last_week - timedelta(weeks=2), 9))
     now = (datetime.now(timezone.utc)).isoformat()
+
+    # the states at the weeks' ends summed from changes (many weeks) = counted at each end (few)
+    with db.engine_for("reports").connect() as conn:
+        weeks = benchmarks.weeks_back(datetime.now(timezone.utc), "America/New_York", "monday", 8)
+        at = datetime.now(timezone.utc)
+        many = benchmark_store.figures_for_weeks(conn, tenant_id, "America/New_York", "monday", weeks + [
+            weeks[0] - timedelta(weeks=n) for n in range(1, 4)], at)
+        few = {w: benchmark_store.week_figures(conn, tenant_id, "America/New_York", "monday", w, at) for w in weeks}
+    assert {w: many[w] for w in weeks} == few
+    # C open until resolved; B resolved, then open from its reopening until it closed; A open since created
+    assert [few[w]["backlog"] for w in weeks[-6:-1]] == [1, 0, 0, 1, 1]
 
     def freeze():
         client = RpcClient(timeout=20)
