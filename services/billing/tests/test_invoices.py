@@ -24,7 +24,7 @@ from billing.models import time_entries
 from billing.service import BillingService
 from custops import db, outbox
 from custops.contracts.billing import TimeLogged
-from custops.contracts.customers import ProjectCreated, ProjectUpdated, TaskCreated
+from custops.contracts.customers import MemberCreated, MemberUpdated, ProjectCreated, ProjectUpdated, TaskCreated
 from custops.errors import Conflict, InvalidInput
 from custops.events import envelope_for
 from custops.rpc import RpcClient
@@ -186,6 +186,20 @@ def test_lines_carry_the_project_and_task_names_of_the_draft_a_rename_changes_no
     entries = rpc.call("billing", "export_time_entries", tenant, {"customer_id": c})["text"]
     assert {(r["project_name"], r["task_name"]) for r in csv.DictReader(io.StringIO(entries))} == {
         ("Renamed", "Design review"), ("Renamed", "")}  # the entries CSV: the names as they are now
+
+
+def test_lines_per_member_carry_the_members_name_from_the_copy(rpc, tenant, setup, billing):
+    c, p, m = setup["customer"], setup["project"], setup["member"]
+    rpc.call("billing", "set_billing_profile", tenant, {"line_grouping": "project_member"})
+    publish_and_wait(billing, "on_member_created", envelope_for(MemberCreated(
+        member_id=m, email="ada@staff.example", name="Ada", role="member"), uuid.UUID(tenant)))
+    publish_and_wait(billing, "on_member_updated", envelope_for(MemberUpdated(
+        member_id=m, email="ada@staff.example", changes={"name": "Ada Lovelace"}, previous={"name": "Ada"}),
+        uuid.UUID(tenant)))
+    _entries(tenant, c, p, m, [60])
+    [line] = _draft(rpc, tenant, c)["lines"]
+    assert (line["member_id"], line["member_name"], line["task_name"]) == (m, "Ada Lovelace", None)
+    assert line["description"] == f"Project {p[:8]} / Ada Lovelace"  # a project billing was never told of
 
 
 def test_an_entry_changed_since_the_draft_refuses_the_issue_and_stamps_nothing(rpc, tenant, setup):
