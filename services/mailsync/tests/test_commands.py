@@ -1,9 +1,14 @@
 """Input rules for mailboxes, checked without a broker or a database."""
 import pytest
+from cryptography.fernet import Fernet
 
 from custops.errors import InvalidInput
 from custops.validation import parse
 from mailsync.commands import CreateMailbox, UpdateMailbox
+from mailsync.mailbox_settings import create_columns
+from mailsync.secrets_box import SecretBox
+
+BOX = SecretBox([Fernet.generate_key()])
 
 VALID = {
     "name": "Support", "email": "Support@Example.com", "imap_host": "imap.example.com",
@@ -18,7 +23,10 @@ def _fields(exc_info) -> set[str]:
 def test_defaults_and_normalisation():
     cmd = parse(CreateMailbox, VALID)
     assert cmd.email == "support@example.com"  # unique regardless of case
-    assert (cmd.imap_port, cmd.imap_tls, cmd.smtp_port, cmd.smtp_starttls, cmd.enabled) == (993, True, 587, True, True)
+    row = create_columns(cmd, BOX)  # ports default to 993/587 when no provider presets them
+    assert (row["imap_port"], row["imap_tls"], row["imap_starttls"], row["smtp_port"], row["smtp_starttls"],
+            row["tls_verify"], row["enabled"], row["auth_type"]) == (
+        993, True, False, 587, True, True, True, "password")
 
 
 def test_password_stays_out_of_reprs():
@@ -53,7 +61,12 @@ def test_validation_errors_never_echo_the_password():
 def test_required_fields():
     with pytest.raises(InvalidInput) as exc_info:
         parse(CreateMailbox, {})
-    assert _fields(exc_info) == {"name", "email", "imap_host", "smtp_host", "username", "password"}
+    assert _fields(exc_info) == {"name", "email", "username"}
+    # the servers and the secret: required unless an OAuth2 provider presets the servers (mailbox_settings)
+    for missing in ("imap_host", "smtp_host", "password"):
+        with pytest.raises(InvalidInput) as exc_info:
+            create_columns(parse(CreateMailbox, {k: v for k, v in VALID.items() if k != missing}), BOX)
+        assert _fields(exc_info) == {missing}
 
 
 def test_update_changes_only_what_is_given_and_refuses_null():
