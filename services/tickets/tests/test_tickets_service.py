@@ -65,7 +65,8 @@ def test_create_ticket_stores_the_ticket_and_its_event_together(tickets_service,
     assert envelope["data"] == {
         "ticket_id": ticket["id"], "number": 1, "customer_id": customer_id, "subject": "Printer on fire",
         "priority": "urgent", "status": "new", "source": "email", "created_at": envelope["data"]["created_at"],
-        "contact_id": None, "category": "general", "assignee_id": None, "tags": [], "follows_ticket_id": None}
+        "contact_id": None, "category": "general", "assignee_id": None, "tags": [], "follows_ticket_id": None,
+        "form_submission_id": None}
     assert datetime.fromisoformat(envelope["data"]["created_at"]) == datetime.fromisoformat(ticket["created_at"])
 
 
