@@ -20,7 +20,9 @@ ENDED_AT_SQL = (f"CASE WHEN {_FIRST_RUN_BREACHED} THEN breached_at WHEN {_MET_LA
 revision = '0006s'
 down_revision = '0005r'
 branch_labels = None
-depends_on = None
+# 0004a (sla_timers, ticket_facts' priority, task_facts) is on a sibling branch of 0005r's (0004b
+# follows 0003): a fresh database must run it first
+depends_on = '0004a'
 
 
 def upgrade():
