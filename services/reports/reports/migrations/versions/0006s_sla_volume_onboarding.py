@@ -3,7 +3,7 @@ the instant it counts at (generated); tickets' category, source and assignee; ti
 backlog at any day); tasks' template step; onboarding plans (issue 12)
 
 Revision ID: 0006s
-Revises: 0005r
+Revises: 0005r, 0004a
 Create Date: 2026-12-01 19:10:00
 """
 from alembic import op
@@ -18,11 +18,11 @@ ENDED_AT_SQL = (f"CASE WHEN {_FIRST_RUN_BREACHED} THEN breached_at WHEN {_MET_LA
                 "ELSE met_at END")
 
 revision = '0006s'
-down_revision = '0005r'
-branch_labels = None
 # 0004a (sla_timers, ticket_facts' priority, task_facts) is on a sibling branch of 0005r's (0004b
-# follows 0003): a fresh database must run it first
-depends_on = '0004a'
+# follows 0003): this merges the two, so a fresh database runs 0004a first
+down_revision = ('0005r', '0004a')
+branch_labels = None
+depends_on = None
 
 
 def upgrade():
