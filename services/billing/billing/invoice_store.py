@@ -8,7 +8,7 @@ import hashlib
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import Text, and_, exists, func, insert, select, update
+from sqlalchemy import Text, and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -328,22 +328,6 @@ def facts(inv: dict) -> dict:
 
 _ENTRY_COLUMNS = (time_entries.c.id, time_entries.c.member_id, time_entries.c.customer_id, time_entries.c.project_id,
                   time_entries.c.task_id, time_entries.c.category, time_entries.c.work_date, time_entries.c.minutes)
-
-
-def _on_live_invoice():
-    return exists().where(invoice_entries.c.entry_id == time_entries.c.id, invoice_entries.c.released_at.is_(None))
-
-
-def invoiceable_entries(session: Session, tenant_id, customer_id, period_from: date, period_to: date) -> list[dict]:
-    """Billable, approved, not on an invoice (issued or drafted), worked in the period (every row:
-    for tests and small reads; a draft works on them set-based, `billing.draft_store`)."""
-    stmt = select(*_ENTRY_COLUMNS).where(
-        time_entries.c.tenant_id == tenant_id, time_entries.c.customer_id == customer_id,
-        time_entries.c.work_date >= period_from, time_entries.c.work_date <= period_to,
-        time_entries.c.billable, time_entries.c.approved_at.is_not(None), time_entries.c.invoice_id.is_(None),
-        ~_on_live_invoice())
-    keys = [c.name for c in _ENTRY_COLUMNS]
-    return [dict(zip(keys, row)) for row in session.execute(stmt).tuples()]
 
 
 def _retainer_state(session: Session, retainer_ids) -> tuple[dict, set]:
