@@ -83,6 +83,11 @@ health_milestones = Table(
     Column("reopened_at", DateTime(timezone=True)),
     Column("reopened_seq", BigInteger, nullable=False, server_default="0"),
     Column("deleted", Boolean, nullable=False, server_default="false"),
+    # each plan key's own version, as task_facts (reports.models)
+    Column("due_date_at", DateTime(timezone=True)),
+    Column("due_date_seq", BigInteger, nullable=False, server_default="0"),
+    Column("milestone_at", DateTime(timezone=True)),
+    Column("milestone_seq", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("tenant_id", "task_id"),
 )
 Index("ix_health_milestones_customer", health_milestones.c.tenant_id, health_milestones.c.customer_id)

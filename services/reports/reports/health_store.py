@@ -123,12 +123,14 @@ def save_start(session, tenant_id, customer_id, start: date | None) -> None:
 
 def save_milestone(session, tenant_id, envelope, data, plan: dict | None = None, mark: str | None = None,
                    at: datetime | None = None, deleted: bool = False) -> None:
-    """A task's plan (due_date, milestone: the keys given) when newer than the one kept; its latest
-    completion / reopening; deletion for good."""
+    """A task's plan (due_date, milestone: the keys given), each key when newer than the one it came
+    from (as status_store.save_task); its latest completion / reopening; deletion for good."""
     table = health_milestones
     values = {"tenant_id": tenant_id, "task_id": data.task_id, "customer_id": data.customer_id}
     if plan:
         values.update(plan, plan_at=envelope.occurred_at, plan_seq=_seq(envelope))
+        for key in plan:  # each key keeps the version of the newest event that carried it
+            values[f"{key}_at"], values[f"{key}_seq"] = envelope.occurred_at, _seq(envelope)
     if mark:
         values.update({f"{mark}_at": at, f"{mark}_seq": _seq(envelope)})
     if deleted:
@@ -137,7 +139,10 @@ def save_milestone(session, tenant_id, envelope, data, plan: dict | None = None,
     updates = {"customer_id": stmt.excluded.customer_id}
     newer_plan = _newer(table.c.plan_at, table.c.plan_seq, stmt.excluded.plan_at, stmt.excluded.plan_seq)
     for key in (plan or {}):
-        updates[key] = case((newer_plan, stmt.excluded[key]), else_=table.c[key])
+        kept_at, kept_seq = table.c[f"{key}_at"], table.c[f"{key}_seq"]
+        newer_key = _newer(kept_at, kept_seq, stmt.excluded[f"{key}_at"], stmt.excluded[f"{key}_seq"])
+        for column in (key, f"{key}_at", f"{key}_seq"):
+            updates[column] = case((newer_key, stmt.excluded[column]), else_=table.c[column])
     if plan:
         updates["plan_at"] = case((newer_plan, stmt.excluded.plan_at), else_=table.c.plan_at)
         updates["plan_seq"] = case((newer_plan, stmt.excluded.plan_seq), else_=table.c.plan_seq)

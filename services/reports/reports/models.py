@@ -95,6 +95,14 @@ task_facts = Table(
     Column("reopened_seq", BigInteger, nullable=False, server_default="0"),
     Column("deleted_at", DateTime(timezone=True)),
     Column("step_key", String(100)),  # the onboarding template step it was planned from
+    # each plan key's own version (occurred_at, sequence) of the event it came from: task.updated carries
+    # only the keys that changed, so one version for the whole plan lost an older event's other keys
+    Column("due_date_at", DateTime(timezone=True)),
+    Column("due_date_seq", BigInteger, nullable=False, server_default="0"),
+    Column("milestone_at", DateTime(timezone=True)),
+    Column("milestone_seq", BigInteger, nullable=False, server_default="0"),
+    Column("step_key_at", DateTime(timezone=True)),
+    Column("step_key_seq", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("tenant_id", "task_id"),
 )
 Index("ix_task_facts_completed", task_facts.c.tenant_id, task_facts.c.completed_at)

@@ -61,13 +61,17 @@ def save_project(session, tenant_id, envelope, project_id, customer_id, name=Non
 
 def save_task(session, tenant_id, envelope, data, plan: dict | None = None, mark: str | None = None,
               at: datetime | None = None, deleted: bool = False) -> None:
-    """Upsert a task's fact row: `plan` (due_date, milestone: only the keys given) when the event is
-    newer than the plan kept; `mark` (completed / reopened) at `at` when newer than the one kept."""
+    """Upsert a task's fact row: each key of `plan` (due_date, milestone, step_key: only the keys
+    given) when the event is newer than the one that key came from (a task.updated carries only
+    what changed: an older task.created arriving after it still gives the other keys); `mark`
+    (completed / reopened) at `at` when newer than the one kept."""
     table = task_facts
     stmt_values = {"tenant_id": tenant_id, "task_id": data.task_id, "project_id": data.project_id,
                    "customer_id": data.customer_id}
     if plan:
         stmt_values.update(plan, plan_at=envelope.occurred_at, plan_seq=_seq(envelope))
+        for key in plan:  # each key keeps the version of the newest event that carried it
+            stmt_values[f"{key}_at"], stmt_values[f"{key}_seq"] = envelope.occurred_at, _seq(envelope)
     if mark:
         stmt_values.update({f"{mark}_at": at, f"{mark}_seq": _seq(envelope)})
     if deleted:
@@ -76,7 +80,10 @@ def save_task(session, tenant_id, envelope, data, plan: dict | None = None, mark
     updates = {"project_id": stmt.excluded.project_id, "customer_id": stmt.excluded.customer_id}
     newer_plan = _newer(table.c.plan_at, table.c.plan_seq, stmt.excluded.plan_at, stmt.excluded.plan_seq)
     for key in (plan or {}):
-        updates[key] = case((newer_plan, stmt.excluded[key]), else_=table.c[key])
+        kept_at, kept_seq = table.c[f"{key}_at"], table.c[f"{key}_seq"]
+        newer_key = _newer(kept_at, kept_seq, stmt.excluded[f"{key}_at"], stmt.excluded[f"{key}_seq"])
+        for column in (key, f"{key}_at", f"{key}_seq"):
+            updates[column] = case((newer_key, stmt.excluded[column]), else_=table.c[column])
     if plan:
         updates["plan_at"] = case((newer_plan, stmt.excluded.plan_at), else_=table.c.plan_at)
         updates["plan_seq"] = case((newer_plan, stmt.excluded.plan_seq), else_=table.c.plan_seq)
