@@ -12,9 +12,11 @@ The tenant's clock (tenant.created / tenant.updated) is copied for the heatmap, 
 """
 from __future__ import annotations
 
+import json
 import uuid
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 
 from custops.entrypoints import PoisonMessage, consumes
@@ -73,9 +75,17 @@ def row_of(activity_id, tenant_id, customer_id, entry: Entry, envelope, data=Non
 
 
 # built once: a statement per event would cost more CPU than the INSERT itself (issue 14). A batch's
-# rows go as one executemany: psycopg pipelines them as one prepared statement (measured: cheaper
-# than one multi-row INSERT, whose long text psycopg parses anew for every batch).
-_RECORD = insert(activities).on_conflict_do_nothing(index_elements=[activities.c.source_event_id])
+# rows go as one JSON document expanded by PostgreSQL (`jsonb_to_recordset`): one parameter the C
+# encoder writes, instead of an executemany whose per-row parameter adaptation was a quarter of the
+# consumer's CPU (measured: 29 vs 47 us per row), or one multi-row INSERT whose long text psycopg
+# parses anew for every batch (worse still).
+_RECORDED_COLUMNS = ("id", "tenant_id", "customer_id", "type", "occurred_at", "summary", "internal", "subject_type",
+                     "subject_id", "actor", "actor_type", "sequence", "data", "source_event_id", "links")
+_RECORD = text("INSERT INTO activities ({names}) SELECT {names} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+               "AS r({typed}) ON CONFLICT (source_event_id) DO NOTHING".format(
+                   names=", ".join(_RECORDED_COLUMNS),
+                   typed=", ".join(f"{c} {activities.c[c].type.compile(dialect=postgresql.dialect())}"
+                                   for c in _RECORDED_COLUMNS)))
 _ACCOUNT = insert(accounts).on_conflict_do_nothing(index_elements=[accounts.c.tenant_id, accounts.c.customer_id])
 _PENDING = "timeline.recorded"
 
@@ -99,7 +109,7 @@ class _Recorded:
     def write(self, session) -> None:
         session.info.pop(_PENDING, None)
         if self.activities:
-            session.execute(_RECORD, self.activities)
+            session.execute(_RECORD, {"rows": json.dumps(self.activities, default=str)})
         if self.accounts:
             session.execute(_ACCOUNT, self.accounts)
 
