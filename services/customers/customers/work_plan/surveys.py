@@ -44,8 +44,9 @@ from customers.work_plan.commands import _Input
 
 NOTIFY_CHANNEL = "custops_surveys_due"
 BATCH = 100
-# where a link opens (the gateway's public address); the token follows
-LINK_URL = os.environ.get("CUSTOPS_FORM_LINK_URL", "http://localhost:8000/api/v1/forms/by-link/")
+# where a link opens (the gateway's public address; locally the gateway's port); the token follows
+LINK_URL = os.environ.get("CUSTOPS_FORM_LINK_URL") or (
+    f"http://127.0.0.1:{os.environ.get('CUSTOPS_GATEWAY_PORT', '8080')}/api/v1/forms/by-link/")
 
 DEFAULTS = {"enabled": False, "form_id": None, "delay_minutes": 0, "expires_in_days": 14}
 
