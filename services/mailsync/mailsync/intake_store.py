@@ -9,10 +9,12 @@ lease (checked in the transaction), so a holder that lost its lease cannot write
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -53,9 +55,7 @@ def store_batch(session: Session, blobs: BlobStore, *, tenant_id, mailbox_id, ho
     for m in messages:
         unique.setdefault(m.dedupe_key, m)  # the same message twice in one batch: once
     rows = [_row(m, tenant_id, mailbox_id, folder, uidvalidity) for m in unique.values()]
-    inserted: set[str] = set()
-    if rows:
-        inserted = set(session.execute(_INSERT_MESSAGES, rows).scalars())
+    inserted = _insert_messages(session, rows) if rows else set()
     new = [m for key, m in unique.items() if key in inserted]  # seen before: stored once, told once
     contents: dict[str, bytes] = {}
     for m in new:
@@ -69,10 +69,34 @@ def store_batch(session: Session, blobs: BlobStore, *, tenant_id, mailbox_id, ho
     return len(new)
 
 
-# executemany as one multi-row INSERT ("insertmanyvalues"), compiled once: the keys of the rows it inserted
 _INSERT_MESSAGES = insert(mail_messages).on_conflict_do_nothing(
     index_elements=[mail_messages.c.tenant_id, mail_messages.c.mailbox_id, mail_messages.c.dedupe_key]
 ).returning(mail_messages.c.dedupe_key)
+_ROW_COLUMNS = ("id", "tenant_id", "mailbox_id", "folder", "uidvalidity", "uid", "dedupe_key", "raw_sha256", "size",
+                "status", "received_at", "received", "customer_id", "contact_id", "contact_is_new",
+                "internet_message_id", "subject", "sender_email", "sender_name", "sent_at", "oversized",
+                "quarantine_reason")
+
+
+@functools.cache
+def _insert_messages_sql(dialect) -> str:
+    return str(_INSERT_MESSAGES.compile(dialect=dialect, column_keys=list(_ROW_COLUMNS)))
+
+
+def _insert_messages(session: Session, rows: list[dict]) -> set[str]:
+    """The rows inserted as one pipelined executemany of one short statement, prepared by the server
+    (SQLAlchemy's multi-row INSERT is a new statement text per batch, which psycopg converts anew:
+    a quarter of the cost of storing a batch); the dedupe keys of the rows new to us."""
+    sql = _insert_messages_sql(session.get_bind().dialect)
+    params = [{**row, "received": Jsonb(row["received"]) if row["received"] is not None else None} for row in rows]
+    inserted: set[str] = set()
+    with session.connection().connection.driver_connection.cursor() as cursor:
+        cursor.executemany(sql, params, returning=True)
+        while True:
+            inserted.update(key for (key,) in cursor.fetchall())
+            if not cursor.nextset():
+                break
+    return inserted
 
 
 def _row(m: Incoming, tenant_id, mailbox_id, folder: str, uidvalidity: int) -> dict:
