@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import (Column, Date, DateTime, Index, PrimaryKeyConstraint, SmallInteger, String, Table, bindparam,
+from sqlalchemy import (Column, DateTime, Index, PrimaryKeyConstraint, SmallInteger, String, Table, bindparam,
                         case, func, or_, text, tuple_)
 from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP, UUID, insert
 
@@ -100,45 +100,30 @@ _RESOLVED = ("f.resolved_at IS NOT NULL AND (f.reopened_at IS NULL OR "
 
 
 def _statements(group: str):
+    """One statement: tickets created and resolved per period from their fact rows (each by its
+    indexed instant within the window), and one pass over the moves up to the window's end — those
+    before it (bucket 0) make the backlog the oldest period starts with. `width_bucket` over the
+    periods' edges (oldest first, contiguous) names each row's period."""
     key = GROUP_SQL[group]
-    # each part takes the window's index range first (`window_start`..`window_end`), then its periods
-    bounds = ("(SELECT * FROM unnest(:firsts, :starts, :ends) AS b(first_day, start_at, end_at)) b")
-    counts = text(f"""
-        SELECT b.first_day, {key} AS key, 'created' AS kind, count(*) AS n FROM ticket_facts f
-          JOIN {bounds} ON f.created_at >= b.start_at AND f.created_at < b.end_at
-         WHERE f.tenant_id = :tenant_id AND f.created_at >= :window_start AND f.created_at < :window_end
-           AND (CAST(:customer_id AS uuid) IS NULL OR f.customer_id = :customer_id)
+    customer = "(CAST(:customer_id AS uuid) IS NULL OR f.customer_id = :customer_id)"
+    return text(f"""
+        SELECT width_bucket(f.created_at, :edges) AS bucket, {key} AS key, 'created' AS kind, count(*) AS n,
+               0 AS delta
+          FROM ticket_facts f
+         WHERE f.tenant_id = :tenant_id AND f.created_at >= :window_start AND f.created_at < :window_end AND {customer}
          GROUP BY 1, 2
         UNION ALL
-        SELECT b.first_day, {key}, 'resolved', count(*) FROM ticket_facts f
-          JOIN {bounds} ON f.resolved_at >= b.start_at AND f.resolved_at < b.end_at
+        SELECT width_bucket(f.resolved_at, :edges), {key}, 'resolved', count(*), 0 FROM ticket_facts f
          WHERE f.tenant_id = :tenant_id AND f.resolved_at >= :window_start AND f.resolved_at < :window_end
-           AND {_RESOLVED}
-           AND (CAST(:customer_id AS uuid) IS NULL OR f.customer_id = :customer_id)
+           AND {_RESOLVED} AND {customer}
          GROUP BY 1, 2
         UNION ALL
-        SELECT b.first_day, {key}, 'reopened', count(DISTINCT m.ticket_id) FROM ticket_moves m
-          JOIN {bounds} ON m.at >= b.start_at AND m.at < b.end_at
-          LEFT JOIN ticket_facts f ON f.tenant_id = m.tenant_id AND f.ticket_id = m.ticket_id
-         WHERE m.tenant_id = :tenant_id AND m.at >= :window_start AND m.at < :window_end AND m.kind = 'reopened'
-           AND (CAST(:customer_id AS uuid) IS NULL OR f.customer_id = :customer_id)
+        SELECT width_bucket(m.at, :edges), {key}, 'moves',
+               count(DISTINCT m.ticket_id) FILTER (WHERE m.kind = 'reopened'), sum(m.delta)
+          FROM ticket_moves m LEFT JOIN ticket_facts f ON f.tenant_id = m.tenant_id AND f.ticket_id = m.ticket_id
+         WHERE m.tenant_id = :tenant_id AND m.at < :window_end AND {customer}
          GROUP BY 1, 2
-        UNION ALL
-        SELECT b.first_day, {key}, 'delta', sum(m.delta) FROM ticket_moves m
-          JOIN {bounds} ON m.at >= b.start_at AND m.at < b.end_at
-          LEFT JOIN ticket_facts f ON f.tenant_id = m.tenant_id AND f.ticket_id = m.ticket_id
-         WHERE m.tenant_id = :tenant_id AND m.at >= :window_start AND m.at < :window_end
-           AND (CAST(:customer_id AS uuid) IS NULL OR f.customer_id = :customer_id)
-         GROUP BY 1, 2
-        UNION ALL
-        SELECT NULL, {key}, 'base', sum(m.delta) FROM ticket_moves m
-          LEFT JOIN ticket_facts f ON f.tenant_id = m.tenant_id AND f.ticket_id = m.ticket_id
-         WHERE m.tenant_id = :tenant_id AND m.at < :window_start
-           AND (CAST(:customer_id AS uuid) IS NULL OR f.customer_id = :customer_id)
-         GROUP BY 2
-    """).bindparams(bindparam("firsts", type_=ARRAY(Date())), bindparam("starts", type_=ARRAY(TIMESTAMP(True))),
-                    bindparam("ends", type_=ARRAY(TIMESTAMP(True))), bindparam("customer_id", type_=UUID()))
-    return counts
+    """).bindparams(bindparam("edges", type_=ARRAY(TIMESTAMP(True))), bindparam("customer_id", type_=UUID()))
 
 
 _STATEMENTS = {group: _statements(group) for group in volume_report.GROUPS}
@@ -146,17 +131,22 @@ _NAMES = text("SELECT CAST(customer_id AS text), name FROM report_customers WHER
 
 
 def volume(session, tenant_id, tz: str, spans: list[tuple[date, date]], group: str, customer_id=None) -> list[dict]:
-    """Created / resolved / reopened / backlog per period (`spans`, newest first) and group."""
-    bounds = [periods.instants(first, last, tz) for first, last in spans]
-    params = {"tenant_id": tenant_id, "customer_id": customer_id, "firsts": [s[0] for s in spans],
-              "starts": [b[0] for b in bounds], "ends": [b[1] for b in bounds],
-              "window_start": min(b[0] for b in bounds), "window_end": max(b[1] for b in bounds)}
+    """Created / resolved / reopened / backlog per period (`spans`, newest first, contiguous) and group."""
+    oldest_first = spans[::-1]
+    bounds = [periods.instants(first, last, tz) for first, last in oldest_first]
+    edges = [start for start, _ in bounds] + [bounds[-1][1]]
+    params = {"tenant_id": tenant_id, "customer_id": customer_id, "edges": edges, "window_start": edges[0],
+              "window_end": edges[-1]}
     counts, deltas, base = {}, {}, {}
-    for first, key, kind, n in session.execute(_STATEMENTS[group], params):
-        if kind == "base":
-            base[key] = int(n)
-        elif kind == "delta":
-            deltas[(first, key)] = int(n)
+    for bucket, key, kind, n, delta in session.execute(_STATEMENTS[group], params):
+        if bucket == 0:  # before the window: the backlog it starts with
+            base[key] = base.get(key, 0) + int(delta)
+            continue
+        first = oldest_first[bucket - 1][0]
+        if kind == "moves":
+            deltas[(first, key)] = int(delta)
+            if n:
+                counts.setdefault((first, key), {})["reopened"] = int(n)
         else:
             counts.setdefault((first, key), {})[kind] = int(n)
     names = dict(session.execute(_NAMES, {"tenant_id": tenant_id}).all()) if group == "customer" else None
