@@ -709,3 +709,15 @@ def test_an_event_arriving_during_a_rebuild_waits_for_it_and_is_applied_once(eng
     # the event is in the log now: a second rebuild keeps it
     assert replay.rebuild_model(engine, "status", tenant_id=month.tenant_id) == replayed + 1
     assert ReportsService.status_report(service(engine), str(month.tenant_id), week.isoformat()) == expected
+
+
+def test_the_rebuild_command_names_what_it_replayed_and_refuses_what_is_not_a_model(engine, seeded, capsys):
+    from custops.cli import main
+
+    assert main(["reports", "rebuild", "--model", "time", "--tenant", str(seeded.tenant_id)]) == 0
+    time_events = len([e for e in seeded.events if e.type.startswith("time.")])
+    assert capsys.readouterr().out.strip() == f"time: {time_events} events replayed"
+    assert main(["reports", "rebuild", "--model", "nothing"]) == 2
+    assert "unknown read model(s) nothing" in capsys.readouterr().err
+    assert main(["reports", "rebuild", "--tenant", "not-an-id"]) == 2
+    assert "is not a tenant id" in capsys.readouterr().err
