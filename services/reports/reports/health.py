@@ -48,6 +48,13 @@ class Ramp:
             raise ValueError("a ramp needs ok and bad to differ")
 
     def risk(self, value: float) -> Fraction:
+        rising = self.ok < self.bad
+        # past either end the ramp is flat: 0 or 1 exactly, without the exact fractions of a float
+        # (most signals are there, and the at-risk list scores every customer; issue 12's bench)
+        if (value <= self.ok) if rising else (value >= self.ok):
+            return Fraction(0)
+        if (value >= self.bad) if rising else (value <= self.bad):
+            return Fraction(1)
         span = Fraction(self.bad) - Fraction(self.ok)
         at = (Fraction(value) - Fraction(self.ok)) / span
         return min(Fraction(1), max(Fraction(0), at))
