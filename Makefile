@@ -36,8 +36,10 @@ run: venv infra
 	set -a; if [ -z "$${AMQP_URI:-}" ] && [ -f var/rabbitmq.env ]; then . var/rabbitmq.env; fi; set +a; \
 	$(BIN)/custops setup && exec $(BIN)/python scripts/run.py
 
+# the whole suite as one pytest shard per core (scripts/run_tests.py: own vhost, databases and ports
+# each); PYTEST_ARGS=... runs plain pytest with those arguments instead
 test: setup lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(if $(strip $(PYTEST_ARGS)),$(BIN)/python -m pytest $(PYTEST_ARGS),$(BIN)/python scripts/run_tests.py)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -65,8 +65,11 @@ def eventually(check: Callable[[], T], timeout: float, what: str, interval: floa
 
 
 def free_port(preferred: int | None = None) -> int:
-    """`preferred` when nothing listens there, else a port the kernel hands out."""
+    """`preferred` when nothing listens there, else a port the kernel hands out. A test shard's
+    CUSTOPS_TEST_PORT_OFFSET (scripts/run_tests.py) moves the preferred port, so two shards starting
+    suites at the same moment never both take a free 18080."""
     if preferred:
+        preferred += int(os.environ.get("CUSTOPS_TEST_PORT_OFFSET") or 0)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", preferred))

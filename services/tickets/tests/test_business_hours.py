@@ -23,7 +23,7 @@ from tickets.business_hours import (
 )
 
 UTC = timezone.utc
-BOUNDED = settings(max_examples=200, deadline=None)
+BOUNDED = settings(max_examples=100, deadline=None)
 ZONES = ["Europe/Berlin", "America/New_York", "UTC", "Australia/Lord_Howe", "Asia/Kolkata"]
 # DST switches of 2026 (UTC instants) so random starts land near them often.
 DST_SWITCHES = [
@@ -312,14 +312,14 @@ def _walkable_minutes(cal: Calendar, draw) -> int:
     return draw(st.integers(1, max(1, cal.week_seconds // 60 * 52 * 15)))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(sla_calendars(), instants, st.data())
 def test_adding_equals_the_day_by_day_walk(cal, start, data):
     m = _walkable_minutes(cal, data.draw)
     assert add_business_minutes(cal, start, m) == walk_add(cal, start, m)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(sla_calendars(), instants, st.integers(0, 15 * 366 * 1440))
 def test_measuring_equals_the_day_by_day_walk(cal, a, span):
     b = a + timedelta(minutes=span)
