@@ -103,7 +103,7 @@ def _statements(group: str):
     """One statement: tickets created and resolved per period from their fact rows (each by its
     indexed instant within the window), and one pass over the moves up to the window's end — those
     before it (bucket 0) make the backlog the oldest period starts with. `width_bucket` over the
-    periods' edges (oldest first, contiguous) names each row's period."""
+    periods' edges (oldest first, contiguous) names each row's period; bucket 0 is before the window."""
     key = GROUP_SQL[group]
     customer = "(CAST(:customer_id AS uuid) IS NULL OR f.customer_id = :customer_id)"
     return text(f"""
@@ -118,15 +118,31 @@ def _statements(group: str):
            AND {_RESOLVED} AND {customer}
          GROUP BY 1, 2
         UNION ALL
-        SELECT width_bucket(m.at, :edges), {key}, 'moves',
-               count(DISTINCT m.ticket_id) FILTER (WHERE m.kind = 'reopened'), sum(m.delta)
+        SELECT width_bucket(m.at, :edges), {key}, 'moves', 0, sum(m.delta)
           FROM ticket_moves m LEFT JOIN ticket_facts f ON f.tenant_id = m.tenant_id AND f.ticket_id = m.ticket_id
-         WHERE m.tenant_id = :tenant_id AND m.at < :window_end AND {customer}
+         WHERE m.tenant_id = :tenant_id AND m.at >= :window_start AND m.at < :window_end AND {customer}
+         GROUP BY 1, 2
+        UNION ALL
+        SELECT width_bucket(m.at, :edges), {key}, 'reopened', count(DISTINCT m.ticket_id), 0
+          FROM ticket_moves m LEFT JOIN ticket_facts f ON f.tenant_id = m.tenant_id AND f.ticket_id = m.ticket_id
+         WHERE m.tenant_id = :tenant_id AND m.at >= :window_start AND m.at < :window_end AND m.kind = 'reopened'
+           AND {customer}
+         GROUP BY 1, 2
+        UNION ALL
+        -- the tickets open when the window starts, summed per ticket first: only those look up their group
+        SELECT 0, {key}, 'moves', 0, sum(o.open)
+          FROM (SELECT m.tenant_id, m.ticket_id, sum(m.delta) AS open FROM ticket_moves m
+                 WHERE m.tenant_id = :tenant_id AND m.at < :window_start
+                 GROUP BY m.tenant_id, m.ticket_id HAVING sum(m.delta) <> 0) o
+          LEFT JOIN ticket_facts f ON f.tenant_id = o.tenant_id AND f.ticket_id = o.ticket_id
+         WHERE {customer}
          GROUP BY 1, 2
     """).bindparams(bindparam("edges", type_=ARRAY(TIMESTAMP(True))), bindparam("customer_id", type_=UUID()))
 
 
 _STATEMENTS = {group: _statements(group) for group in volume_report.GROUPS}
+# a year of months' moves hashed by period and group without spilling to disk (the default is 4 MB)
+_WORK_MEM = text("SET LOCAL work_mem = '32MB'")
 _NAMES = text("SELECT CAST(customer_id AS text), name FROM report_customers WHERE tenant_id = :tenant_id")
 
 
@@ -138,6 +154,7 @@ def volume(session, tenant_id, tz: str, spans: list[tuple[date, date]], group: s
     params = {"tenant_id": tenant_id, "customer_id": customer_id, "edges": edges, "window_start": edges[0],
               "window_end": edges[-1]}
     counts, deltas, base = {}, {}, {}
+    session.execute(_WORK_MEM)
     for bucket, key, kind, n, delta in session.execute(_STATEMENTS[group], params):
         if bucket == 0:  # before the window: the backlog it starts with
             base[key] = base.get(key, 0) + int(delta)
@@ -145,8 +162,6 @@ def volume(session, tenant_id, tz: str, spans: list[tuple[date, date]], group: s
         first = oldest_first[bucket - 1][0]
         if kind == "moves":
             deltas[(first, key)] = int(delta)
-            if n:
-                counts.setdefault((first, key), {})["reopened"] = int(n)
         else:
             counts.setdefault((first, key), {})[kind] = int(n)
     names = dict(session.execute(_NAMES, {"tenant_id": tenant_id}).all()) if group == "customer" else None
