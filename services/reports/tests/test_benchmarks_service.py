@@ -134,7 +134,7 @@ def test_closed_weeks_are_frozen_with_delta_and_trend_and_a_late_event_changes_n
         rpc.call("reports", "benchmarks", tenant, 0)
 
 
-def test_two_instances_freezing_the_same_week_store_one_snapshot(reports, rpc, tenant_id):
+def test_two_instances_freezing_the_same_week_store_one_snapshot(reports, rpc, tenant_id, monkeypatch):
     new_york_tenant(reports, tenant_id)
     customer = uuid.uuid4()
     last_week = week_start_of(datetime.now(NEW_YORK).date(), "monday") - timedelta(weeks=2)
@@ -152,9 +152,11 @@ def test_two_instances_freezing_the_same_week_store_one_snapshot(reports, rpc, t
     with db.engine_for("reports").connect() as conn:
         weeks = benchmarks.weeks_back(datetime.now(timezone.utc), "America/New_York", "monday", 8)
         at = datetime.now(timezone.utc)
+        few = {w: benchmark_store.week_figures(conn, tenant_id, "America/New_York", "monday", w, at) for w in weeks}
+        monkeypatch.setattr(benchmark_store, "FEW_BACKLOG_ENDS", 0)
+        monkeypatch.setattr(benchmark_store, "FEW_AT_RISK_DAYS", 0)
         many = benchmark_store.figures_for_weeks(conn, tenant_id, "America/New_York", "monday", weeks + [
             weeks[0] - timedelta(weeks=n) for n in range(1, 4)], at)
-        few = {w: benchmark_store.week_figures(conn, tenant_id, "America/New_York", "monday", w, at) for w in weeks}
     assert {w: many[w] for w in weeks} == few
     # C open until resolved; B resolved, then open from its reopening until it closed; A open since created
     assert [few[w]["backlog"] for w in weeks[-6:-1]] == [1, 0, 0, 1, 1]
