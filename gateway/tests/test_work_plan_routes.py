@@ -60,3 +60,30 @@ def test_a_custom_field_key_refused_by_the_service_is_answered_as_its_422(client
     services.on("customers", "remove_custom_field", refuse)
     doc = problem(client.delete("/api/v1/custom-fields/0", headers=bearer()), 422)
     assert [e["field"] for e in doc["errors"]] == ["key"]
+
+
+def test_a_portal_submission_is_for_the_portal_users_company_as_their_contact(client, bearer, services, problem):
+    """The company and the contact come from the token, never from the request (issue 11)."""
+    from gateway.tests.conftest import PORTAL_CUSTOMER_ID, _authenticate
+
+    contact_id = str(uuid.uuid4())
+    services.on("customers", "authenticate", lambda token: {**_authenticate(token), "contact_id": contact_id}
+                if (_authenticate(token) or {}).get("role") == "portal" else _authenticate(token))
+    services.on("customers", "submit_portal_form", lambda tenant, form_id, customer_id, contact, payload: {
+        "id": str(uuid.uuid4()), "form_id": form_id, "form_version": 1, "link_id": None, "customer_id": customer_id,
+        "contact_id": contact, "answers": payload["answers"], "scores": [], "task_id": None,
+        "submitted_at": "2026-12-01T10:00:00+00:00", "ticket_id": None, "survey_ticket_id": None, "via": "portal"})
+    form_id = str(uuid.uuid4())
+    answer = client.post(f"/api/v1/portal/forms/{form_id}/submissions", headers=bearer("portal"),
+                         json={"answers": {"csat": 5}, "customer_id": str(uuid.uuid4())})
+    problem(answer, 400)  # a body naming a customer is refused (unknown field): the company is the token's
+    answer = client.post(f"/api/v1/portal/forms/{form_id}/submissions", headers=bearer("portal"),
+                         json={"answers": {"csat": 5}})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    [(_tenant, given_form, customer, contact, payload)] = services.calls_to("customers", "submit_portal_form")
+    assert (given_form, customer, contact, payload) == (form_id, PORTAL_CUSTOMER_ID, contact_id,
+                                                        {"answers": {"csat": 5}})
+    # an owner may look at what the portal offers, but is no contact to submit as
+    problem(client.post(f"/api/v1/portal/forms/{form_id}/submissions", headers=bearer("owner"),
+                        json={"answers": {"csat": 5}}), 422)
+    assert len(services.calls_to("customers", "submit_portal_form")) == 1
