@@ -273,7 +273,7 @@ def _bounded_walk(msg: Message, depth: int = 0):
 
 def _unsurrogate(value: str, hints: tuple[str, ...] = ()) -> str:
     """A header value with raw 8-bit bytes (kept as surrogate escapes by the parser) → decoded text."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+    if value.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in value):
         return value
     return decode_bytes(value.encode("utf-8", errors="surrogateescape"), hints=hints)
 
@@ -322,13 +322,7 @@ def _qp_word(payload: str) -> bytes:
 
 # --- headers ----------------------------------------------------------------------------------------
 
-def _raw_headers(msg: Message, name: str) -> list[str]:
-    lname = name.lower()
-    try:
-        items = msg.raw_items() if hasattr(msg, "raw_items") else msg.items()
-        return [str(v) for k, v in items if k.lower() == lname]
-    except Exception:  # noqa: BLE001 - a header block the library chokes on has no values
-        return []
+_raw_headers = auto_replies.raw_header_values
 
 
 def _unfold(value: str) -> str:
