@@ -21,10 +21,9 @@ from custops.events import EventData, contract
 BillableSource = Literal["entry", "category", "project", "customer"]
 
 
-@contract("billing", "time.logged")
-class TimeLogged(EventData):
-    """A time entry was recorded. `member_id` is whose time it is; `entered_by_member_id` who
-    entered it (a manager may log a colleague's time)."""
+class TimeEntryFacts(EventData):
+    """The entry as it is (or, for time.deleted, was): every time.* event carries these, so a read
+    model can add, correct or take back its minutes from any one of them."""
 
     entry_id: uuid.UUID
     member_id: uuid.UUID
@@ -33,10 +32,6 @@ class TimeLogged(EventData):
     minutes: int
     billable: bool
     work_date: date
-    note: str = ""
-    # added within v1 (additive)
-    entered_by_member_id: uuid.UUID | None = None
-    revision: int = 1
     # added within v1 (issue 10, additive): what the time is for, why it is billable, its week
     project_id: uuid.UUID | None = None
     task_id: uuid.UUID | None = None
@@ -49,6 +44,17 @@ class TimeLogged(EventData):
     ended_at: AwareDatetime | None = None
     timer_id: uuid.UUID | None = None
     needs_confirmation: str | None = None
+
+
+@contract("billing", "time.logged")
+class TimeLogged(TimeEntryFacts):
+    """A time entry was recorded. `member_id` is whose time it is; `entered_by_member_id` who
+    entered it (a manager may log a colleague's time)."""
+
+    note: str = ""
+    # added within v1 (additive)
+    entered_by_member_id: uuid.UUID | None = None
+    revision: int = 1
 
 
 class FieldChange(BaseModel):
@@ -61,64 +67,26 @@ class FieldChange(BaseModel):
 
 
 @contract("billing", "time.updated")
-class TimeUpdated(EventData):
+class TimeUpdated(TimeEntryFacts):
     """A time entry was corrected. `changes` maps each changed field (`member_id`, `customer_id`,
     `ticket_id`, `work_date`, `minutes`, `billable`, `note`) to its `old` and `new` value; the other
     fields are the entry as it now is. `updated_by_member_id` is who corrected it."""
 
-    entry_id: uuid.UUID
-    member_id: uuid.UUID
-    customer_id: uuid.UUID
-    ticket_id: uuid.UUID | None = None
-    minutes: int
-    billable: bool
-    work_date: date
     note: str = ""
     revision: int
     changes: dict[str, FieldChange]
     updated_by_member_id: uuid.UUID | None = None
     updated_at: AwareDatetime
-    # added within v1 (issue 10, additive): what the time is for, why it is billable, its week
-    project_id: uuid.UUID | None = None
-    task_id: uuid.UUID | None = None
-    activity_id: uuid.UUID | None = None
-    category: str | None = None
-    billable_source: BillableSource | None = None
-    tags: list[str] = []
-    week_start: date | None = None
-    started_at: AwareDatetime | None = None
-    ended_at: AwareDatetime | None = None
-    timer_id: uuid.UUID | None = None
-    needs_confirmation: str | None = None
 
 
 @contract("billing", "time.deleted")
-class TimeDeleted(EventData):
+class TimeDeleted(TimeEntryFacts):
     """A time entry was deleted (never an invoiced one); the fields are the entry as it was, so a
     read model can take its minutes back out. `deleted_by_member_id` is who deleted it."""
 
-    entry_id: uuid.UUID
-    member_id: uuid.UUID
-    customer_id: uuid.UUID
-    ticket_id: uuid.UUID | None = None
-    minutes: int
-    billable: bool
-    work_date: date
     revision: int
     deleted_by_member_id: uuid.UUID | None = None
     deleted_at: AwareDatetime
-    # added within v1 (issue 10, additive): what the time is for, why it is billable, its week
-    project_id: uuid.UUID | None = None
-    task_id: uuid.UUID | None = None
-    activity_id: uuid.UUID | None = None
-    category: str | None = None
-    billable_source: BillableSource | None = None
-    tags: list[str] = []
-    week_start: date | None = None
-    started_at: AwareDatetime | None = None
-    ended_at: AwareDatetime | None = None
-    timer_id: uuid.UUID | None = None
-    needs_confirmation: str | None = None
 
 
 # --- the stopwatch (issue 10): a member's running timers. Every timer.* event carries the timer as
