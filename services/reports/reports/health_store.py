@@ -92,14 +92,23 @@ def save_breach(session, tenant_id, data) -> None:
         breached_at=data.deadline).on_conflict_do_nothing())
 
 
+def _keep_extreme(column: str, newer):
+    """An upsert of the customer's row keeping `column` at `newer(kept, given)` (the latest touch,
+    the earliest start), whatever the order: one INSERT with its key, so a batch pipelines it."""
+    table = health_customers
+    stmt = insert(table)
+    kept, given = table.c[column], stmt.excluded[column]
+    return stmt.on_conflict_do_update(index_elements=[table.c.tenant_id, table.c.customer_id],
+                                      set_={column: given}, where=or_(kept.is_(None), newer(given, kept)))
+
+
+_TOUCH = _keep_extreme("last_human_touch_at", lambda given, kept: given > kept)
+_START = _keep_extreme("start_date", lambda given, kept: given < kept)
+
+
 def save_touch(session, tenant_id, customer_id, at: datetime) -> None:
     """The last human touchpoint: the latest one told, whatever the order."""
-    ensure_customer(session, tenant_id, customer_id)
-    table = health_customers
-    session.execute(table.update().where(table.c.tenant_id == tenant_id, table.c.customer_id == customer_id,
-                                         or_(table.c.last_human_touch_at.is_(None),
-                                             table.c.last_human_touch_at < at))
-                    .values(last_human_touch_at=at))
+    session.execute(_TOUCH, {"tenant_id": tenant_id, "customer_id": customer_id, "last_human_touch_at": at})
 
 
 def count_interaction(session, tenant_id, customer_id, at: datetime) -> None:
@@ -114,11 +123,7 @@ def save_start(session, tenant_id, customer_id, start: date | None) -> None:
     """The customer's start: the earliest told."""
     if start is None:
         return
-    ensure_customer(session, tenant_id, customer_id)
-    table = health_customers
-    session.execute(table.update().where(table.c.tenant_id == tenant_id, table.c.customer_id == customer_id,
-                                         or_(table.c.start_date.is_(None), table.c.start_date > start))
-                    .values(start_date=start))
+    session.execute(_START, {"tenant_id": tenant_id, "customer_id": customer_id, "start_date": start})
 
 
 def save_milestone(session, tenant_id, envelope, data, plan: dict | None = None, mark: str | None = None,
