@@ -126,9 +126,15 @@ def build_message(row: dict, from_name: str = "") -> EmailMessage:
         msg["In-Reply-To"] = f"<{row['in_reply_to']}>"
     if row["mail_references"]:
         msg["References"] = " ".join(f"<{r}>" for r in row["mail_references"])
-    if row["automatic"]:
+    if row.get("kind") == "survey":
+        # RFC 3834: made by a machine, answering no mail; Exchange/Outlook send no out-of-office back
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "All"
+    elif row["automatic"]:
         msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: no responder answers it
     msg.set_content(row["body"])
+    if row.get("html_body"):
+        msg.add_alternative(row["html_body"], subtype="html")
     return msg
 
 

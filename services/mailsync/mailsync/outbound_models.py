@@ -4,7 +4,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from mailsync.models import metadata
 
-# One row per reply (`id` = the ticket message id: the idempotency key of the send), claimed before
+# One row per reply or survey mail (`id` = the ticket message id: the idempotency key of the send), claimed before
 # each SMTP transaction. status: queued -> sending -> sent | failed (| bounced later); suppressed:
 # the loop guard refused an automatic mail. `internet_message_id` is the same on every attempt.
 outbound_mails = Table(
@@ -24,6 +24,10 @@ outbound_mails = Table(
     Column("in_reply_to", String(998)),
     Column("mail_references", ARRAY(String(998)), nullable=False, server_default=text("'{}'")),
     Column("automatic", Boolean, nullable=False, server_default=text("false")),
+    # reply (a ticket's public reply, `id` = its ticket message id) | survey (the satisfaction survey
+    # of a resolved ticket, `id` = the survey link's id; `mailsync.survey_mail`, migration 0005h9)
+    Column("kind", String(12), nullable=False, server_default="reply"),
+    Column("html_body", Text),  # an HTML alternative of `body`, when the mail has one
     Column("status", String(12), nullable=False, server_default="queued"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

@@ -25,6 +25,7 @@ from mailsync.intake_service import MailIntakeEntrypoints
 from mailsync.models import UNIQUE_EMAIL, mailboxes
 from mailsync.outbound import OutboundMail
 from mailsync.secrets_box import Secrets
+from mailsync.survey_mail import SurveyMail
 
 
 # A mailbox as the service answers it: never the password or its ciphertext.
@@ -38,7 +39,7 @@ def _shape(row) -> dict:
                        "auth": mailbox_settings.auth_shape(row)}, FIELDS)
 
 
-class MailsyncService(MailIntakeEntrypoints, OutboundMail, HealthEndpoints):
+class MailsyncService(MailIntakeEntrypoints, OutboundMail, SurveyMail, HealthEndpoints):
     name = "mailsync"
 
     db = Database()

@@ -498,6 +498,8 @@ class SurveyRequested(EventData):
     contact_id: uuid.UUID
     url: str
     expires_at: AwareDatetime
+    # added within v1 (additive): the contact's mail address, where the survey mail goes (None: it has none)
+    contact_email: str | None = None
 
 
 @contract("customers", "survey_settings.changed")

@@ -16,9 +16,8 @@ How it flows, with no dual write:
   become the customer's latest, the tickets service puts them on the ticket, and the reports
   service's health reads them from `form.submitted` as from any form.
 
-Sending the mail: `survey.requested` carries the URL (with the link token, told only there) for a
-mail sender to take; mailsync sends replies of tickets only, so the survey mail is not sent by this
-suite yet (docs/forms.md).
+Sending the mail: `survey.requested` carries the URL (with the link token, told only there) and the
+contact's address; the mailsync service sends the mail (`mailsync.survey_mail`, docs/forms.md).
 """
 from __future__ import annotations
 
@@ -121,9 +120,10 @@ def _send(session: Session, request: dict) -> None:
     """Make a due request's link and tell `survey.requested` (or end it: no requester, surveys off)."""
     settings = _settings(session, request["tenant_id"])
     outcome, link_id = "sent", None
-    contact_ok = request["contact_id"] is not None and session.execute(select(contacts.c.id).where(
+    contact = request["contact_id"] is not None and session.execute(select(contacts.c.email).where(
         contacts.c.tenant_id == request["tenant_id"], contacts.c.id == request["contact_id"],
-        contacts.c.customer_id == request["customer_id"], contacts.c.archived_at.is_(None))).first() is not None
+        contacts.c.customer_id == request["customer_id"], contacts.c.archived_at.is_(None))).first()
+    contact_ok = bool(contact)
     form_id = settings["form_id"] or request["form_id"]
     if not settings["enabled"] or form_id is None:
         outcome = "disabled"
@@ -137,7 +137,7 @@ def _send(session: Session, request: dict) -> None:
         outbox.add(session, request["tenant_id"], SurveyRequested(
             link_id=link_id, form_id=form_id, ticket_id=request["ticket_id"], ticket_number=request["ticket_number"],
             customer_id=request["customer_id"], contact_id=request["contact_id"], url=LINK_URL + token,
-            expires_at=link["expires_at"]))
+            expires_at=link["expires_at"], contact_email=contact.email))
     session.execute(update(survey_requests).where(survey_requests.c.id == request["id"])
                     .values(outcome=outcome, link_id=link_id))
 
