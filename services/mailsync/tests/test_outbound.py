@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from custops import db
+from custops.contracts.customers import SurveyRequested
 from custops.contracts.mailsync import MailAddress, MailReceived
 from custops.contracts.tickets import TicketReplied
 from custops.events import envelope_for
@@ -187,3 +188,49 @@ def test_a_reply_on_a_ticket_without_mail_goes_to_its_contact_from_the_default_m
     [got] = smtp.wait_for(1)
     assert got.rcpt_tos == ["carol@acme.example"] and got.mail_from == "help@help.example"
     assert got.message["In-Reply-To"] is None and got.message["Subject"] == "Re: [#T-42] Printer on fire"
+
+
+# --- the satisfaction survey of a resolved ticket (issue 11, `mailsync.survey_mail`) ---
+
+def survey(ticket_id, number=42, **kw) -> SurveyRequested:
+    link_id = uuid.uuid4()
+    return SurveyRequested(**{
+        "link_id": link_id, "form_id": uuid.uuid4(), "ticket_id": ticket_id, "ticket_number": number,
+        "customer_id": uuid.uuid4(), "contact_id": uuid.uuid4(),
+        "url": f"http://127.0.0.1:8080/api/v1/forms/by-link/tok{link_id.hex}",
+        "expires_at": datetime(2027, 1, 15, tzinfo=timezone.utc), "contact_email": "Alice@acme.example", **kw})
+
+
+def test_a_survey_mail_arrives_once_threaded_with_its_link_and_automatic_headers(mailsync, mailbox, smtp, tenant_id):
+    reply = replied(mailbox)
+    publish_and_wait(mailsync, "on_ticket_replied", envelope_for(reply, tenant_id))
+    eventually(lambda: _row(reply.message_id)["status"] == "sent", 10, "the reply sent")
+
+    asked = survey(reply.ticket_id)
+    envelope = envelope_for(asked, tenant_id)
+    publish_and_wait(mailsync, "on_survey_requested", envelope)
+    [_, got] = smtp.wait_for(2)
+    message = got.message
+    assert got.rcpt_tos == ["alice@acme.example"] and got.mail_from == mailbox["email"]
+    assert message["Subject"] == "How did we do? [#T-42]"
+    assert message["Auto-Submitted"] == "auto-generated" and message["X-Auto-Response-Suppress"] == "All"
+    assert message["In-Reply-To"] == f"<{reply.internet_message_id}>"
+    assert message["References"] == f"<m1@acme.example> <m2@acme.example> <{reply.internet_message_id}>"
+    assert message["Message-ID"] == f"<survey-{asked.link_id}@help.example>"
+    plain, rich = message.get_body(("plain",)), message.get_body(("html",))
+    assert asked.url in plain.get_content() and f'href="{asked.url}"' in rich.get_content()
+    eventually(lambda: _row(asked.link_id)["status"] == "sent", 10, "the survey marked sent")
+    assert len(_told("mail.sent", asked.link_id)) == 1
+
+    publish_and_wait(mailsync, "on_survey_requested", envelope)  # redelivered
+    publish_and_wait(mailsync, "on_survey_requested", envelope_for(asked, tenant_id))  # told again
+    assert len(smtp.tried) == 2 and _row(asked.link_id)["attempts"] == 1
+    assert len(_told("mail.sent", asked.link_id)) == 1
+
+
+def test_a_survey_for_a_tenant_without_a_mailbox_is_recorded_unsent(mailsync, smtp):
+    asked = survey(uuid.uuid4(), contact_email=None)  # the contact is not asked: nothing could send it
+    publish_and_wait(mailsync, "on_survey_requested", envelope_for(asked, uuid.uuid4()))
+    row = _row(asked.link_id)
+    assert row["status"] == "failed" and row["last_error"] == "no mailbox to send from" and row["kind"] == "survey"
+    assert smtp.tried == [] and _told("mail.send_failed", asked.link_id) == []
