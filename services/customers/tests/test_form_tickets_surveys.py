@@ -106,6 +106,7 @@ def test_a_resolved_ticket_sends_one_survey_whose_score_lands_on_the_customer(rp
     assert len(requested) == 1
     data = requested[0]["data"]
     assert data["ticket_id"] == str(ticket_id) and data["contact_id"] == contact["id"]
+    assert data["contact_email"] == contact["email"]  # where mailsync sends the survey mail
     expires = datetime.fromisoformat(data["expires_at"])
     assert timedelta(days=6, hours=23) < expires - datetime.now(timezone.utc) <= timedelta(days=7)
     token = data["url"].rsplit("/", 1)[1]
