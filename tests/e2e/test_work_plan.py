@@ -206,6 +206,13 @@ def test_a_portal_form_opens_a_ticket_whose_resolution_sends_a_survey_scored_on_
         return [r[0] for r in rows]
 
     (url,) = eventually(survey_url, DEADLINE, "survey.requested for the resolved ticket")
+
+    def survey_mail():  # mailsync takes it; this tenant has no mailbox, so it is recorded unsent
+        return suite.query("mailsync", "SELECT status, last_error, kind FROM outbound_mails "
+                                       "WHERE ticket_id = :ticket", ticket=ticket["id"])
+
+    (mail,) = eventually(survey_mail, DEADLINE, "mailsync's row of the survey mail")
+    assert tuple(mail) == ("failed", "no mailbox to send from", "survey")
     token = url.rsplit("/", 1)[1]
     anyone = suite.api()
     assert anyone.get(f"/api/v1/forms/by-link/{token}").json()["name"] == "How did we do?"
