@@ -35,6 +35,10 @@ and `References` of the ticket's thread, the ticket token in the subject (added 
 `Auto-Submitted: auto-replied` on an automatic mail — which the loop guard
 (`mailsync.auto_replies.LoopGuard`) may refuse (`suppressed`): never to a daemon, a no-reply or our
 own address, at most its cap per recipient per hour.
+
+The satisfaction survey of a resolved ticket (`survey.requested`) is queued by `mailsync.survey_mail`
+as a row of kind `survey` and leaves by the same sender (`Auto-Submitted: auto-generated`,
+`X-Auto-Response-Suppress: All`, an HTML alternative).
 """
 from __future__ import annotations
 

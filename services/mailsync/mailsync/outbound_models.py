@@ -12,7 +12,7 @@ outbound_mails = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("tenant_id", UUID(as_uuid=True), nullable=False),
-    Column("event_id", UUID(as_uuid=True), nullable=False),  # the ticket.replied that queued it
+    Column("event_id", UUID(as_uuid=True), nullable=False),  # the ticket.replied (survey.requested) that queued it
     Column("ticket_id", UUID(as_uuid=True), nullable=False),
     Column("mailbox_id", UUID(as_uuid=True)),
     Column("internet_message_id", String(998), nullable=False),
