@@ -234,3 +234,17 @@ def test_a_survey_for_a_tenant_without_a_mailbox_is_recorded_unsent(mailsync, sm
     row = _row(asked.link_id)
     assert row["status"] == "failed" and row["last_error"] == "no mailbox to send from" and row["kind"] == "survey"
     assert smtp.tried == [] and _told("mail.send_failed", asked.link_id) == []
+
+
+def test_a_survey_on_a_ticket_never_mailed_goes_from_the_default_mailbox_unthreaded(mailsync, rpc, smtp):
+    tenant = uuid.uuid4()
+    rpc.call("mailsync", "create_mailbox", str(tenant), {
+        "name": "Help", "email": "help@survey.example", "imap_host": "127.0.0.1", "imap_port": 1,
+        "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_starttls": False, "username": "help",
+        "password": "secret"})  # enabled: the tenant's default mailbox
+    asked = survey(uuid.uuid4(), number=None)
+    publish_and_wait(mailsync, "on_survey_requested", envelope_for(asked, tenant))
+    [got] = smtp.wait_for(1)
+    assert got.mail_from == "help@survey.example" and got.rcpt_tos == ["alice@acme.example"]
+    assert got.message["In-Reply-To"] is None and got.message["References"] is None
+    assert got.message["Subject"] == "How did we do?"
