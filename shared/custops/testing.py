@@ -25,3 +25,9 @@ def publish_and_wait(container, method: str, envelope, timeout: float = 15) -> N
         finally:
             publisher.close()
     assert list(outcomes.values()) == [None]
+
+
+def publish_each_and_wait(container, method: str, *envelopes, timeout: float = 15) -> None:
+    """`publish_and_wait` for each envelope in turn (a handler sees them in this order)."""
+    for envelope in envelopes:
+        publish_and_wait(container, method, envelope, timeout=timeout)

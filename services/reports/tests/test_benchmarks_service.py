@@ -19,26 +19,13 @@ from custops.contracts.tickets import TicketCreated, TicketReplied, TicketSlaMet
 from custops.errors import InvalidInput
 from custops.events import envelope_for
 from custops.rpc import RpcClient
-from custops.testing import publish_and_wait
+from custops.testing import publish_each_and_wait as publish
 from reports import benchmark_store, benchmarks
 from reports.benchmark_entrypoints import BACKFILL_WEEKS
 from reports.benchmark_models import week_snapshots
-from reports.service import ReportsService
 from reports.status_report import week_start_of
 
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-@pytest.fixture
-def reports(container_factory, nameko_config):
-    container = container_factory(ReportsService, nameko_config)
-    container.start()
-    return container
-
-
-def publish(container, method, *envelopes):
-    for envelope in envelopes:
-        publish_and_wait(container, method, envelope)
 
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:

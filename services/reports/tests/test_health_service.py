@@ -19,14 +19,6 @@ from custops.entrypoints import handled_events
 from custops.errors import InvalidInput
 from custops.events import envelope_for
 from reports import health
-from reports.service import ReportsService
-
-
-@pytest.fixture
-def reports(container_factory, nameko_config):
-    container = container_factory(ReportsService, nameko_config)
-    container.start()
-    return container
 
 
 def publish_and_wait(container, method, envelopes, timeout=15):

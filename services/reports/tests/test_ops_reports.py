@@ -12,22 +12,9 @@ from custops.contracts.tickets import (TicketAssigned, TicketCreated, TicketRepl
                                        TicketSlaMet, TicketStatusChanged)
 from custops.errors import InvalidInput
 from custops.events import envelope_for
-from custops.testing import publish_and_wait
-from reports.service import ReportsService
+from custops.testing import publish_each_and_wait as publish
 
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-@pytest.fixture
-def reports(container_factory, nameko_config):
-    container = container_factory(ReportsService, nameko_config)
-    container.start()
-    return container
-
-
-def publish(container, method, *envelopes):
-    for envelope in envelopes:
-        publish_and_wait(container, method, envelope)
 
 
 def local(day: date, hour: int = 12) -> datetime:

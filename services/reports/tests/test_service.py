@@ -20,13 +20,6 @@ from reports.service import ReportsService
 from reports.weeks import iso_week_of
 
 
-@pytest.fixture
-def reports(container_factory, nameko_config):
-    container = container_factory(ReportsService, nameko_config)
-    container.start()
-    return container
-
-
 def publish_and_wait(container, method, envelopes, timeout=15):
     """Publish the envelopes (in this order) and wait until `method` has handled each (every copy)."""
     waiting = [str(e.id) for e in envelopes]

@@ -15,23 +15,10 @@ from custops.contracts.customers import (ProjectCreated, ProjectDeleted, TaskCom
 from custops.contracts.tickets import TicketStatusChanged
 from custops.errors import InvalidInput
 from custops.events import envelope_for
-from custops.testing import publish_and_wait
-from reports.service import ReportsService
+from custops.testing import publish_each_and_wait as publish
 from reports.status_report import week_start_of
 
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-@pytest.fixture
-def reports(container_factory, nameko_config):
-    container = container_factory(ReportsService, nameko_config)
-    container.start()
-    return container
-
-
-def publish(container, method, *envelopes):
-    for envelope in envelopes:
-        publish_and_wait(container, method, envelope)
 
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:
