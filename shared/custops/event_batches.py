@@ -26,6 +26,13 @@ them; only the waiting for each is saved. A held INSERT that fails names no mess
 then retried one message per transaction, where it does. Statements a handler sends by
 `session.connection()` directly are not ordered after held ones (no service does that; use
 `session.execute`).
+
+Work a handler only needs once per batch (a read model's summary recomputed from what the batch
+wrote, e.g. a customer's health score) is handed to `once_before_commit(session, key, work)`: each
+key's work runs once, after the batch's last handler and before the commit, in the batch's
+transaction. A failure there names no message, so the batch is retried one message per transaction
+(each then runs its own work): a poison message is still isolated. Outside a batch (a handler
+called directly, a replay) the work runs at once.
 """
 from __future__ import annotations
 
@@ -93,6 +100,7 @@ def _attempt(db, todo: list[Delivery], handler: Callable):
     stage, outcomes, held = _CLAIM, [], None
     try:
         with db.transaction() as session:
+            session.info[_ONCE] = {}
             fresh = inbox.claim_many(session, db.consumer, [(d.envelope.id, d.envelope.type) for d in todo])
             held = HeldInserts(session) if len(todo) > 1 else None
             for index, delivery in enumerate(todo):
@@ -106,6 +114,7 @@ def _attempt(db, todo: list[Delivery], handler: Callable):
                 session.flush()  # an ORM handler's error belongs to its own message, not the next one's
                 outcomes.append(NEW)
             stage = _COMMIT
+            _run_once_before_commit(session)
             if held is not None:
                 held.send()
     except Exception:  # noqa: BLE001 - the caller decides what each failure means
@@ -118,6 +127,26 @@ def _attempt(db, todo: list[Delivery], handler: Callable):
     for delivery, outcome in zip(todo, outcomes):
         delivery.outcome, delivery.exc_info = outcome, None
     return None, None
+
+
+_ONCE = "custops.event_batches.once_before_commit"
+
+
+def once_before_commit(session, key, work: Callable[[], Any]) -> None:
+    """Run `work` once per `key` for this batch, just before its commit (see the module's doc);
+    at once when `session` is not a batch's."""
+    pending = session.info.get(_ONCE)
+    if pending is None:
+        work()
+    else:
+        pending.setdefault(key, work)
+
+
+def _run_once_before_commit(session) -> None:
+    pending = session.info.get(_ONCE) or {}
+    while pending:  # work may hand over more work (another key)
+        key = next(iter(pending))
+        pending.pop(key)()
 
 
 class HeldInserts:

@@ -279,6 +279,52 @@ def test_a_held_insert_that_fails_is_found_by_retrying_one_message_at_a_time(eng
     assert effects(engine) == [0, 2, 3]
 
 
+def test_work_once_per_batch_runs_once_per_key_after_the_last_handler_in_the_transaction(engine, tenant_id):
+    deliveries = parsed(range(5), tenant_id)
+    summaries = []
+
+    def handler(session, envelope, data):
+        session.execute(probe.effects.insert().values(n=data.n, label=data.label))
+
+        def summarise(key=data.n % 2):
+            count = session.execute(select(func.count()).select_from(probe.effects)).scalar()
+            summaries.append((key, count))
+        event_batches.once_before_commit(session, ("parity", data.n % 2), summarise)
+
+    access = DatabaseAccess(engine, probe.PROBE, "batchprobe.once")
+    event_batches.handle(access, deliveries, handler, lambda exc: False)
+    assert outcomes(deliveries) == ["new"] * 5
+    assert summaries == [(0, 5), (1, 5)], "once per key, after every handler of the batch"
+    assert effects(engine) == [0, 1, 2, 3, 4]
+
+
+def test_work_once_per_batch_that_fails_isolates_its_message(engine, tenant_id):
+    deliveries = parsed(range(4), tenant_id)
+    runs = []
+
+    def handler(session, envelope, data):
+        session.execute(probe.effects.insert().values(n=data.n, label=data.label))
+
+        def summarise(n=data.n):
+            runs.append(n)
+            if n == 2:
+                raise RuntimeError("the summary of 2 fails")
+        event_batches.once_before_commit(session, ("n", data.n), summarise)
+
+    access = DatabaseAccess(engine, probe.PROBE, "batchprobe.once")
+    event_batches.handle(access, deliveries, handler, lambda exc: False)
+    assert outcomes(deliveries) == ["new", "new", "failed", "new"]
+    assert effects(engine) == [0, 1, 3]
+
+
+def test_work_once_per_batch_runs_at_once_outside_a_batch():
+    class Session:
+        info: dict = {}
+    ran = []
+    event_batches.once_before_commit(Session(), "k", lambda: ran.append(1))
+    assert ran == [1]
+
+
 def test_only_an_insert_whose_result_is_not_needed_is_held():
     from sqlalchemy import update
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from nameko.timer import timer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from custops import outbox
+from custops import event_batches, outbox
 from custops.contracts.reports import CustomerHealthChanged, HealthSettingsChanged, HealthState
 from custops.entrypoints import PoisonMessage
 from custops.errors import EXPECTED, InvalidInput
@@ -62,6 +62,13 @@ def recompute(session, tenant_id, customer_id, now: datetime | None = None) -> h
             old_score=told_score, contributions=store.top_contributions(result)))
         store.save_told(session, tenant_id, customer_id, result, now)
     return result
+
+
+def recompute_before_commit(session, tenant_id, customer_id) -> None:
+    """`recompute` once per customer for a batch of events, after its last one (a batch of 100
+    ticket.created for one customer used to score it 100 times: 1.8 ms of CPU per event)."""
+    event_batches.once_before_commit(session, ("health", tenant_id, customer_id),
+                                     lambda: recompute(session, tenant_id, customer_id))
 
 
 class AtRiskQuery(BaseModel):
@@ -127,20 +134,20 @@ class HealthSignalEntrypoints:
         tenant_id = _tenant(envelope)
         store.save_ticket_move(session, tenant_id, envelope, data.ticket_id, data.customer_id, data.status,
                                data.created_at, opened_at=data.created_at)
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     @replay.projects("health", "tickets", "ticket.status_changed")
     def health_on_ticket_status_changed(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_ticket_move(session, tenant_id, envelope, data.ticket_id, data.customer_id, data.new_status,
                                data.changed_at)
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     @replay.projects("health", "tickets", "ticket.sla_breached")
     def health_on_sla_breached(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_breach(session, tenant_id, data)
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     @replay.projects("health", "tickets", "ticket.replied")
     def health_on_ticket_replied(self, session, envelope, data):
@@ -148,7 +155,7 @@ class HealthSignalEntrypoints:
             return
         tenant_id = _tenant(envelope)
         store.save_touch(session, tenant_id, data.customer_id, data.replied_at)
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     # --- timeline: interaction volume and the last human touchpoint
 
@@ -159,7 +166,7 @@ class HealthSignalEntrypoints:
         tenant_id = _tenant(envelope)
         store.count_interaction(session, tenant_id, data.customer_id, data.occurred_at)
         store.save_touch(session, tenant_id, data.customer_id, data.occurred_at)
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     # --- customers: the start date and onboarding milestones
 
@@ -169,20 +176,20 @@ class HealthSignalEntrypoints:
             return
         tenant_id = _tenant(envelope)
         store.save_start(session, tenant_id, data.customer_id, data.changed_at.astimezone(timezone.utc).date())
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     @replay.projects("health", "customers", "onboarding.applied")
     def health_on_onboarding_applied(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_start(session, tenant_id, data.customer_id, store._day(data.start_date))
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     @replay.projects("health", "customers", "task.created")
     def health_on_task_created(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_milestone(session, tenant_id, envelope, data,
                              plan=store.plan_of({"due_date": data.due_date, "milestone": data.milestone}))
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     @replay.projects("health", "customers", "task.updated")
     def health_on_task_updated(self, session, envelope, data):
@@ -191,32 +198,32 @@ class HealthSignalEntrypoints:
             return
         tenant_id = _tenant(envelope)
         store.save_milestone(session, tenant_id, envelope, data, plan=plan)
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     @replay.projects("health", "customers", "task.completed")
     def health_on_task_completed(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_milestone(session, tenant_id, envelope, data, mark="completed", at=data.completed_at,
                              plan=store.plan_of({"due_date": data.due_date, "milestone": data.milestone}))
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     @replay.projects("health", "customers", "task.reopened")
     def health_on_task_reopened(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_milestone(session, tenant_id, envelope, data, mark="reopened", at=envelope.occurred_at)
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     @replay.projects("health", "customers", "task.deleted")
     def health_on_task_deleted(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_milestone(session, tenant_id, envelope, data, deleted=True)
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     @replay.projects("health", "customers", "form.submitted")
     def health_on_form_submitted(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         if store.save_survey_scores(session, tenant_id, data):
-            recompute(session, tenant_id, data.customer_id)
+            recompute_before_commit(session, tenant_id, data.customer_id)
 
     # --- billing: overdue invoices
 
@@ -224,19 +231,19 @@ class HealthSignalEntrypoints:
     def health_on_invoice_overdue(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_invoice(session, tenant_id, data, overdue_at=envelope.occurred_at)
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     @replay.projects("health", "billing", "invoice.paid")
     def health_on_invoice_paid(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_invoice(session, tenant_id, data, settled_at=data.paid_at)
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     @replay.projects("health", "billing", "invoice.voided")
     def health_on_invoice_voided(self, session, envelope, data):
         tenant_id = _tenant(envelope)
         store.save_invoice(session, tenant_id, data, settled_at=envelope.occurred_at)
-        recompute(session, tenant_id, data.customer_id)
+        recompute_before_commit(session, tenant_id, data.customer_id)
 
     # --- the daily rescore: time-driven signals (days since the last touch, ticket age) grow with
     # no event; a customer not scored yet today is rescored, and a change of state told
