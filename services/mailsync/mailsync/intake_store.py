@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone
 
 from psycopg.types.json import Jsonb
@@ -20,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from custops import outbox
-from mailsync import intake
+from mailsync import intake, outbound
 from mailsync.blob_store import BlobStore
 from mailsync.models import mail_folder_states, mail_messages, mailbox_leases, mailbox_sync_status, mailboxes
 
@@ -65,6 +66,9 @@ def store_batch(session: Session, blobs: BlobStore, *, tenant_id, mailbox_id, ho
     blobs.put_many(session, tenant_id, contents)
     outbox.add_many(session, [(tenant_id, intake.told(m.received, m.match)) for m in new
                               if m.status == intake.IMPORTED])
+    for m in new:  # whoever sent it: a bounce mostly comes from a daemon that is nobody's contact
+        if m.received and m.received.get("automatic") == "bounce" and m.received.get("bounced_message_id"):
+            outbound.record_bounce(session, tenant_id, SimpleNamespace(**m.received))
     advance_folder(session, tenant_id, mailbox_id, folder, uidvalidity, last_uid)
     return len(new)
 

@@ -23,8 +23,11 @@ Failures: a temporary one (connection refused or lost, timeout, 4xx, authenticat
 fix the password) is retried with exponential backoff (`backoff_seconds`) up to `MAX_ATTEMPTS`; a
 permanent one (5xx, every recipient refused, no mailbox to send from) ends at once. Either end is
 `failed` with the server's answer, and `mail.send_failed` tells the tickets service, which shows it
-on the message. A bounce of one of our replies (a `mail.received` with automatic `bounce` naming
-its Message-ID) marks it `bounced` and tells `mail.bounced`.
+on the message. A bounce of one of our replies (mail classified automatic `bounce` naming its
+Message-ID) marks it `bounced` and tells `mail.bounced`, once: recorded when the bounce is stored
+(`intake_store.store_batch`), whoever sent it — a bounce mostly comes from a mailer-daemon that
+matches no customer, whose mail is told as `mail.received` only once someone assigns it — and
+again, as a no-op, when a `mail.received` of it arrives.
 
 Recipients: those `ticket.replied` names (the thread's customer and participants); a ticket with
 no mail thread (opened by API or portal) is answered to its contact, asked of the customers service,

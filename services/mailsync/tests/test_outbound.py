@@ -248,3 +248,39 @@ def test_a_survey_on_a_ticket_never_mailed_goes_from_the_default_mailbox_unthrea
     assert got.mail_from == "help@survey.example" and got.rcpt_tos == ["alice@acme.example"]
     assert got.message["In-Reply-To"] is None and got.message["References"] is None
     assert got.message["Subject"] == "How did we do?"
+
+
+def test_a_bounce_from_a_daemon_nobody_knows_marks_our_reply_when_it_is_stored(mailsync, mailbox, smtp, tenant_id):
+    """A DSN from a mailer-daemon that matches no customer waits in the unassigned queue, where no
+    `mail.received` tells of it: the bounce is recorded as it is stored, and told once."""
+    from mailsync import imap_sync, intake, intake_store
+    from mailsync.blob_store import PostgresBlobStore
+
+    reply = replied(mailbox)
+    publish_and_wait(mailsync, "on_ticket_replied", envelope_for(reply, tenant_id))
+    eventually(lambda: _row(reply.message_id)["status"] == "sent", 10, "sent")
+    dsn = (b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.example>\r\n"
+           b"To: " + mailbox["email"].encode() + b"\r\nSubject: Delivery Status Notification (Failure)\r\n"
+           b"Message-ID: <dsn-" + uuid.uuid4().hex.encode() + b"@mx.googlemail.example>\r\n"
+           b"Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/report; report-type=delivery-status; boundary=b1\r\n\r\n"
+           b"--b1\r\nContent-Type: text/plain\r\n\r\nThe address alice@acme.example was not found.\r\n"
+           b"--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.googlemail.example\r\n\r\n"
+           b"Final-Recipient: rfc822; alice@acme.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+           b"--b1\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+           b"Message-ID: <" + reply.internet_message_id.encode() + b">\r\nSubject: [#T-42] Printer on fire\r\n"
+           b"--b1--\r\n")
+    mailbox_id = uuid.UUID(mailbox["id"])
+    ours = intake.OurAddresses.of(mailbox_id, [{"id": mailbox_id, "email": mailbox["email"], "username": None,
+                                                 "addresses": []}])
+    incoming = imap_sync.prepare(dsn, 7, datetime.now(timezone.utc), ours=ours, size_limit=10_000_000,
+                                 matcher=lambda email: None)  # nobody's contact
+    assert incoming.status == intake.UNASSIGNED and incoming.received["automatic"] == "bounce"
+    for _ in range(2):  # the same DSN fetched twice: stored once, told once
+        with db.transaction(db.engine_for("mailsync"), "mailsync") as session:
+            assert intake_store.acquire_lease(session, mailbox_id, "test", 30)
+            intake_store.store_batch(session, PostgresBlobStore(), tenant_id=tenant_id, mailbox_id=mailbox_id,
+                                     holder="test", folder="INBOX", uidvalidity=1, messages=[incoming], last_uid=7)
+    assert _row(reply.message_id)["status"] == "bounced"
+    [told] = _told("mail.bounced", reply.message_id)
+    assert "not found" in told["reason"] or "Delivery Status" in told["reason"]
