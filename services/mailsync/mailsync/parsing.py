@@ -343,8 +343,14 @@ def _ids(value: str) -> list[str]:
     found = _ID.findall(value)
     if not found:
         token = value.strip().strip("<>").strip()
-        found = [token] if token and " " not in token and "@" in token else []
+        found = [token] if _bare_id(token) and "@" in token else []
     return list(dict.fromkeys(found))
+
+
+def _bare_id(token: str) -> bool:
+    """An id written without its angle brackets: one token, and no bracket left inside it (`0<0` is
+    no id: a bracket in an id would break every References we write)."""
+    return bool(token) and not any(c in token for c in " <>")
 
 
 def _message_id(msg: Message) -> str | None:
@@ -354,7 +360,7 @@ def _message_id(msg: Message) -> str | None:
         if match:
             return match.group(1)
         token = value.strip().strip("<>").strip()
-        if token and " " not in token:
+        if _bare_id(token):
             return token
     return None
 

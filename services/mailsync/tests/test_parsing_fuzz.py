@@ -164,3 +164,10 @@ def test_a_huge_header_is_read():
     raw = b"From: a@b.c\nSubject: " + b"x" * 200_000 + b"\n\nbody\n"
     parsed = parse(raw)
     assert len(parsed.subject) == 200_000 and parsed.text == "body"
+
+
+def test_a_stray_bracket_inside_a_bare_message_id_is_no_id():
+    """Found by the fuzz above (`Message-ID: 0<0`): a bare id keeps no bracket; the content hash dedupes."""
+    assert parse(b"Message-ID: 0<0\nIn-Reply-To: a<b@c\n\nx\n").message_id is None
+    assert parse(b"Message-ID: 0<0\nIn-Reply-To: a<b@c\n\nx\n").in_reply_to == []
+    assert parse(b"Message-ID: abc@example.test\n\nx\n").message_id == "abc@example.test"
